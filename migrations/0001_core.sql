@@ -197,12 +197,14 @@ CREATE TABLE imports (
     provider_id        bigint NOT NULL,
     file_name          text NOT NULL,
     file_size          bigint NOT NULL CHECK (file_size >= 0),
-    file_sha256        bytea NOT NULL CHECK (length(file_sha256) = 32),
+    -- Known once the whole file has been read; NULL for an import that failed before.
+    file_sha256        bytea CHECK (length(file_sha256) = 32),
     format             text NOT NULL,
     encoding           text,
     on_duplicate       text NOT NULL CHECK (on_duplicate IN ('skip', 'update')),
     options            jsonb NOT NULL DEFAULT '{}',
-    status             text NOT NULL CHECK (status IN ('succeeded', 'failed')),
+    -- 'running' is only ever seen inside the import's own transaction.
+    status             text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
     total              bigint NOT NULL DEFAULT 0,
     inserted           bigint NOT NULL DEFAULT 0,
     updated            bigint NOT NULL DEFAULT 0,
@@ -237,7 +239,10 @@ CREATE TABLE phone_numbers (
     leased_until     timestamptz,
     last_called_at   timestamptz,
     exported_at      timestamptz,
+    -- The import that first brought the number, and the one that last wrote it (an
+    -- update-policy re-import); the latter tells an import its own earlier rows apart.
     import_id        bigint NOT NULL,
+    last_import_id   bigint NOT NULL,
     -- The provider's other columns, by header name.
     attributes       jsonb NOT NULL DEFAULT '{}',
     created_at       timestamptz NOT NULL DEFAULT now(),

@@ -1,1 +1,31 @@
-fn main() {}
+//! `dialpool`: wires configuration, logging and the command line together.
+
+use clap::Parser;
+use dialpool_api::cli::{self, Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = Cli::parse();
+    // A server logs what it does; other commands print their results and errors
+    // themselves, so their logs stay off unless DIALPOOL_LOG asks for them.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "off" };
+    let filter = EnvFilter::try_from_env("DIALPOOL_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = runtime.block_on(cli::run(cli)) {
+        tracing::debug!(error = ?error, "command failed");
+        eprintln!("error: {error:#}");
+        std::process::exit(cli::exit_code(&error));
+    }
+}

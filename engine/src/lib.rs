@@ -1,1 +1,18 @@
-pub fn placeholder() {}
+//! Dialpool's engine: the schema, the import pipeline and, later, allocation, leases,
+//! exports and conversion. It knows nothing of HTTP or SSH; it takes a connection pool and
+//! plain Rust types.
+
+pub mod audit;
+pub mod cells;
+pub mod db;
+pub mod dnc;
+pub mod error;
+pub mod import;
+pub mod phone;
+pub mod provider;
+pub mod tenant;
+
+pub use error::{Error, ErrorKind, Location, Result};
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -1,0 +1,464 @@
+//! The `dialpool` command line: every command calls the same engine function the API
+//! calls. Output is for people by default and JSON with `--json`; exit codes say what kind
+//! of failure happened (see [`exit_code`]).
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use dialpool_engine::audit::Actor;
+use dialpool_engine::dnc::{self, DncImportRequest};
+use dialpool_engine::import::mapping::ColumnMapping;
+use dialpool_engine::import::source::{Format, SourceOptions};
+use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+use dialpool_engine::phone::Region;
+use dialpool_engine::provider::{self, NewProvider};
+use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::{ErrorKind, db};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(name = "dialpool", version, about = "Phone-number distribution engine for call centres")]
+pub struct Cli {
+    /// PostgreSQL connection URL; the database is created when missing.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = db::DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+
+    /// The tenant (company) to act in, by slug.
+    #[arg(long, global = true, env = "DIALPOOL_TENANT", default_value = "default")]
+    pub tenant: String,
+
+    /// Log format on standard error: text or json.
+    #[arg(long, global = true, env = "DIALPOOL_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database if missing and apply pending migrations.
+    Migrate(JsonFlag),
+    /// Serve the HTTP API (for now: /healthz and /readyz). Migrates first.
+    Serve(ServeArgs),
+    /// Load a small demo data set: a provider and a few hundred numbers.
+    Demo(JsonFlag),
+    /// Manage providers, the vendors numbers come from.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Import a provider's file of numbers (CSV/TSV, XLSX, XLS, VICIdial lead file).
+    Import(ImportArgs),
+    /// Manage the do-not-call list.
+    #[command(subcommand)]
+    Dnc(DncCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DIALPOOL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Load the demo data set before serving.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Add a provider.
+    Add(ProviderAddArgs),
+    /// List providers.
+    List(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderAddArgs {
+    /// Short unique code, e.g. `leadco`.
+    pub code: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Default region (ISO 3166 code, e.g. RU) for numbers written without a country code.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Saved column mapping for this provider's files, e.g. `phone=3,geo=Region`.
+    #[arg(long = "map")]
+    pub mapping: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FileOptions {
+    /// Default region (ISO 3166 code) for numbers without a country code; overrides the provider's.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// auto, csv, xlsx, xls or vicidial.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Text encoding when it cannot be detected: utf-8, utf-16le, utf-16be, windows-1251 ...
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Sheet name or 1-based position in a workbook (default: the first sheet).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Which column is which, e.g. `phone=3,geo=5` (1-based) or `phone=Contact`.
+    #[arg(long = "map")]
+    pub mapping: Option<String>,
+    /// Where to write the rejects CSV (default: FILE.rejects.csv).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// Code of the provider the numbers come from.
+    #[arg(long)]
+    pub provider: String,
+    /// What to do with numbers already stored: skip, or update their attributes.
+    #[arg(long, default_value = "skip")]
+    pub on_duplicate: String,
+    #[command(flatten)]
+    pub options: FileOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DncCommand {
+    /// Add the numbers of a file to the do-not-call list.
+    Import(DncImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DncImportArgs {
+    pub file: PathBuf,
+    /// Why these numbers are listed, kept on every entry.
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub options: FileOptions,
+}
+
+/// Exit codes: 0 success, 1 internal failure, 2 usage, 3 not found, 4 conflict,
+/// 65 bad input data, 69 database unavailable.
+pub fn exit_code(error: &anyhow::Error) -> i32 {
+    match error.downcast_ref::<dialpool_engine::Error>().map(dialpool_engine::Error::kind) {
+        Some(ErrorKind::InvalidInput) => 65,
+        Some(ErrorKind::NotFound) => 3,
+        Some(ErrorKind::Conflict) => 4,
+        Some(ErrorKind::Unavailable) => 69,
+        Some(ErrorKind::Internal) | None => 1,
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = db::parse_url(&cli.database_url)?;
+    match cli.command {
+        Command::Migrate(flag) => {
+            let created = db::ensure_database(&config).await?;
+            let (mut client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(dialpool_engine::Error::from)?;
+            let connection = tokio::spawn(connection);
+            let report = db::migrate(&mut client).await?;
+            drop(client);
+            let _ = connection.await;
+            print(flag.json, &serde_json::json!({ "database_created": created, "applied": report.applied, "already_applied": report.already_applied }), || {
+                if report.applied.is_empty() {
+                    format!("database is up to date ({} migrations applied before)", report.already_applied)
+                } else {
+                    format!("applied {} migration(s): {}", report.applied.len(), report.applied.join(", "))
+                }
+            })
+        }
+        Command::Serve(args) => serve(config, &cli.tenant, args).await,
+        Command::Demo(flag) => {
+            let pool = ready_pool(&config, true).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let summary = load_demo(&pool, tenant).await?;
+            print(flag.json, &summary, || format!("demo data loaded: {} numbers from provider 'demo'", summary.counts.inserted))
+        }
+        Command::Provider(ProviderCommand::Add(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let new = NewProvider {
+                code: args.code,
+                name: args.name,
+                default_region: args.region.as_deref().map(Region::parse).transpose()?,
+                column_mapping: args.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+            };
+            let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+            let added = provider::add(&mut **client, tenant, &Actor::system("cli"), new).await?;
+            print(args.json, &added, || format!("added provider {} ({})", added.code, added.name))
+        }
+        Command::Provider(ProviderCommand::List(flag)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+            let providers = provider::list(&**client, tenant).await?;
+            print(flag.json, &providers, || {
+                let mut out = format!("{:<20} {:<30} {:<7} {}", "CODE", "NAME", "REGION", "MAPPING");
+                for p in &providers {
+                    out.push_str(&format!(
+                        "\n{:<20} {:<30} {:<7} {}",
+                        p.code,
+                        p.name,
+                        p.default_region.as_deref().unwrap_or("-"),
+                        if p.column_mapping.is_empty() { "auto" } else { &p.column_mapping }
+                    ));
+                }
+                out
+            })
+        }
+        Command::Import(args) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let request = ImportRequest {
+                tenant,
+                provider_code: args.provider,
+                path: existing_file(&args.file)?,
+                display_name: None,
+                source: source_options(&args.options)?,
+                region: args.options.region.as_deref().map(Region::parse).transpose()?,
+                mapping: args.options.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+                on_duplicate: OnDuplicate::parse(&args.on_duplicate)?,
+                rejects_path: args.options.rejects.clone(),
+                actor: Actor::system("cli"),
+            };
+            let progress = ImportProgress::default();
+            let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
+            let result = import::import_file(&pool, request, progress).await;
+            display.stop();
+            let summary = result?;
+            print(args.options.json, &summary, || {
+                let c = &summary.counts;
+                let mut out = format!(
+                    "imported {} (import {}, {}{}) in {:.1}s\n  rows read           {:>10}\n  inserted            {:>10}\n  updated             {:>10}\n  duplicate in file   {:>10}\n  duplicate existing  {:>10}\n  invalid             {:>10}\n  on DNC list         {:>10}",
+                    summary.file,
+                    summary.import_id,
+                    summary.format,
+                    summary.encoding.map(|e| format!(", {e}")).unwrap_or_default(),
+                    summary.seconds,
+                    c.total,
+                    c.inserted,
+                    c.updated,
+                    c.duplicate_in_file,
+                    c.duplicate_existing,
+                    c.invalid,
+                    c.dnc
+                );
+                if let Some(path) = &summary.rejects_file {
+                    out.push_str(&format!("\n  rejects: {path}"));
+                }
+                out
+            })
+        }
+        Command::Dnc(DncCommand::Import(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let request = DncImportRequest {
+                tenant,
+                path: existing_file(&args.file)?,
+                display_name: None,
+                source: source_options(&args.options)?,
+                region: args.options.region.as_deref().map(Region::parse).transpose()?,
+                mapping: args.options.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+                reason: args.reason,
+                rejects_path: args.options.rejects.clone(),
+                actor: Actor::system("cli"),
+            };
+            let progress = ImportProgress::default();
+            let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
+            let result = dnc::import_file(&pool, request, progress).await;
+            display.stop();
+            let summary = result?;
+            print(args.options.json, &summary, || {
+                format!(
+                    "DNC list: {} added, {} already listed, {} duplicate in file, {} invalid (of {} rows){}",
+                    summary.added,
+                    summary.already_listed,
+                    summary.duplicate_in_file,
+                    summary.invalid,
+                    summary.total,
+                    summary.rejects_file.as_ref().map(|p| format!("; rejects: {p}")).unwrap_or_default()
+                )
+            })
+        }
+    }
+}
+
+fn source_options(options: &FileOptions) -> anyhow::Result<SourceOptions> {
+    Ok(SourceOptions {
+        format: Format::parse(&options.format)?,
+        encoding: options.encoding.clone(),
+        sheet: options.sheet.clone(),
+    })
+}
+
+fn existing_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    if !path.is_file() {
+        return Err(dialpool_engine::Error::invalid("file", format!("{} does not exist or is not a file", path.display())).into());
+    }
+    Ok(path.to_owned())
+}
+
+fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+/// A pool on a database whose schema is current. `migrate` creates and migrates it
+/// (serve, demo); otherwise a missing schema is an error that says what to run.
+async fn ready_pool(config: &tokio_postgres::Config, migrate: bool) -> anyhow::Result<deadpool_postgres::Pool> {
+    if migrate {
+        db::ensure_database(config).await?;
+    }
+    let pool = db::pool(config.clone(), 4)?;
+    let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    if migrate {
+        db::migrate(&mut client).await?;
+    } else if !db::migrations_current(&client).await? {
+        return Err(dialpool_engine::Error::invalid("database", "its schema is missing or out of date: run `dialpool migrate`").into());
+    }
+    Ok(pool)
+}
+
+async fn find_tenant(pool: &deadpool_postgres::Pool, slug: &str) -> anyhow::Result<TenantId> {
+    let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    Ok(tenant::find_by_slug(&**client, slug).await?)
+}
+
+const DEMO_NUMBERS: &str = include_str!("../../fixtures/demo/numbers.csv");
+
+async fn load_demo(pool: &deadpool_postgres::Pool, tenant: TenantId) -> anyhow::Result<import::ImportSummary> {
+    let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    let new = NewProvider {
+        code: "demo".into(),
+        name: "Demo Leads".into(),
+        default_region: Some(Region::parse("RU")?),
+        column_mapping: ColumnMapping::default(),
+    };
+    match provider::add(&mut **client, tenant, &Actor::system("demo"), new).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::Conflict => {}
+        Err(e) => return Err(e.into()),
+    }
+    let dir = std::env::temp_dir().join(format!("dialpool-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("creating a temporary directory for the demo file")?;
+    let path = dir.join("demo-numbers.csv");
+    std::fs::write(&path, DEMO_NUMBERS).context("writing the demo file")?;
+    let request = ImportRequest {
+        tenant,
+        provider_code: "demo".into(),
+        path: path.clone(),
+        display_name: Some("demo-numbers.csv".into()),
+        source: SourceOptions::default(),
+        region: None,
+        mapping: ColumnMapping::default(),
+        on_duplicate: OnDuplicate::Update,
+        rejects_path: Some(dir.join("demo-numbers.rejects.csv")),
+        actor: Actor::system("demo"),
+    };
+    let summary = import::import_file(pool, request, ImportProgress::default()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(summary?)
+}
+
+async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let pool = ready_pool(&config, true).await?;
+    if args.demo {
+        let tenant = find_tenant(&pool, tenant).await?;
+        let summary = load_demo(&pool, tenant).await?;
+        tracing::info!(inserted = summary.counts.inserted, updated = summary.counts.updated, "demo data loaded");
+    }
+    let app = crate::http::router(crate::http::AppState { pool });
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    eprintln!("dialpool is serving on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving HTTP")
+}
+
+/// A progress bar on a terminal; a line every few seconds elsewhere (logs, CI).
+struct ProgressDisplay {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ProgressDisplay {
+    fn start(progress: &ImportProgress, silent: bool) -> Self {
+        if silent {
+            return ProgressDisplay { stop: None, task: None };
+        }
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let progress = progress.clone();
+        let terminal = std::io::stderr().is_terminal();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let bar = if terminal { ProgressBar::new(0) } else { ProgressBar::hidden() };
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let mut last_line = Instant::now();
+            loop {
+                let total = progress.read.bytes_total.load(Ordering::Relaxed);
+                let read = progress.read.bytes_read.load(Ordering::Relaxed);
+                let rows = progress.rows_read.load(Ordering::Relaxed);
+                let merged = progress.rows_merged.load(Ordering::Relaxed);
+                let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
+                let message = format!("{rows} rows read, {merged} stored, {rate:.0} rows/s");
+                if terminal {
+                    bar.set_length(total.max(read));
+                    bar.set_position(read.min(total.max(read)));
+                    bar.set_message(message);
+                } else if last_line.elapsed() >= Duration::from_secs(5) {
+                    eprintln!("import: {message}");
+                    last_line = Instant::now();
+                }
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+            bar.finish_and_clear();
+        });
+        ProgressDisplay { stop: Some(stop), task: Some(task) }
+    }
+
+    fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // The bar clears itself; the summary follows on stdout.
+            drop(task);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Connecting to PostgreSQL: the pool, creating the database when it is missing, and the
+//! migrations under `migrations/`.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/dialpool";
+
+/// The migrations, in order. A test checks that every file in `migrations/` is listed.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::new(1, "core", include_str!("../../migrations/0001_core.sql")),
+    Migration::new(2, "countries", include_str!("../../migrations/0002_countries.sql")),
+    Migration::new(3, "default_tenant", include_str!("../../migrations/0003_default_tenant.sql")),
+];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    const fn new(version: i32, name: &'static str, sql: &'static str) -> Self {
+        Migration { version, name, sql }
+    }
+
+    fn checksum(&self) -> Vec<u8> {
+        Sha256::digest(self.sql.as_bytes()).to_vec()
+    }
+}
+
+/// Parses a `postgres://` URL or a key=value connection string.
+pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
+    tokio_postgres::Config::from_str(url)
+        .map_err(|e| Error::invalid("DATABASE_URL", format!("cannot parse it: {e}")))
+}
+
+/// A pool sized for this process; connections are checked before reuse so a restarted
+/// server does not hand out dead connections.
+pub fn pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+    );
+    Pool::builder(manager).max_size(max_size).build().map_err(|e| Error::Pool(e.to_string()))
+}
+
+/// Creates the database named in `config` when it does not exist yet, connecting to the
+/// server's `postgres` database to do so. Returns whether it created it.
+pub async fn ensure_database(config: &tokio_postgres::Config) -> Result<bool> {
+    let name = config
+        .get_dbname()
+        .map(str::to_owned)
+        .or_else(|| config.get_user().map(str::to_owned))
+        .ok_or_else(|| Error::invalid("DATABASE_URL", "names no database"))?;
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(NoTls).await?;
+    let connection = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        // CREATE DATABASE takes no parameters; the name is quoted as an identifier.
+        let created = client.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name))).await;
+        if let Err(e) = created {
+            // Another process may have created it between our check and our CREATE.
+            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+                return Err(e.into());
+            }
+        }
+    }
+    drop(client);
+    let _ = connection.await;
+    Ok(!exists)
+}
+
+/// Double-quotes an SQL identifier, for the few statements that cannot take parameters.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationReport {
+    pub applied: Vec<String>,
+    pub already_applied: usize,
+}
+
+/// Applies the migrations not applied yet and records them in `schema_migrations` with a
+/// checksum, all in one transaction: a failing migration leaves the schema as it was. An
+/// advisory lock keeps two processes from migrating at once; an applied migration whose
+/// file changed is an error.
+pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<MigrationReport> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 checksum   bytea NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    let tx = client.transaction().await?;
+    // Held until the end of this transaction, which spans every migration below.
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('dialpool.migrate'))", &[]).await?;
+    let applied: Vec<(i32, Vec<u8>)> = tx
+        .query("SELECT version, checksum FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let mut report = MigrationReport { applied: Vec::new(), already_applied: 0 };
+    for migration in MIGRATIONS {
+        match applied.iter().find(|(version, _)| *version == migration.version) {
+            Some((_, checksum)) if *checksum == migration.checksum() => {
+                report.already_applied += 1;
+            }
+            Some(_) => {
+                return Err(Error::MigrationChanged {
+                    version: migration.version,
+                    name: migration.name.to_owned(),
+                });
+            }
+            None => {
+                let label = format!("{:04}_{}", migration.version, migration.name);
+                tx.batch_execute(migration.sql).await?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    &[&migration.version, &migration.name, &migration.checksum()],
+                )
+                .await?;
+                tracing::info!(migration = %label, "applied migration");
+                report.applied.push(label);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Whether every migration this binary knows has been applied.
+pub async fn migrations_current(client: &tokio_postgres::Client) -> Result<bool> {
+    let row = client
+        .query_opt(
+            "SELECT count(*) FROM schema_migrations WHERE version = ANY($1)",
+            &[&MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()],
+        )
+        .await;
+    match row {
+        Ok(Some(row)) => Ok(row.get::<_, i64>(0) as usize == MIGRATIONS.len()),
+        Ok(None) => Ok(false),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

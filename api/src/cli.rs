@@ -332,9 +332,7 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) ->
 /// A pool on a database whose schema is current. `migrate` creates and migrates it
 /// (serve, demo); otherwise a missing schema is an error that says what to run.
 async fn ready_pool(config: &tokio_postgres::Config, migrate: bool) -> anyhow::Result<deadpool_postgres::Pool> {
-    if migrate {
-        db::ensure_database(config).await?;
-    }
+    db::ensure_database(config).await?;
     let pool = db::pool(config.clone(), 4)?;
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     if migrate {

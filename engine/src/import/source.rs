@@ -388,6 +388,10 @@ fn read_text(
         .delimiter(detected.delimiter)
         .has_headers(false)
         .flexible(true)
+        // With the default CR-or-LF terminator the parser reports a CRLF file's record
+        // lines one short; ending records at LF alone keeps row numbers exact, and the CR
+        // left at the end of the last cell is trimmed with the rest of its blank space.
+        .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(256 << 10)
         .from_reader(limited);
     let mut record = csv::StringRecord::new();

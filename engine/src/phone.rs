@@ -109,10 +109,11 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
     if digits.len() > 17 {
         return Err(Rejection::TooLong);
     }
+    // Digits with no country code and no region to read them with can only be tried as
+    // international; if that fails, the missing region is what the user needs to hear.
+    let guessed_international = !plus && region.is_none();
+    let invalid = || if guessed_international { Rejection::NoRegion } else { Rejection::Invalid { region: if plus { None } else { region } } };
     let parsed = if plus || region.is_none() {
-        if !plus && region.is_none() && digits.len() < 8 {
-            return Err(Rejection::NoRegion);
-        }
         let mut international = String::with_capacity(digits.len() + 1);
         international.push('+');
         international.push_str(digits);
@@ -121,17 +122,14 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
         phonenumber::parse(region.map(|r| r.0), digits)
     };
     let number = parsed.map_err(|e| match e {
-        phonenumber::ParseError::InvalidCountryCode => {
-            if plus || region.is_some() { Rejection::UnknownCountryCode } else { Rejection::NoRegion }
-        }
-        phonenumber::ParseError::TooShortNsn | phonenumber::ParseError::TooShortAfterIdd => {
-            Rejection::TooShort
-        }
+        _ if guessed_international => Rejection::NoRegion,
+        phonenumber::ParseError::InvalidCountryCode => Rejection::UnknownCountryCode,
+        phonenumber::ParseError::TooShortNsn | phonenumber::ParseError::TooShortAfterIdd => Rejection::TooShort,
         phonenumber::ParseError::TooLong => Rejection::TooLong,
-        _ => Rejection::Invalid { region: if plus { None } else { region } },
+        _ => invalid(),
     })?;
     if !phonenumber::is_valid(&number) {
-        return Err(Rejection::Invalid { region: if plus { None } else { region } });
+        return Err(invalid());
     }
     let national = number.national();
     let national_digits = national.value().checked_ilog10().map_or(1, |l| l + 1) + u32::from(national.zeros());
@@ -140,7 +138,17 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
         .and_then(|v| v.checked_add(national.value()))
         .filter(|v| *v <= 999_999_999_999_999)
         .ok_or(Rejection::TooLong)?;
-    Ok(Normalised { e164: e164 as i64, country: number.country().id() })
+    Ok(Normalised { e164: e164 as i64, country: country_of(&number) })
+}
+
+/// The number's country; where the metadata names none for a valid number (it does so
+/// for some Italian fixed lines), the main country of its calling code.
+fn country_of(number: &phonenumber::PhoneNumber) -> Option<country::Id> {
+    number.country().id().or_else(|| {
+        phonenumber::metadata::DATABASE
+            .by_code(&number.code().value())
+            .and_then(|regions| regions.first().and_then(|m| m.id().parse().ok()))
+    })
 }
 
 /// Formats stored E.164 digits for people: `+79161234567`.

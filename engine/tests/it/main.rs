@@ -1,0 +1,7 @@
+//! Engine integration tests against a real PostgreSQL; each test has its own database.
+
+mod bad_input;
+mod formats;
+mod migrations;
+mod pipeline;
+mod support;

@@ -176,25 +176,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate(flag) => {
             let created = db::ensure_database(&config).await?;
-            let (mut client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(dialpool_engine::Error::from)?;
+            let (mut client, connection) =
+                config.connect(tokio_postgres::NoTls).await.map_err(dialpool_engine::Error::from)?;
             let connection = tokio::spawn(connection);
             let report = db::migrate(&mut client).await?;
             drop(client);
             let _ = connection.await;
-            print(flag.json, &serde_json::json!({ "database_created": created, "applied": report.applied, "already_applied": report.already_applied }), || {
-                if report.applied.is_empty() {
-                    format!("database is up to date ({} migrations applied before)", report.already_applied)
-                } else {
-                    format!("applied {} migration(s): {}", report.applied.len(), report.applied.join(", "))
-                }
-            })
+            print(
+                flag.json,
+                &serde_json::json!({ "database_created": created, "applied": report.applied, "already_applied": report.already_applied }),
+                || {
+                    if report.applied.is_empty() {
+                        format!(
+                            "database is up to date ({} migrations applied before)",
+                            report.already_applied
+                        )
+                    } else {
+                        format!(
+                            "applied {} migration(s): {}",
+                            report.applied.len(),
+                            report.applied.join(", ")
+                        )
+                    }
+                },
+            )
         }
         Command::Serve(args) => serve(config, &cli.tenant, args).await,
         Command::Demo(flag) => {
             let pool = ready_pool(&config, true).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             let summary = load_demo(&pool, tenant).await?;
-            print(flag.json, &summary, || format!("demo data loaded: {} numbers from provider 'demo'", summary.counts.inserted))
+            print(flag.json, &summary, || {
+                format!("demo data loaded: {} numbers from provider 'demo'", summary.counts.inserted)
+            })
         }
         Command::Provider(ProviderCommand::Add(args)) => {
             let pool = ready_pool(&config, false).await?;
@@ -203,7 +217,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 code: args.code,
                 name: args.name,
                 default_region: args.region.as_deref().map(Region::parse).transpose()?,
-                column_mapping: args.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+                column_mapping: args
+                    .mapping
+                    .as_deref()
+                    .map(ColumnMapping::parse)
+                    .transpose()?
+                    .unwrap_or_default(),
             };
             let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
             let added = provider::add(&mut **client, tenant, &Actor::system("cli"), new).await?;
@@ -238,7 +257,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 display_name: None,
                 source: source_options(&args.options)?,
                 region: args.options.region.as_deref().map(Region::parse).transpose()?,
-                mapping: args.options.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+                mapping: args
+                    .options
+                    .mapping
+                    .as_deref()
+                    .map(ColumnMapping::parse)
+                    .transpose()?
+                    .unwrap_or_default(),
                 on_duplicate: OnDuplicate::parse(&args.on_duplicate)?,
                 rejects_path: args.options.rejects.clone(),
                 actor: Actor::system("cli"),
@@ -280,7 +305,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 display_name: None,
                 source: source_options(&args.options)?,
                 region: args.options.region.as_deref().map(Region::parse).transpose()?,
-                mapping: args.options.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+                mapping: args
+                    .options
+                    .mapping
+                    .as_deref()
+                    .map(ColumnMapping::parse)
+                    .transpose()?
+                    .unwrap_or_default(),
                 reason: args.reason,
                 rejects_path: args.options.rejects.clone(),
                 actor: Actor::system("cli"),
@@ -315,7 +346,11 @@ fn source_options(options: &FileOptions) -> anyhow::Result<SourceOptions> {
 
 fn existing_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     if !path.is_file() {
-        return Err(dialpool_engine::Error::invalid("file", format!("{} does not exist or is not a file", path.display())).into());
+        return Err(dialpool_engine::Error::invalid(
+            "file",
+            format!("{} does not exist or is not a file", path.display()),
+        )
+        .into());
     }
     Ok(path.to_owned())
 }
@@ -331,14 +366,21 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) ->
 
 /// A pool on a database whose schema is current. `migrate` creates and migrates it
 /// (serve, demo); otherwise a missing schema is an error that says what to run.
-async fn ready_pool(config: &tokio_postgres::Config, migrate: bool) -> anyhow::Result<deadpool_postgres::Pool> {
+async fn ready_pool(
+    config: &tokio_postgres::Config,
+    migrate: bool,
+) -> anyhow::Result<deadpool_postgres::Pool> {
     db::ensure_database(config).await?;
     let pool = db::pool(config.clone(), 4)?;
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     if migrate {
         db::migrate(&mut client).await?;
     } else if !db::migrations_current(&client).await? {
-        return Err(dialpool_engine::Error::invalid("database", "its schema is missing or out of date: run `dialpool migrate`").into());
+        return Err(dialpool_engine::Error::invalid(
+            "database",
+            "its schema is missing or out of date: run `dialpool migrate`",
+        )
+        .into());
     }
     Ok(pool)
 }
@@ -350,7 +392,10 @@ async fn find_tenant(pool: &deadpool_postgres::Pool, slug: &str) -> anyhow::Resu
 
 const DEMO_NUMBERS: &str = include_str!("../../fixtures/demo/numbers.csv");
 
-async fn load_demo(pool: &deadpool_postgres::Pool, tenant: TenantId) -> anyhow::Result<import::ImportSummary> {
+async fn load_demo(
+    pool: &deadpool_postgres::Pool,
+    tenant: TenantId,
+) -> anyhow::Result<import::ImportSummary> {
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     let new = NewProvider {
         code: "demo".into(),
@@ -389,10 +434,16 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     if args.demo {
         let tenant = find_tenant(&pool, tenant).await?;
         let summary = load_demo(&pool, tenant).await?;
-        tracing::info!(inserted = summary.counts.inserted, updated = summary.counts.updated, "demo data loaded");
+        tracing::info!(
+            inserted = summary.counts.inserted,
+            updated = summary.counts.updated,
+            "demo data loaded"
+        );
     }
     let app = crate::http::router(crate::http::AppState { pool });
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     eprintln!("dialpool is serving on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
@@ -421,8 +472,10 @@ impl ProgressDisplay {
             let started = Instant::now();
             let bar = if terminal { ProgressBar::new(0) } else { ProgressBar::hidden() };
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg} ETA {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             let mut last_line = Instant::now();
             loop {

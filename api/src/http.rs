@@ -30,10 +30,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     match check.await {
         Ok(true) => Json(json!({ "status": "ready" })).into_response(),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "migrations pending" }))).into_response(),
+        Ok(false) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "migrations pending" }))).into_response()
+        }
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" })))
+                .into_response()
         }
     }
 }

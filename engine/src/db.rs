@@ -44,11 +44,8 @@ pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
 /// A pool sized for this process; connections are checked before reuse so a restarted
 /// server does not hand out dead connections.
 pub fn pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool> {
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
-    );
+    let manager =
+        Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager).max_size(max_size).build().map_err(|e| Error::Pool(e.to_string()))
 }
 
@@ -64,10 +61,7 @@ pub async fn ensure_database(config: &tokio_postgres::Config) -> Result<bool> {
     admin.dbname("postgres");
     let (client, connection) = admin.connect(NoTls).await?;
     let connection = tokio::spawn(connection);
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some();
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
     if !exists {
         // CREATE DATABASE takes no parameters; the name is quoted as an identifier.
         let created = client.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name))).await;

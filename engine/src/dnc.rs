@@ -47,9 +47,16 @@ pub struct DncSummary {
 }
 
 #[tracing::instrument(skip_all, err, fields(file = %request.path.display()))]
-pub async fn import_file(pool: &Pool, request: DncImportRequest, progress: ImportProgress) -> Result<DncSummary> {
+pub async fn import_file(
+    pool: &Pool,
+    request: DncImportRequest,
+    progress: ImportProgress,
+) -> Result<DncSummary> {
     let display_name = request.display_name.clone().unwrap_or_else(|| {
-        request.path.file_name().map_or_else(|| request.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        request
+            .path
+            .file_name()
+            .map_or_else(|| request.path.display().to_string(), |n| n.to_string_lossy().into_owned())
     });
     let detected = {
         let (path, name, options) = (request.path.clone(), display_name.clone(), request.source.clone());
@@ -113,7 +120,10 @@ pub async fn import_file(pool: &Pool, request: DncImportRequest, progress: Impor
             }
             writer.finish().await?;
             let added: i64 = tx
-                .query_one(&insert, &[&request.tenant.0, &display_name, &request.reason, &request.actor.user_id])
+                .query_one(
+                    &insert,
+                    &[&request.tenant.0, &display_name, &request.reason, &request.actor.user_id],
+                )
                 .await?
                 .get(0);
             summary.added += added;

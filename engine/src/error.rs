@@ -68,7 +68,9 @@ pub enum Error {
     #[error("connection pool: {0}")]
     Pool(String),
 
-    #[error("migration {version} ({name}) was changed after it was applied; restore it and add a new migration instead")]
+    #[error(
+        "migration {version} ({name}) was changed after it was applied; restore it and add a new migration instead"
+    )]
     MigrationChanged { version: i32, name: String },
 
     #[error("{context}: {source}")]
@@ -168,12 +170,7 @@ pub(crate) fn map_unique_violation(
     key: &str,
 ) -> Error {
     let is_that_violation = error.as_db_error().is_some_and(|db| {
-        db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION
-            && db.constraint() == Some(constraint)
+        db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint)
     });
-    if is_that_violation {
-        Error::AlreadyExists { entity, key: key.to_owned() }
-    } else {
-        error.into()
-    }
+    if is_that_violation { Error::AlreadyExists { entity, key: key.to_owned() } } else { error.into() }
 }

@@ -14,9 +14,9 @@ pub struct Region(country::Id);
 
 impl Region {
     pub fn parse(code: &str) -> Result<Region> {
-        country::Id::from_str(&code.trim().to_ascii_uppercase())
-            .map(Region)
-            .map_err(|_| Error::invalid("region", format!("'{code}' is not an ISO 3166 country code such as RU or US")))
+        country::Id::from_str(&code.trim().to_ascii_uppercase()).map(Region).map_err(|_| {
+            Error::invalid("region", format!("'{code}' is not an ISO 3166 country code such as RU or US"))
+        })
     }
 
     pub fn code(&self) -> &str {
@@ -63,9 +63,9 @@ impl fmt::Display for Rejection {
             Rejection::TooShort => f.write_str("too short to be a phone number"),
             Rejection::TooLong => f.write_str("too long to be a phone number"),
             Rejection::UnknownCountryCode => f.write_str("unknown country calling code"),
-            Rejection::NoRegion => f.write_str(
-                "no country code and no default region: write it as +CC... or set --region",
-            ),
+            Rejection::NoRegion => {
+                f.write_str("no country code and no default region: write it as +CC... or set --region")
+            }
             Rejection::Invalid { region: Some(r) } => write!(f, "not a valid number (read with region {r})"),
             Rejection::Invalid { region: None } => f.write_str("not a valid number"),
         }
@@ -112,7 +112,13 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
     // Digits with no country code and no region to read them with can only be tried as
     // international; if that fails, the missing region is what the user needs to hear.
     let guessed_international = !plus && region.is_none();
-    let invalid = || if guessed_international { Rejection::NoRegion } else { Rejection::Invalid { region: if plus { None } else { region } } };
+    let invalid = || {
+        if guessed_international {
+            Rejection::NoRegion
+        } else {
+            Rejection::Invalid { region: if plus { None } else { region } }
+        }
+    };
     let parsed = if plus || region.is_none() {
         let mut international = String::with_capacity(digits.len() + 1);
         international.push('+');
@@ -124,7 +130,9 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
     let number = parsed.map_err(|e| match e {
         _ if guessed_international => Rejection::NoRegion,
         phonenumber::ParseError::InvalidCountryCode => Rejection::UnknownCountryCode,
-        phonenumber::ParseError::TooShortNsn | phonenumber::ParseError::TooShortAfterIdd => Rejection::TooShort,
+        phonenumber::ParseError::TooShortNsn | phonenumber::ParseError::TooShortAfterIdd => {
+            Rejection::TooShort
+        }
         phonenumber::ParseError::TooLong => Rejection::TooLong,
         _ => invalid(),
     })?;
@@ -132,7 +140,8 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
         return Err(invalid());
     }
     let national = number.national();
-    let national_digits = national.value().checked_ilog10().map_or(1, |l| l + 1) + u32::from(national.zeros());
+    let national_digits =
+        national.value().checked_ilog10().map_or(1, |l| l + 1) + u32::from(national.zeros());
     let e164 = u64::from(number.code().value())
         .checked_mul(10u64.pow(national_digits))
         .and_then(|v| v.checked_add(national.value()))

@@ -30,14 +30,18 @@ impl TestDb {
     pub async fn new() -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let admin_config = server_config();
-        let (admin, connection) = admin_config.connect(NoTls).await.expect("connect to the test PostgreSQL server");
+        let (admin, connection) =
+            admin_config.connect(NoTls).await.expect("connect to the test PostgreSQL server");
         tokio::spawn(connection);
         let template = ensure_template(&admin, &admin_config).await;
         let name = format!(
             "dialpool_test_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
         );
         let create = format!("CREATE DATABASE {} TEMPLATE {}", quote_ident(&name), quote_ident(&template));
         // Cloning fails while another session is connected to the template; those
@@ -81,11 +85,17 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context; a small runtime of its own does the drop.
         let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async move {
                 if let Ok((admin, connection)) = server_config().connect(NoTls).await {
                     tokio::spawn(connection);
-                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name))).await;
+                    let _ = admin
+                        .batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                            quote_ident(&name)
+                        ))
+                        .await;
                 }
             });
         });
@@ -101,15 +111,27 @@ async fn ensure_template(admin: &tokio_postgres::Client, admin_config: &tokio_po
         hasher.update(migration.sql.as_bytes());
     }
     let digest = hasher.finalize();
-    let template = format!("dialpool_template_{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());
+    let template = format!(
+        "dialpool_template_{}",
+        digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
+    );
     if template_exists(admin, &template).await {
         return template;
     }
-    admin.execute("SELECT pg_advisory_lock(hashtext('dialpool.test_template'))", &[]).await.expect("advisory lock");
+    admin
+        .execute("SELECT pg_advisory_lock(hashtext('dialpool.test_template'))", &[])
+        .await
+        .expect("advisory lock");
     if !template_exists(admin, &template).await {
         let building = format!("{template}_building");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&building))).await.expect("drop stale template");
-        admin.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&building))).await.expect("create template");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&building)))
+            .await
+            .expect("drop stale template");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&building)))
+            .await
+            .expect("create template");
         let mut config = admin_config.clone();
         config.dbname(&building);
         let (mut client, connection) = config.connect(NoTls).await.expect("connect to template");
@@ -119,11 +141,18 @@ async fn ensure_template(admin: &tokio_postgres::Client, admin_config: &tokio_po
         let _ = connection.await;
         // Renamed only when complete, so no test ever clones a half-migrated template.
         admin
-            .batch_execute(&format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&building), quote_ident(&template)))
+            .batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(&building),
+                quote_ident(&template)
+            ))
             .await
             .expect("publish template");
     }
-    admin.execute("SELECT pg_advisory_unlock(hashtext('dialpool.test_template'))", &[]).await.expect("advisory unlock");
+    admin
+        .execute("SELECT pg_advisory_unlock(hashtext('dialpool.test_template'))", &[])
+        .await
+        .expect("advisory unlock");
     template
 }
 

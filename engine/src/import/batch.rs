@@ -123,7 +123,11 @@ pub struct ReadOutcome {
 
 /// Reads the whole file, sending batches of `batch_size` staged rows. Blocking: run it on
 /// a blocking thread. Stops early (with [`Error::Worker`]) when the receiver is gone.
-pub fn read_file(context: ReaderContext, detected: Detected, sender: mpsc::Sender<Batch>) -> Result<ReadOutcome> {
+pub fn read_file(
+    context: ReaderContext,
+    detected: Detected,
+    sender: mpsc::Sender<Batch>,
+) -> Result<ReadOutcome> {
     let mut builder = BatchBuilder {
         context: &context,
         detected: &detected,
@@ -200,7 +204,10 @@ impl BatchBuilder<'_> {
                 Some(row) => format!("the file has a header (row {row}) but no data rows"),
                 None => "the file holds no data rows".to_owned(),
             };
-            return Err(Error::bad_file(Location { file: self.context.display_name.clone(), ..Location::default() }, message));
+            return Err(Error::bad_file(
+                Location { file: self.context.display_name.clone(), ..Location::default() },
+                message,
+            ));
         }
         self.flush()
     }
@@ -216,7 +223,8 @@ impl BatchBuilder<'_> {
         let code = layout.phone_code.map(|c| row.cell(c)).filter(|c| !c.is_empty());
         let normalised = match code {
             Some(code) if !raw.starts_with('+') && !raw.starts_with("00") => {
-                phone::normalise(&format!("+{code}{raw}"), None).or_else(|_| phone::normalise(raw, self.context.region))
+                phone::normalise(&format!("+{code}{raw}"), None)
+                    .or_else(|_| phone::normalise(raw, self.context.region))
             }
             _ => phone::normalise(raw, self.context.region),
         };
@@ -246,7 +254,8 @@ impl BatchBuilder<'_> {
         let geos = &self.context.geos;
         let geo_value = layout.geo.map(|c| row.cell(c)).filter(|v| !v.is_empty());
         let named_geo = geo_value.and_then(|v| geos.lookup(v, number.country_code()));
-        let geo_id = named_geo.or_else(|| number.country_code().and_then(|c| geos.by_country.get(c).copied()));
+        let geo_id =
+            named_geo.or_else(|| number.country_code().and_then(|c| geos.by_country.get(c).copied()));
 
         let mut attributes = Vec::with_capacity(64);
         attributes.push(b'{');
@@ -265,7 +274,13 @@ impl BatchBuilder<'_> {
         }
         attributes.push(b'}');
 
-        self.batch.staged.push(Staged { phone: number.e164, geo_id, attributes, row: row.number, raw: raw.to_owned() });
+        self.batch.staged.push(Staged {
+            phone: number.e164,
+            geo_id,
+            attributes,
+            row: row.number,
+            raw: raw.to_owned(),
+        });
         self.maybe_flush()
     }
 

@@ -14,10 +14,29 @@ pub const HEADER_SEARCH_ROWS: usize = 20;
 
 /// VICIdial's standard lead layout, by 0-based position.
 const VICIDIAL_FIELDS: [&str; 23] = [
-    "vendor_lead_code", "source_id", "list_id", "phone_code", "phone_number", "title",
-    "first_name", "middle_initial", "last_name", "address1", "address2", "address3", "city",
-    "state", "province", "postal_code", "country_code", "gender", "date_of_birth", "alt_phone",
-    "email", "security_phrase", "comments",
+    "vendor_lead_code",
+    "source_id",
+    "list_id",
+    "phone_code",
+    "phone_number",
+    "title",
+    "first_name",
+    "middle_initial",
+    "last_name",
+    "address1",
+    "address2",
+    "address3",
+    "city",
+    "state",
+    "province",
+    "postal_code",
+    "country_code",
+    "gender",
+    "date_of_birth",
+    "alt_phone",
+    "email",
+    "security_phrase",
+    "comments",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +79,24 @@ pub fn decide(
             return Err(located(
                 Some(first_rows[0].number),
                 None,
-                format!("a VICIdial lead row has the phone at position 4 (0-based), but this row has {width} fields"),
+                format!(
+                    "a VICIdial lead row has the phone at position 4 (0-based), but this row has {width} fields"
+                ),
             ));
         }
         let names = (0..width)
             .filter(|c| *c != 3 && *c != 4)
-            .map(|c| (c, VICIDIAL_FIELDS.get(c).map_or_else(|| format!("column_{}", c + 1), |n| (*n).to_owned())))
+            .map(|c| {
+                (c, VICIDIAL_FIELDS.get(c).map_or_else(|| format!("column_{}", c + 1), |n| (*n).to_owned()))
+            })
             .collect();
-        return Ok(Layout { phone: 4, phone_code: Some(3), geo: None, header_row: None, attribute_names: names });
+        return Ok(Layout {
+            phone: 4,
+            phone_code: Some(3),
+            geo: None,
+            header_row: None,
+            attribute_names: names,
+        });
     }
 
     if !mapping.is_empty() {
@@ -78,7 +107,13 @@ pub fn decide(
     for row in first_rows {
         if let Some(phone) = row.cells().position(|c| Field::recognise(c) == Some(Field::Phone)) {
             let recognised = |field: Field| row.cells().position(|c| Field::recognise(c) == Some(field));
-            return Ok(with_header(row, phone, recognised(Field::PhoneCode), recognised(Field::Geo), recognised(Field::Name)));
+            return Ok(with_header(
+                row,
+                phone,
+                recognised(Field::PhoneCode),
+                recognised(Field::Geo),
+                recognised(Field::Name),
+            ));
         }
     }
 
@@ -94,8 +129,15 @@ pub fn decide(
         // Most rows after the first number must hold numbers too, or this is a stray value.
         if hits * 2 >= first_rows.len() - first_data {
             if first_data == 0 {
-                let names = (0..width).filter(|c| *c != phone).map(|c| (c, format!("column_{}", c + 1))).collect();
-                return Ok(Layout { phone, phone_code: None, geo: None, header_row: None, attribute_names: names });
+                let names =
+                    (0..width).filter(|c| *c != phone).map(|c| (c, format!("column_{}", c + 1))).collect();
+                return Ok(Layout {
+                    phone,
+                    phone_code: None,
+                    geo: None,
+                    header_row: None,
+                    attribute_names: names,
+                });
             }
             // The row just above the first number is a header whose words we do not know.
             let header = &first_rows[first_data - 1];
@@ -144,7 +186,12 @@ fn with_header(
     Layout { phone, phone_code, geo, header_row: Some(header.number), attribute_names }
 }
 
-fn from_mapping(file: &str, mapping: &ColumnMapping, region: Option<Region>, first_rows: &[Row]) -> Result<Layout> {
+fn from_mapping(
+    file: &str,
+    mapping: &ColumnMapping,
+    region: Option<Region>,
+    first_rows: &[Row],
+) -> Result<Layout> {
     let located = |row: Option<u64>, column: Option<String>, message: String| {
         Error::bad_file(Location { file: file.to_owned(), row, column }, message)
     };
@@ -193,7 +240,13 @@ fn from_mapping(file: &str, mapping: &ColumnMapping, region: Option<Region>, fir
             };
             for field in [Field::Geo, Field::Name, Field::PhoneCode] {
                 if let (Some(wanted), None) = (mapping.get(field), find(field)) {
-                    return Err(located(Some(row.number), Some(wanted.to_string()), format!("the mapping names '{wanted}' for {field}, but the header has no such column")));
+                    return Err(located(
+                        Some(row.number),
+                        Some(wanted.to_string()),
+                        format!(
+                            "the mapping names '{wanted}' for {field}, but the header has no such column"
+                        ),
+                    ));
                 }
             }
             return Ok(with_header(row, phone, find(Field::PhoneCode), find(Field::Geo), find(Field::Name)));

@@ -127,7 +127,12 @@ impl Counts {
 
     pub fn reconciles(&self) -> bool {
         self.total
-            == self.inserted + self.updated + self.duplicate_in_file + self.duplicate_existing + self.invalid + self.dnc
+            == self.inserted
+                + self.updated
+                + self.duplicate_in_file
+                + self.duplicate_existing
+                + self.invalid
+                + self.dnc
     }
 }
 
@@ -148,14 +153,23 @@ pub struct ImportSummary {
 /// Imports one file. All of it lands or none of it does; on failure a `failed` import
 /// row records the error (when the provider was found) and nothing else is stored.
 #[tracing::instrument(skip_all, err, fields(file = %request.path.display(), provider = %request.provider_code))]
-pub async fn import_file(pool: &Pool, request: ImportRequest, progress: ImportProgress) -> Result<ImportSummary> {
+pub async fn import_file(
+    pool: &Pool,
+    request: ImportRequest,
+    progress: ImportProgress,
+) -> Result<ImportSummary> {
     let started_at = Utc::now();
     let mut client = pool.get().await?;
     let provider = provider::find_by_code(&**client, request.tenant, &request.provider_code).await?;
     let display_name = request.display_name.clone().unwrap_or_else(|| file_name(&request.path));
     match run(&mut client, &request, &provider, &display_name, started_at, progress).await {
         Ok(summary) => {
-            tracing::info!(import_id = summary.import_id, total = summary.counts.total, inserted = summary.counts.inserted, "import finished");
+            tracing::info!(
+                import_id = summary.import_id,
+                total = summary.counts.total,
+                inserted = summary.counts.inserted,
+                "import finished"
+            );
             Ok(summary)
         }
         Err(error) => {
@@ -316,7 +330,11 @@ async fn run(
     Ok(summary)
 }
 
-fn options_json(request: &ImportRequest, mapping: &ColumnMapping, region: Option<Region>) -> serde_json::Value {
+fn options_json(
+    request: &ImportRequest,
+    mapping: &ColumnMapping,
+    region: Option<Region>,
+) -> serde_json::Value {
     serde_json::json!({
         "mapping": mapping.to_string(),
         "region": region.map(|r| r.to_string()),
@@ -352,7 +370,9 @@ impl Statements {
         };
         let merge = MERGE_SQL.replace("{on_conflict}", on_conflict).replace("{update_params}", update_params);
         Ok(Statements {
-            copy: tx.prepare("COPY import_staging (ord, phone, geo_id, attributes) FROM STDIN (FORMAT binary)").await?,
+            copy: tx
+                .prepare("COPY import_staging (ord, phone, geo_id, attributes) FROM STDIN (FORMAT binary)")
+                .await?,
             mark_dnc: tx
                 .prepare(
                     "UPDATE import_staging s SET dnc = true FROM dnc_numbers d
@@ -377,7 +397,11 @@ struct MergeParams {
 struct RawJsonb<'a>(&'a [u8]);
 
 impl ToSql for RawJsonb<'_> {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         // jsonb's binary format: a version byte, then the text.
         out.put_u8(1);
         out.put_slice(self.0);
@@ -447,8 +471,7 @@ async fn stage_and_merge<'b>(
         OnDuplicate::Update => {
             let params: [&(dyn ToSql + Sync); 4] =
                 [&params.tenant.0, &params.provider_id, &params.import_id, &batch.has_geo_column];
-            tx.query(&statements.merge, &params)
-                .await?
+            tx.query(&statements.merge, &params).await?
         }
     };
     for row in rows {
@@ -457,7 +480,9 @@ async fn stage_and_merge<'b>(
                 let reason: &str = row.get(1);
                 let reason = RejectReason::parse(reason)
                     .ok_or_else(|| Error::Worker(format!("merge returned an unknown reason '{reason}'")))?;
-                let staged = batch.staged.get(ord as usize).ok_or_else(|| Error::Worker(format!("merge returned row {ord} of {}", batch.staged.len())))?;
+                let staged = batch.staged.get(ord as usize).ok_or_else(|| {
+                    Error::Worker(format!("merge returned row {ord} of {}", batch.staged.len()))
+                })?;
                 batch_rejects.push((staged.row, &staged.raw, reason, reason.describe()));
             }
             None => counts.updated += row.get::<_, i64>(2),
@@ -470,8 +495,10 @@ async fn check_tenant_limit(tx: &Transaction<'_>, tenant: TenantId) -> Result<()
     let limit: Option<i64> =
         tx.query_one("SELECT max_numbers FROM tenants WHERE id = $1", &[&tenant.0]).await?.get(0);
     if let Some(limit) = limit {
-        let stored: i64 =
-            tx.query_one("SELECT count(*) FROM phone_numbers WHERE tenant_id = $1", &[&tenant.0]).await?.get(0);
+        let stored: i64 = tx
+            .query_one("SELECT count(*) FROM phone_numbers WHERE tenant_id = $1", &[&tenant.0])
+            .await?
+            .get(0);
         if stored > limit {
             return Err(Error::LimitReached(format!(
                 "the tenant may hold {limit} numbers and this import would bring it to {stored}; nothing was imported"

@@ -29,11 +29,14 @@ impl RejectsFile {
         if self.writer.is_none() {
             let file = File::create(&self.partial).map_err(|e| Error::io(context(), e))?;
             let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-            writer.write_record(["row", "raw_value", "reason", "detail"]).map_err(|e| Error::io(context(), e.into()))?;
+            writer
+                .write_record(["row", "raw_value", "reason", "detail"])
+                .map_err(|e| Error::io(context(), e.into()))?;
             self.writer = Some(writer);
         }
         let writer = self.writer.as_mut().expect("created above");
-        let reason = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let reason =
+            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         writer
             .write_record([row.to_string().as_str(), &escape_formula(raw), &reason, &escape_formula(detail)])
             .map_err(|e| Error::io(context(), e.into()))

@@ -144,7 +144,9 @@ pub struct ReadCounters {
 
 /// Looks at the first bytes of a file and decides its format, encoding and delimiter.
 pub fn detect(path: &Path, display_name: &str, options: &SourceOptions) -> Result<Detected> {
-    let at = |message: String| Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message);
+    let at = |message: String| {
+        Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message)
+    };
     let mut file = open(path, display_name)?;
     let mut sample = Vec::with_capacity(SAMPLE_BYTES);
     file.by_ref()
@@ -176,11 +178,10 @@ pub fn detect(path: &Path, display_name: &str, options: &SourceOptions) -> Resul
     if matches!(format, Format::Xlsx | Format::Xls) {
         return Ok(Detected { format, encoding: None, delimiter: b',' });
     }
-    let encoding = detect_encoding(&sample, options.encoding.as_deref())
-        .map_err(|e| match e {
-            Error::BadFile { message, .. } => at(message),
-            other => other,
-        })?;
+    let encoding = detect_encoding(&sample, options.encoding.as_deref()).map_err(|e| match e {
+        Error::BadFile { message, .. } => at(message),
+        other => other,
+    })?;
     let (text, _, _) = encoding.decode(&sample);
     check_text(&text).map_err(at)?;
     let delimiter = sniff_delimiter(&text, format);
@@ -197,16 +198,18 @@ fn detect_encoding(sample: &[u8], forced: Option<&str>) -> Result<&'static Encod
     }
     if let Some(label) = forced {
         return Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
-            Error::invalid("encoding", format!("'{label}' is not an encoding label such as utf-8, utf-16le, windows-1251"))
+            Error::invalid(
+                "encoding",
+                format!("'{label}' is not an encoding label such as utf-8, utf-16le, windows-1251"),
+            )
         });
     }
-    // A sample cut inside a multi-byte character is still UTF-8.
-    let valid_up_to = match std::str::from_utf8(sample) {
-        Ok(_) => sample.len(),
-        Err(e) if e.error_len().is_none() => e.valid_up_to(),
-        Err(e) => e.valid_up_to().min(0),
+    let is_utf8 = match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        // A sample cut inside a multi-byte character is still UTF-8.
+        Err(e) => e.error_len().is_none(),
     };
-    if valid_up_to + 4 >= sample.len() {
+    if is_utf8 {
         return Ok(encoding_rs::UTF_8);
     }
     // UTF-16 without a BOM: every other byte is zero in Latin or Cyrillic text.
@@ -229,14 +232,18 @@ fn check_text(text: &str) -> Result<(), String> {
     for (offset, c) in text.char_indices() {
         chars += 1;
         if c == '\0' {
-            return Err(format!("the file is not text (a NUL byte near byte {offset}): is it binary or a spreadsheet saved under the wrong name?"));
+            return Err(format!(
+                "the file is not text (a NUL byte near byte {offset}): is it binary or a spreadsheet saved under the wrong name?"
+            ));
         }
         if c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{c}') {
             controls += 1;
         }
     }
     if controls * 100 > chars.max(1) {
-        return Err(format!("the file is not text ({controls} control characters in its first {chars}): is it binary?"));
+        return Err(format!(
+            "the file is not text ({controls} control characters in its first {chars}): is it binary?"
+        ));
     }
     if text.trim().is_empty() {
         return Err("the file holds no rows, only blank space".into());
@@ -378,7 +385,11 @@ fn read_text(
     sink: &mut dyn FnMut(&Row) -> Result<()>,
 ) -> Result<[u8; 32]> {
     let location = |row: Option<u64>| Location { file: display_name.to_owned(), row, column: None };
-    let mut tap = Tap { inner: BufReader::with_capacity(256 << 10, file), hasher: Sha256::new(), counters: counters.clone() };
+    let mut tap = Tap {
+        inner: BufReader::with_capacity(256 << 10, file),
+        hasher: Sha256::new(),
+        counters: counters.clone(),
+    };
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(detected.encoding)
         .strip_bom(true)
@@ -409,13 +420,18 @@ fn read_text(
             Err(e) => {
                 let line = e.position().map(|p| p.line());
                 return Err(match e.into_kind() {
-                    csv::ErrorKind::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<LineTooLong>()) {
-                        Some(too_long) => Error::bad_file(
-                            location(Some(too_long.line)),
-                            format!("the line is longer than {} MiB: is this really a CSV file?", MAX_LINE_BYTES >> 20),
-                        ),
-                        None => Error::io(format!("reading {display_name}"), io),
-                    },
+                    csv::ErrorKind::Io(io) => {
+                        match io.get_ref().and_then(|inner| inner.downcast_ref::<LineTooLong>()) {
+                            Some(too_long) => Error::bad_file(
+                                location(Some(too_long.line)),
+                                format!(
+                                    "the line is longer than {} MiB: is this really a CSV file?",
+                                    MAX_LINE_BYTES >> 20
+                                ),
+                            ),
+                            None => Error::io(format!("reading {display_name}"), io),
+                        }
+                    }
                     other => Error::bad_file(location(line), format!("malformed CSV: {other:?}")),
                 });
             }
@@ -428,7 +444,9 @@ fn read_text(
 /// Refuses an XLSX that would expand past our limits, judged by the sizes its ZIP
 /// directory declares, before anything is decompressed.
 fn check_xlsx_expansion(path: &Path, display_name: &str) -> Result<()> {
-    let at = |message: String| Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message);
+    let at = |message: String| {
+        Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message)
+    };
     let corrupt = |e: zip::result::ZipError| at(format!("the XLSX is damaged or truncated ({e})"));
     let mut archive = zip::ZipArchive::new(BufReader::new(open(path, display_name)?)).map_err(corrupt)?;
     let mut total = 0u64;
@@ -460,7 +478,9 @@ fn check_xlsx_expansion(path: &Path, display_name: &str) -> Result<()> {
 }
 
 fn pick_sheet(names: &[String], wanted: Option<&str>, display_name: &str) -> Result<String> {
-    let at = |message: String| Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message);
+    let at = |message: String| {
+        Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message)
+    };
     let Some(wanted) = wanted else {
         return names.first().cloned().ok_or_else(|| at("the workbook has no sheets".into()));
     };
@@ -521,7 +541,6 @@ fn read_xlsx(
         .map_err(|e| at(None, format!("cannot read sheet '{sheet}' ({e})")))?;
     let mut row = Row::default();
     let mut current: Option<u32> = None;
-    let mut cell_count = 0u64;
     loop {
         let cell = cells.next_cell().map_err(|e| {
             at(current.map(|r| u64::from(r) + 1), format!("the XLSX is damaged or truncated ({e})"))
@@ -538,17 +557,17 @@ fn read_xlsx(
         // Row and column counts come from the file; a cell far to the right of any
         // header is not worth allocating a million empty cells for.
         if c > 16_384 {
-            return Err(at(Some(u64::from(r) + 1), format!("cell in column {} is past the last column Excel has", c + 1)));
+            return Err(at(
+                Some(u64::from(r) + 1),
+                format!("cell in column {} is past the last column Excel has", c + 1),
+            ));
         }
         cell_text(cell.get_value(), row.slot(c as usize));
-        cell_count += 1;
-        if cell_count % 4096 == 0 {
-            counters.bytes_read.store(cell_count, Ordering::Relaxed);
-        }
     }
     if current.is_some() {
         sink(&row)?;
     }
+    counters.bytes_read.store(counters.bytes_total.load(Ordering::Relaxed), Ordering::Relaxed);
     Ok(())
 }
 
@@ -560,7 +579,9 @@ fn read_xls(
     counters: &Arc<ReadCounters>,
     sink: &mut dyn FnMut(&Row) -> Result<()>,
 ) -> Result<()> {
-    let at = |message: String| Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message);
+    let at = |message: String| {
+        Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message)
+    };
     if size > MAX_XLS_BYTES {
         return Err(at(format!(
             "the XLS file is {} MiB (limit {} MiB): save it as XLSX or CSV",
@@ -571,9 +592,8 @@ fn read_xls(
     let mut workbook: calamine::Xls<_> = calamine::Xls::new(BufReader::new(open(path, display_name)?))
         .map_err(|e| at(format!("the XLS is damaged or truncated ({e})")))?;
     let sheet = pick_sheet(&workbook.sheet_names(), options.sheet.as_deref(), display_name)?;
-    let range = workbook
-        .worksheet_range(&sheet)
-        .map_err(|e| at(format!("cannot read sheet '{sheet}' ({e})")))?;
+    let range =
+        workbook.worksheet_range(&sheet).map_err(|e| at(format!("cannot read sheet '{sheet}' ({e})")))?;
     let (first_row, first_column) = range.start().unwrap_or((0, 0));
     let mut row = Row::default();
     for (offset, cells) in range.rows().enumerate() {
@@ -606,7 +626,13 @@ mod tests {
         assert_eq!(sniff_delimiter("a;b;c\n1;2,5;3\n4;5;6\n", Format::Csv), b';');
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n3\t4\n", Format::Csv), b'\t');
         assert_eq!(sniff_delimiter("a|b|c\n1|2|3\n", Format::Csv), b'|');
-        assert_eq!(sniff_delimiter("name,phone\n\"Ivanov; Ivan\",79161234567\n\"Petrov; P\",79161234568\n", Format::Csv), b',');
+        assert_eq!(
+            sniff_delimiter(
+                "name,phone\n\"Ivanov; Ivan\",79161234567\n\"Petrov; P\",79161234568\n",
+                Format::Csv
+            ),
+            b','
+        );
     }
 
     #[test]

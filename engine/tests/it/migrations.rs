@@ -103,7 +103,9 @@ async fn the_audit_log_cannot_be_changed_or_deleted() {
     let db = TestDb::new().await;
     let client = db.client().await;
     client
-        .batch_execute("INSERT INTO audit_log (tenant_id, actor_label, action, entity) VALUES (1, 'test', 'x', 'y')")
+        .batch_execute(
+            "INSERT INTO audit_log (tenant_id, actor_label, action, entity) VALUES (1, 'test', 'x', 'y')",
+        )
         .await
         .unwrap();
     for statement in ["UPDATE audit_log SET action = 'z'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
@@ -126,7 +128,11 @@ async fn a_new_tenant_gets_country_geos_statuses_and_built_in_roles() {
         async move { client.query_one(sql, &[&id]).await.unwrap().get::<_, i64>(0) }
     };
     assert!(count("SELECT count(*) FROM geos WHERE tenant_id = $1").await > 200);
-    assert_eq!(count("SELECT count(*) FROM number_statuses WHERE tenant_id = $1 AND id = 0 AND category = 'fresh'").await, 1);
+    assert_eq!(
+        count("SELECT count(*) FROM number_statuses WHERE tenant_id = $1 AND id = 0 AND category = 'fresh'")
+            .await,
+        1
+    );
     assert_eq!(count("SELECT count(*) FROM roles WHERE tenant_id = $1 AND built_in").await, 4);
     let moscow: String = client
         .query_one("SELECT time_zone FROM geos WHERE tenant_id = $1 AND code = 'RU'", &[&id])

@@ -140,7 +140,12 @@ async fn an_import_that_fails_half_way_stores_nothing_and_can_run_again() {
     assert!(error.to_string().contains(&format!("row {}", BATCH_ROWS * 2 + 2)), "{error}");
     assert_eq!(setup.count("SELECT count(*) FROM phone_numbers").await, 0);
     assert_eq!(setup.count("SELECT count(*) FROM imports WHERE status = 'succeeded'").await, 0);
-    assert_eq!(setup.count("SELECT count(*) FROM imports WHERE status = 'failed' AND error LIKE '%longer than%'").await, 1);
+    assert_eq!(
+        setup
+            .count("SELECT count(*) FROM imports WHERE status = 'failed' AND error LIKE '%longer than%'")
+            .await,
+        1
+    );
     assert!(!setup.dir.path().join("fails-late.csv.rejects.csv").exists());
 
     std::fs::write(&path, good_part).unwrap();
@@ -183,7 +188,10 @@ async fn an_import_is_audited_with_its_counts() {
         .db
         .client()
         .await
-        .query_one("SELECT actor_label, after FROM audit_log WHERE action = 'import.create' AND entity_id = $1", &[&summary.import_id.to_string()])
+        .query_one(
+            "SELECT actor_label, after FROM audit_log WHERE action = 'import.create' AND entity_id = $1",
+            &[&summary.import_id.to_string()],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "test");

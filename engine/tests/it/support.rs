@@ -54,10 +54,9 @@ impl Setup {
             region: None,
             mapping: ColumnMapping::default(),
             on_duplicate: OnDuplicate::Skip,
-            rejects_path: Some(self.dir.path().join(format!(
-                "{}.rejects.csv",
-                path.file_name().unwrap().to_string_lossy()
-            ))),
+            rejects_path: Some(
+                self.dir.path().join(format!("{}.rejects.csv", path.file_name().unwrap().to_string_lossy())),
+            ),
             actor: Actor::system("test"),
         }
     }

@@ -1,0 +1,254 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dialpool_engine::testkit::TestDb;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/import").join(name)
+}
+
+fn dialpool(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dialpool"))
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .env_remove("DIALPOOL_TENANT")
+        .output()
+        .expect("run dialpool")
+}
+
+fn succeeded(output: &Output) {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    succeeded(output);
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    db.client().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("dialpool-cli-{}-{name}", std::process::id()))
+}
+
+#[tokio::test]
+async fn migrate_creates_a_missing_database_and_a_second_run_changes_nothing() {
+    // A database name nobody has: the command creates it.
+    let db = TestDb::new().await;
+    let name = format!("{}_fresh", db.name);
+    let url = db.url().replace(&db.name, &name);
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_dialpool"))
+            .args(["migrate", "--json"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let first = json(&run());
+    assert_eq!(first["database_created"], true);
+    assert_eq!(first["applied"].as_array().unwrap().len(), dialpool_engine::db::MIGRATIONS.len());
+    let second = json(&run());
+    assert_eq!(second["database_created"], false);
+    assert_eq!(second["applied"], serde_json::json!([]));
+    db.client().await.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
+}
+
+#[tokio::test]
+async fn providers_are_added_and_listed_as_json_and_a_duplicate_code_is_a_conflict() {
+    let db = TestDb::new().await;
+    let added = json(&dialpool(
+        &db,
+        &["provider", "add", "leadco", "--name", "Lead Co", "--region", "ru", "--map", "phone=2", "--json"],
+    ));
+    assert_eq!(added["default_region"], "RU");
+    assert_eq!(added["column_mapping"], "phone=2");
+    let listed = json(&dialpool(&db, &["provider", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let again = dialpool(&db, &["provider", "add", "leadco", "--name", "Other"]);
+    assert_eq!(again.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("provider 'leadco' already exists"));
+    let bad = dialpool(&db, &["provider", "add", "lead co", "--name", "X"]);
+    assert_eq!(bad.status.code(), Some(65));
+}
+
+#[tokio::test]
+async fn import_prints_a_json_summary_and_exit_codes_say_what_went_wrong() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let rejects = temp_path("rejects.csv");
+    let file = fixture("duplicates-and-invalid.csv");
+    let summary = json(&dialpool(
+        &db,
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--provider",
+            "acme",
+            "--json",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(summary["total"], 7);
+    assert_eq!(summary["inserted"], 2);
+    assert_eq!(summary["invalid"], 3);
+    assert_eq!(summary["duplicate_in_file"], 2);
+    assert!(std::fs::read_to_string(&rejects).unwrap().starts_with("row,raw_value,reason,detail\n"));
+    let _ = std::fs::remove_file(&rejects);
+
+    let unknown = dialpool(&db, &["import", file.to_str().unwrap(), "--provider", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(3));
+    let bad =
+        dialpool(&db, &["import", fixture("no-phone-column.csv").to_str().unwrap(), "--provider", "acme"]);
+    assert_eq!(bad.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("no-phone-column.csv: row 1") && stderr.contains("no phone column found"),
+        "{stderr}"
+    );
+    let missing = dialpool(&db, &["import", "/nonexistent.csv", "--provider", "acme"]);
+    assert_eq!(missing.status.code(), Some(65));
+    let usage = dialpool(&db, &["import"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert_eq!(count(&db, "SELECT count(*) FROM phone_numbers").await, 2);
+}
+
+#[tokio::test]
+async fn dnc_import_lists_numbers_and_later_imports_skip_them() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let dnc = json(&dialpool(
+        &db,
+        &[
+            "dnc",
+            "import",
+            fixture("dnc.csv").to_str().unwrap(),
+            "--region",
+            "RU",
+            "--json",
+            "--rejects",
+            temp_path("dnc-rejects.csv").to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(dnc["added"], 2);
+    let summary = json(&dialpool(
+        &db,
+        &[
+            "import",
+            fixture("utf8-comma.csv").to_str().unwrap(),
+            "--provider",
+            "acme",
+            "--json",
+            "--rejects",
+            temp_path("r.csv").to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(summary["dnc"], 2);
+    assert_eq!(summary["inserted"], 3);
+    let _ = std::fs::remove_file(temp_path("dnc-rejects.csv"));
+    let _ = std::fs::remove_file(temp_path("r.csv"));
+}
+
+#[tokio::test]
+async fn every_command_has_help() {
+    let db = TestDb::new().await;
+    for args in [
+        vec!["--help"],
+        vec!["migrate", "--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["provider", "add", "--help"],
+        vec!["provider", "list", "--help"],
+        vec!["import", "--help"],
+        vec!["dnc", "import", "--help"],
+    ] {
+        let output = dialpool(&db, &args);
+        assert!(output.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"), "{args:?}");
+    }
+}
+
+/// The import is killed (SIGKILL) once it has stored batches inside its transaction;
+/// nothing it did remains, and running it again imports everything.
+#[tokio::test]
+async fn an_import_killed_half_way_leaves_nothing_and_runs_again() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let path = temp_path("kill.csv");
+    let rows = 400_000;
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        writeln!(file, "phone,note").unwrap();
+        for i in 0..rows {
+            writeln!(file, "+7916{i:07},row {i}").unwrap();
+        }
+    }
+    let rejects = temp_path("kill.rejects.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dialpool"))
+        .args([
+            "import",
+            path.to_str().unwrap(),
+            "--provider",
+            "acme",
+            "-q",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ])
+        .env("DATABASE_URL", db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the import's backend has written into phone_numbers (its transaction
+    // holds a RowExclusiveLock on a partition), then kill the client.
+    let started = Instant::now();
+    let client = db.client().await;
+    loop {
+        let writing: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE c.relname LIKE 'phone_numbers_p%' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if writing > 0 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the import finished before it could be killed");
+        assert!(started.elapsed() < Duration::from_secs(120), "the import never started writing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server ends the orphaned transaction when it notices the closed connection.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'").await > 0 {
+        assert!(Instant::now() < deadline, "the killed import's transaction never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM phone_numbers").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM imports").await, 0);
+
+    let summary = json(&dialpool(
+        &db,
+        &[
+            "import",
+            path.to_str().unwrap(),
+            "--provider",
+            "acme",
+            "--json",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(summary["inserted"], rows);
+    assert_eq!(count(&db, "SELECT count(*) FROM phone_numbers").await, rows);
+    let _ = std::fs::remove_file(&path);
+}

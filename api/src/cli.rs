@@ -255,15 +255,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 provider_code: args.provider,
                 path: existing_file(&args.file)?,
                 display_name: None,
-                source: source_options(&args.options)?,
-                region: args.options.region.as_deref().map(Region::parse).transpose()?,
-                mapping: args
-                    .options
-                    .mapping
-                    .as_deref()
-                    .map(ColumnMapping::parse)
-                    .transpose()?
-                    .unwrap_or_default(),
+                source: args.options.source()?,
+                region: args.options.region()?,
+                mapping: args.options.mapping()?,
                 on_duplicate: OnDuplicate::parse(&args.on_duplicate)?,
                 rejects_path: args.options.rejects.clone(),
                 actor: Actor::system("cli"),
@@ -304,15 +298,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 tenant,
                 path: existing_file(&args.file)?,
                 display_name: None,
-                source: source_options(&args.options)?,
-                region: args.options.region.as_deref().map(Region::parse).transpose()?,
-                mapping: args
-                    .options
-                    .mapping
-                    .as_deref()
-                    .map(ColumnMapping::parse)
-                    .transpose()?
-                    .unwrap_or_default(),
+                source: args.options.source()?,
+                region: args.options.region()?,
+                mapping: args.options.mapping()?,
                 reason: args.reason,
                 rejects_path: args.options.rejects.clone(),
                 actor: Actor::system("cli"),
@@ -337,12 +325,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn source_options(options: &FileOptions) -> anyhow::Result<SourceOptions> {
-    Ok(SourceOptions {
-        format: Format::parse(&options.format)?,
-        encoding: options.encoding.clone(),
-        sheet: options.sheet.clone(),
-    })
+impl FileOptions {
+    fn source(&self) -> anyhow::Result<SourceOptions> {
+        Ok(SourceOptions {
+            format: Format::parse(&self.format)?,
+            encoding: self.encoding.clone(),
+            sheet: self.sheet.clone(),
+        })
+    }
+
+    fn region(&self) -> anyhow::Result<Option<Region>> {
+        Ok(self.region.as_deref().map(Region::parse).transpose()?)
+    }
+
+    fn mapping(&self) -> anyhow::Result<ColumnMapping> {
+        Ok(self.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default())
+    }
 }
 
 fn existing_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {

@@ -67,9 +67,7 @@ pub fn decide(
     region: Option<Region>,
     first_rows: &[Row],
 ) -> Result<Layout> {
-    let located = |row: Option<u64>, column: Option<String>, message: String| {
-        Error::bad_file(Location { file: file.to_owned(), row, column }, message)
-    };
+    let located = |row, column, message| bad_file_at(file, row, column, message);
     if first_rows.is_empty() {
         return Err(located(None, None, "the file holds no rows".into()));
     }
@@ -157,6 +155,10 @@ pub fn decide(
     ))
 }
 
+fn bad_file_at(file: &str, row: Option<u64>, column: Option<String>, message: String) -> Error {
+    Error::bad_file(Location { file: file.to_owned(), row, column }, message)
+}
+
 fn with_header(
     header: &Row,
     phone: usize,
@@ -192,9 +194,7 @@ fn from_mapping(
     region: Option<Region>,
     first_rows: &[Row],
 ) -> Result<Layout> {
-    let located = |row: Option<u64>, column: Option<String>, message: String| {
-        Error::bad_file(Location { file: file.to_owned(), row, column }, message)
-    };
+    let located = |row, column, message| bad_file_at(file, row, column, message);
     let Some(phone_ref) = mapping.get(Field::Phone) else {
         return Err(Error::invalid("mapping", "it must name the phone column, e.g. phone=3"));
     };

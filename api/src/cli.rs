@@ -266,7 +266,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let progress = ImportProgress::default();
             let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
             let result = import::import_file(&pool, request, progress).await;
-            display.stop();
+            display.stop().await;
             let summary = result?;
             print(args.options.json, &summary, || {
                 let c = &summary.counts;
@@ -308,7 +308,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let progress = ImportProgress::default();
             let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
             let result = dnc::import_file(&pool, request, progress).await;
-            display.stop();
+            display.stop().await;
             let summary = result?;
             print(args.options.json, &summary, || {
                 format!(
@@ -503,13 +503,13 @@ impl ProgressDisplay {
         ProgressDisplay { stop: Some(stop), task: Some(task) }
     }
 
-    fn stop(mut self) {
+    /// Clears the bar before the summary is printed.
+    async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            // The bar clears itself; the summary follows on stdout.
-            drop(task);
+            let _ = task.await;
         }
     }
 }

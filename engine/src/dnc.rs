@@ -17,7 +17,7 @@ use crate::import::batch::{self, Batch, GeoDirectory, ReaderContext, RejectReaso
 use crate::import::mapping::ColumnMapping;
 use crate::import::rejects::RejectsFile;
 use crate::import::source::{self, SourceOptions};
-use crate::import::{ImportProgress, default_rejects_path};
+use crate::import::{ImportProgress, default_rejects_path, file_name};
 use crate::phone::Region;
 use crate::tenant::TenantId;
 
@@ -52,12 +52,7 @@ pub async fn import_file(
     request: DncImportRequest,
     progress: ImportProgress,
 ) -> Result<DncSummary> {
-    let display_name = request.display_name.clone().unwrap_or_else(|| {
-        request
-            .path
-            .file_name()
-            .map_or_else(|| request.path.display().to_string(), |n| n.to_string_lossy().into_owned())
-    });
+    let display_name = request.display_name.clone().unwrap_or_else(|| file_name(&request.path));
     let detected = {
         let (path, name, options) = (request.path.clone(), display_name.clone(), request.source.clone());
         tokio::task::spawn_blocking(move || source::detect(&path, &name, &options))

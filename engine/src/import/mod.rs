@@ -192,7 +192,8 @@ pub async fn import_file(
     }
 }
 
-fn file_name(path: &Path) -> String {
+/// The name a user knows a file by when no display name was given.
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 

@@ -241,7 +241,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         p.code,
                         p.name,
                         p.default_region.as_deref().unwrap_or("-"),
-                        if p.column_mapping.is_empty() { "auto" } else { &p.column_mapping }
+                        if p.column_mapping.is_empty() {
+                            "auto".to_owned()
+                        } else {
+                            p.column_mapping.to_string()
+                        }
                     ));
                 }
                 out

@@ -53,12 +53,7 @@ pub async fn import_file(
     progress: ImportProgress,
 ) -> Result<DncSummary> {
     let display_name = request.display_name.clone().unwrap_or_else(|| file_name(&request.path));
-    let detected = {
-        let (path, name, options) = (request.path.clone(), display_name.clone(), request.source.clone());
-        tokio::task::spawn_blocking(move || source::detect(&path, &name, &options))
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))??
-    };
+    let detected = source::detect_off_thread(&request.path, &display_name, &request.source).await?;
     let mut pooled = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut pooled;
     let tx = client.transaction().await?;

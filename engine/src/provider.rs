@@ -16,25 +16,20 @@ pub struct Provider {
     pub name: String,
     pub default_region: Option<String>,
     /// The saved column mapping, e.g. `phone=3,geo=Region`; empty when headers are recognised.
-    pub column_mapping: String,
+    pub column_mapping: ColumnMapping,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Provider {
     fn from_row(row: &Row) -> Result<Self> {
-        let mapping = ColumnMapping::from_json(&row.get::<_, serde_json::Value>("column_mapping"))?;
         Ok(Provider {
             id: row.get("id"),
             code: row.get("code"),
             name: row.get("name"),
             default_region: row.get::<_, Option<String>>("default_region"),
-            column_mapping: mapping.to_string(),
+            column_mapping: ColumnMapping::from_json(&row.get::<_, serde_json::Value>("column_mapping"))?,
             created_at: row.get("created_at"),
         })
-    }
-
-    pub fn mapping(&self) -> ColumnMapping {
-        ColumnMapping::parse(&self.column_mapping).unwrap_or_default()
     }
 
     pub fn region(&self) -> Option<Region> {

@@ -202,6 +202,13 @@ impl ColumnMapping {
     }
 }
 
+/// Serialised as its spec (`phone=3,geo=Region`), the form users write it in.
+impl serde::Serialize for ColumnMapping {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Display for ColumnMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();

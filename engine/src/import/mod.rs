@@ -214,15 +214,11 @@ async fn run(
     let clock = Instant::now();
     let tenant = request.tenant;
     let region = request.region.or_else(|| provider.region());
-    let mapping = if request.mapping.is_empty() { provider.mapping() } else { request.mapping.clone() };
+    let mapping =
+        if request.mapping.is_empty() { &provider.column_mapping } else { &request.mapping }.clone();
     let geos = Arc::new(load_geos(&*client, tenant).await?);
 
-    let detected = {
-        let (path, name, options) = (request.path.clone(), display_name.to_owned(), request.source.clone());
-        tokio::task::spawn_blocking(move || source::detect(&path, &name, &options))
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))??
-    };
+    let detected = source::detect_off_thread(&request.path, display_name, &request.source).await?;
 
     let tx = client.transaction().await?;
     // One import per tenant at a time: two imports of overlapping files would otherwise

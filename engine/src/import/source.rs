@@ -188,6 +188,14 @@ pub fn detect(path: &Path, display_name: &str, options: &SourceOptions) -> Resul
     Ok(Detected { format, encoding: Some(encoding), delimiter })
 }
 
+/// [`detect`] on a blocking thread, for async callers.
+pub async fn detect_off_thread(path: &Path, display_name: &str, options: &SourceOptions) -> Result<Detected> {
+    let (path, name, options) = (path.to_owned(), display_name.to_owned(), options.clone());
+    tokio::task::spawn_blocking(move || detect(&path, &name, &options))
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))?
+}
+
 fn open(path: &Path, display_name: &str) -> Result<File> {
     File::open(path).map_err(|e| Error::io(format!("opening {display_name}"), e))
 }

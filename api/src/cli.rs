@@ -18,7 +18,7 @@ use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
 use dialpool_engine::phone::Region;
 use dialpool_engine::provider::{self, NewProvider};
 use dialpool_engine::tenant::{self, TenantId};
-use dialpool_engine::{ErrorKind, db};
+use dialpool_engine::{ErrorKind, access, db};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -45,10 +45,12 @@ pub struct Cli {
 pub enum Command {
     /// Create the database if missing and apply pending migrations.
     Migrate(JsonFlag),
-    /// Serve the HTTP API (for now: /healthz and /readyz). Migrates first.
+    /// Serve the API and the admin UI. Migrates first; on first start creates an administrator.
     Serve(ServeArgs),
-    /// Load a small demo data set: a provider and a few hundred numbers.
+    /// Load the demo data set: providers, regional geos and a few thousand numbers.
     Demo(JsonFlag),
+    /// Print the OpenAPI document of the HTTP API (what /api/openapi.json serves).
+    Openapi,
     /// Manage providers, the vendors numbers come from.
     #[command(subcommand)]
     Provider(ProviderCommand),
@@ -71,9 +73,25 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DIALPOOL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Load the demo data set before serving.
+    /// Load the demo data set before serving (and create the demo administrator).
     #[arg(long)]
     pub demo: bool,
+    /// Where uploads and rejects files are kept.
+    #[arg(long, env = "DIALPOOL_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Largest accepted upload, in MiB.
+    #[arg(long, env = "DIALPOOL_MAX_UPLOAD_MB", default_value_t = 512)]
+    pub max_upload_mb: u64,
+    /// Mark the session cookie Secure (set this when TLS ends in a proxy that does not send
+    /// X-Forwarded-Proto).
+    #[arg(long, env = "DIALPOOL_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// E-mail of the administrator created on first start.
+    #[arg(long, env = "DIALPOOL_ADMIN_EMAIL", default_value = "admin@localhost.localdomain")]
+    pub admin_email: String,
+    /// Password of that administrator; when unset, a one-time password is printed once.
+    #[arg(long, env = "DIALPOOL_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +192,10 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = db::parse_url(&cli.database_url)?;
     match cli.command {
+        Command::Openapi => {
+            print!("{}", crate::http::openapi_json());
+            Ok(())
+        }
         Command::Migrate(flag) => {
             let created = db::ensure_database(&config).await?;
             let (mut client, connection) =
@@ -205,9 +227,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(flag) => {
             let pool = ready_pool(&config, true).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
-            let summary = load_demo(&pool, tenant).await?;
-            print(flag.json, &summary, || {
-                format!("demo data loaded: {} numbers from provider 'demo'", summary.counts.inserted)
+            let summaries = load_demo(&pool, tenant).await?;
+            print(flag.json, &summaries, || {
+                let lines: Vec<String> = summaries
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "  {:<8} {:>5} new, {:>5} already stored",
+                            s.provider,
+                            s.counts.inserted,
+                            s.counts.total - s.counts.inserted
+                        )
+                    })
+                    .collect();
+                format!("demo data loaded:\n{}", lines.join("\n"))
             })
         }
         Command::Provider(ProviderCommand::Add(args)) => {
@@ -393,58 +426,115 @@ async fn find_tenant(pool: &deadpool_postgres::Pool, slug: &str) -> anyhow::Resu
     Ok(tenant::find_by_slug(&**client, slug).await?)
 }
 
-const DEMO_NUMBERS: &str = include_str!("../../fixtures/demo/numbers.csv");
+/// The demo's administrator; only `serve --demo` creates it, on a database with no users.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.dialpool.test";
+pub const DEMO_ADMIN_PASSWORD: &str = "demo-password-1";
+
+/// (provider code, name, default region, file name, contents)
+const DEMO_FILES: [(&str, &str, &str, &str, &str); 3] = [
+    ("demo", "Demo Leads", "RU", "demo-numbers.csv", include_str!("../../fixtures/demo/numbers.csv")),
+    ("leadco", "LeadCo", "RU", "leadco.csv", include_str!("../../fixtures/demo/leadco.csv")),
+    ("callpro", "CallPro", "KZ", "callpro.csv", include_str!("../../fixtures/demo/callpro.csv")),
+];
+
+/// Regional geos the demo files name (the countries are seeded with every tenant).
+const DEMO_GEOS: [(&str, &str, &str, &str); 3] = [
+    ("RU", "MOW", "Moscow", "Europe/Moscow"),
+    ("RU", "SPE", "Saint Petersburg", "Europe/Moscow"),
+    ("RU", "NVS", "Novosibirsk", "Asia/Novosibirsk"),
+];
 
 async fn load_demo(
     pool: &deadpool_postgres::Pool,
     tenant: TenantId,
-) -> anyhow::Result<import::ImportSummary> {
+) -> anyhow::Result<Vec<import::ImportSummary>> {
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
-    let new = NewProvider {
-        code: "demo".into(),
-        name: "Demo Leads".into(),
-        default_region: Some(Region::parse("RU")?),
-        column_mapping: ColumnMapping::default(),
+    let actor = Actor::system("demo");
+    let ignore_existing = |result: Result<(), dialpool_engine::Error>| match result {
+        Err(e) if e.kind() != ErrorKind::Conflict => Err(e),
+        _ => Ok(()),
     };
-    match provider::add(&mut **client, tenant, &Actor::system("demo"), new).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::Conflict => {}
-        Err(e) => return Err(e.into()),
+    for (country, region, name, zone) in DEMO_GEOS {
+        let geo = dialpool_engine::geo::NewGeo {
+            country: country.into(),
+            region: Some(region.into()),
+            name: name.into(),
+            time_zone: zone.into(),
+        };
+        ignore_existing(dialpool_engine::geo::create(&mut **client, tenant, &actor, &geo).await.map(|_| ()))?;
     }
     let dir = std::env::temp_dir().join(format!("dialpool-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).context("creating a temporary directory for the demo file")?;
-    let path = dir.join("demo-numbers.csv");
-    std::fs::write(&path, DEMO_NUMBERS).context("writing the demo file")?;
-    let request = ImportRequest {
-        tenant,
-        provider_code: "demo".into(),
-        path: path.clone(),
-        display_name: Some("demo-numbers.csv".into()),
-        source: SourceOptions::default(),
-        region: None,
-        mapping: ColumnMapping::default(),
-        on_duplicate: OnDuplicate::Update,
-        rejects_path: Some(dir.join("demo-numbers.rejects.csv")),
-        actor: Actor::system("demo"),
-        batch_rows: None,
-    };
-    let summary = import::import_file(pool, request, ImportProgress::default()).await;
+    std::fs::create_dir_all(&dir).context("creating a temporary directory for the demo files")?;
+    let mut summaries = Vec::new();
+    for (code, name, region, file, contents) in DEMO_FILES {
+        let new = NewProvider {
+            code: code.into(),
+            name: name.into(),
+            default_region: Some(Region::parse(region)?),
+            column_mapping: ColumnMapping::default(),
+        };
+        ignore_existing(provider::add(&mut **client, tenant, &actor, new).await.map(|_| ()))?;
+        let path = dir.join(file);
+        std::fs::write(&path, contents).context("writing a demo file")?;
+        let request = ImportRequest {
+            tenant,
+            provider_code: code.into(),
+            path: path.clone(),
+            display_name: Some(file.into()),
+            source: SourceOptions::default(),
+            region: None,
+            mapping: ColumnMapping::default(),
+            on_duplicate: OnDuplicate::Update,
+            rejects_path: Some(dir.join(format!("{file}.rejects.csv"))),
+            actor: actor.clone(),
+            batch_rows: None,
+        };
+        let summary = import::import_file(pool, request, ImportProgress::default()).await;
+        match summary {
+            Ok(summary) => summaries.push(summary),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(summary?)
+    Ok(summaries)
 }
 
 async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) -> anyhow::Result<()> {
     let pool = ready_pool(&config, true).await?;
+    let (admin_email, admin_password) = if args.demo {
+        (DEMO_ADMIN_EMAIL.to_owned(), Some(DEMO_ADMIN_PASSWORD.to_owned()))
+    } else {
+        (args.admin_email.clone(), args.admin_password.clone())
+    };
+    {
+        let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+        match access::ensure_first_admin(&mut **client, &admin_email, admin_password.as_deref()).await? {
+            Some((email, Some(password))) => eprintln!(
+                "created the administrator {email} with the one-time password {password} (it must be changed at first sign-in; it is not shown again)"
+            ),
+            Some((email, None)) => eprintln!("created the administrator {email}"),
+            None => {}
+        }
+    }
     if args.demo {
         let tenant = find_tenant(&pool, tenant).await?;
-        let summary = load_demo(&pool, tenant).await?;
+        let summaries = load_demo(&pool, tenant).await?;
         tracing::info!(
-            inserted = summary.counts.inserted,
-            updated = summary.counts.updated,
+            inserted = summaries.iter().map(|s| s.counts.inserted).sum::<i64>(),
             "demo data loaded"
         );
+        eprintln!("demo: sign in as {DEMO_ADMIN_EMAIL} with the password {DEMO_ADMIN_PASSWORD}");
     }
-    let app = crate::http::router(crate::http::AppState { pool });
+    let http_config = crate::http::HttpConfig {
+        data_dir: args.data_dir.clone(),
+        max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
+        secure_cookies: args.secure_cookies,
+    };
+    let app = crate::http::router(crate::http::AppState::new(pool, http_config))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

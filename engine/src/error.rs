@@ -54,6 +54,10 @@ pub enum Error {
     #[error("{entity} '{key}' already exists")]
     AlreadyExists { entity: &'static str, key: String },
 
+    /// The request is well-formed but what is stored does not allow it.
+    #[error("{0}")]
+    Refused(String),
+
     #[error("limit reached: {0}")]
     LimitReached(String),
 
@@ -91,7 +95,7 @@ impl Error {
         match self {
             Error::BadFile { .. } | Error::InvalidArgument { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
-            Error::AlreadyExists { .. } | Error::LimitReached(_) => ErrorKind::Conflict,
+            Error::AlreadyExists { .. } | Error::LimitReached(_) | Error::Refused(_) => ErrorKind::Conflict,
             Error::Unavailable(_) => ErrorKind::Unavailable,
             Error::Database(_)
             | Error::Pool(_)
@@ -132,7 +136,9 @@ fn is_unavailable(error: &tokio_postgres::Error) -> bool {
         return true;
     }
     match error.code() {
-        None => error.as_db_error().is_none(),
+        // No SQLSTATE: either the connection failed (an I/O error underneath) or we
+        // passed a value of the wrong type, which is our fault, not the server's.
+        None => std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>()),
         Some(code) => [
             SqlState::CANNOT_CONNECT_NOW,
             SqlState::ADMIN_SHUTDOWN,

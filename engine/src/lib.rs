@@ -2,14 +2,19 @@
 //! exports and conversion. It knows nothing of HTTP or SSH; it takes a connection pool and
 //! plain Rust types.
 
+pub mod access;
 pub mod audit;
 pub mod cells;
 pub mod db;
 pub mod dnc;
 pub mod error;
+pub mod geo;
 pub mod import;
+pub mod number;
+pub mod page;
 pub mod phone;
 pub mod provider;
+pub mod status;
 pub mod tenant;
 
 pub use error::{Error, ErrorKind, Location, Result};

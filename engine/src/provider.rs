@@ -1,21 +1,23 @@
 //! Providers: the vendors numbers are bought from. They exist before their files.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::{GenericClient, Row};
 
 use crate::audit::{self, Actor, Change};
 use crate::error::{Error, Result, map_unique_violation};
 use crate::import::mapping::ColumnMapping;
+use crate::page::{Keyset, Page, PageRequest, SortKey};
 use crate::phone::Region;
 use crate::tenant::TenantId;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Provider {
     pub id: i64,
     pub code: String,
     pub name: String,
     pub default_region: Option<String>,
     /// The saved column mapping, e.g. `phone=3,geo=Region`; empty when headers are recognised.
+    #[schema(value_type = String, example = "phone=3,geo=Region")]
     pub column_mapping: ColumnMapping,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -126,4 +128,122 @@ fn validate_code(code: &str) -> Result<()> {
             format!("'{code}' must be 1 to 64 of A-Z a-z 0-9 _ . - and start with a letter or digit"),
         ))
     }
+}
+
+/// A provider as the API creates or replaces it. The mapping is `field=column` pairs,
+/// column by 1-based position or header name (fields: phone, phone_code, geo, name).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInput {
+    /// Fixed once created; files and SFTP accounts name the provider by it.
+    pub code: Option<String>,
+    pub name: String,
+    pub default_region: Option<String>,
+    #[serde(default)]
+    pub column_mapping: String,
+}
+
+impl ProviderInput {
+    pub fn into_new(self) -> Result<NewProvider> {
+        Ok(NewProvider {
+            code: self.code.unwrap_or_default(),
+            name: self.name,
+            default_region: self
+                .default_region
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .map(Region::parse)
+                .transpose()?,
+            column_mapping: ColumnMapping::parse(&self.column_mapping)?,
+        })
+    }
+}
+
+const SORTS: &[SortKey] = &[
+    SortKey { name: "code", column: "code", sql_type: "text" },
+    SortKey { name: "name", column: "name", sql_type: "text" },
+    SortKey { name: "created_at", column: "created_at", sql_type: "timestamptz" },
+];
+
+/// A page of providers; `only` limits it to those ids (a scoped caller's providers).
+pub async fn list_page(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    only: Option<&[i64]>,
+    q: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Provider>> {
+    let keyset = Keyset::resolve(page, SORTS)?;
+    let sql = format!(
+        "SELECT {COLUMNS}, {col}::text AS sort_value FROM providers
+          WHERE tenant_id = $1 AND ($5::bigint[] IS NULL OR id = ANY($5))
+            AND ($6::text IS NULL OR strpos(lower(code || ' ' || name), lower($6)) > 0)
+            {clause} {order} LIMIT $4",
+        col = keyset.key.column,
+        clause = keyset.clause("id", 2, 3),
+        order = keyset.order_by("id"),
+    );
+    let (v, id) = keyset.after();
+    let only = only.map(<[i64]>::to_vec);
+    let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &only, &q]).await?;
+    let rows = rows
+        .iter()
+        .map(|r| Ok((Provider::from_row(r)?, r.get::<_, Option<String>>("sort_value"))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(p, _)| p.id).map(|(p, _)| p))
+}
+
+pub async fn get(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<Provider> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM providers WHERE tenant_id = $1 AND id = $2"),
+            &[&tenant.0, &id],
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound { entity: "provider", key: id.to_string() })?;
+    Provider::from_row(&row)
+}
+
+/// Replaces a provider's name, default region and mapping; the code stays.
+pub async fn update(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    id: i64,
+    input: ProviderInput,
+) -> Result<Provider> {
+    let code = input.code.clone();
+    let new = input.into_new()?;
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid("name", "must be 1 to 200 characters"));
+    }
+    let tx = client.transaction().await?;
+    let before = get(&tx, tenant, id).await?;
+    if code.is_some_and(|c| !c.is_empty() && c != before.code) {
+        return Err(Error::invalid(
+            "code",
+            "cannot be changed; files and SFTP accounts name the provider by it",
+        ));
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "UPDATE providers SET name = $3, default_region = $4, column_mapping = $5, updated_at = now()
+                  WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+            ),
+            &[
+                &tenant.0,
+                &id,
+                &name,
+                &new.default_region.map(|r| r.code().to_owned()),
+                &new.column_mapping.to_json(),
+            ],
+        )
+        .await?;
+    let after = Provider::from_row(&row)?;
+    audit::record(&tx, tenant, actor, Change::updated("provider.update", "provider", id, &before, &after))
+        .await?;
+    tx.commit().await?;
+    Ok(after)
 }

@@ -1,6 +1,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use dialpool_api::http::{AppState, router};
+use dialpool_api::http::{AppState, HttpConfig, router};
 use dialpool_engine::testkit::TestDb;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -15,7 +15,7 @@ async fn get(app: axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
 #[tokio::test]
 async fn health_says_ok_and_readiness_checks_the_schema() {
     let db = TestDb::new().await;
-    let app = router(AppState { pool: db.pool.clone() });
+    let app = router(AppState::new(db.pool.clone(), HttpConfig::default()));
     assert_eq!(get(app.clone(), "/healthz").await, (StatusCode::OK, serde_json::json!({"status": "ok"})));
     assert_eq!(get(app.clone(), "/readyz").await.0, StatusCode::OK);
 

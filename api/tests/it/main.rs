@@ -1,4 +1,6 @@
 //! The `dialpool` binary and the HTTP router against a real PostgreSQL.
 
+mod api;
 mod cli;
 mod http;
+mod support;

@@ -3,6 +3,7 @@
 //! statement, all in one transaction. Killed half-way, an import leaves nothing behind.
 
 pub mod batch;
+pub mod history;
 pub mod layout;
 pub mod mapping;
 pub mod rejects;

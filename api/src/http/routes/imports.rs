@@ -1,0 +1,340 @@
+//! Imports in the browser: a multipart upload streamed to disk, the import as a background
+//! task with progress over Server-Sent Events, the history, and the rejects file.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use dialpool_engine::import::history::{self, ImportRecord};
+use dialpool_engine::import::mapping::ColumnMapping;
+use dialpool_engine::import::source::{Format, SourceOptions};
+use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+use dialpool_engine::page::Page;
+use dialpool_engine::phone::Region;
+use dialpool_engine::provider;
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+
+use super::PageParams;
+use crate::http::AppState;
+use crate::http::auth::{Allowed, Caller, ImportsCreate, NumbersRead};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::tasks::{ImportTask, ImportTaskView};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportFilter {
+    pub provider_id: Option<i64>,
+    /// `succeeded` or `failed`.
+    pub status: Option<String>,
+}
+
+/// Finished imports, newest first. Sort: `id` (`-id` by default).
+#[utoipa::path(get, path = "/imports", tag = "imports", params(PageParams, ImportFilter),
+    responses((status = 200, body = Page<ImportRecord>)))]
+pub async fn list_imports(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<ImportFilter>,
+) -> ApiResult<Json<Page<ImportRecord>>> {
+    let client = state.pool.get().await?;
+    let only = caller.scope().provider_filter();
+    Ok(Json(
+        history::list(
+            &**client,
+            caller.tenant(),
+            only,
+            filter.provider_id,
+            filter.status.as_deref(),
+            &page.into(),
+        )
+        .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/imports/{id}", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, body = ImportRecord)))]
+pub async fn get_import(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ImportRecord>> {
+    let client = state.pool.get().await?;
+    Ok(Json(history::get(&**client, caller.tenant(), caller.scope().provider_filter(), id).await?))
+}
+
+/// The rejected rows of an import as CSV (row, raw value, reason, detail).
+#[utoipa::path(get, path = "/imports/{id}/rejects", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn download_rejects(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let client = state.pool.get().await?;
+    let path = history::rejects_path(&**client, caller.tenant(), caller.scope().provider_filter(), id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("rejects of import {id} (it rejected no rows)")))?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("opening rejects file {path}: {e}")))?;
+    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"import-{id}-rejects.csv\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The multipart form of an upload; `file` last, so the options are known when it arrives.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; parsed field by field.
+pub struct ImportUpload {
+    /// The provider the numbers come from.
+    provider_id: i64,
+    /// `skip` (default) or `update`.
+    on_duplicate: Option<String>,
+    /// `auto` (default), `csv`, `xlsx`, `xls`, `vicidial`.
+    format: Option<String>,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    /// Overrides the provider's saved mapping, e.g. `phone=3,geo=Region`.
+    mapping: Option<String>,
+    /// Overrides the provider's default region.
+    region: Option<String>,
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[derive(Default)]
+struct UploadOptions {
+    provider_id: Option<i64>,
+    on_duplicate: Option<String>,
+    format: Option<String>,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    mapping: Option<String>,
+    region: Option<String>,
+}
+
+/// Keeps a file name a person recognises but that cannot climb out of a directory.
+fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .take(120)
+        .collect();
+    let cleaned = cleaned.trim_start_matches('.');
+    if cleaned.is_empty() { "upload".to_owned() } else { cleaned.to_owned() }
+}
+
+/// Upload a number file and start importing it. Answers 202 with the task to follow on
+/// `/imports/tasks/{task_id}/events`.
+#[utoipa::path(post, path = "/imports", tag = "imports",
+    request_body(content = ImportUpload, content_type = "multipart/form-data"),
+    responses((status = 202, body = ImportTaskView), (status = 413, description = "larger than the upload limit")))]
+pub async fn upload(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<ImportsCreate>,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<ImportTaskView>)> {
+    let mut options = UploadOptions::default();
+    let mut stored: Option<(PathBuf, String)> = None;
+    let upload_dir = state.config.data_dir.join("uploads").join(caller.tenant().0.to_string());
+    while let Some(mut field) = multipart.next_field().await? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "file" {
+            let original = field.file_name().map(str::to_owned).unwrap_or_else(|| "upload".into());
+            tokio::fs::create_dir_all(&upload_dir)
+                .await
+                .map_err(|e| ApiError::Internal(format!("creating {}: {e}", upload_dir.display())))?;
+            let path = upload_dir.join(format!(
+                "{}-{}",
+                &dialpool_engine::access::random_secret()[..12],
+                safe_file_name(&original)
+            ));
+            let mut file = tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| ApiError::Internal(format!("creating {}: {e}", path.display())))?;
+            let mut written: u64 = 0;
+            let result: ApiResult<()> = async {
+                while let Some(chunk) = field.chunk().await? {
+                    written += chunk.len() as u64;
+                    if written > state.config.max_upload_bytes {
+                        return Err(ApiError::PayloadTooLarge(state.config.max_upload_bytes));
+                    }
+                    file.write_all(&chunk)
+                        .await
+                        .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
+                }
+                file.flush().await.map_err(|e| ApiError::Internal(format!("writing upload: {e}")))
+            }
+            .await;
+            if let Err(error) = result {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(error);
+            }
+            stored = Some((path, original));
+            continue;
+        }
+        let value = field.text().await?;
+        let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        match name.as_str() {
+            "provider_id" => {
+                options.provider_id = Some(value.as_deref().unwrap_or("").parse().map_err(|_| {
+                    ApiError::BadRequest("provider_id must be a provider's numeric id".into())
+                })?)
+            }
+            "on_duplicate" => options.on_duplicate = value,
+            "format" => options.format = value,
+            "encoding" => options.encoding = value,
+            "sheet" => options.sheet = value,
+            "mapping" => options.mapping = value,
+            "region" => options.region = value,
+            other => return Err(ApiError::BadRequest(format!("unknown form field '{other}'"))),
+        }
+    }
+    let (path, original) =
+        stored.ok_or_else(|| ApiError::BadRequest("the form has no 'file' field".into()))?;
+    let started = start_import(&state, &caller, options, path.clone(), original).await;
+    if started.is_err() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    Ok((StatusCode::ACCEPTED, Json(started?.view())))
+}
+
+async fn start_import(
+    state: &AppState,
+    caller: &Caller,
+    options: UploadOptions,
+    path: PathBuf,
+    original: String,
+) -> ApiResult<Arc<ImportTask>> {
+    let provider_id =
+        options.provider_id.ok_or_else(|| ApiError::BadRequest("the form has no 'provider_id'".into()))?;
+    if !caller.scope().allows_provider(provider_id) {
+        return Err(ApiError::NotFound(format!("provider '{provider_id}'")));
+    }
+    let provider = {
+        let client = state.pool.get().await?;
+        provider::get(&**client, caller.tenant(), provider_id).await?
+    };
+    let request = ImportRequest {
+        tenant: caller.tenant(),
+        provider_code: provider.code.clone(),
+        path: path.clone(),
+        display_name: Some(original.clone()),
+        source: SourceOptions {
+            format: Format::parse(options.format.as_deref().unwrap_or("auto"))?,
+            encoding: options.encoding,
+            sheet: options.sheet,
+        },
+        region: options.region.as_deref().map(Region::parse).transpose()?,
+        mapping: ColumnMapping::parse(options.mapping.as_deref().unwrap_or(""))?,
+        on_duplicate: OnDuplicate::parse(options.on_duplicate.as_deref().unwrap_or("skip"))?,
+        rejects_path: None,
+        actor: caller.actor(),
+        batch_rows: None,
+    };
+    let rejects_dir = state.config.data_dir.join("rejects").join(caller.tenant().0.to_string());
+    tokio::fs::create_dir_all(&rejects_dir)
+        .await
+        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", rejects_dir.display())))?;
+    let progress = ImportProgress::default();
+    let task = state.tasks.start(caller.tenant(), provider.id, provider.code, original, progress.clone());
+    let request =
+        ImportRequest { rejects_path: Some(rejects_dir.join(format!("{}.rejects.csv", task.id))), ..request };
+    state.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
+    let pool = state.pool.clone();
+    let running = task.clone();
+    tokio::spawn(async move {
+        let result = import::import_file(&pool, request, progress).await;
+        if let Err(error) = &result {
+            tracing::warn!(task = %running.id, %error, "import failed");
+        }
+        running.finish(&result);
+        // The upload has served its purpose; the import row and rejects file remain.
+        let _ = tokio::fs::remove_file(&path).await;
+    });
+    Ok(task)
+}
+
+/// Imports running in this server or finished in the last minutes.
+#[utoipa::path(get, path = "/imports/tasks", tag = "imports", responses((status = 200, body = Vec<ImportTaskView>)))]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+) -> ApiResult<Json<Vec<ImportTaskView>>> {
+    let scope = caller.scope();
+    Ok(Json(
+        state
+            .tasks
+            .list(caller.tenant())
+            .iter()
+            .filter(|t| scope.allows_provider(t.provider_id))
+            .map(|t| t.view())
+            .collect(),
+    ))
+}
+
+fn find_task(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Arc<ImportTask>> {
+    state
+        .tasks
+        .get(caller.tenant(), id)
+        .filter(|t| caller.scope().allows_provider(t.provider_id))
+        .ok_or_else(|| ApiError::NotFound(format!("import task '{id}'")))
+}
+
+#[utoipa::path(get, path = "/imports/tasks/{task_id}", tag = "imports", params(("task_id" = String, Path)),
+    responses((status = 200, body = ImportTaskView)))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<ImportTaskView>> {
+    Ok(Json(find_task(&state, &caller, &task_id)?.view()))
+}
+
+/// Server-Sent Events: `progress` about twice a second while the import runs, then one
+/// `done` event (data: the task, with `import_id` or `error`) and the stream ends.
+#[utoipa::path(get, path = "/imports/tasks/{task_id}/events", tag = "imports", params(("task_id" = String, Path)),
+    responses((status = 200, content_type = "text/event-stream", body = String)))]
+pub async fn task_events(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Path(task_id): Path<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let task = find_task(&state, &caller, &task_id)?;
+    let changes = task.subscribe();
+    let stream =
+        futures_util::stream::unfold((task, changes, false), |(task, mut changes, done)| async move {
+            if done {
+                return None;
+            }
+            if task.is_running() {
+                // Wake on the outcome or after a tick, whichever comes first.
+                let _ = tokio::time::timeout(Duration::from_millis(500), changes.changed()).await;
+            }
+            let view = task.view();
+            let finished = !task.is_running();
+            let event = Event::default()
+                .event(if finished { "done" } else { "progress" })
+                .json_data(&view)
+                .unwrap_or_else(|_| Event::default().event("progress"));
+            Some((Ok(event), (task, changes, finished)))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -335,8 +335,8 @@ const USER_SELECT: &str = "SELECT u.id, u.email, u.display_name, u.role_id, r.na
         COALESCE((SELECT array_agg(s.provider_id ORDER BY s.provider_id) FROM user_scopes s
                    WHERE s.tenant_id = u.tenant_id AND s.user_id = u.id AND s.provider_id IS NOT NULL), '{}') AS scope_providers,
         COALESCE((SELECT array_agg(s.project_id ORDER BY s.project_id) FROM user_scopes s
-                   WHERE s.tenant_id = u.tenant_id AND s.user_id = u.id AND s.project_id IS NOT NULL), '{}') AS scope_projects
-   FROM users u JOIN roles r ON r.tenant_id = u.tenant_id AND r.id = u.role_id";
+                   WHERE s.tenant_id = u.tenant_id AND s.user_id = u.id AND s.project_id IS NOT NULL), '{}') AS scope_projects";
+const USER_FROM: &str = "FROM users u JOIN roles r ON r.tenant_id = u.tenant_id AND r.id = u.role_id";
 
 fn user_from_row(row: &Row) -> User {
     User {
@@ -363,7 +363,7 @@ pub async fn list_users(
 ) -> Result<Page<User>> {
     let keyset = Keyset::resolve(page, USER_SORTS)?;
     let sql = format!(
-        "{USER_SELECT}, {col}::text AS sort_value WHERE u.tenant_id = $1
+        "{USER_SELECT}, {col}::text AS sort_value {USER_FROM} WHERE u.tenant_id = $1
             AND ($5::text IS NULL OR strpos(lower(u.email || ' ' || u.display_name), lower($5)) > 0)
             {clause} {order} LIMIT $4",
         col = keyset.key.column,
@@ -379,7 +379,10 @@ pub async fn list_users(
 
 pub async fn get_user(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<User> {
     client
-        .query_opt(&format!("{USER_SELECT} WHERE u.tenant_id = $1 AND u.id = $2"), &[&tenant.0, &id])
+        .query_opt(
+            &format!("{USER_SELECT} {USER_FROM} WHERE u.tenant_id = $1 AND u.id = $2"),
+            &[&tenant.0, &id],
+        )
         .await?
         .map(|r| user_from_row(&r))
         .ok_or_else(|| Error::NotFound { entity: "user", key: id.to_string() })
@@ -616,8 +619,8 @@ const TOKEN_SORTS: &[SortKey] = &[
 
 const TOKEN_SELECT: &str =
     "SELECT t.id, t.name, t.user_id, u.email AS user_email, t.permissions, t.expires_at,
-        t.revoked_at, t.last_used_at, t.created_at
-   FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id";
+        t.revoked_at, t.last_used_at, t.created_at";
+const TOKEN_FROM: &str = "FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id";
 
 fn token_from_row(row: &Row) -> ApiToken {
     ApiToken {
@@ -642,7 +645,7 @@ pub async fn list_tokens(
 ) -> Result<Page<ApiToken>> {
     let keyset = Keyset::resolve(page, TOKEN_SORTS)?;
     let sql = format!(
-        "{TOKEN_SELECT}, {col}::text AS sort_value WHERE t.tenant_id = $1 AND ($5::bigint IS NULL OR t.user_id = $5)
+        "{TOKEN_SELECT}, {col}::text AS sort_value {TOKEN_FROM} WHERE t.tenant_id = $1 AND ($5::bigint IS NULL OR t.user_id = $5)
             {clause} {order} LIMIT $4",
         col = keyset.key.column,
         clause = keyset.clause("t.id", 2, 3),
@@ -657,7 +660,10 @@ pub async fn list_tokens(
 
 pub async fn get_token(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<ApiToken> {
     client
-        .query_opt(&format!("{TOKEN_SELECT} WHERE t.tenant_id = $1 AND t.id = $2"), &[&tenant.0, &id])
+        .query_opt(
+            &format!("{TOKEN_SELECT} {TOKEN_FROM} WHERE t.tenant_id = $1 AND t.id = $2"),
+            &[&tenant.0, &id],
+        )
         .await?
         .map(|r| token_from_row(&r))
         .ok_or_else(|| Error::NotFound { entity: "API token", key: id.to_string() })

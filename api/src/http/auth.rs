@@ -66,7 +66,10 @@ impl Caller {
 }
 
 pub fn peer_address(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    // Tests stand in for the socket with MockConnectInfo, which axum's own extractor reads.
+    let mock =
+        || parts.extensions.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>().map(|m| m.0);
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0).or_else(mock).map(|a| a.ip())
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -117,7 +120,10 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             return Err(ApiError::Unauthenticated);
         };
-        if principal.password_must_change && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&parts.uri.path()) {
+        // Nested routers see their own part of the path; the original has the prefix.
+        let path =
+            parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |o| o.0.path());
+        if principal.password_must_change && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&path) {
             return Err(ApiError::PasswordChangeRequired);
         }
         Ok(Caller {

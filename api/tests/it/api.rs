@@ -91,6 +91,12 @@ async fn a_caller_of_another_tenant_gets_not_found_for_this_tenants_ids() {
     let (done, _) = api.wait_for_task(&admin, started.json()["task_id"].as_str().unwrap()).await;
     let import = done["import_id"].as_i64().unwrap();
     let admin_id = api.get("/api/v1/me", &admin).await.json()["user_id"].as_i64().unwrap();
+    api.db
+        .client()
+        .await
+        .execute("UPDATE users SET is_platform_admin = true WHERE id = $1", &[&admin_id])
+        .await
+        .unwrap();
 
     // The platform administrator (this tenant's admin) creates a second company.
     api.post(

@@ -1,0 +1,126 @@
+// The admin UI end to end: a real `dialpool serve` on a fresh database, Debian's Chromium
+// driven by playwright-core. Signs in, creates a provider, uploads a fixture, waits for
+// the import, checks its counts on the page, and finds the import in the audit log.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, "target");
+const binary = process.env.DIALPOOL_BIN ?? path.join(targetDir, "debug", "dialpool");
+const serverUrl = (process.env.DIALPOOL_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres").replace(/\/[^/?]*(\?.*)?$/, "");
+const database = `dialpool_e2e_${process.pid}`;
+const email = "e2e-admin@example.com";
+const password = "e2e password long";
+
+let server;
+let browser;
+let baseUrl;
+const dataDir = mkdtempSync(path.join(tmpdir(), "dialpool-e2e-"));
+
+before(async () => {
+  assert.ok(existsSync(binary), `build the server first: ${binary} is missing`);
+  server = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+    env: { ...process.env, DATABASE_URL: `${serverUrl}/${database}`, DIALPOOL_ADMIN_EMAIL: email, DIALPOOL_ADMIN_PASSWORD: password, DIALPOOL_LOG: "warn" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  baseUrl = await new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${seen}`)), 60_000);
+    server.stderr.on("data", (chunk) => {
+      seen += chunk;
+      const match = seen.match(/serving on (http:\/\/[\d.:]+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    server.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${seen}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGINT");
+  await new Promise((r) => (server ? server.on("exit", r) : r()));
+  try {
+    execFileSync("psql", [`${serverUrl}/postgres`, "-qc", `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
+  } catch (e) {
+    console.error(`could not drop ${database}: ${e}`);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("an administrator imports a file in the browser and finds it in the audit log", async () => {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(20_000);
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+
+  // A provider, through the form with its mapping editor.
+  await page.getByRole("link", { name: "Providers" }).click();
+  await page.getByRole("button", { name: "Create" }).click();
+  const form = page.getByRole("form", { name: "provider" });
+  await form.getByLabel("Code").fill("e2e-leads");
+  await form.getByLabel("Name").fill("E2E Leads");
+  await form.getByLabel("Default region").fill("RU");
+  await form.getByRole("button", { name: "Add field" }).click();
+  await form.getByLabel("column").fill("phone");
+  await form.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("cell", { name: "phone=phone" }).waitFor();
+
+  // Upload a fixture with duplicates and invalid rows, and wait for the import to end.
+  await page.getByRole("link", { name: "Imports" }).click();
+  await page.getByLabel("Provider").selectOption({ label: "e2e-leads — E2E Leads" });
+  await page.getByLabel("File").setInputFiles(path.join(root, "fixtures/import/duplicates-and-invalid.csv"));
+  await page.getByRole("button", { name: "Upload and import" }).click();
+  await page.locator('[data-testid="import-task"][data-status="succeeded"]').waitFor();
+
+  // The history shows the counts the engine reports for this file.
+  const history = page.getByRole("table", { name: "History" });
+  const row = history.getByRole("row").filter({ hasText: "duplicates-and-invalid.csv" });
+  await row.waitFor();
+  const cells = await row.getByRole("cell").allInnerTexts();
+  const api = await page.request.get(`${baseUrl}/api/v1/imports?limit=1`);
+  const latest = (await api.json()).items[0];
+  assert.equal(latest.file_name, "duplicates-and-invalid.csv");
+  assert.ok(latest.total > latest.inserted && latest.invalid > 0, JSON.stringify(latest));
+  // Columns: #, file, provider, status, total, inserted, duplicates, invalid, dnc, ...
+  assert.deepEqual(cells.slice(3, 9), [
+    "succeeded",
+    String(latest.total),
+    String(latest.inserted),
+    String(latest.duplicate_in_file + latest.duplicate_existing),
+    String(latest.invalid),
+    String(latest.dnc),
+  ]);
+  const rejects = await page.request.get(`${baseUrl}/api/v1/imports/${latest.id}/rejects`);
+  assert.equal(rejects.status(), 200);
+
+  // The audit log has the import, by this administrator.
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByLabel("Action").fill("import.create");
+  const entry = page.getByRole("table", { name: "Audit log" }).getByRole("row").filter({ hasText: "import.create" });
+  await entry.waitFor();
+  assert.match(await entry.innerText(), new RegExp(`${email}[\\s\\S]*import ${latest.id}`));
+
+  // Russian and dark, remembered across a reload.
+  await page.getByLabel("Language").selectOption("ru");
+  await page.getByLabel("Тема").selectOption("dark");
+  await page.reload();
+  await page.getByRole("link", { name: "Журнал аудита" }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await page.close();
+});

@@ -1,0 +1,91 @@
+// Small shared pieces: error display, a keyset-paged table driven by the URL.
+import type { ReactNode } from "react";
+import { useSearchParams } from "react-router-dom";
+import { ApiProblem } from "../api/client";
+import { useI18n } from "../lib/i18n";
+import { sortIndicator, withCursor, withSort } from "../lib/listState";
+
+export function ErrorText({ error }: { error: unknown }) {
+  if (!error) return null;
+  const message = error instanceof ApiProblem ? error.problem.detail : error instanceof Error ? error.message : String(error);
+  return (
+    <p className="error" role="alert">
+      {message}
+    </p>
+  );
+}
+
+export type Column<T> = { key: string; title: ReactNode; sortable?: boolean; numeric?: boolean; render: (row: T) => ReactNode };
+
+export function DataTable<T>({
+  columns,
+  rows,
+  rowKey,
+  nextCursor,
+  loading,
+  label,
+}: {
+  columns: Column<T>[];
+  rows: T[] | undefined;
+  rowKey: (row: T) => string | number;
+  nextCursor?: string | null;
+  loading?: boolean;
+  label: string;
+}) {
+  const { t } = useI18n();
+  const [params, setParams] = useSearchParams();
+  const sort = params.get("sort") ?? undefined;
+  return (
+    <>
+      <table aria-label={label}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c.key} className={c.numeric ? "num" : undefined}>
+                {c.sortable ? (
+                  <button onClick={() => setParams(withSort(params, c.key))}>
+                    {c.title}
+                    {sortIndicator(sort, c.key)}
+                  </button>
+                ) : (
+                  c.title
+                )}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {loading && (
+            <tr>
+              <td colSpan={columns.length}>{t("loading")}</td>
+            </tr>
+          )}
+          {!loading && rows?.length === 0 && (
+            <tr>
+              <td colSpan={columns.length} className="muted">
+                {t("noRows")}
+              </td>
+            </tr>
+          )}
+          {rows?.map((row) => (
+            <tr key={rowKey(row)}>
+              {columns.map((c) => (
+                <td key={c.key} className={c.numeric ? "num" : undefined}>
+                  {c.render(row)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div className="pager">
+        <button disabled={!params.get("cursor")} onClick={() => setParams(withCursor(params, null))}>
+          {t("first")}
+        </button>
+        <button disabled={!nextCursor} onClick={() => setParams(withCursor(params, nextCursor))}>
+          {t("next")}
+        </button>
+      </div>
+    </>
+  );
+}

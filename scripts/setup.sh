@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test Dialpool, and makes sure a local
 # PostgreSQL answers on 127.0.0.1:5432. Safe to run again; it only acts where needed.
+# `--browser` also installs Debian's Chromium for the UI's browser tests.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+want_browser=false
+[ "${1:-}" = "--browser" ] && want_browser=true
 
 need_apt=()
 command -v cargo >/dev/null || { echo "setup: Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
 command -v psql >/dev/null || need_apt+=(postgresql postgresql-client)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql-common)
+command -v npm >/dev/null || need_apt+=(nodejs npm)
+if $want_browser && ! command -v chromium >/dev/null; then need_apt+=(chromium); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +22,12 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "setup: installing cargo-nextest" >&2
     cargo install --locked cargo-nextest >/dev/null
+fi
+
+# The UI's packages, exactly as locked; reinstalled when the lock file changes.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "setup: installing the UI's npm packages" >&2
+    npm --prefix ui ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 # Only the default local server is ours to start; a DATABASE_URL elsewhere is the user's.

@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Sets up what is missing and runs every test: unit tests and integration tests against a
-# real PostgreSQL (each test in a database of its own, dropped afterwards).
+# Sets up what is missing and runs every test: the Rust tests against a real PostgreSQL
+# (each test in a database of its own, dropped afterwards), the UI's lint, type-check and
+# unit tests, the OpenAPI drift checks, and the browser test in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --browser
+scripts/build-ui.sh
+echo "== rust tests" >&2
 cargo nextest run --workspace --no-fail-fast "$@"
+echo "== ui: api types match api/openapi.json, lint, type-check, unit tests" >&2
+npm --prefix ui run --silent check:api
+npm --prefix ui run --silent lint
+npm --prefix ui run --silent typecheck
+npm --prefix ui run --silent test
+echo "== ui: browser test" >&2
+cargo build --quiet -p dialpool-api --bin dialpool
+npm --prefix ui run --silent test:browser

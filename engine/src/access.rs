@@ -170,9 +170,7 @@ pub async fn list_roles(
     );
     let (v, id) = keyset.after();
     let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit()]).await?;
-    let rows: Vec<(Role, Option<String>)> =
-        rows.iter().map(|r| (role_from_row(r), r.get("sort_value"))).collect();
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(r, _)| r.id).map(|(r, _)| r))
+    keyset.page_of(&rows, "id", |r| Ok(role_from_row(r)))
 }
 
 pub async fn get_role(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<Role> {
@@ -372,9 +370,7 @@ pub async fn list_users(
     );
     let (v, id) = keyset.after();
     let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &q]).await?;
-    let rows: Vec<(User, Option<String>)> =
-        rows.iter().map(|r| (user_from_row(r), r.get("sort_value"))).collect();
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(u, _)| u.id).map(|(u, _)| u))
+    keyset.page_of(&rows, "id", |r| Ok(user_from_row(r)))
 }
 
 pub async fn get_user(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<User> {
@@ -653,9 +649,7 @@ pub async fn list_tokens(
     );
     let (v, id) = keyset.after();
     let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &user]).await?;
-    let rows: Vec<(ApiToken, Option<String>)> =
-        rows.iter().map(|r| (token_from_row(r), r.get("sort_value"))).collect();
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(t, _)| t.id).map(|(t, _)| t))
+    keyset.page_of(&rows, "id", |r| Ok(token_from_row(r)))
 }
 
 pub async fn get_token(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<ApiToken> {

@@ -173,26 +173,21 @@ pub async fn list(
             ],
         )
         .await?;
-    let rows: Vec<(Entry, Option<String>)> = rows
-        .iter()
-        .map(|r| {
-            let entry = Entry {
-                id: r.get("id"),
-                at: r.get("at"),
-                actor_user_id: r.get("actor_user_id"),
-                actor_email: r.get("actor_email"),
-                actor_token_id: r.get("actor_token_id"),
-                actor_label: r.get("actor_label"),
-                action: r.get("action"),
-                entity: r.get("entity"),
-                entity_id: r.get("entity_id"),
-                before: r.get("before"),
-                after: r.get("after"),
-                request_id: r.get("request_id"),
-                address: r.get("address"),
-            };
-            (entry, r.get("sort_value"))
+    keyset.page_of(&rows, "id", |r| {
+        Ok(Entry {
+            id: r.get("id"),
+            at: r.get("at"),
+            actor_user_id: r.get("actor_user_id"),
+            actor_email: r.get("actor_email"),
+            actor_token_id: r.get("actor_token_id"),
+            actor_label: r.get("actor_label"),
+            action: r.get("action"),
+            entity: r.get("entity"),
+            entity_id: r.get("entity_id"),
+            before: r.get("before"),
+            after: r.get("after"),
+            request_id: r.get("request_id"),
+            address: r.get("address"),
         })
-        .collect();
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(e, _)| e.id).map(|(e, _)| e))
+    })
 }

@@ -44,8 +44,7 @@ const SORTS: &[SortKey] = &[
     SortKey { name: "name", column: "g.name", sql_type: "text" },
 ];
 
-const SELECT: &str =
-    "SELECT g.id, g.country::text AS country, g.region, g.code, g.name, g.time_zone FROM geos g";
+const SELECT: &str = "SELECT g.id, g.country::text AS country, g.region, g.code, g.name, g.time_zone";
 
 fn from_row(row: &Row) -> Geo {
     Geo {
@@ -67,23 +66,22 @@ pub async fn list(
 ) -> Result<Page<Geo>> {
     let keyset = Keyset::resolve(page, SORTS)?;
     let sql = format!(
-        "{SELECT} WHERE g.tenant_id = $1
+        "{SELECT}, {col}::text AS sort_value FROM geos g WHERE g.tenant_id = $1
             AND ($5::text IS NULL OR strpos(lower(g.code || ' ' || g.name), lower($5)) > 0)
             AND ($6::text IS NULL OR g.country = upper($6))
             {clause} {order} LIMIT $4",
+        col = keyset.key.column,
         clause = keyset.clause("g.id", 2, 3),
         order = keyset.order_by("g.id"),
-    )
-    .replacen(" FROM geos g", &format!(", {}::text AS sort_value FROM geos g", keyset.key.column), 1);
+    );
     let (v, id) = keyset.after();
     let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &q, &country]).await?;
-    let rows: Vec<(Geo, Option<String>)> = rows.iter().map(|r| (from_row(r), r.get("sort_value"))).collect();
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(g, _)| g.id).map(|(g, _)| g))
+    keyset.page_of(&rows, "id", |r| Ok(from_row(r)))
 }
 
 pub async fn get(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<Geo> {
     client
-        .query_opt(&format!("{SELECT} WHERE g.tenant_id = $1 AND g.id = $2"), &[&tenant.0, &id])
+        .query_opt(&format!("{SELECT} FROM geos g WHERE g.tenant_id = $1 AND g.id = $2"), &[&tenant.0, &id])
         .await?
         .map(|r| from_row(&r))
         .ok_or_else(|| Error::NotFound { entity: "geo", key: id.to_string() })

@@ -48,7 +48,7 @@ pub async fn list(
     let keyset = Keyset::resolve(page, SORTS)?;
     let sql = format!(
         "SELECT n.phone, n.provider_id, n.geo_id, n.project_id, n.status, n.attempts, n.next_eligible_at,
-                n.import_id, n.attributes, n.created_at
+                n.import_id, n.attributes, n.created_at, n.phone::text AS sort_value
            FROM phone_numbers n
           WHERE n.tenant_id = $1
             AND ($5::bigint[] IS NULL OR n.provider_id = ANY($5) OR n.project_id = ANY($6))
@@ -80,24 +80,18 @@ pub async fn list(
             ],
         )
         .await?;
-    let rows: Vec<(i64, Number)> = rows
-        .iter()
-        .map(|r| {
-            let phone: i64 = r.get("phone");
-            let number = Number {
-                phone: format_e164(phone),
-                provider_id: r.get("provider_id"),
-                geo_id: r.get("geo_id"),
-                project_id: r.get("project_id"),
-                status: r.get("status"),
-                attempts: r.get("attempts"),
-                next_eligible_at: r.get("next_eligible_at"),
-                import_id: r.get("import_id"),
-                attributes: r.get("attributes"),
-                created_at: r.get("created_at"),
-            };
-            (phone, number)
+    keyset.page_of(&rows, "phone", |r| {
+        Ok(Number {
+            phone: format_e164(r.get("phone")),
+            provider_id: r.get("provider_id"),
+            geo_id: r.get("geo_id"),
+            project_id: r.get("project_id"),
+            status: r.get("status"),
+            attempts: r.get("attempts"),
+            next_eligible_at: r.get("next_eligible_at"),
+            import_id: r.get("import_id"),
+            attributes: r.get("attributes"),
+            created_at: r.get("created_at"),
         })
-        .collect();
-    Ok(keyset.finish(rows, |(p, _)| Some(p.to_string()), |(p, _)| *p).map(|(_, n)| n))
+    })
 }

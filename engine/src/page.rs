@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
 
 use crate::error::{Error, Result};
 
@@ -125,24 +126,25 @@ impl Keyset {
         self.limit + 1
     }
 
-    /// Cuts the extra row off and makes the next cursor from the last row kept.
-    /// `sort_value` and `id` read a row's `sort_value` (the column as text) and id.
-    pub fn finish<T>(
+    /// Cuts the extra row off, converts the rest and makes the next cursor from the last
+    /// row kept. Every list query selects its sort column as text in `sort_value`.
+    pub fn page_of<T>(
         &self,
-        mut rows: Vec<T>,
-        sort_value: impl Fn(&T) -> Option<String>,
-        id: impl Fn(&T) -> i64,
-    ) -> Page<T> {
+        rows: &[Row],
+        id_column: &str,
+        convert: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Page<T>> {
         let more = rows.len() as i64 > self.limit;
-        rows.truncate(self.limit as usize);
-        let next_cursor = match rows.last() {
+        let kept = &rows[..rows.len().min(self.limit as usize)];
+        let next_cursor = match kept.last() {
             Some(last) if more => {
-                let cursor = Cursor { s: self.sort_label.clone(), v: sort_value(last), id: id(last) };
+                let cursor =
+                    Cursor { s: self.sort_label.clone(), v: last.get("sort_value"), id: last.get(id_column) };
                 Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default()))
             }
             _ => None,
         };
-        Page { items: rows, next_cursor }
+        Ok(Page { items: kept.iter().map(convert).collect::<Result<_>>()?, next_cursor })
     }
 }
 
@@ -151,10 +153,4 @@ impl Keyset {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
-    }
 }

@@ -186,11 +186,7 @@ pub async fn list_page(
     let (v, id) = keyset.after();
     let only = only.map(<[i64]>::to_vec);
     let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &only, &q]).await?;
-    let rows = rows
-        .iter()
-        .map(|r| Ok((Provider::from_row(r)?, r.get::<_, Option<String>>("sort_value"))))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(p, _)| p.id).map(|(p, _)| p))
+    keyset.page_of(&rows, "id", Provider::from_row)
 }
 
 pub async fn get(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<Provider> {

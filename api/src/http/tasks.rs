@@ -40,7 +40,7 @@ pub struct ImportTaskView {
 }
 
 #[derive(Debug, Clone)]
-enum Outcome {
+pub(crate) enum Outcome {
     Running,
     Succeeded(Box<ImportSummary>),
     Failed { error: String },
@@ -85,18 +85,9 @@ impl ImportTask {
         matches!(*self.outcome.borrow(), Outcome::Running)
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<()> {
-        // Only "something changed" matters to a subscriber; it reads the view itself.
-        let mut outcome = self.outcome.subscribe();
-        let (tx, rx) = watch::channel(());
-        tokio::spawn(async move {
-            while outcome.changed().await.is_ok() {
-                if tx.send(()).is_err() {
-                    break;
-                }
-            }
-        });
-        rx
+    /// Wakes when the outcome changes; the subscriber reads the view itself.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Outcome> {
+        self.outcome.subscribe()
     }
 
     pub fn finish(&self, result: &Result<ImportSummary, dialpool_engine::Error>) {

@@ -94,9 +94,7 @@ pub async fn list(
     let rows = client
         .query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &only, &provider_id, &status])
         .await?;
-    let rows: Vec<(ImportRecord, Option<String>)> =
-        rows.iter().map(|r| (from_row(r), r.get("sort_value"))).collect();
-    Ok(keyset.finish(rows, |(_, v)| v.clone(), |(i, _)| i.id).map(|(i, _)| i))
+    keyset.page_of(&rows, "id", |r| Ok(from_row(r)))
 }
 
 /// One import; not found when it is outside `only` (a scoped caller's providers).
@@ -120,16 +118,23 @@ pub async fn get(
         .ok_or_else(|| Error::NotFound { entity: "import", key: id.to_string() })
 }
 
-/// Where an import's rejects file is on disk, when it has one.
+/// Where an import's rejects file is on disk, when it has one; not found when the import
+/// is outside `only` (a scoped caller's providers).
 pub async fn rejects_path(
     client: &impl GenericClient,
     tenant: TenantId,
     only: Option<&[i64]>,
     id: i64,
 ) -> Result<Option<String>> {
-    get(client, tenant, only, id).await?;
-    Ok(client
-        .query_one("SELECT rejects_path FROM imports WHERE tenant_id = $1 AND id = $2", &[&tenant.0, &id])
+    let only = only.map(<[i64]>::to_vec);
+    client
+        .query_opt(
+            "SELECT rejects_path FROM imports
+              WHERE tenant_id = $1 AND id = $2 AND status <> 'running'
+                AND ($3::bigint[] IS NULL OR provider_id = ANY($3))",
+            &[&tenant.0, &id, &only],
+        )
         .await?
-        .get(0))
+        .map(|r| r.get(0))
+        .ok_or_else(|| Error::NotFound { entity: "import", key: id.to_string() })
 }

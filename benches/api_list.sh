@@ -40,13 +40,15 @@ curl -sf -c "$WORK/jar" -H 'content-type: application/json' \
   -d '{"email":"bench@example.com","password":"bench password 1"}' "$B/auth/login" >/dev/null
 CSRF=$(curl -sf -b "$WORK/jar" "$B/me" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
 TOKEN=$(curl -sf -b "$WORK/jar" -H "X-CSRF-Token: $CSRF" -H 'content-type: application/json' \
-  -d '{"name":"bench","permissions":["numbers.read"]}' "$B/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+  -d '{"name":"bench","permissions":["numbers.read","scope.all"]}' "$B/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 
-# A page in the middle of the table, as a cursor the API itself would hand out.
+# A page in the middle of the table, as a cursor the API itself would hand out. The token
+# carries scope.all: without it a token is a scoped manager's and sees no numbers.
 MIDDLE=$((79000000000 + ROWS / 2 * 7))
 CURSOR=$(python3 -c "import base64,json; print(base64.urlsafe_b64encode(json.dumps({'s':'phone','v':'$MIDDLE','id':$MIDDLE}).encode()).decode().rstrip('='))")
 PAGE="$B/numbers?limit=100&cursor=$CURSOR"
-test "$(curl -sf -H "Authorization: Bearer $TOKEN" "$PAGE" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" = 100
+ITEMS=$(curl -sf -H "Authorization: Bearer $TOKEN" "$PAGE" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+[ "$ITEMS" = 100 ] || { echo "the middle page holds $ITEMS numbers, not 100" >&2; exit 1; }
 
 echo "api: wrk -t2 -c16 -d${DURATION}s" >&2
 wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "$PAGE" > "$WORK/wrk.txt"

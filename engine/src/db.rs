@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(2, "countries", include_str!("../../migrations/0002_countries.sql")),
     Migration::new(3, "default_tenant", include_str!("../../migrations/0003_default_tenant.sql")),
     Migration::new(4, "access", include_str!("../../migrations/0004_access.sql")),
+    Migration::new(5, "allocation", include_str!("../../migrations/0005_allocation.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -3,6 +3,7 @@
 //! plain Rust types.
 
 pub mod access;
+pub mod allocate;
 pub mod audit;
 pub mod cells;
 pub mod db;
@@ -13,6 +14,7 @@ pub mod import;
 pub mod number;
 pub mod page;
 pub mod phone;
+pub mod project;
 pub mod provider;
 pub mod status;
 pub mod tenant;

@@ -1,5 +1,6 @@
 //! Engine integration tests against a real PostgreSQL; each test has its own database.
 
+mod allocation;
 mod bad_input;
 mod formats;
 mod migrations;

@@ -59,6 +59,15 @@ pub enum Command {
     /// Manage the do-not-call list.
     #[command(subcommand)]
     Dnc(DncCommand),
+    /// Manage projects: settings, pool rules, schedules; pause, delete, restore, purge.
+    #[command(subcommand)]
+    Project(crate::cli_projects::ProjectCommand),
+    /// Hand numbers from the pool to projects for a day (or preview it with --dry-run).
+    Allocate(crate::cli_projects::AllocateArgs),
+    /// How many eligible numbers each project's pool holds and how many days they last.
+    Forecast(crate::cli_projects::ForecastArgs),
+    /// Where a number is, its history, and why each project can or cannot take it.
+    Explain(crate::cli_projects::ExplainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +233,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Serve(args) => serve(config, &cli.tenant, args).await,
+        Command::Project(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            crate::cli_projects::project(&pool, tenant, command).await
+        }
+        Command::Allocate(args) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            crate::cli_projects::allocate(&pool, tenant, args).await
+        }
+        Command::Forecast(args) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            crate::cli_projects::forecast(&pool, tenant, args).await
+        }
+        Command::Explain(args) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            crate::cli_projects::explain(&pool, tenant, args).await
+        }
         Command::Demo(flag) => {
             let pool = ready_pool(&config, true).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
@@ -391,7 +420,11 @@ fn existing_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     Ok(path.to_owned())
 }
 
-fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+pub(crate) fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {

@@ -1,5 +1,5 @@
-//! Dialpool's HTTP API and command line. The API grows in issue 3; for now it answers the
-//! health checks that deployments and the demo need.
+//! Dialpool's HTTP API and command line: both call the engine and nothing else.
 
 pub mod cli;
+mod cli_projects;
 pub mod http;

@@ -360,6 +360,8 @@ permissions! {
     TokensCreate => "tokens.create",
     AuditRead => "audit.read",
     SettingsManage => "settings.manage",
+    ProjectsRead => "projects.read",
+    ProjectsWrite => "projects.write",
 }
 
 /// A caller holding permission `P`; 401 without a caller, 403 without the permission.

@@ -78,6 +78,7 @@ impl AppState {
         (name = "settings", description = "Providers, geos, number statuses"),
         (name = "imports", description = "Number file imports"),
         (name = "numbers", description = "Stored numbers"),
+        (name = "projects", description = "Projects, pools, schedules and allocation"),
         (name = "audit", description = "The audit log"),
         (name = "tenants", description = "Tenants (platform administrators only)"),
     )
@@ -130,7 +131,7 @@ impl Modify for Conventions {
 }
 
 fn api_v1() -> OpenApiRouter<AppState> {
-    use routes::{audit, imports, numbers, settings, tenants, tokens, users};
+    use routes::{audit, imports, numbers, projects, settings, tenants, tokens, users};
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -157,6 +158,17 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(imports::get_task))
         .routes(routes!(imports::task_events))
         .routes(routes!(numbers::list_numbers))
+        .routes(routes!(projects::explain_number))
+        .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(projects::get_project, projects::update_project, projects::delete_project))
+        .routes(routes!(projects::pause_project))
+        .routes(routes!(projects::resume_project))
+        .routes(routes!(projects::restore_project))
+        .routes(routes!(projects::purge_project))
+        .routes(routes!(projects::run_allocation))
+        .routes(routes!(projects::dry_run_allocation))
+        .routes(routes!(projects::preview_allocation))
+        .routes(routes!(projects::forecast))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(tenants::list_tenants, tenants::create_tenant))

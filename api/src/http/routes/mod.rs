@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod imports;
 pub mod numbers;
+pub mod projects;
 pub mod settings;
 pub mod tenants;
 pub mod tokens;

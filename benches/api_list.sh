@@ -67,7 +67,7 @@ SELECT phone, provider_id, geo_id, project_id, status, attempts, next_eligible_a
   FROM phone_numbers WHERE tenant_id = 1 AND phone > $MIDDLE ORDER BY phone LIMIT 101;
 SQL
 echo "raw: pgbench -c16 -j2 -T${DURATION}" >&2
-(cd "$WORK" && pgbench -n -q -h 127.0.0.1 -U postgres -c 16 -j 2 -T "$DURATION" -f page.sql --log --log-prefix=raw "$DB" > pgbench.txt 2>&1)
+(cd "$WORK" && pgbench -n -h 127.0.0.1 -U postgres -c 16 -j 2 -T "$DURATION" -f page.sql --log --log-prefix=raw "$DB" > pgbench.txt 2>&1)
 
 python3 - "$WORK" <<'PY'
 import glob, re, sys

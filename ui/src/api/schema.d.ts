@@ -4,6 +4,80 @@
  */
 
 export interface paths {
+    "/api/v1/allocation/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What allocation would do now, per project and rule, and why numbers are skipped. */
+        post: operations["dry_run_allocation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/allocation/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per project: eligible numbers in its pool and how many days they last at its recent rate. */
+        get: operations["forecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/allocation/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry-run allocation as if the document were saved, competing with the other projects.
+         *     Validation errors come back as they would from saving. Nothing is stored.
+         */
+        post: operations["preview_allocation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/allocation/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Allocate numbers from the pool to projects for a day. Running a day again allocates
+         *     only what its quotas still allow.
+         */
+        post: operations["run_allocation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -266,6 +340,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/numbers/{phone}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where a number is, its history, and for each project why it is or is not eligible now.
+         *     The number may be in any format (URL-encode the `+`).
+         */
+        get: operations["explain_number"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/permissions": {
         parameters: {
             query?: never;
@@ -277,6 +371,115 @@ export interface paths {
         get: operations["permissions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Projects in the caller's scope with today's fill, held numbers and conversion. */
+        get: operations["list_projects"];
+        put?: never;
+        /** Create a project from its whole document: settings, pool rules, windows, holidays. */
+        post: operations["create_project"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_project"];
+        /**
+         * Replace a project's whole document. Pausing here keeps every number; use `/pause` to
+         *     release them.
+         */
+        put: operations["update_project"];
+        post?: never;
+        /** Soft-delete a project; it can be restored until it is purged. */
+        delete: operations["delete_project"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a project; `release` hands numbers back to the pool. */
+        post: operations["pause_project"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End a deleted project for good: its numbers go back to the pool (an exclusive
+         *     project's stay with it), its events move to the archive.
+         */
+        post: operations["purge_project"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bring a deleted project back with the status it had. */
+        post: operations["restore_project"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["resume_project"];
         delete?: never;
         options?: never;
         head?: never;
@@ -491,6 +694,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AllocateInput: {
+            /**
+             * Format: date
+             * @description The day for every project; default: each project's today in its time zone.
+             */
+            date?: string | null;
+            /** @description Only these projects take part; default: every live project. */
+            projects?: number[] | null;
+        };
         ApiToken: {
             /** Format: int64 */
             id: number;
@@ -513,6 +725,25 @@ export interface components {
             /** @description The bearer secret. It is shown this once and cannot be recovered. */
             secret: string;
         };
+        DncEntry: {
+            source: string;
+            reason?: string | null;
+            /** Format: date-time */
+            added_at: string;
+        };
+        Eligibility: {
+            /** Format: int64 */
+            project_id: number;
+            name: string;
+            /**
+             * Format: date
+             * @description The project's today (in its time zone).
+             */
+            day: string;
+            eligible: boolean;
+            /** @description Why not, every reason that holds; empty when eligible. */
+            reasons: string[];
+        };
         /** @description One entry of the audit log as readers see it. */
         Entry: {
             /** Format: int64 */
@@ -532,6 +763,58 @@ export interface components {
             after?: unknown;
             request_id?: string | null;
             address?: string | null;
+        };
+        Event: {
+            /** Format: date-time */
+            at: string;
+            kind: string;
+            /** Format: int64 */
+            project_id?: number | null;
+            /** Format: int32 */
+            status_from?: number | null;
+            /** Format: int32 */
+            status_to?: number | null;
+            disposition?: string | null;
+            data?: unknown;
+        };
+        Explanation: {
+            /** @description E.164, e.g. `+79161234567`. */
+            phone: string;
+            number?: components["schemas"]["NumberState"] | null;
+            dnc?: components["schemas"]["DncEntry"] | null;
+            /** @description Newest first, at most 100. */
+            history: components["schemas"]["Event"][];
+            projects: components["schemas"]["Eligibility"][];
+        };
+        Forecast: {
+            /** Format: int64 */
+            project_id: number;
+            name: string;
+            status: string;
+            /** Format: int32 */
+            daily_quota: number;
+            /**
+             * Format: int64
+             * @description Numbers of the shared pool the project could take now. Projects with overlapping
+             *     pools count the same numbers; each count is what that project alone could reach.
+             */
+            eligible: number;
+            /**
+             * Format: int64
+             * @description Allocated over the last 7 days (the project's days).
+             */
+            allocated_last_7_days: number;
+            /**
+             * Format: double
+             * @description The recent daily rate, or the quota times the scheduled share of the week for a
+             *     project without history.
+             */
+            rate_per_day: number;
+            /**
+             * Format: double
+             * @description `eligible / rate_per_day`; absent when the rate is 0.
+             */
+            days_left?: number | null;
         };
         Geo: {
             /** Format: int64 */
@@ -713,6 +996,31 @@ export interface components {
             /** Format: int64 */
             import_id: number;
             attributes: unknown;
+            /** Format: date-time */
+            created_at: string;
+        };
+        NumberState: {
+            /** Format: int64 */
+            provider_id: number;
+            provider: string;
+            /** Format: int64 */
+            geo_id?: number | null;
+            geo?: string | null;
+            /** Format: int64 */
+            project_id?: number | null;
+            project?: string | null;
+            /** Format: int32 */
+            status: number;
+            status_code: string;
+            category: string;
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            next_eligible_at?: string | null;
+            /** Format: date-time */
+            allocated_at?: string | null;
+            /** Format: date-time */
+            leased_until?: string | null;
             /** Format: date-time */
             created_at: string;
         };
@@ -904,6 +1212,24 @@ export interface components {
             name: string;
             description: string;
         };
+        Preview: {
+            /**
+             * Format: int64
+             * @description The id the previewed project had inside the preview (a new project's is temporary).
+             */
+            project_id: number;
+            report: components["schemas"]["Report"];
+        };
+        PreviewInput: {
+            /**
+             * Format: int64
+             * @description The project being edited; absent for a new one.
+             */
+            project_id?: number | null;
+            project: components["schemas"]["ProjectInput"];
+            /** Format: date */
+            date?: string | null;
+        };
         /** @description An RFC 9457 problem. `code` is stable for programs; `detail` is for people. */
         Problem: {
             /** @description A URI naming the kind of problem, e.g. `/problems/not-found`. */
@@ -915,6 +1241,119 @@ export interface components {
             code: string;
             /** @description The request field at fault, for validation errors. */
             field?: string | null;
+        };
+        Project: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            status: string;
+            time_zone: string;
+            /** Format: int32 */
+            daily_quota: number;
+            /** Format: int32 */
+            max_attempts: number;
+            /** Format: int32 */
+            priority: number;
+            exclusive: boolean;
+            allocation_order: string;
+            sources: components["schemas"]["Source"][];
+            windows: components["schemas"]["Window"][];
+            holidays: string[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            deleted_at?: string | null;
+        };
+        /** @description Everything an administrator sets on a project. */
+        ProjectInput: {
+            name: string;
+            /** @description `active` or `paused`; deleting has its own call. */
+            status?: string;
+            /** @description IANA time zone the schedule, holidays and the daily quota are counted in. */
+            time_zone: string;
+            /** Format: int32 */
+            daily_quota: number;
+            /** Format: int32 */
+            max_attempts?: number;
+            /**
+             * Format: int32
+             * @description Higher first when projects compete for the same numbers.
+             */
+            priority?: number;
+            /**
+             * @description An exclusive project keeps every number it is given; otherwise numbers go back to
+             *     the pool when the project releases them.
+             */
+            exclusive?: boolean;
+            /** @description Which numbers of a rule go first: `newest`, `oldest` or `random`. */
+            allocation_order?: string;
+            sources?: components["schemas"]["Source"][];
+            windows?: components["schemas"]["Window"][];
+            holidays?: string[];
+        };
+        /** @description What a project did (or would do) in a run. */
+        ProjectRun: {
+            /** Format: int64 */
+            project_id: number;
+            name: string;
+            /**
+             * Format: date
+             * @description The project's day for this run, and its ISO weekday (1 = Monday).
+             */
+            day: string;
+            /** Format: int32 */
+            weekday: number;
+            /** @description `allocating`, `paused`, `holiday` or `not_scheduled`. */
+            state: string;
+            /** Format: int32 */
+            daily_quota: number;
+            /**
+             * Format: int64
+             * @description Allocated earlier on the same day.
+             */
+            allocated_before: number;
+            /** Format: int64 */
+            allocated: number;
+            /**
+             * Format: int64
+             * @description Numbers of the shared pool this project could take now.
+             */
+            eligible: number;
+            rules: components["schemas"]["RuleRun"][];
+            skipped: components["schemas"]["Skipped"];
+            numbers?: string[] | null;
+        };
+        /**
+         * @description A project in a list: its settings and how far today's quota is filled (today in the
+         *     project's own time zone).
+         */
+        ProjectSummary: components["schemas"]["Project"] & {
+            /** Format: date */
+            today: string;
+            /** Format: int64 */
+            allocated_today: number;
+            /**
+             * Format: int64
+             * @description Numbers the project holds now.
+             */
+            numbers: number;
+            /**
+             * Format: int64
+             * @description Held numbers in a success status.
+             */
+            successes: number;
+            /**
+             * Format: int64
+             * @description Distinct numbers with at least one call.
+             */
+            dialed: number;
+            /**
+             * Format: double
+             * @description successes / dialed, when anything was dialed.
+             */
+            conversion?: number | null;
         };
         Provider: {
             /** Format: int64 */
@@ -941,6 +1380,29 @@ export interface components {
             default_region?: string | null;
             column_mapping?: string;
         };
+        PurgeInput: {
+            /** @description The project's name, repeated. */
+            confirm: string;
+        };
+        /** @description Where a project's numbers ended after a pause, delete or purge. */
+        ReleaseCounts: {
+            /** Format: int64 */
+            released: number;
+            /** Format: int64 */
+            kept: number;
+            /** Format: int64 */
+            events_archived: number;
+        };
+        Report: {
+            dry_run: boolean;
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            allocated: number;
+            projects: components["schemas"]["ProjectRun"][];
+            /** Format: int64 */
+            elapsed_ms: number;
+        };
         Role: {
             /** Format: int64 */
             id: number;
@@ -957,6 +1419,18 @@ export interface components {
             description?: string;
             permissions: string[];
         };
+        RuleRun: {
+            /** Format: int64 */
+            source_id: number;
+            /** Format: int64 */
+            provider_id?: number | null;
+            /** Format: int64 */
+            geo_id?: number | null;
+            /** Format: int32 */
+            weight: number;
+            /** Format: int64 */
+            allocated: number;
+        };
         /** @description Which providers and projects a caller may see. */
         Scope: {
             /** @enum {string} */
@@ -971,6 +1445,45 @@ export interface components {
         Scopes: {
             providers?: number[];
             projects?: number[];
+        };
+        /**
+         * @description Numbers that match a project's rules but that it does not get, by the first reason
+         *     that holds, in this order.
+         */
+        Skipped: {
+            /** Format: int64 */
+            held_by_other_project: number;
+            /** Format: int64 */
+            dnc: number;
+            /**
+             * Format: int64
+             * @description In a status nobody draws from (success, failure, invalid, in work ...).
+             */
+            status: number;
+            /** Format: int64 */
+            max_attempts: number;
+            /** Format: int64 */
+            cooling_down: number;
+            /**
+             * Format: int64
+             * @description Eligible, but the project does not run on this day.
+             */
+            outside_schedule: number;
+        };
+        /**
+         * @description A pool rule: numbers of this provider in this geo; `None` means any. A country-level
+         *     geo also matches its regions.
+         */
+        Source: {
+            /** Format: int64 */
+            provider_id?: number | null;
+            /** Format: int64 */
+            geo_id?: number | null;
+            /**
+             * Format: int32
+             * @description The rule's share of the daily quota relative to the project's other rules.
+             */
+            weight?: number;
         };
         Status: {
             /** Format: int32 */
@@ -1056,6 +1569,21 @@ export interface components {
             password?: string | null;
             scopes?: components["schemas"]["Scopes"] | null;
         };
+        /** @description A calling window on one ISO weekday (1 = Monday), in the project's time zone. */
+        Window: {
+            /** Format: int32 */
+            weekday: number;
+            /**
+             * @description `HH:MM`
+             * @example 09:00
+             */
+            start: string;
+            /**
+             * @description `HH:MM`, later than `start`; `24:00` is the end of the day.
+             * @example 18:00
+             */
+            end: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1065,6 +1593,133 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    dry_run_allocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllocateInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forecast: {
+        parameters: {
+            query?: {
+                /** @description Only this project. */
+                project_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Forecast"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    preview_allocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preview"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    run_allocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllocateInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list: {
         parameters: {
             query?: {
@@ -1703,6 +2358,39 @@ export interface operations {
             };
         };
     };
+    explain_number: {
+        parameters: {
+            query?: {
+                /** @description Region (ISO 3166) for a number written without its country code. */
+                region?: string;
+            };
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     permissions: {
         parameters: {
             query?: never;
@@ -1718,6 +2406,293 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionInfo"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_projects: {
+        parameters: {
+            query?: {
+                /** @description List deleted (not yet purged) projects instead of live ones. */
+                deleted?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectSummary"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_project: {
+        parameters: {
+            query?: {
+                /** @description What happens to the project's numbers: `none` (default), `unworked`, `all`. */
+                release?: "none" | "unworked" | "all";
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseCounts"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pause_project: {
+        parameters: {
+            query?: {
+                /** @description What happens to the project's numbers: `none` (default), `unworked`, `all`. */
+                release?: "none" | "unworked" | "all";
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseCounts"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    purge_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PurgeInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseCounts"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restore_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resume_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseCounts"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

@@ -101,6 +101,7 @@ pub async fn update_project(
 pub struct ReleaseParams {
     /// What happens to the project's numbers: `none` (default), `unworked`, `all`.
     #[serde(default)]
+    #[param(inline)]
     pub release: Release,
 }
 

@@ -124,3 +124,51 @@ test("an administrator imports a file in the browser and finds it in the audit l
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
   await page.close();
 });
+
+test("an administrator configures a project's pool, previews it, allocates and sees the fill", async () => {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(20_000);
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+
+  await page.getByRole("link", { name: "Projects", exact: true }).click();
+  await page.getByRole("link", { name: "Create" }).click();
+  const form = page.getByRole("form", { name: "Project" });
+  await form.getByLabel("Name").fill("E2E campaign");
+  await form.getByLabel("Time zone").fill("Europe/Moscow");
+  await form.getByLabel("Daily quota").fill("2");
+  await form.getByRole("button", { name: "Add rule" }).click();
+  await form.getByLabel("Provider").selectOption({ label: "e2e-leads" });
+  // Every day, so the test does not depend on the weekday it runs on.
+  for (const day of ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]) {
+    await form.getByLabel(day, { exact: true }).fill("00:00-24:00");
+  }
+  // The live preview answers before anything is saved.
+  await form.getByTestId("preview").filter({ hasText: "Would allocate: 2 / 2" }).waitFor();
+  const before = await (await page.request.get(`${baseUrl}/api/v1/projects`)).json();
+  assert.equal(before.length, 0, "the preview saved nothing");
+
+  // A broken window gets the server's own words.
+  await form.getByLabel("Monday", { exact: true }).fill("10:00-09:00");
+  await form.getByText("Monday: window 10:00–09:00 ends before it starts").waitFor();
+  await form.getByLabel("Monday", { exact: true }).fill("00:00-24:00");
+
+  await form.getByRole("button", { name: "Save" }).click();
+  const list = page.getByRole("table", { name: "Projects" });
+  await list.getByRole("row").filter({ hasText: "E2E campaign" }).waitFor();
+  const [project] = await (await page.request.get(`${baseUrl}/api/v1/projects`)).json();
+  await page.getByTestId(`fill-${project.id}`).filter({ hasText: "0 / 2" }).waitFor();
+
+  await page.getByRole("button", { name: "Allocate now" }).click();
+  await page.getByRole("region", { name: "Allocation" }).getByText("Allocated: 2").waitFor();
+  await page.getByTestId(`fill-${project.id}`).filter({ hasText: "2 / 2" }).waitFor();
+
+  // Explain one of the numbers it got.
+  const numbers = await (await page.request.get(`${baseUrl}/api/v1/numbers?project_id=${project.id}`)).json();
+  await page.getByLabel("Phone").fill(numbers.items[0].phone);
+  await page.getByRole("button", { name: "Explain" }).click();
+  await page.getByTestId("explanation").getByRole("listitem").filter({ hasText: /^E2E campaign: .*the project already holds it/ }).waitFor();
+  await page.close();
+});

@@ -6,6 +6,7 @@ import { ErrorText } from "./components/ui";
 import { I18nContext, LOCALES, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
 import { AuditPage } from "./features/audit";
 import { ImportsPage } from "./features/imports";
+import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
 import { GeosPage, ProvidersPage, StatusesPage } from "./features/settings";
 import { RolesPage, TokensPage, UsersPage } from "./features/users";
 
@@ -13,6 +14,7 @@ type Me = Schemas["Me"];
 
 /** Pages in the navigation, each shown to callers holding its permission. */
 const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: () => ReactElement }[] = [
+  { path: "/projects", label: "projects", permission: "projects.read", element: () => <ProjectsPage /> },
   { path: "/imports", label: "imports", permission: "numbers.read", element: () => <ImportsPage /> },
   { path: "/providers", label: "providers", permission: "numbers.read", element: () => <ProvidersPage /> },
   { path: "/geos", label: "geos", permission: "numbers.read", element: () => <GeosPage /> },
@@ -193,6 +195,8 @@ function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: s
           {pages.map((p) => (
             <Route key={p.path} path={p.path} element={p.element()} />
           ))}
+          {allowed(me, "projects.read") && <Route path="/projects/deleted" element={<DeletedProjectsPage />} />}
+          {allowed(me, "projects.read") && <Route path="/projects/:id" element={<ProjectEditor />} />}
           <Route path="/account" element={<ChangePassword />} />
           <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />
         </Routes>

@@ -1,0 +1,525 @@
+// Projects: the list with today's fill and pool forecast, the pool editor with a live
+// dry-run preview, allocation runs, deleted projects (restore, purge), and "explain this
+// number".
+import { useEffect, useState, type FormEvent } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { api, unwrap, type Schemas } from "../api/client";
+import { ErrorText } from "../components/ui";
+import { useI18n, type MessageKey } from "../lib/i18n";
+import { WEEKDAYS, formatDay, parseDay, parseHolidays, type Window } from "../lib/schedule";
+
+type ProjectInput = Schemas["ProjectInput"];
+type Report = Schemas["Report"];
+type ProjectRun = Schemas["ProjectRun"];
+
+const WEEKDAY_KEYS: MessageKey[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+function useCatalog() {
+  const providers = useQuery({
+    queryKey: ["providers", "all"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/providers", { params: { query: { limit: 500 } } })).items,
+  });
+  const geos = useQuery({
+    queryKey: ["geos", "all"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/geos", { params: { query: { limit: 500, sort: "code" } } })).items,
+  });
+  return { providers: providers.data ?? [], geos: geos.data ?? [] };
+}
+
+export function ProjectsPage() {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [report, setReport] = useState<Report | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const list = useQuery({ queryKey: ["projects"], queryFn: async () => unwrap(await api.GET("/api/v1/projects")) });
+  const forecast = useQuery({ queryKey: ["forecast"], queryFn: async () => unwrap(await api.GET("/api/v1/allocation/forecast")) });
+  async function allocate(dryRun: boolean) {
+    setError(null);
+    try {
+      const result = dryRun
+        ? unwrap(await api.POST("/api/v1/allocation/dry-run", { body: {} }))
+        : unwrap(await api.POST("/api/v1/allocation/run", { body: {} }));
+      setReport(result);
+      if (!dryRun) await queryClient.invalidateQueries({ queryKey: ["projects"] });
+      await queryClient.invalidateQueries({ queryKey: ["forecast"] });
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return (
+    <>
+      <h2>{t("projects")}</h2>
+      <div className="toolbar">
+        <Link className="button primary" to="/projects/new">
+          {t("create")}
+        </Link>
+        <button onClick={() => allocate(true)}>{t("dryRun")}</button>
+        <button className="primary" onClick={() => allocate(false)}>
+          {t("allocateNow")}
+        </button>
+        <Link to="/projects/deleted">{t("deletedProjects")}</Link>
+      </div>
+      <ErrorText error={list.error ?? error} />
+      <table aria-label={t("projects")}>
+        <thead>
+          <tr>
+            <th>{t("name")}</th>
+            <th>{t("status")}</th>
+            <th className="num">{t("todayFill")}</th>
+            <th className="num">{t("numbersHeld")}</th>
+            <th className="num">{t("eligible")}</th>
+            <th className="num">{t("daysLeft")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.data?.map((p) => {
+            const f = forecast.data?.find((x) => x.project_id === p.id);
+            const fill = p.daily_quota > 0 ? Math.min(1, p.allocated_today / p.daily_quota) : 0;
+            return (
+              <tr key={p.id}>
+                <td>
+                  <Link to={`/projects/${p.id}`}>{p.name}</Link>
+                </td>
+                <td>{p.status}</td>
+                <td className="num" data-testid={`fill-${p.id}`}>
+                  <meter min={0} max={1} value={fill} /> {p.allocated_today} / {p.daily_quota}
+                </td>
+                <td className="num">{p.numbers}</td>
+                <td className="num">{f?.eligible ?? "…"}</td>
+                <td className="num">{f?.days_left != null ? f.days_left.toFixed(1) : "–"}</td>
+              </tr>
+            );
+          })}
+          {list.data?.length === 0 && (
+            <tr>
+              <td colSpan={6} className="muted">
+                {t("noProjects")}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      {report && <RunReport report={report} />}
+      <ExplainBox />
+    </>
+  );
+}
+
+function RunReport({ report, only }: { report: Report; only?: number }) {
+  const { t } = useI18n();
+  const runs = report.projects.filter((p) => only === undefined || p.project_id === only);
+  return (
+    <section className="panel" aria-label={t("allocationReport")}>
+      <h3>
+        {report.dry_run ? t("wouldAllocate") : t("allocated")}: {report.allocated}
+      </h3>
+      <table>
+        <thead>
+          <tr>
+            <th>{t("name")}</th>
+            <th>{t("day")}</th>
+            <th>{t("state")}</th>
+            <th className="num">{t("allocated")}</th>
+            <th className="num">{t("eligible")}</th>
+            <th>{t("skipped")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((p) => (
+            <tr key={p.project_id}>
+              <td>{p.name}</td>
+              <td>{p.day}</td>
+              <td>{p.state}</td>
+              <td className="num">
+                {p.allocated} (+{p.allocated_before}) / {p.daily_quota}
+              </td>
+              <td className="num">{p.eligible}</td>
+              <td>{skippedText(p, t)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function skippedText(p: ProjectRun, t: (k: MessageKey) => string) {
+  const s = p.skipped;
+  const parts: [MessageKey, number][] = [
+    ["heldByOther", s.held_by_other_project],
+    ["dnc", s.dnc],
+    ["statusBars", s.status],
+    ["maxAttempts", s.max_attempts],
+    ["coolingDown", s.cooling_down],
+    ["outsideSchedule", s.outside_schedule],
+  ];
+  const text = parts
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${t(k)} ${n}`)
+    .join(", ");
+  return text || "–";
+}
+
+const EMPTY: ProjectInput = {
+  name: "",
+  status: "active",
+  time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+  daily_quota: 1000,
+  max_attempts: 5,
+  priority: 0,
+  exclusive: false,
+  allocation_order: "newest",
+  sources: [],
+  windows: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: "09:00", end: "18:00" })),
+  holidays: [],
+};
+
+export function ProjectEditor() {
+  const { t } = useI18n();
+  const { id } = useParams();
+  const projectId = id && id !== "new" ? Number(id) : null;
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const { providers, geos } = useCatalog();
+  const [doc, setDoc] = useState<ProjectInput | null>(projectId ? null : EMPTY);
+  const [days, setDays] = useState<string[]>(() => WEEKDAYS.map((d) => formatDay(EMPTY.windows ?? [], d)));
+  const [holidays, setHolidays] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [preview, setPreview] = useState<{ report: Report; id: number } | null>(null);
+  const [previewError, setPreviewError] = useState<unknown>(null);
+
+  useEffect(() => {
+    if (!projectId) return;
+    void (async () => {
+      try {
+        const p = unwrap(await api.GET("/api/v1/projects/{id}", { params: { path: { id: projectId } } }));
+        setDoc({
+          name: p.name,
+          status: p.status,
+          time_zone: p.time_zone,
+          daily_quota: p.daily_quota,
+          max_attempts: p.max_attempts,
+          priority: p.priority,
+          exclusive: p.exclusive,
+          allocation_order: p.allocation_order,
+          sources: p.sources,
+          windows: p.windows,
+          holidays: p.holidays,
+        });
+        setDays(WEEKDAYS.map((d) => formatDay(p.windows, d)));
+        setHolidays(p.holidays.join(", "));
+      } catch (err) {
+        setError(err);
+      }
+    })();
+  }, [projectId]);
+
+  const body: ProjectInput | null = doc && {
+    ...doc,
+    sources: (doc.sources ?? []).map(({ provider_id, geo_id, weight }) => ({ provider_id, geo_id, weight }) as Schemas["Source"]),
+    windows: WEEKDAYS.flatMap((d, i) => parseDay(days[i] ?? "", d)) as Window[],
+    holidays: parseHolidays(holidays),
+  };
+  const bodyKey = JSON.stringify(body);
+
+  // The preview follows the form, a moment after the last change.
+  useEffect(() => {
+    if (!body || !body.name) return;
+    const timer = setTimeout(async () => {
+      try {
+        const result = unwrap(await api.POST("/api/v1/allocation/preview", { body: { project_id: projectId, project: body } }));
+        setPreview({ report: result.report, id: result.project_id });
+        setPreviewError(null);
+      } catch (err) {
+        setPreviewError(err);
+      }
+    }, 400);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [bodyKey, projectId]);
+
+  if (!doc || !body) return <ErrorText error={error} />;
+  const set = (patch: Partial<ProjectInput>) => setDoc({ ...doc, ...patch });
+  const sources = doc.sources ?? [];
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    if (!body) return;
+    try {
+      if (projectId) unwrap(await api.PUT("/api/v1/projects/{id}", { params: { path: { id: projectId } }, body }));
+      else unwrap(await api.POST("/api/v1/projects", { body }));
+      await queryClient.invalidateQueries({ queryKey: ["projects"] });
+      navigate("/projects");
+    } catch (err) {
+      setError(err);
+    }
+  }
+  async function remove() {
+    if (!projectId || !confirm(t("confirmDelete"))) return;
+    try {
+      unwrap(await api.DELETE("/api/v1/projects/{id}", { params: { path: { id: projectId }, query: { release: "unworked" } } }));
+      await queryClient.invalidateQueries({ queryKey: ["projects"] });
+      navigate("/projects/deleted");
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <form className="panel form" onSubmit={save} aria-label={t("project")}>
+      <h2>{projectId ? doc.name : t("newProject")}</h2>
+      <div className="grid">
+        <label>
+          {t("name")}
+          <input name="name" value={doc.name} onChange={(e) => set({ name: e.target.value })} required />
+        </label>
+        <label>
+          {t("timeZone")}
+          <input name="time_zone" value={doc.time_zone} onChange={(e) => set({ time_zone: e.target.value })} required />
+        </label>
+        <label>
+          {t("dailyQuota")}
+          <input name="daily_quota" type="number" min={0} value={doc.daily_quota} onChange={(e) => set({ daily_quota: Number(e.target.value) })} />
+        </label>
+        <label>
+          {t("priority")}
+          <input name="priority" type="number" value={doc.priority ?? 0} onChange={(e) => set({ priority: Number(e.target.value) })} />
+        </label>
+        <label>
+          {t("maxAttempts")}
+          <input name="max_attempts" type="number" min={1} value={doc.max_attempts ?? 5} onChange={(e) => set({ max_attempts: Number(e.target.value) })} />
+        </label>
+        <label>
+          {t("order")}
+          <select name="allocation_order" value={doc.allocation_order ?? "newest"} onChange={(e) => set({ allocation_order: e.target.value })}>
+            <option value="newest">{t("newest")}</option>
+            <option value="oldest">{t("oldest")}</option>
+            <option value="random">{t("random")}</option>
+          </select>
+        </label>
+        <label>
+          {t("status")}
+          <select name="status" value={doc.status ?? "active"} onChange={(e) => set({ status: e.target.value })}>
+            <option value="active">active</option>
+            <option value="paused">paused</option>
+          </select>
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={doc.exclusive ?? false} onChange={(e) => set({ exclusive: e.target.checked })} />
+          {t("exclusive")}
+        </label>
+      </div>
+      <fieldset>
+        <legend>{t("poolRules")}</legend>
+        {sources.map((s, i) => (
+          <div className="toolbar" key={i}>
+            <select
+              aria-label={t("provider")}
+              value={s.provider_id ?? ""}
+              onChange={(e) => set({ sources: sources.map((x, j) => (j === i ? { ...x, provider_id: e.target.value ? Number(e.target.value) : null } : x)) })}
+            >
+              <option value="">{t("any")}</option>
+              {providers.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.code}
+                </option>
+              ))}
+            </select>
+            <select
+              aria-label={t("geo")}
+              value={s.geo_id ?? ""}
+              onChange={(e) => set({ sources: sources.map((x, j) => (j === i ? { ...x, geo_id: e.target.value ? Number(e.target.value) : null } : x)) })}
+            >
+              <option value="">{t("any")}</option>
+              {geos.map((g) => (
+                <option key={g.id} value={g.id}>
+                  {g.code} {g.name}
+                </option>
+              ))}
+            </select>
+            <label>
+              {t("weight")}
+              <input
+                aria-label={t("weight")}
+                type="number"
+                value={s.weight ?? 1}
+                onChange={(e) => set({ sources: sources.map((x, j) => (j === i ? { ...x, weight: Number(e.target.value) } : x)) })}
+              />
+            </label>
+            <button type="button" onClick={() => set({ sources: sources.filter((_, j) => j !== i) })}>
+              ×
+            </button>
+          </div>
+        ))}
+        <button type="button" onClick={() => set({ sources: [...sources, { provider_id: null, geo_id: null, weight: 1 } as Schemas["Source"]] })}>
+          {t("addRule")}
+        </button>
+      </fieldset>
+      <fieldset>
+        <legend>{t("schedule")}</legend>
+        <p className="muted">{t("scheduleHint")}</p>
+        <div className="grid">
+          {WEEKDAYS.map((d, i) => (
+            <label key={d}>
+              {t(WEEKDAY_KEYS[i])}
+              <input aria-label={t(WEEKDAY_KEYS[i])} value={days[i]} placeholder="09:00-18:00" onChange={(e) => setDays(days.map((x, j) => (j === i ? e.target.value : x)))} />
+            </label>
+          ))}
+          <label>
+            {t("holidays")}
+            <input name="holidays" value={holidays} placeholder="2026-12-31, 2027-01-01" onChange={(e) => setHolidays(e.target.value)} />
+          </label>
+        </div>
+      </fieldset>
+      <section aria-label={t("preview")} aria-live="polite">
+        <h3>{t("preview")}</h3>
+        <ErrorText error={previewError} />
+        {preview && !previewError && <PreviewSummary run={preview.report.projects.find((p) => p.project_id === preview.id)} />}
+      </section>
+      <ErrorText error={error} />
+      <div className="toolbar">
+        <button className="primary" type="submit">
+          {t("save")}
+        </button>
+        <Link to="/projects">{t("cancel")}</Link>
+        {projectId && (
+          <button type="button" className="danger" onClick={remove}>
+            {t("delete")}
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+function PreviewSummary({ run }: { run: ProjectRun | undefined }) {
+  const { t } = useI18n();
+  if (!run) return null;
+  return (
+    <div data-testid="preview">
+      <p>
+        {t("wouldAllocate")}: <strong>{run.allocated}</strong> / {run.daily_quota} ({run.day}, {run.state}) · {t("eligible")}: {run.eligible}
+      </p>
+      <p className="muted">
+        {t("skipped")}: {skippedText(run, t)}
+      </p>
+    </div>
+  );
+}
+
+export function DeletedProjectsPage() {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [message, setMessage] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const list = useQuery({
+    queryKey: ["projects", "deleted"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/projects", { params: { query: { deleted: true } } })),
+  });
+  async function restore(id: number) {
+    try {
+      unwrap(await api.POST("/api/v1/projects/{id}/restore", { params: { path: { id } } }));
+      await queryClient.invalidateQueries({ queryKey: ["projects"] });
+    } catch (err) {
+      setError(err);
+    }
+  }
+  async function purge(id: number, name: string) {
+    const typed = prompt(t("confirmPurge").replace("{name}", name));
+    if (typed === null) return;
+    try {
+      const c = unwrap(await api.POST("/api/v1/projects/{id}/purge", { params: { path: { id } }, body: { confirm: typed } }));
+      setMessage(`${t("released")}: ${c.released}, ${t("kept")}: ${c.kept}, ${t("eventsArchived")}: ${c.events_archived}`);
+      await queryClient.invalidateQueries({ queryKey: ["projects"] });
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return (
+    <>
+      <h2>{t("deletedProjects")}</h2>
+      {message && <p role="status">{message}</p>}
+      <ErrorText error={list.error ?? error} />
+      <table aria-label={t("deletedProjects")}>
+        <thead>
+          <tr>
+            <th>{t("name")}</th>
+            <th>{t("deletedAt")}</th>
+            <th className="num">{t("numbersHeld")}</th>
+            <th className="num">{t("conversion")}</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {list.data?.map((p) => (
+            <tr key={p.id}>
+              <td>{p.name}</td>
+              <td>{p.deleted_at?.slice(0, 16).replace("T", " ")}</td>
+              <td className="num">{p.numbers}</td>
+              <td className="num">{p.conversion != null ? `${(p.conversion * 100).toFixed(1)}%` : "–"}</td>
+              <td>
+                <button onClick={() => restore(p.id)}>{t("restore")}</button>{" "}
+                <button className="danger" onClick={() => purge(p.id, p.name)}>
+                  {t("purge")}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function ExplainBox() {
+  const { t } = useI18n();
+  const [phone, setPhone] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [result, setResult] = useState<Schemas["Explanation"] | null>(null);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    try {
+      setResult(unwrap(await api.GET("/api/v1/numbers/{phone}/explain", { params: { path: { phone } } })));
+      setError(null);
+    } catch (err) {
+      setError(err);
+      setResult(null);
+    }
+  }
+  return (
+    <section className="panel" aria-label={t("explainNumber")}>
+      <h3>{t("explainNumber")}</h3>
+      <form className="toolbar" onSubmit={submit}>
+        <input aria-label={t("phone")} value={phone} placeholder="+79161234567" onChange={(e) => setPhone(e.target.value)} />
+        <button type="submit">{t("explain")}</button>
+      </form>
+      <ErrorText error={error} />
+      {result && (
+        <div data-testid="explanation">
+          <p>
+            <strong>{result.phone}</strong>:{" "}
+            {result.number
+              ? `${result.number.provider} · ${result.number.geo ?? "–"} · ${result.number.project ?? t("sharedPool")} · ${result.number.status_code} · ${t("attempts")} ${result.number.attempts}`
+              : t("notImported")}
+            {result.dnc && ` · DNC (${result.dnc.source})`}
+          </p>
+          <ul>
+            {result.projects.map((p) => (
+              <li key={p.project_id}>
+                {p.name}: {p.eligible ? t("eligibleNow") : p.reasons.join("; ")}
+              </li>
+            ))}
+          </ul>
+          <ul className="muted">
+            {result.history.slice(0, 10).map((ev, i) => (
+              <li key={i}>
+                {ev.at.slice(0, 16).replace("T", " ")} {ev.kind}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  );
+}

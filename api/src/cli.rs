@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Where uploads and rejects files are kept.
     #[arg(long, env = "DIALPOOL_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Database connections the server keeps; requests beyond it wait for one.
+    #[arg(long, env = "DIALPOOL_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
     /// Largest accepted upload, in MiB.
     #[arg(long, env = "DIALPOOL_MAX_UPLOAD_MB", default_value_t = 512)]
     pub max_upload_mb: u64,
@@ -439,8 +442,16 @@ async fn ready_pool(
     config: &tokio_postgres::Config,
     migrate: bool,
 ) -> anyhow::Result<deadpool_postgres::Pool> {
+    sized_pool(config, migrate, 4).await
+}
+
+async fn sized_pool(
+    config: &tokio_postgres::Config,
+    migrate: bool,
+    pool_size: usize,
+) -> anyhow::Result<deadpool_postgres::Pool> {
     db::ensure_database(config).await?;
-    let pool = db::pool(config.clone(), 4)?;
+    let pool = db::pool(config.clone(), pool_size)?;
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     if migrate {
         db::migrate(&mut client).await?;
@@ -536,7 +547,7 @@ async fn load_demo(
 }
 
 async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, true).await?;
+    let pool = sized_pool(&config, true, args.db_pool_size).await?;
     let (admin_email, admin_password) = if args.demo {
         (DEMO_ADMIN_EMAIL.to_owned(), Some(DEMO_ADMIN_PASSWORD.to_owned()))
     } else {

@@ -35,11 +35,13 @@ async fn an_admin_configures_previews_allocates_and_explains() {
     // Clear errors, as problem details naming the field.
     let mut bad = document("Sales", provider, 10);
     bad["sources"][0]["weight"] = json!(0);
-    let problem = api.post("/api/v1/projects", &admin, bad).await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
+    let problem =
+        api.post("/api/v1/projects", &admin, bad).await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
     assert!(problem["detail"].as_str().unwrap().contains("weight 0"), "{problem}");
     let mut bad = document("Sales", provider, 10);
     bad["windows"] = json!([{"weekday": 2, "start": "09:00", "end": "14:00"}, {"weekday": 2, "start": "13:00", "end": "18:00"}]);
-    let problem = api.post("/api/v1/projects", &admin, bad).await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
+    let problem =
+        api.post("/api/v1/projects", &admin, bad).await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
     assert!(problem["detail"].as_str().unwrap().contains("Tuesday"), "{problem}");
     let mut bad = document("Sales", provider, 10);
     bad["time_zone"] = json!("Europe/Atlantis");

@@ -253,15 +253,34 @@ fn validate(input: &ProjectInput) -> Result<String> {
 const COLUMNS: &str = "p.id, p.name, p.status, p.time_zone, p.daily_quota, p.max_attempts, p.priority,
         p.exclusive, p.allocation_order, p.created_at, p.updated_at, p.deleted_at";
 
-async fn load(client: &impl GenericClient, tenant: TenantId, rows: Vec<Row>) -> Result<Vec<Project>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let sources = client
+/// The pool rules of these projects, by project, in the order they were added.
+pub(crate) async fn sources_of(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<Source>>> {
+    let mut by_project: std::collections::HashMap<i64, Vec<Source>> = Default::default();
+    for s in client
         .query(
             "SELECT project_id, id, provider_id, geo_id, weight FROM project_sources
               WHERE tenant_id = $1 AND project_id = ANY($2) ORDER BY id",
             &[&tenant.0, &ids],
         )
-        .await?;
+        .await?
+    {
+        by_project.entry(s.get("project_id")).or_default().push(Source {
+            id: s.get("id"),
+            provider_id: s.get("provider_id"),
+            geo_id: s.get("geo_id"),
+            weight: s.get("weight"),
+        });
+    }
+    Ok(by_project)
+}
+
+async fn load(client: &impl GenericClient, tenant: TenantId, rows: Vec<Row>) -> Result<Vec<Project>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+    let mut sources = sources_of(client, tenant, &ids).await?;
     let windows = client
         .query(
             "SELECT project_id, weekday, to_char(starts_at, 'HH24:MI') AS start, to_char(ends_at, 'HH24:MI') AS end_
@@ -289,16 +308,7 @@ async fn load(client: &impl GenericClient, tenant: TenantId, rows: Vec<Row>) -> 
                 priority: row.get("priority"),
                 exclusive: row.get("exclusive"),
                 allocation_order: row.get("allocation_order"),
-                sources: sources
-                    .iter()
-                    .filter(|s| s.get::<_, i64>("project_id") == id)
-                    .map(|s| Source {
-                        id: s.get("id"),
-                        provider_id: s.get("provider_id"),
-                        geo_id: s.get("geo_id"),
-                        weight: s.get("weight"),
-                    })
-                    .collect(),
+                sources: sources.remove(&id).unwrap_or_default(),
                 windows: windows
                     .iter()
                     .filter(|w| w.get::<_, i64>("project_id") == id)

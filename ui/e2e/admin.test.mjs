@@ -61,13 +61,19 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test("an administrator imports a file in the browser and finds it in the audit log", async () => {
+/** A new browser context (its own cookies and storage) signed in as the administrator. */
+async function signedInPage() {
   const page = await browser.newPage();
   page.setDefaultTimeout(20_000);
   await page.goto(`${baseUrl}/`);
   await page.getByLabel("E-mail").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  return page;
+}
+
+test("an administrator imports a file in the browser and finds it in the audit log", async () => {
+  const page = await signedInPage();
 
   // A provider, through the form with its mapping editor.
   await page.getByRole("link", { name: "Providers" }).click();
@@ -126,12 +132,7 @@ test("an administrator imports a file in the browser and finds it in the audit l
 });
 
 test("an administrator configures a project's pool, previews it, allocates and sees the fill", async () => {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(20_000);
-  await page.goto(`${baseUrl}/`);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  const page = await signedInPage();
 
   await page.getByRole("link", { name: "Projects", exact: true }).click();
   await page.getByRole("link", { name: "Create" }).click();

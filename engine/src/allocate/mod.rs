@@ -158,13 +158,7 @@ async fn load_projects(
         return Err(Error::NotFound { entity: "project", key: missing.to_string() });
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let sources = client
-        .query(
-            "SELECT project_id, id, provider_id, geo_id, weight FROM project_sources
-              WHERE tenant_id = $1 AND project_id = ANY($2) ORDER BY id",
-            &[&tenant.0, &ids],
-        )
-        .await?;
+    let mut sources = project::sources_of(client, tenant, &ids).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -182,16 +176,7 @@ async fn load_projects(
                 priority: r.get("priority"),
                 order: r.get("allocation_order"),
                 filled: r.get("filled"),
-                sources: sources
-                    .iter()
-                    .filter(|s| s.get::<_, i64>("project_id") == id)
-                    .map(|s| project::Source {
-                        id: s.get("id"),
-                        provider_id: s.get("provider_id"),
-                        geo_id: s.get("geo_id"),
-                        weight: s.get("weight"),
-                    })
-                    .collect(),
+                sources: sources.remove(&id).unwrap_or_default(),
             }
         })
         .collect())

@@ -152,11 +152,6 @@ async fn load_projects(
             &[&tenant.0, &date, &at, &only.map(<[i64]>::to_vec)],
         )
         .await?;
-    if let Some(only) = only
-        && let Some(missing) = only.iter().find(|id| !rows.iter().any(|r| r.get::<_, i64>("id") == **id))
-    {
-        return Err(Error::NotFound { entity: "project", key: missing.to_string() });
-    }
     let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
     let mut sources = project::sources_of(client, tenant, &ids).await?;
     Ok(rows
@@ -597,6 +592,13 @@ async fn run_in(
     // taken meanwhile; it plans again from what is left, a few times at most.
     for round in 0..3 {
         let projects = load_projects(client, tenant, request.date, at, request.projects.as_deref()).await?;
+        // Naming a project that is not there (or deleted) is a mistake worth saying; a
+        // manager's scope listing a deleted project (forecast, explain) is not.
+        if let Some(missing) =
+            request.projects.iter().flatten().find(|id| !projects.iter().any(|p| p.id == **id))
+        {
+            return Err(Error::NotFound { entity: "project", key: missing.to_string() });
+        }
         let stats = pool_stats(client, tenant, at).await?;
         let planned = plan_run(&projects, &catalog, &stats);
         if round == 0 {

@@ -413,6 +413,26 @@ async fn explain_says_where_a_number_is_and_why_each_project_cannot_take_it() {
 
     let forecasts = forecast::forecast(&**client, pool.tenant, None, None).await.unwrap();
     assert_eq!(forecasts[0].eligible, 0);
+
+    // A manager whose scope still lists a deleted project can explain numbers.
+    let mut gone = input("Gone", 5, vec![(Some(alpha), None, 1)]);
+    gone.status = "paused".into();
+    let gone = pool.project(gone).await;
+    let mut writer = pool.db.client().await;
+    project::delete(&mut **writer, pool.tenant, &actor(), gone, Release::None).await.unwrap();
+    let scope = Scope::Limited { providers: vec![alpha], projects: vec![a, gone] };
+    let scoped = explain::explain(&**client, pool.tenant, &scope, "+79161234561", None, None).await.unwrap();
+    assert_eq!(scoped.projects.len(), 1);
+    let mut runner = pool.db.client().await;
+    let error = allocate::run(
+        &mut **runner,
+        pool.tenant,
+        &actor(),
+        &Request { projects: Some(vec![gone]), ..Request::default() },
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("not found"), "{error}");
 }
 
 /// A tiny deterministic generator, so a failing case can be replayed from its seed.

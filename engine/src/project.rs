@@ -14,6 +14,11 @@ use crate::tenant::TenantId;
 
 pub const ORDERS: &[&str] = &["newest", "oldest", "random"];
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/// The English name of an ISO weekday (1 = Monday), for messages.
+pub fn weekday_name(weekday: i16) -> &'static str {
+    usize::try_from(weekday - 1).ok().and_then(|i| WEEKDAYS.get(i)).copied().unwrap_or("that day")
+}
 pub const MAX_DAILY_QUOTA: i32 = 10_000_000;
 
 /// A pool rule: numbers of this provider in this geo; `None` means any. A country-level
@@ -209,7 +214,7 @@ fn validate(input: &ProjectInput) -> Result<String> {
                 format!("weekday {} must be 1 (Monday) to 7 (Sunday)", window.weekday),
             ));
         }
-        let day = WEEKDAYS[(window.weekday - 1) as usize];
+        let day = weekday_name(window.weekday);
         let start = parse_minutes(&window.start, false).ok_or_else(|| {
             Error::invalid("windows", format!("{day}: start '{}' is not a time HH:MM", window.start))
         })?;
@@ -231,14 +236,7 @@ fn validate(input: &ProjectInput) -> Result<String> {
             let hm = |m: i32| format!("{:02}:{:02}", m / 60, m % 60);
             return Err(Error::invalid(
                 "windows",
-                format!(
-                    "{}: window {}–{} overlaps {}–{}",
-                    WEEKDAYS[(day - 1) as usize],
-                    hm(s1),
-                    hm(e1),
-                    hm(s2),
-                    hm(e2)
-                ),
+                format!("{}: window {}–{} overlaps {}–{}", weekday_name(day), hm(s1), hm(e1), hm(s2), hm(e2)),
             ));
         }
     }

@@ -155,9 +155,8 @@ pub async fn explain(
         match p.state() {
             "paused" => reasons.push("the project is paused".to_owned()),
             "holiday" => reasons.push(format!("{} is a holiday for the project", p.day)),
-            "not_scheduled" => {
-                reasons.push(format!("the project does not run on {}", weekday_name(p.weekday)))
-            }
+            "not_scheduled" => reasons
+                .push(format!("the project does not run on {}", crate::project::weekday_name(p.weekday))),
             _ => {}
         }
         if p.filled >= p.daily_quota as i64 {
@@ -214,11 +213,4 @@ pub async fn explain(
         });
     }
     Ok(Explanation { phone: phone::format_e164(e164), number, dnc, history, projects: verdicts })
-}
-
-fn weekday_name(weekday: i16) -> &'static str {
-    ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-        .get((weekday - 1) as usize)
-        .copied()
-        .unwrap_or("that day")
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Allocation against PostgreSQL's own limit for the same writes, in one run:
-#   (a) raw: one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` assigning N rows;
+#   (a) raw: one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` assigning N rows,
+#       the first N the scan finds (rows side by side: the fewest pages touched);
+#   (a') the same statement taking the newest N (`ORDER BY created_at DESC`), which is
+#       what allocation's default order takes: rows spread over the whole table;
 #   (b) `dialpool allocate` handing out N numbers across 50 projects with overlapping
 #       pools (weights, priorities, fair share, one `allocated` event per number);
 #   (c) `dialpool allocate --dry-run` over the same pool.
@@ -56,18 +59,28 @@ done
 reset() {
   psqlq -c "UPDATE phone_numbers SET project_id = NULL, allocated_at = NULL WHERE project_id IS NOT NULL" \
         -c "DELETE FROM project_fills" -c "DELETE FROM number_events WHERE kind = 'allocated'" \
-        -c "VACUUM ANALYZE phone_numbers" -c "CHECKPOINT"
+        -c "VACUUM ANALYZE phone_numbers, number_events" -c "CHECKPOINT"
 }
 seconds() { python3 -c "import sys,time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$1"; }
 
+raw_update() {
+  psqlq -c "UPDATE phone_numbers n SET project_id = (SELECT min(id) FROM projects WHERE deleted_at IS NULL), allocated_at = now()
+              FROM (SELECT tenant_id, phone FROM phone_numbers WHERE tenant_id = 1 AND project_id IS NULL
+                     $1 LIMIT $TOTAL FOR UPDATE SKIP LOCKED) s
+             WHERE n.tenant_id = s.tenant_id AND n.phone = s.phone"
+}
+
 reset
-echo "(a) raw UPDATE of $TOTAL rows" >&2
+echo "(a) raw UPDATE of the first $TOTAL rows" >&2
 START=$(date +%s.%N)
-psqlq -c "UPDATE phone_numbers n SET project_id = (SELECT min(id) FROM projects WHERE deleted_at IS NULL), allocated_at = now()
-            FROM (SELECT tenant_id, phone FROM phone_numbers WHERE tenant_id = 1 AND project_id IS NULL
-                   LIMIT $TOTAL FOR UPDATE SKIP LOCKED) s
-           WHERE n.tenant_id = s.tenant_id AND n.phone = s.phone"
+raw_update ""
 RAW=$(seconds "$START")
+
+reset
+echo "(a') raw UPDATE of the newest $TOTAL rows" >&2
+START=$(date +%s.%N)
+raw_update "ORDER BY created_at DESC"
+RAW_NEWEST=$(seconds "$START")
 
 reset
 echo "(c) dialpool allocate --dry-run" >&2
@@ -83,7 +96,8 @@ ALLOCATED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-bench-r
 PLANNED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-bench-dry.json'))['allocated'])")
 
 echo "rows $ROWS, projects $PROJECTS, allocated $ALLOCATED (dry run planned $PLANNED)"
-echo "(a) raw UPDATE ... FOR UPDATE SKIP LOCKED: $RAW s"
-echo "(b) dialpool allocate:                    $RUN s"
-echo "(c) dialpool allocate --dry-run:          $DRY s"
-python3 -c "print(f'ratio (b)/(a): {float(\"$RUN\") / float(\"$RAW\"):.2f}')"
+echo "(a) raw UPDATE ... FOR UPDATE SKIP LOCKED, first N:  $RAW s"
+echo "(a') raw UPDATE ... FOR UPDATE SKIP LOCKED, newest N: $RAW_NEWEST s"
+echo "(b) dialpool allocate:                                $RUN s"
+echo "(c) dialpool allocate --dry-run:                      $DRY s"
+python3 -c "print(f'ratio (b)/(a): {float(\"$RUN\") / float(\"$RAW\"):.2f}   ratio (b)/(a\'): {float(\"$RUN\") / float(\"$RAW_NEWEST\"):.2f}')"

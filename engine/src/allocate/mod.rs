@@ -3,13 +3,15 @@
 //!
 //! A run reads the pool once as counts per cell (provider × geo × status × attempts, and
 //! who holds it, DNC, cooling down), plans in memory how many numbers each project's rule
-//! takes from each cell ([`plan`]), then takes exactly those with one statement per
+//! takes from each cell ([`plan`]), then picks exactly those with one statement per
 //! ordering: per cell the first N numbers by the order the project asked for, dealt out
-//! between the cell's takers in turn. A real run locks its tenant's allocation for the
-//! transaction (a second run for the same day waits, then finds the quota filled), takes
+//! between the cell's takers in turn, into a temp table; one `UPDATE ... FROM` it and one
+//! `INSERT` of events write them. A real run locks its tenant's allocation for the
+//! transaction (a second run for the same day waits, then finds the quota filled), picks
 //! rows `FOR UPDATE SKIP LOCKED` so imports and leases in flight neither block it nor
-//! are overwritten, and re-checks `project_id IS NULL` as it writes. A dry run takes the
-//! same numbers from the same plan in a repeatable-read snapshot and writes nothing.
+//! are overwritten, and re-checks `project_id IS NULL` as it writes. A dry run reports
+//! the plan from a repeatable-read snapshot, and picks the same numbers only when asked
+//! to list them; it writes nothing.
 
 pub mod explain;
 pub mod forecast;
@@ -396,19 +398,29 @@ fn order_sql(order: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Takes the planned numbers of one allocation order. Returns (project, source, phone)
-/// for every number taken.
+/// The numbers a round picks, before (real run) they are written. A temp table with
+/// statistics lets the write join it like any table (a hash join over the partitions)
+/// instead of carrying a million rows through one statement's CTEs; it is also what a
+/// later order of the same round checks so no number is picked twice.
+const PICKS_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS dialpool_picks (
+        phone bigint PRIMARY KEY, project_id bigint NOT NULL, source_id bigint NOT NULL,
+        provider_id bigint NOT NULL, geo_id bigint, status smallint NOT NULL
+    ) ON COMMIT DROP";
+
+/// Picks the planned numbers of one allocation order into `dialpool_picks`. In a real run
+/// the picked rows are locked (`FOR UPDATE SKIP LOCKED`) until the transaction ends, so
+/// nothing else changes them before they are written. Returns how many were picked.
 #[allow(clippy::too_many_arguments)]
-async fn take(
+async fn pick(
     client: &impl GenericClient,
     tenant: TenantId,
     order: &str,
     takes: &[(i64, i64, Cell, i64)],
     at: DateTime<Utc>,
     seed: i64,
-    dry_run: bool,
-    actor: &Actor,
-) -> Result<Vec<(i64, i64, i64)>> {
+    lock: bool,
+    earlier_picks: bool,
+) -> Result<u64> {
     let mut cell_index: HashMap<Cell, i32> = HashMap::new();
     let mut wants: Vec<(Cell, i64)> = Vec::new();
     for &(_, _, cell, n) in takes {
@@ -429,14 +441,17 @@ async fn take(
     let t_source: Vec<i64> = takes.iter().map(|t| t.1).collect();
     let t_n: Vec<i64> = takes.iter().map(|t| t.3).collect();
     let (inner, outer) = order_sql(order);
-    let (lock, not_taken) = if dry_run {
-        ("", "AND NOT EXISTS (SELECT FROM pg_temp.dialpool_dry_taken x WHERE x.phone = n.phone)")
+    let lock = if lock { "FOR UPDATE OF n SKIP LOCKED" } else { "" };
+    // Orders of one round draw on the same cells; a later one must not pick what an
+    // earlier one did (a real run writes them only at the end of the round).
+    let not_taken = if earlier_picks {
+        "AND NOT EXISTS (SELECT FROM pg_temp.dialpool_picks x WHERE x.phone = n.phone)"
     } else {
-        ("FOR UPDATE OF n SKIP LOCKED", "")
+        ""
     };
     // Numbers of a cell are dealt to its takers in turn, in proportion to what each
     // takes, so no taker gets only the tail of the cell.
-    let picks = format!(
+    let sql = format!(
         "WITH want AS (
             SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[])
                 AS w(cell, provider_id, geo_key, status, attempts, n)
@@ -451,7 +466,8 @@ async fn take(
                    row_number() OVER (PARTITION BY t.cell ORDER BY (k - 0.5) / t.n, t.project_id, t.source_id) AS rn
               FROM takers t CROSS JOIN LATERAL generate_series(1, t.n) k
          ), picked AS (
-            SELECT w.cell, p.phone, row_number() OVER (PARTITION BY w.cell ORDER BY {outer}) AS rn
+            SELECT w.cell, w.provider_id, w.geo_key, w.status, p.phone,
+                   row_number() OVER (PARTITION BY w.cell ORDER BY {outer}) AS rn
               FROM want w CROSS JOIN LATERAL (
                 SELECT n.phone, n.created_at FROM phone_numbers n
                  WHERE n.tenant_id = $1 AND n.project_id IS NULL AND n.provider_id = w.provider_id
@@ -460,52 +476,69 @@ async fn take(
                    AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
                    {not_taken}
                  ORDER BY {inner} LIMIT w.n {lock}) p
-         ), assigned AS (
-            SELECT p.phone, s.project_id, s.source_id FROM picked p JOIN slots s USING (cell, rn)
-         )"
+         )
+         INSERT INTO pg_temp.dialpool_picks (phone, project_id, source_id, provider_id, geo_id, status)
+         SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status
+           FROM picked p JOIN slots s USING (cell, rn)"
     );
-    let sql = if dry_run {
-        format!(
-            "{picks}, noted AS (INSERT INTO pg_temp.dialpool_dry_taken SELECT phone FROM assigned)
-             SELECT project_id, source_id, phone FROM assigned"
+    Ok(client
+        .execute(
+            &sql,
+            &[
+                &tenant.0,
+                &w_cell,
+                &w_provider,
+                &w_geo,
+                &w_status,
+                &w_attempts,
+                &w_n,
+                &at,
+                &seed,
+                &t_cell,
+                &t_project,
+                &t_source,
+                &t_n,
+            ],
         )
-    } else {
-        format!(
-            "{picks}, moved AS (
-                UPDATE phone_numbers n SET project_id = a.project_id, allocated_at = $8, updated_at = now()
-                  FROM assigned a
-                 WHERE n.tenant_id = $1 AND n.phone = a.phone AND n.project_id IS NULL
-                RETURNING n.phone, n.project_id, n.provider_id, n.geo_id, n.status, a.source_id
-             ), events AS (
-                INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
-                                           status_from, status_to, actor_user_id, data)
-                SELECT $1, $8, phone, 'allocated', project_id, provider_id, geo_id, status, status, $14,
-                       jsonb_build_object('source', source_id)
-                  FROM moved
-             )
-             SELECT project_id, source_id, phone FROM moved"
+        .await?)
+}
+
+/// Writes a real run's `picked` picks: the numbers move to their projects (re-checking
+/// that no project holds them) and each gets an `allocated` event. Returns how many moved.
+async fn write_picks(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    picked: u64,
+) -> Result<u64> {
+    client.batch_execute("ANALYZE pg_temp.dialpool_picks").await?;
+    let moved = client
+        .execute(
+            "UPDATE phone_numbers n SET project_id = a.project_id, allocated_at = $2, updated_at = now()
+               FROM pg_temp.dialpool_picks a
+              WHERE n.tenant_id = $1 AND n.phone = a.phone AND n.project_id IS NULL",
+            &[&tenant.0, &at],
         )
-    };
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
-        &tenant.0,
-        &w_cell,
-        &w_provider,
-        &w_geo,
-        &w_status,
-        &w_attempts,
-        &w_n,
-        &at,
-        &seed,
-        &t_cell,
-        &t_project,
-        &t_source,
-        &t_n,
-        &actor.user_id,
-    ];
-    // A dry run writes no events, so it has no actor to bind.
-    let used = if dry_run { &params[..13] } else { &params[..] };
-    let rows = client.query(&sql, used).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        .await?;
+    // The picks were locked when picked, so every one of them moved; a shortfall would
+    // mean the lock did not hold, and events must not claim what did not happen.
+    if moved != picked {
+        return Err(Error::Refused(format!(
+            "allocation picked {picked} numbers but could move only {moved}; nothing was written, run it again"
+        )));
+    }
+    client
+        .execute(
+            "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
+                                        status_from, status_to, actor_user_id, data)
+             SELECT $1, $2, phone, 'allocated', project_id, provider_id, geo_id, status, status, $3,
+                    jsonb_build_object('source', source_id)
+               FROM pg_temp.dialpool_picks",
+            &[&tenant.0, &at, &actor.user_id],
+        )
+        .await?;
+    Ok(moved)
 }
 
 /// Runs (or with `dry_run` previews) allocation.
@@ -575,16 +608,16 @@ async fn run_in(
 ) -> Result<Report> {
     let started = std::time::Instant::now();
     let at = request.at.unwrap_or_else(Utc::now);
-    if request.dry_run {
-        client
-            .batch_execute("CREATE TEMP TABLE IF NOT EXISTS dialpool_dry_taken (phone bigint PRIMARY KEY) ON COMMIT DROP")
-            .await?;
-    } else {
+    client.batch_execute(PICKS_TABLE).await?;
+    if !request.dry_run {
         // One run per tenant at a time: the second waits, then sees the first's fills.
         client
             .execute("SELECT pg_advisory_xact_lock(hashtextextended('dialpool.allocate', $1))", &[&tenant.0])
             .await?;
     }
+    // A dry run's counts are the plan's; it picks the very numbers only when asked to
+    // list them, which is what keeps a preview over millions of numbers quick.
+    let picks_numbers = !request.dry_run || request.include_numbers;
     let catalog = Catalog::load(client, tenant).await?;
     let mut runs: Vec<ProjectRun> = Vec::new();
     let mut numbers: HashMap<i64, Vec<String>> = HashMap::new();
@@ -608,37 +641,58 @@ async fn run_in(
         if planned_total == 0 {
             break;
         }
-        let mut taken_total = 0;
-        let mut fills: HashMap<i64, i64> = HashMap::new();
-        for order in project::ORDERS {
-            let takes: Vec<(i64, i64, Cell, i64)> = planned
-                .takes
-                .iter()
-                .filter(|t| projects[t.0].order == *order)
-                .map(|&(p, source, cell, n)| (projects[p].id, source, cell, n))
-                .collect();
-            if takes.is_empty() {
-                continue;
-            }
-            let seed = projects[planned.takes[0].0].day.to_epoch_days() as i64;
-            let taken = take(client, tenant, order, &takes, at, seed, request.dry_run, actor).await?;
-            taken_total += taken.len() as i64;
-            for (project_id, source_id, phone) in taken {
-                *fills.entry(project_id).or_default() += 1;
-                if let Some(run) = runs.iter_mut().find(|r| r.project_id == project_id) {
-                    run.allocated += 1;
-                    if let Some(rule) = run.rules.iter_mut().find(|r| r.source_id == source_id) {
-                        rule.allocated += 1;
-                    }
+        // (project id, source id, numbers) taken this round.
+        let mut taken: Vec<(i64, i64, i64)> = Vec::new();
+        if picks_numbers {
+            let mut picked = 0;
+            for order in project::ORDERS {
+                let takes: Vec<(i64, i64, Cell, i64)> = planned
+                    .takes
+                    .iter()
+                    .filter(|t| projects[t.0].order == *order)
+                    .map(|&(p, source, cell, n)| (projects[p].id, source, cell, n))
+                    .collect();
+                if takes.is_empty() {
+                    continue;
                 }
-                if request.include_numbers {
-                    numbers.entry(project_id).or_default().push(crate::phone::format_e164(phone));
+                let seed = projects[planned.takes[0].0].day.to_epoch_days() as i64;
+                picked += pick(client, tenant, order, &takes, at, seed, !request.dry_run, picked > 0).await?;
+            }
+            if !request.dry_run {
+                write_picks(client, tenant, at, actor, picked).await?;
+            }
+            for row in client
+                .query(
+                    "SELECT project_id, source_id, count(*) FROM pg_temp.dialpool_picks GROUP BY 1, 2",
+                    &[],
+                )
+                .await?
+            {
+                taken.push((row.get(0), row.get(1), row.get(2)));
+            }
+            if request.include_numbers {
+                for row in client.query("SELECT project_id, phone FROM pg_temp.dialpool_picks", &[]).await? {
+                    numbers.entry(row.get(0)).or_default().push(crate::phone::format_e164(row.get(1)));
+                }
+            }
+            client.batch_execute("TRUNCATE pg_temp.dialpool_picks").await?;
+        } else {
+            taken.extend(planned.takes.iter().map(|&(p, source, _, n)| (projects[p].id, source, n)));
+        }
+        let mut fills: HashMap<i64, i64> = HashMap::new();
+        for &(project_id, source_id, n) in &taken {
+            *fills.entry(project_id).or_default() += n;
+            if let Some(run) = runs.iter_mut().find(|r| r.project_id == project_id) {
+                run.allocated += n;
+                if let Some(rule) = run.rules.iter_mut().find(|r| r.source_id == source_id) {
+                    rule.allocated += n;
                 }
             }
         }
         if request.dry_run {
             break;
         }
+        let taken_total: i64 = fills.values().sum();
         let ids: Vec<i64> = fills.keys().copied().collect();
         let days: Vec<NaiveDate> = ids
             .iter()

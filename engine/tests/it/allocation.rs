@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dialpool_engine::access::Scope;
-use dialpool_engine::allocate::{self, Report, Request, explain, forecast};
+use dialpool_engine::allocate::{self, ProjectRun, Report, Request, explain, forecast};
 use dialpool_engine::audit::Actor;
 use dialpool_engine::project::{self, ProjectInput, Release, Source, Window};
 use dialpool_engine::tenant::{self, TenantId};
@@ -500,7 +500,20 @@ async fn random_pools_keep_the_allocation_properties() {
         }
         let request = Request { date: day("2026-11-23"), include_numbers: true, ..Request::default() };
         let dry = pool.run(Request { dry_run: true, ..request.clone() }).await;
+        // Without the numbers a dry run reports the plan alone; it must say the same.
+        let counted = pool.run(Request { dry_run: true, include_numbers: false, ..request.clone() }).await;
         let real = pool.run(request.clone()).await;
+        for run in &real.projects {
+            let planned = counted.projects.iter().find(|p| p.project_id == run.project_id).unwrap();
+            let per_rule =
+                |r: &ProjectRun| r.rules.iter().map(|x| (x.source_id, x.allocated)).collect::<Vec<_>>();
+            assert_eq!(
+                per_rule(planned),
+                per_rule(run),
+                "seed {seed}: the counted dry run differs for {}",
+                run.name
+            );
+        }
         let held = pool.held().await;
         let mut seen = HashSet::new();
         for run in &real.projects {

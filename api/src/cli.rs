@@ -18,7 +18,7 @@ use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
 use dialpool_engine::phone::Region;
 use dialpool_engine::provider::{self, NewProvider};
 use dialpool_engine::tenant::{self, TenantId};
-use dialpool_engine::{ErrorKind, access, db};
+use dialpool_engine::{ErrorKind, access, calls, db};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage the do-not-call list.
     #[command(subcommand)]
     Dnc(DncCommand),
+    /// Call outcomes from dialer files (Asterisk Master.csv, CSV).
+    #[command(subcommand)]
+    Outcomes(OutcomesCommand),
     /// Manage projects: settings, pool rules, schedules; pause, delete, restore, purge.
     #[command(subcommand)]
     Project(crate::cli_projects::ProjectCommand),
@@ -187,6 +190,34 @@ pub struct DncImportArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub options: FileOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutcomesCommand {
+    /// Apply a file of call outcomes; calls already stored (by call id) change nothing.
+    Import(OutcomesImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutcomesImportArgs {
+    pub file: PathBuf,
+    /// asterisk (cdr-csv Master.csv, 16/17/18 columns) or csv (header: phone, call_id,
+    /// disposition, at[, project_id, ended_at, duration_s, agent, notes]).
+    #[arg(long, default_value = "asterisk")]
+    pub format: String,
+    /// IANA zone of times written without one (Asterisk writes local time unless
+    /// usegmtime=yes); UTC by default.
+    #[arg(long)]
+    pub time_zone: Option<String>,
+    /// Region (ISO 3166) for numbers written without a country code.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The project every call in the file belongs to; by default each number's holder.
+    #[arg(long)]
+    pub project: Option<i64>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Exit codes: 0 success, 1 internal failure, 2 usage, 3 not found, 4 conflict,
@@ -356,6 +387,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 if let Some(path) = &summary.rejects_file {
                     out.push_str(&format!("\n  rejects: {path}"));
+                }
+                out
+            })
+        }
+        Command::Outcomes(OutcomesCommand::Import(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let request = calls::files::OutcomeFileRequest {
+                tenant,
+                path: existing_file(&args.file)?,
+                format: calls::files::Format::parse(&args.format)?,
+                time_zone: args.time_zone.clone(),
+                region: args.region.as_deref().map(Region::parse).transpose()?,
+                project_id: args.project,
+                actor: Actor::system("cli"),
+            };
+            let summary = calls::files::import(&pool, request).await?;
+            print(args.json, &summary, || {
+                let s = &summary.applied;
+                let mut out = format!(
+                    "outcomes from {}: {} applied, {} already stored, {} rejected (of {} rows); {} numbers released, {} added to DNC",
+                    summary.file, s.applied, s.duplicates, s.rejected, s.received, s.released, s.dnc_added
+                );
+                for r in &s.rejections {
+                    out.push_str(&format!("\n  row {}: {}", r.line, r.reason));
                 }
                 out
             })

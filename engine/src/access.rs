@@ -29,6 +29,7 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("exports.create", "Export number batches"),
     ("conversion.read", "Read conversion analytics"),
     ("dnc.write", "Add to and remove from the do-not-call list"),
+    ("calls.work", "Lease numbers, look callers up and post call outcomes (dialers, softphones)"),
     ("users.manage", "Manage users, roles, scopes and everyone's API tokens"),
     ("tokens.create", "Create API tokens for oneself"),
     ("audit.read", "Read and export the audit log"),

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(3, "default_tenant", include_str!("../../migrations/0003_default_tenant.sql")),
     Migration::new(4, "access", include_str!("../../migrations/0004_access.sql")),
     Migration::new(5, "allocation", include_str!("../../migrations/0005_allocation.sql")),
+    Migration::new(6, "calls", include_str!("../../migrations/0006_calls.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod allocate;
 pub mod audit;
+pub mod calls;
 pub mod cells;
 pub mod db;
 pub mod dnc;

@@ -47,7 +47,8 @@ pub async fn list(
 ) -> Result<Page<Number>> {
     let keyset = Keyset::resolve(page, SORTS)?;
     let sql = format!(
-        "SELECT n.phone, n.provider_id, n.geo_id, n.project_id, n.status, n.attempts, n.next_eligible_at,
+        "SELECT n.phone, n.provider_id, n.geo_id, n.project_id, n.status, n.attempts,
+                NULLIF(n.next_eligible_at, 'infinity') AS next_eligible_at,
                 n.import_id, n.attributes, n.created_at, n.phone::text AS sort_value
            FROM phone_numbers n
           WHERE n.tenant_id = $1

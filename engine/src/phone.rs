@@ -160,6 +160,14 @@ fn country_of(number: &phonenumber::PhoneNumber) -> Option<country::Id> {
     })
 }
 
+/// Reads one number a caller typed (an API field, a CLI argument): its E.164 digits, or
+/// an invalid-argument error naming `field` and the value.
+pub fn parse_input(field: &'static str, raw: &str, region: Option<Region>) -> Result<i64> {
+    normalise(raw, region)
+        .map(|n| n.e164)
+        .map_err(|rejection| Error::invalid(field, format!("'{raw}': {rejection}")))
+}
+
 /// Formats stored E.164 digits for people: `+79161234567`.
 pub fn format_e164(e164: i64) -> String {
     format!("+{e164}")

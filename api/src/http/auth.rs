@@ -362,6 +362,7 @@ permissions! {
     SettingsManage => "settings.manage",
     ProjectsRead => "projects.read",
     ProjectsWrite => "projects.write",
+    CallsWork => "calls.work",
 }
 
 /// A caller holding permission `P`; 401 without a caller, 403 without the permission.

@@ -79,6 +79,7 @@ impl AppState {
         (name = "imports", description = "Number file imports"),
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
+        (name = "calls", description = "Dialers and softphones: leases, screen pop, call outcomes, calling hours"),
         (name = "audit", description = "The audit log"),
         (name = "tenants", description = "Tenants (platform administrators only)"),
     )
@@ -131,7 +132,7 @@ impl Modify for Conventions {
 }
 
 fn api_v1() -> OpenApiRouter<AppState> {
-    use routes::{audit, imports, numbers, projects, settings, tenants, tokens, users};
+    use routes::{audit, calls, imports, numbers, projects, settings, tenants, tokens, users};
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -169,6 +170,12 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::dry_run_allocation))
         .routes(routes!(projects::preview_allocation))
         .routes(routes!(projects::forecast))
+        .routes(routes!(calls::lease_numbers))
+        .routes(routes!(calls::return_leases))
+        .routes(routes!(calls::screen_pop))
+        .routes(routes!(calls::post_outcome))
+        .routes(routes!(calls::list_calling_hours, calls::set_calling_hours))
+        .routes(routes!(calls::delete_calling_hours))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(tenants::list_tenants, tenants::create_tenant))

@@ -166,6 +166,7 @@ async fn every_command_has_help() {
         vec!["provider", "list", "--help"],
         vec!["import", "--help"],
         vec!["dnc", "import", "--help"],
+        vec!["outcomes", "import", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");

@@ -1,6 +1,7 @@
 //! The `dialpool` binary and the HTTP router against a real PostgreSQL.
 
 mod api;
+mod calls;
 mod cli;
 mod http;
 mod projects;

@@ -80,13 +80,12 @@ pub async fn explain(
     at: Option<DateTime<Utc>>,
 ) -> Result<Explanation> {
     let at = at.unwrap_or_else(Utc::now);
-    let e164 = phone::normalise(raw, region)
-        .map_err(|rejection| Error::invalid("phone", format!("'{raw}': {rejection}")))?
-        .e164;
+    let e164 = phone::parse_input("phone", raw, region)?;
     let row = client
         .query_opt(
             "SELECT n.provider_id, pr.code AS provider, n.geo_id, g.code AS geo, n.project_id, p.name AS project,
-                    n.status, s.code AS status_code, s.category::text AS category, n.attempts, n.next_eligible_at,
+                    n.status, s.code AS status_code, s.category::text AS category, n.attempts,
+                    NULLIF(n.next_eligible_at, 'infinity') AS next_eligible_at,
                     n.allocated_at, n.leased_until, n.created_at
                FROM phone_numbers n
                JOIN providers pr ON pr.tenant_id = n.tenant_id AND pr.id = n.provider_id

@@ -2,6 +2,7 @@
 
 mod allocation;
 mod bad_input;
+mod calls;
 mod formats;
 mod migrations;
 mod pipeline;

@@ -149,6 +149,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calling-hours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Calling hours: the tenant's default and the rules per country and region. */
+        get: operations["list_calling_hours"];
+        /** Set the calling hours of a geo (or, without `geo_id`, the default), replacing its rule. */
+        put: operations["set_calling_hours"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calling-hours/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a calling-hours rule; its geo falls back to the country's, the default's, or
+         *     08:00–21:00.
+         */
+        delete: operations["delete_calling_hours"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/geos": {
         parameters: {
             query?: never;
@@ -360,6 +398,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/outcomes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post a call's outcome. The disposition sets the status through the tenant's map,
+         *     attempts count, cool-downs start, DNC lists. Posting the same `call_id` again changes
+         *     nothing and answers what the first post did, with `duplicate: true`.
+         */
+        post: operations["post_outcome"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/permissions": {
         parameters: {
             query?: never;
@@ -411,6 +470,44 @@ export interface paths {
         post?: never;
         /** Soft-delete a project; it can be restored until it is purged. */
         delete: operations["delete_project"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/leases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lease the next numbers of a project: due retries and call-backs first, then fresh
+         *     ones, only inside the project's schedule and each number's local calling hours.
+         *     Fewer (or none) may come back; `short_reason` says why.
+         */
+        post: operations["lease_numbers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/leases/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Give leased numbers back before their lease ends (a dialer shutting down). */
+        post: operations["return_leases"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -549,6 +646,26 @@ export interface paths {
         put: operations["update_role"];
         post?: never;
         delete: operations["delete_role"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/screen-pop/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Screen pop: a number in any format (URL-encode the `+`) → project, status, attempts,
+         *     attributes and the last calls.
+         */
+        get: operations["screen_pop"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -719,6 +836,37 @@ export interface components {
             last_used_at?: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        CallingHours: {
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: int64
+             * @description The region or country the rule is for; absent for the tenant's default.
+             */
+            geo_id?: number | null;
+            geo_code?: string | null;
+            /** @description `HH:MM` local time; calls may start from `start` until before `end`. */
+            start: string;
+            end: string;
+            /** Format: int32 */
+            max_calls_24h?: number | null;
+        };
+        CallingHoursInput: {
+            /**
+             * Format: int64
+             * @description A country or region geo; absent (or null) sets the tenant's default.
+             */
+            geo_id?: number | null;
+            /** @example 08:00 */
+            start: string;
+            /**
+             * @description `24:00` is the end of the day.
+             * @example 20:00
+             */
+            end: string;
+            /** Format: int32 */
+            max_calls_24h?: number | null;
         };
         CreatedToken: {
             token: components["schemas"]["ApiToken"];
@@ -915,6 +1063,46 @@ export interface components {
             /** Format: binary */
             file: string;
         };
+        Lease: {
+            /** Format: int64 */
+            project_id: number;
+            /** Format: date-time */
+            leased_until: string;
+            numbers: components["schemas"]["LeasedNumber"][];
+            /**
+             * @description Why fewer numbers than asked came back, when that has one reason: `paused`,
+             *     `holiday`, `outside_schedule`, `outside_calling_hours`, `empty`.
+             */
+            short_reason?: string | null;
+        };
+        LeaseRequest: {
+            /**
+             * Format: int64
+             * @description How many numbers, 1 to 500 (default 1).
+             */
+            count?: number;
+            /**
+             * Format: int64
+             * @description How long the dialer holds them before they return, 10 s to 4 h (default 300).
+             */
+            lease_s?: number;
+        };
+        LeaseReturn: {
+            /** @description Numbers in any format; `region` reads national ones. */
+            phones: string[];
+            region?: string | null;
+        };
+        LeasedNumber: {
+            phone: string;
+            /** Format: int64 */
+            provider_id: number;
+            /** Format: int64 */
+            geo_id?: number | null;
+            status: string;
+            /** Format: int32 */
+            attempts: number;
+            attributes: unknown;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -1023,6 +1211,49 @@ export interface components {
             leased_until?: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        /** @description One call as a softphone or dialer reports it. */
+        OutcomeInput: {
+            /** @description The dialer's id of the call; posting the same id again changes nothing. */
+            call_id: string;
+            /** @description Any format; E.164 (`+79161234567`) needs no region. */
+            phone: string;
+            /** Format: int64 */
+            project_id?: number | null;
+            /**
+             * @description A key of the disposition map (`ANSWERED`, `NO ANSWER`, `BUSY`, `SALE`, `DNC` ...),
+             *     any case.
+             */
+            disposition: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            answered_at?: string | null;
+            /** Format: date-time */
+            ended_at?: string | null;
+            /** Format: int32 */
+            duration_s?: number | null;
+            agent?: string | null;
+            notes?: string | null;
+        };
+        /** @description A posted outcome's effect, or for a repeated `call_id` what the first post did. */
+        OutcomeResult: {
+            call_id: string;
+            phone: string;
+            /** @description True when this `call_id` was stored before; nothing changed now. */
+            duplicate: boolean;
+            status_from?: string | null;
+            status_to: string;
+            /**
+             * Format: int32
+             * @description The number as it is now.
+             */
+            attempts: number;
+            /** Format: int64 */
+            project_id?: number | null;
+            /** Format: date-time */
+            next_eligible_at?: string | null;
+            dnc: boolean;
         };
         /** @description One page of a list and the cursor of the next, absent on the last page. */
         Page_ApiToken: {
@@ -1207,6 +1438,17 @@ export interface components {
         PasswordChange: {
             current_password: string;
             new_password: string;
+        };
+        PastCall: {
+            call_id: string;
+            disposition: string;
+            status: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: int32 */
+            duration_s?: number | null;
+            agent?: string | null;
+            notes?: string | null;
         };
         PermissionInfo: {
             name: string;
@@ -1403,6 +1645,10 @@ export interface components {
             /** Format: int64 */
             elapsed_ms: number;
         };
+        Returned: {
+            /** Format: int64 */
+            returned: number;
+        };
         Role: {
             /** Format: int64 */
             id: number;
@@ -1445,6 +1691,25 @@ export interface components {
         Scopes: {
             providers?: number[];
             projects?: number[];
+        };
+        /** @description What an agent's screen shows when a number rings or is dialled. */
+        ScreenPop: {
+            phone: string;
+            /** Format: int64 */
+            project_id?: number | null;
+            project?: string | null;
+            provider: string;
+            geo?: string | null;
+            status: string;
+            status_category: string;
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            leased_until?: string | null;
+            dnc: boolean;
+            attributes: unknown;
+            /** @description The latest calls first, at most ten. */
+            last_calls: components["schemas"]["PastCall"][];
         };
         /**
          * @description Numbers that match a project's rules but that it does not get, by the first reason
@@ -1854,6 +2119,94 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_calling_hours: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallingHours"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_calling_hours: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallingHoursInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallingHours"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_calling_hours: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -2391,6 +2744,45 @@ export interface operations {
             };
         };
     };
+    post_outcome: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutcomeInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutcomeResult"];
+                };
+            };
+            /** @description unknown disposition, number or project */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     permissions: {
         parameters: {
             query?: never;
@@ -2566,6 +2958,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReleaseCounts"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    lease_numbers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaseRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lease"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    return_leases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaseReturn"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Returned"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */
@@ -2980,6 +3440,46 @@ export interface operations {
         requestBody?: never;
         responses: {
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    screen_pop: {
+        parameters: {
+            query?: {
+                /** @description Region (ISO 3166) for a number written without its country code. */
+                region?: string;
+            };
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScreenPop"];
+                };
+            };
+            /** @description not a number Dialpool holds */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@
 //! [`Caller`]: super::auth::Caller
 
 pub mod audit;
+pub mod calls;
 pub mod imports;
 pub mod numbers;
 pub mod projects;

@@ -1,0 +1,152 @@
+//! A dialer through the HTTP API with an API token: lease, screen pop, outcomes posted
+//! twice, giving leases back; permissions and calling hours.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{Api, Auth};
+
+#[tokio::test]
+async fn a_dialer_token_leases_looks_up_and_posts_outcomes_once() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    let project = {
+        let client = api.db.client().await;
+        let tenant: i64 =
+            client.query_one("SELECT id FROM tenants WHERE slug = 'default'", &[]).await.unwrap().get(0);
+        let project: i64 = client
+            .query_one(
+                "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Dial', 'UTC', 100) RETURNING id",
+                &[&tenant],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        client
+            .execute(
+                "INSERT INTO project_schedules (tenant_id, project_id, weekday, starts_at, ends_at)
+                 SELECT $1, $2, d, '00:00', '24:00' FROM generate_series(1, 7) d",
+                &[&tenant, &project],
+            )
+            .await
+            .unwrap();
+        // Numbers without a geo are judged in the project's zone; all day, so the test
+        // does not depend on the hour it runs at.
+        client
+            .execute(
+                "INSERT INTO calling_hours (tenant_id, geo_id, start_local, end_local) VALUES ($1, NULL, '00:00', '24:00')",
+                &[&tenant],
+            )
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO phone_numbers (tenant_id, phone, provider_id, project_id, import_id, last_import_id, attributes)
+                 SELECT $1, 79161000000 + i, $2, $3, 0, 0, jsonb_build_object('name', 'Person ' || i)
+                   FROM generate_series(1, 3) i",
+                &[&tenant, &provider, &project],
+            )
+            .await
+            .unwrap();
+        project
+    };
+    let token = api
+        .post("/api/v1/tokens", &admin, json!({"name": "dialer", "permissions": ["calls.work", "scope.all"]}))
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let dialer = Auth::Bearer(token["secret"].as_str().unwrap().to_owned());
+
+    let lease = api
+        .post(&format!("/api/v1/projects/{project}/leases"), &dialer, json!({"count": 2, "lease_s": 60}))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(lease["numbers"].as_array().unwrap().len(), 2, "{lease}");
+    assert_eq!(lease["numbers"][0]["attributes"]["name"], "Person 1");
+    let phone = lease["numbers"][0]["phone"].as_str().unwrap().to_owned();
+
+    let pop = api
+        .get(&format!("/api/v1/screen-pop/{}", phone.replace('+', "%2B")), &dialer)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((pop["status"].clone(), pop["project_id"].clone()), (json!("new"), json!(project)));
+    let national =
+        api.get("/api/v1/screen-pop/89161000002?region=RU", &dialer).await.expect(StatusCode::OK).json();
+    assert_eq!(national["phone"], "+79161000002");
+
+    let outcome = json!({"call_id": "a-1", "phone": phone, "disposition": "NO ANSWER",
+                         "started_at": "2026-11-23T09:00:00Z", "duration_s": 0, "agent": "anna"});
+    let first = api.post("/api/v1/outcomes", &dialer, outcome.clone()).await.expect(StatusCode::OK).json();
+    assert_eq!(
+        (first["duplicate"].clone(), first["status_to"].clone(), first["attempts"].clone()),
+        (json!(false), json!("no_answer"), json!(1))
+    );
+    let second = api.post("/api/v1/outcomes", &dialer, outcome).await.expect(StatusCode::OK).json();
+    assert_eq!((second["duplicate"].clone(), second["attempts"].clone()), (json!(true), json!(1)));
+    let pop = api
+        .get(&format!("/api/v1/screen-pop/{}", phone.replace('+', "%2B")), &dialer)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(pop["last_calls"][0]["call_id"], "a-1");
+
+    let unknown = json!({"call_id": "a-2", "phone": phone, "disposition": "MAYBE", "started_at": "2026-11-23T09:00:00Z"});
+    let problem =
+        api.post("/api/v1/outcomes", &dialer, unknown).await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
+    assert!(problem["detail"].as_str().unwrap().contains("MAYBE"), "{problem}");
+
+    let other = lease["numbers"][1]["phone"].as_str().unwrap();
+    let returned = api
+        .post(&format!("/api/v1/projects/{project}/leases/return"), &dialer, json!({"phones": [other]}))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(returned["returned"], 1);
+    let next = api
+        .post(&format!("/api/v1/projects/{project}/leases"), &dialer, json!({"count": 5}))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        next["numbers"].as_array().unwrap().len(),
+        2,
+        "the returned one and the third; the called one cools down"
+    );
+
+    // The token cannot do what it was not given; nor reach another tenant's project.
+    api.get("/api/v1/numbers", &dialer).await.expect(StatusCode::FORBIDDEN);
+    api.post("/api/v1/projects/999999/leases", &dialer, json!({})).await.expect(StatusCode::NOT_FOUND);
+    api.request(
+        Method::PUT,
+        "/api/v1/calling-hours",
+        &dialer,
+        Some(json!({"start": "08:00", "end": "20:00"})),
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+    let set = api
+        .request(
+            Method::PUT,
+            "/api/v1/calling-hours",
+            &admin,
+            Some(json!({"start": "09:00", "end": "24:00", "max_calls_24h": 3})),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((set["start"].clone(), set["end"].clone()), (json!("09:00"), json!("24:00")));
+    let bad = api
+        .request(
+            Method::PUT,
+            "/api/v1/calling-hours",
+            &admin,
+            Some(json!({"start": "21:00", "end": "08:00"})),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .json();
+    assert!(bad["detail"].as_str().unwrap().contains("ends before it starts"), "{bad}");
+}

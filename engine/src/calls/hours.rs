@@ -1,0 +1,210 @@
+//! Calling hours: when a number may be called, in its own local time (its geo's time
+//! zone). The most specific rule wins: the number's region, then its country, then the
+//! tenant's default; with none, 08:00–21:00. A rule may also cap calls to one number in
+//! any 24 hours.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::{GenericClient, Row};
+
+use crate::audit::{self, Actor, Change};
+use crate::error::{Error, Result};
+use crate::tenant::TenantId;
+
+pub const DEFAULT_START: &str = "08:00";
+pub const DEFAULT_END: &str = "21:00";
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CallingHours {
+    pub id: i64,
+    /// The region or country the rule is for; absent for the tenant's default.
+    pub geo_id: Option<i64>,
+    pub geo_code: Option<String>,
+    /// `HH:MM` local time; calls may start from `start` until before `end`.
+    pub start: String,
+    pub end: String,
+    pub max_calls_24h: Option<i16>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallingHoursInput {
+    /// A country or region geo; absent (or null) sets the tenant's default.
+    pub geo_id: Option<i64>,
+    #[schema(example = "08:00")]
+    pub start: String,
+    /// `24:00` is the end of the day.
+    #[schema(example = "20:00")]
+    pub end: String,
+    pub max_calls_24h: Option<i16>,
+}
+
+fn from_row(row: &Row) -> CallingHours {
+    let time = |t: NaiveTime| t.format("%H:%M").to_string();
+    let end: NaiveTime = row.get("end_local");
+    CallingHours {
+        id: row.get("id"),
+        geo_id: row.get("geo_id"),
+        geo_code: row.get("geo_code"),
+        start: time(row.get("start_local")),
+        // PostgreSQL keeps 24:00 as its own value; chrono reads it as midnight.
+        end: if row.get::<_, bool>("ends_at_midnight") { "24:00".into() } else { time(end) },
+        max_calls_24h: row.get("max_calls_24h"),
+    }
+}
+
+const SELECT: &str = "SELECT h.id, h.geo_id, g.code AS geo_code, h.start_local, h.end_local,
+        h.end_local = '24:00'::time AS ends_at_midnight, h.max_calls_24h
+   FROM calling_hours h LEFT JOIN geos g ON g.tenant_id = h.tenant_id AND g.id = h.geo_id";
+
+pub async fn list(client: &impl GenericClient, tenant: TenantId) -> Result<Vec<CallingHours>> {
+    Ok(client
+        .query(
+            &format!("{SELECT} WHERE h.tenant_id = $1 ORDER BY h.geo_id NULLS FIRST, g.code"),
+            &[&tenant.0],
+        )
+        .await?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+fn parse_time(field: &'static str, value: &str) -> Result<String> {
+    let ok = value == "24:00" || NaiveTime::parse_from_str(value, "%H:%M").is_ok();
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(field, format!("'{value}' is not a time HH:MM")))
+    }
+}
+
+/// Sets the rule for a geo (or the default), replacing the one it had.
+pub async fn set(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    input: &CallingHoursInput,
+) -> Result<CallingHours> {
+    let start = parse_time("start", &input.start)?;
+    let end = parse_time("end", &input.end)?;
+    if start == "24:00" || (end != "24:00" && end <= start) {
+        return Err(Error::invalid("end", format!("the window {start}–{end} ends before it starts")));
+    }
+    if let Some(max) = input.max_calls_24h
+        && max < 1
+    {
+        return Err(Error::invalid("max_calls_24h", "must be at least 1 (leave it out for no cap)"));
+    }
+    let tx = client.transaction().await?;
+    if let Some(geo) = input.geo_id {
+        crate::geo::get(&tx, tenant, geo).await?;
+    }
+    let before = tx
+        .query_opt(
+            &format!("{SELECT} WHERE h.tenant_id = $1 AND h.geo_id IS NOT DISTINCT FROM $2"),
+            &[&tenant.0, &input.geo_id],
+        )
+        .await?
+        .map(|r| from_row(&r));
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO calling_hours (tenant_id, geo_id, start_local, end_local, max_calls_24h)
+             VALUES ($1, $2, $3::text::time, $4::text::time, $5)
+             ON CONFLICT (tenant_id, COALESCE(geo_id, 0)) DO UPDATE
+                SET start_local = excluded.start_local, end_local = excluded.end_local,
+                    max_calls_24h = excluded.max_calls_24h
+             RETURNING id",
+            &[&tenant.0, &input.geo_id, &start, &end, &input.max_calls_24h],
+        )
+        .await?
+        .get(0);
+    let after = from_row(
+        &tx.query_one(&format!("{SELECT} WHERE h.tenant_id = $1 AND h.id = $2"), &[&tenant.0, &id]).await?,
+    );
+    audit::record(
+        &tx,
+        tenant,
+        actor,
+        Change::updated("calling_hours.set", "calling_hours", id, &before, &after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn delete(client: &mut impl GenericClient, tenant: TenantId, actor: &Actor, id: i64) -> Result<()> {
+    let tx = client.transaction().await?;
+    let before = tx
+        .query_opt(&format!("{SELECT} WHERE h.tenant_id = $1 AND h.id = $2"), &[&tenant.0, &id])
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or_else(|| Error::NotFound { entity: "calling hours", key: id.to_string() })?;
+    tx.execute("DELETE FROM calling_hours WHERE tenant_id = $1 AND id = $2", &[&tenant.0, &id]).await?;
+    audit::record(&tx, tenant, actor, Change::deleted("calling_hours.delete", "calling_hours", id, &before))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Which numbers may be called at one instant, by geo.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    /// Geos whose local time is inside their calling hours now.
+    pub open: Vec<i64>,
+    /// Caps on calls per number in 24 hours, by geo (0 for numbers without a geo).
+    pub caps: HashMap<i64, i16>,
+    /// Numbers without a geo are judged in the project's time zone by the default rule.
+    pub no_geo_open: bool,
+}
+
+/// Resolves every geo's rule and local time at `at` in one query.
+pub async fn gate(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    at: DateTime<Utc>,
+    project_zone: &str,
+) -> Result<Gate> {
+    let rows = client
+        .query(
+            "WITH places AS (
+                SELECT g.id, g.country, g.region, g.time_zone FROM geos g WHERE g.tenant_id = $1
+                UNION ALL SELECT 0, NULL, NULL, $3::text
+             )
+             SELECT p.id,
+                    ($2::timestamptz AT TIME ZONE p.time_zone)::time AS local,
+                    COALESCE(r.start_local, '08:00') AS start_local,
+                    COALESCE(r.end_local, '21:00') AS end_local,
+                    r.max_calls_24h
+               FROM places p
+               LEFT JOIN LATERAL (
+                    SELECT h.start_local, h.end_local, h.max_calls_24h
+                      FROM calling_hours h
+                      LEFT JOIN geos hg ON hg.tenant_id = h.tenant_id AND hg.id = h.geo_id
+                     WHERE h.tenant_id = $1
+                       AND (h.geo_id IS NULL OR h.geo_id = p.id OR (hg.country = p.country AND hg.region IS NULL))
+                     ORDER BY CASE WHEN h.geo_id = p.id THEN 0 WHEN h.geo_id IS NULL THEN 2 ELSE 1 END
+                     LIMIT 1) r ON true",
+            &[&tenant.0, &at, &project_zone],
+        )
+        .await?;
+    let mut gate = Gate::default();
+    for row in rows {
+        let id: i64 = row.get("id");
+        let local: NaiveTime = row.get("local");
+        let start: NaiveTime = row.get("start_local");
+        let end: NaiveTime = row.get("end_local");
+        // 24:00 comes back as 00:00: a window ending at midnight is open to the day's end.
+        let open = local >= start && (end == NaiveTime::MIN || local < end);
+        if let Some(cap) = row.get::<_, Option<i16>>("max_calls_24h") {
+            gate.caps.insert(id, cap);
+        }
+        if id == 0 {
+            gate.no_geo_open = open;
+        } else if open {
+            gate.open.push(id);
+        }
+    }
+    Ok(gate)
+}

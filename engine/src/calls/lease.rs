@@ -1,0 +1,227 @@
+//! Leases: a dialer takes the next numbers of a project to call. A leased number is its
+//! alone until an outcome or the lease's expiry gives it back; concurrent dialers skip
+//! each other's rows (`FOR UPDATE SKIP LOCKED`) and never get the same number.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::GenericClient;
+
+use super::hours;
+use crate::access::Scope;
+use crate::audit::Actor;
+use crate::error::{Error, Result};
+use crate::phone::format_e164;
+use crate::tenant::TenantId;
+
+pub const MAX_COUNT: i64 = 500;
+pub const DEFAULT_LEASE_S: i64 = 300;
+pub const MAX_LEASE_S: i64 = 4 * 3600;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    /// How many numbers, 1 to 500 (default 1).
+    #[serde(default = "one")]
+    pub count: i64,
+    /// How long the dialer holds them before they return, 10 s to 4 h (default 300).
+    #[serde(default = "default_lease")]
+    pub lease_s: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn default_lease() -> i64 {
+    DEFAULT_LEASE_S
+}
+
+impl Default for LeaseRequest {
+    fn default() -> Self {
+        LeaseRequest { count: 1, lease_s: DEFAULT_LEASE_S }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LeasedNumber {
+    pub phone: String,
+    pub provider_id: i64,
+    pub geo_id: Option<i64>,
+    pub status: String,
+    pub attempts: i16,
+    pub attributes: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Lease {
+    pub project_id: i64,
+    pub leased_until: DateTime<Utc>,
+    pub numbers: Vec<LeasedNumber>,
+    /// Why fewer numbers than asked came back, when that has one reason: `paused`,
+    /// `holiday`, `outside_schedule`, `outside_calling_hours`, `empty`.
+    pub short_reason: Option<String>,
+}
+
+/// Leases up to `request.count` numbers of `project_id` at `at`.
+pub async fn lease(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    scope: &Scope,
+    actor: &Actor,
+    project_id: i64,
+    request: &LeaseRequest,
+    at: DateTime<Utc>,
+) -> Result<Lease> {
+    if !(1..=MAX_COUNT).contains(&request.count) {
+        return Err(Error::invalid("count", format!("must be 1 to {MAX_COUNT}")));
+    }
+    if !(10..=MAX_LEASE_S).contains(&request.lease_s) {
+        return Err(Error::invalid("lease_s", format!("must be 10 to {MAX_LEASE_S} seconds")));
+    }
+    if scope.project_filter().is_some_and(|ids| !ids.contains(&project_id)) {
+        return Err(Error::NotFound { entity: "project", key: project_id.to_string() });
+    }
+    let leased_until = at + Duration::seconds(request.lease_s);
+    let project = client
+        .query_opt(
+            "SELECT p.status, p.time_zone, p.max_attempts,
+                    EXISTS (SELECT FROM project_holidays h WHERE h.tenant_id = p.tenant_id AND h.project_id = p.id
+                               AND h.day = ($3::timestamptz AT TIME ZONE p.time_zone)::date) AS holiday,
+                    EXISTS (SELECT FROM project_schedules s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id
+                               AND s.weekday = extract(isodow FROM $3::timestamptz AT TIME ZONE p.time_zone)
+                               AND ($3::timestamptz AT TIME ZONE p.time_zone)::time >= s.starts_at
+                               AND (($3::timestamptz AT TIME ZONE p.time_zone)::time < s.ends_at
+                                    OR s.ends_at = '24:00'::time)) AS in_window
+               FROM projects p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL",
+            &[&tenant.0, &project_id, &at],
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound { entity: "project", key: project_id.to_string() })?;
+    let empty = |reason: &str| Lease {
+        project_id,
+        leased_until,
+        numbers: Vec::new(),
+        short_reason: Some(reason.to_owned()),
+    };
+    if project.get::<_, String>("status") != "active" {
+        return Ok(empty("paused"));
+    }
+    if project.get("holiday") {
+        return Ok(empty("holiday"));
+    }
+    if !project.get::<_, bool>("in_window") {
+        return Ok(empty("outside_schedule"));
+    }
+    let zone: String = project.get("time_zone");
+    let max_attempts: i16 = project.get("max_attempts");
+    let gate = hours::gate(&*client, tenant, at, &zone).await?;
+    let tx = client.transaction().await?;
+    // Expired leases come back first; rows another dialer is touching are left to it.
+    tx.execute(
+        "UPDATE phone_numbers n SET leased_until = NULL
+          WHERE n.tenant_id = $1 AND n.phone IN (
+                SELECT phone FROM phone_numbers WHERE tenant_id = $1 AND project_id = $2 AND leased_until <= $3
+                   FOR UPDATE SKIP LOCKED)",
+        &[&tenant.0, &project_id, &at],
+    )
+    .await?;
+    let (cap_geos, cap_counts): (Vec<i64>, Vec<i16>) = gate.caps.iter().map(|(g, c)| (*g, *c)).unzip();
+    // Due retries and call-backs first (by due time), then fresh numbers; each branch is
+    // a range of the lease index. The eligibility tests that follow are cheap per row.
+    let eligible = "n.tenant_id = $1 AND n.project_id = $2 AND n.leased_until IS NULL
+            AND n.attempts < $5
+            AND n.status IN (SELECT id FROM number_statuses
+                              WHERE tenant_id = $1 AND category IN ('fresh', 'retry', 'callback'))
+            AND (n.geo_id = ANY($6) OR (n.geo_id IS NULL AND $7))
+            AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
+            AND NOT EXISTS (
+                SELECT FROM unnest($8::bigint[], $9::int2[]) c(geo, cap)
+                 WHERE c.geo = COALESCE(n.geo_id, 0)
+                   AND (SELECT count(*) FROM call_outcomes o
+                         WHERE o.tenant_id = $1 AND o.phone = n.phone
+                           AND o.started_at > $3::timestamptz - interval '24 hours') >= c.cap)";
+    let rows = tx
+        .query(
+            &format!(
+                "WITH due AS (
+                    SELECT n.phone FROM phone_numbers n
+                     WHERE {eligible} AND n.next_eligible_at <= $3
+                     ORDER BY n.next_eligible_at LIMIT $4 FOR UPDATE SKIP LOCKED
+                 ), fresh AS (
+                    SELECT n.phone FROM phone_numbers n
+                     WHERE {eligible} AND n.next_eligible_at IS NULL
+                     LIMIT greatest(0, $4 - (SELECT count(*) FROM due)) FOR UPDATE SKIP LOCKED
+                 ), leased AS (
+                    UPDATE phone_numbers n SET leased_until = $10, updated_at = now()
+                      FROM (SELECT phone FROM due UNION ALL SELECT phone FROM fresh) p
+                     WHERE n.tenant_id = $1 AND n.phone = p.phone
+                    RETURNING n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.attributes
+                 ), logged AS (
+                    INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
+                                               status_from, status_to, actor_user_id, data)
+                    SELECT $1, $3, phone, 'leased', $2, provider_id, geo_id, status, status, $11,
+                           jsonb_build_object('until', $10::timestamptz, 'token', $12::bigint)
+                      FROM leased
+                 )
+                 SELECT l.phone, l.provider_id, l.geo_id, s.code AS status, l.attempts, l.attributes
+                   FROM leased l JOIN number_statuses s ON s.tenant_id = $1 AND s.id = l.status
+                  ORDER BY l.phone"
+            ),
+            &[
+                &tenant.0,
+                &project_id,
+                &at,
+                &request.count,
+                &max_attempts,
+                &gate.open,
+                &gate.no_geo_open,
+                &cap_geos,
+                &cap_counts,
+                &leased_until,
+                &actor.user_id,
+                &actor.token_id,
+            ],
+        )
+        .await?;
+    tx.commit().await?;
+    let numbers: Vec<LeasedNumber> = rows
+        .iter()
+        .map(|r| LeasedNumber {
+            phone: format_e164(r.get("phone")),
+            provider_id: r.get("provider_id"),
+            geo_id: r.get("geo_id"),
+            status: r.get("status"),
+            attempts: r.get("attempts"),
+            attributes: r.get("attributes"),
+        })
+        .collect();
+    let short_reason = if numbers.len() as i64 >= request.count {
+        None
+    } else if gate.open.is_empty() && !gate.no_geo_open {
+        Some("outside_calling_hours".to_owned())
+    } else {
+        Some("empty".to_owned())
+    };
+    Ok(Lease { project_id, leased_until, numbers, short_reason })
+}
+
+/// Gives leased numbers back before their lease ends (a dialer shutting down).
+/// Returns how many were returned.
+pub async fn release(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    scope: &Scope,
+    project_id: i64,
+    phones: &[i64],
+) -> Result<u64> {
+    if scope.project_filter().is_some_and(|ids| !ids.contains(&project_id)) {
+        return Err(Error::NotFound { entity: "project", key: project_id.to_string() });
+    }
+    Ok(client
+        .execute(
+            "UPDATE phone_numbers SET leased_until = NULL, updated_at = now()
+              WHERE tenant_id = $1 AND project_id = $2 AND phone = ANY($3) AND leased_until IS NOT NULL",
+            &[&tenant.0, &project_id, &phones],
+        )
+        .await?)
+}

@@ -1,0 +1,389 @@
+//! Leases, calling hours and call outcomes against a real PostgreSQL.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use dialpool_engine::access::Scope;
+use dialpool_engine::audit::Actor;
+use dialpool_engine::calls::files::{self, Format, OutcomeFileRequest};
+use dialpool_engine::calls::hours::{self, CallingHoursInput};
+use dialpool_engine::calls::lease::{self, Lease, LeaseRequest};
+use dialpool_engine::calls::outcome::{self, OutcomeInput};
+use dialpool_engine::error::Error;
+use dialpool_engine::project::{self, ProjectInput, Window};
+use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::testkit::TestDb;
+
+struct Desk {
+    db: TestDb,
+    tenant: TenantId,
+    provider: i64,
+    /// RU-MOW (Europe/Moscow) and US-NY (America/New_York).
+    mow: i64,
+    ny: i64,
+    project: i64,
+}
+
+fn actor() -> Actor {
+    Actor::system("test")
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+async fn desk(max_attempts: i16) -> Desk {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let tenant = tenant::find_by_slug(&**client, "default").await.unwrap();
+    let provider: i64 = client
+        .query_one(
+            "INSERT INTO providers (tenant_id, code, name) VALUES ($1, 'p', 'P') RETURNING id",
+            &[&tenant.0],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let geo = |country: &'static str, region: &'static str, zone: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "INSERT INTO geos (tenant_id, country, region, name, time_zone) VALUES ($1, $2, $3, $3, $4) RETURNING id",
+                    &[&tenant.0, &country, &region, &zone],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let mow = geo("RU", "MOW", "Europe/Moscow").await;
+    let ny = geo("US", "NY", "America/New_York").await;
+    let input = ProjectInput {
+        name: "Calls".into(),
+        status: "active".into(),
+        time_zone: "UTC".into(),
+        daily_quota: 1000,
+        max_attempts,
+        priority: 0,
+        exclusive: false,
+        allocation_order: "newest".into(),
+        sources: vec![],
+        windows: (1..=7)
+            .map(|weekday| Window { weekday, start: "00:00".into(), end: "24:00".into() })
+            .collect(),
+        holidays: vec![],
+    };
+    let project = project::create(&mut **client, tenant, &actor(), &input).await.unwrap().id;
+    Desk { db, tenant, provider, mow, ny, project }
+}
+
+impl Desk {
+    /// `count` numbers from `first`, held by the project, in `geo`.
+    async fn numbers(&self, first: i64, count: i64, geo: Option<i64>) {
+        self.db
+            .client()
+            .await
+            .execute(
+                "INSERT INTO phone_numbers (tenant_id, phone, provider_id, geo_id, project_id, import_id, last_import_id)
+                 SELECT $1, $2::bigint + i, $3, $4, $5, 0, 0 FROM generate_series(0, $6::bigint - 1) i",
+                &[&self.tenant.0, &first, &self.provider, &geo, &self.project, &count],
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn lease(&self, count: i64, now: DateTime<Utc>) -> Lease {
+        let mut client = self.db.client().await;
+        let request = LeaseRequest { count, lease_s: 300 };
+        lease::lease(&mut **client, self.tenant, &Scope::All, &actor(), self.project, &request, now)
+            .await
+            .unwrap()
+    }
+
+    async fn post(
+        &self,
+        call_id: &str,
+        phone: &str,
+        disposition: &str,
+        started: &str,
+    ) -> outcome::OutcomeResult {
+        let mut client = self.db.client().await;
+        outcome::post(
+            &mut **client,
+            self.tenant,
+            &Scope::All,
+            &actor(),
+            &outcome_input(call_id, phone, disposition, started),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        self.db.client().await.query_one(sql, &[]).await.unwrap().get(0)
+    }
+}
+
+fn outcome_input(call_id: &str, phone: &str, disposition: &str, started: &str) -> OutcomeInput {
+    OutcomeInput {
+        call_id: call_id.into(),
+        phone: phone.into(),
+        project_id: None,
+        disposition: disposition.into(),
+        started_at: at(started),
+        answered_at: None,
+        ended_at: None,
+        duration_s: Some(0),
+        agent: Some("anna".into()),
+        notes: None,
+    }
+}
+
+fn phones(lease: &Lease) -> Vec<String> {
+    lease.numbers.iter().map(|n| n.phone.clone()).collect()
+}
+
+#[tokio::test]
+async fn parallel_leases_never_share_a_number_and_expired_leases_come_back() {
+    let desk = std::sync::Arc::new(desk(5).await);
+    desk.numbers(79160000000, 300, Some(desk.mow)).await;
+    // Monday 12:00 in Moscow.
+    let now = at("2026-11-23T09:00:00Z");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let desk = desk.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = desk.lease(7, now).await;
+                if got.numbers.is_empty() {
+                    return mine;
+                }
+                mine.extend(phones(&got));
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    for task in tasks {
+        for phone in task.await.unwrap() {
+            assert!(seen.insert(phone.clone()), "{phone} was leased twice");
+        }
+    }
+    assert_eq!(seen.len(), 300, "every number is leased exactly once");
+    let empty = desk.lease(5, now + Duration::seconds(60)).await;
+    assert!(empty.numbers.is_empty());
+    assert_eq!(empty.short_reason.as_deref(), Some("empty"));
+    assert_eq!(desk.scalar("SELECT count(*) FROM number_events WHERE kind = 'leased'").await, 300);
+    // Five minutes later the leases have run out: the numbers come back.
+    let again = desk.lease(500, now + Duration::seconds(301)).await;
+    assert_eq!(again.numbers.len(), 300);
+}
+
+#[tokio::test]
+async fn calling_hours_are_the_numbers_own_across_zones_and_dst() {
+    let desk = desk(5).await;
+    desk.numbers(79160000000, 3, Some(desk.mow)).await;
+    desk.numbers(12125550100, 3, Some(desk.ny)).await;
+    let count_by_country = |lease: &Lease| {
+        let ru = lease.numbers.iter().filter(|n| n.phone.starts_with("+7")).count();
+        (ru, lease.numbers.len() - ru)
+    };
+    let release_all = || async {
+        desk.db.client().await.execute("UPDATE phone_numbers SET leased_until = NULL", &[]).await.unwrap();
+    };
+    // 09:00 in Moscow, 01:00 in New York: only Moscow may be called.
+    assert_eq!(count_by_country(&desk.lease(10, at("2026-11-23T06:00:00Z")).await), (3, 0));
+    release_all().await;
+    // 20:59 in Moscow, 12:59 in New York: both; 21:00 in Moscow closes it.
+    assert_eq!(count_by_country(&desk.lease(10, at("2026-11-23T17:59:00Z")).await), (3, 3));
+    release_all().await;
+    assert_eq!(count_by_country(&desk.lease(10, at("2026-11-23T18:00:00Z")).await), (0, 3));
+    release_all().await;
+    // New York changes to summer time on 8 March 2026: 12:30 UTC is 07:30 before, 08:30 after.
+    assert_eq!(count_by_country(&desk.lease(10, at("2026-03-06T12:30:00Z")).await).1, 0);
+    assert_eq!(count_by_country(&desk.lease(10, at("2026-03-09T12:30:00Z")).await).1, 3);
+    release_all().await;
+
+    // A region's own hours beat the default, and its cap counts calls in 24 hours.
+    let mut client = desk.db.client().await;
+    let rule = CallingHoursInput {
+        geo_id: Some(desk.mow),
+        start: "10:00".into(),
+        end: "20:00".into(),
+        max_calls_24h: Some(1),
+    };
+    hours::set(&mut **client, desk.tenant, &actor(), &rule).await.unwrap();
+    drop(client);
+    assert_eq!(
+        count_by_country(&desk.lease(10, at("2026-11-23T06:30:00Z")).await).0,
+        0,
+        "09:30 is before 10:00"
+    );
+    let open = desk.lease(10, at("2026-11-23T07:30:00Z")).await;
+    assert_eq!(count_by_country(&open).0, 3);
+    // A busy signal: due again after 30 minutes, but one call in 24 hours is the cap.
+    desk.post("c1", "+79160000000", "BUSY", "2026-11-23T07:31:00Z").await;
+    release_all().await;
+    let later = desk.lease(10, at("2026-11-23T09:00:00Z")).await;
+    assert!(!phones(&later).contains(&"+79160000000".to_owned()), "capped at one call a day");
+    assert_eq!(count_by_country(&later).0, 2);
+    // The country's numbers without the region rule are judged by the default again.
+    let mut client = desk.db.client().await;
+    let bad =
+        CallingHoursInput { geo_id: None, start: "21:00".into(), end: "08:00".into(), max_calls_24h: None };
+    let error = hours::set(&mut **client, desk.tenant, &actor(), &bad).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument { field: "end", .. }), "{error}");
+}
+
+#[tokio::test]
+async fn outcomes_are_idempotent_and_move_statuses_attempts_and_dnc() {
+    let desk = desk(2).await;
+    desk.numbers(79160000000, 4, Some(desk.mow)).await;
+    let now = at("2026-11-23T09:00:00Z");
+    let leased = desk.lease(4, now).await;
+    assert_eq!(leased.numbers.len(), 4);
+
+    let first = desk.post("call-1", "+7 916 000-00-00", "no answer", "2026-11-23T09:01:00Z").await;
+    assert!(!first.duplicate);
+    assert_eq!(
+        (first.status_from.as_deref(), first.status_to.as_str(), first.attempts),
+        (Some("new"), "no_answer", 1)
+    );
+    assert_eq!(first.next_eligible_at, Some(at("2026-11-23T13:01:00Z")), "four hours' cool-down");
+    let again = desk.post("call-1", "+79160000000", "SALE", "2026-11-23T09:05:00Z").await;
+    assert!(again.duplicate, "a repeated call id changes nothing");
+    assert_eq!((again.status_to.as_str(), again.attempts), ("no_answer", 1));
+    assert_eq!(desk.scalar("SELECT count(*) FROM number_events WHERE kind = 'called'").await, 1);
+
+    // Cooling down: not leased until due, then leased before fresh numbers.
+    desk.post("call-2", "+79160000001", "SALE", "2026-11-23T09:02:00Z").await;
+    let dnc = desk.post("call-3", "+79160000002", "DNC", "2026-11-23T09:03:00Z").await;
+    assert!(dnc.dnc);
+    assert_eq!(desk.scalar("SELECT count(*) FROM dnc_numbers WHERE source = 'call outcome'").await, 1);
+    let mid = desk.lease(10, at("2026-11-23T10:00:00Z")).await;
+    assert_eq!(
+        phones(&mid),
+        vec!["+79160000003".to_owned()],
+        "its lease ran out; one cools down, two finished"
+    );
+    let due = desk.lease(10, at("2026-11-23T13:30:00Z")).await;
+    assert_eq!(phones(&due), vec!["+79160000000".to_owned(), "+79160000003".to_owned()]);
+
+    // Max attempts (2 for this project) ends the number's life in the project.
+    let last = desk.post("call-4", "+79160000000", "NO ANSWER", "2026-11-23T13:31:00Z").await;
+    assert_eq!((last.attempts, last.next_eligible_at), (2, None));
+    let after = desk.lease(10, at("2026-11-24T13:30:00Z")).await;
+    assert_eq!(
+        phones(&after),
+        vec!["+79160000003".to_owned()],
+        "the expired lease returns; the finished stays out"
+    );
+
+    // A project that releases finished numbers hands a sale back to the pool.
+    desk.db.client().await.execute("UPDATE projects SET on_final = 'release'", &[]).await.unwrap();
+    let sale = desk.post("call-5", "+79160000003", "SALE", "2026-11-24T13:31:00Z").await;
+    assert_eq!((sale.status_to.as_str(), sale.project_id), ("success", None));
+    assert_eq!(desk.scalar("SELECT count(*) FROM number_events WHERE kind = 'released'").await, 1);
+
+    // A retry status without a maximum, on a number no project holds: no limit applies.
+    desk.db
+        .client()
+        .await
+        .batch_execute(
+            "INSERT INTO number_statuses (tenant_id, id, code, name, category, cooldown) VALUES (1, 20, 'later', 'Later', 'retry', '1 hour');
+             INSERT INTO disposition_map (tenant_id, disposition, status_id) VALUES (1, 'LATER', 20);
+             UPDATE phone_numbers SET project_id = NULL WHERE phone = 79160000001",
+        )
+        .await
+        .unwrap();
+    let later = desk.post("call-8", "+79160000001", "later", "2026-11-24T14:00:00Z").await;
+    assert_eq!(
+        (later.status_to.as_str(), later.next_eligible_at),
+        ("later", Some(at("2026-11-24T15:00:00Z")))
+    );
+
+    // Bad input names the field and stores nothing.
+    let mut client = desk.db.client().await;
+    let unknown = outcome_input("call-6", "+79160000001", "MAYBE", "2026-11-24T13:32:00Z");
+    let error = outcome::post(&mut **client, desk.tenant, &Scope::All, &actor(), &unknown).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument { field: "disposition", .. }), "{error}");
+    let stranger = outcome_input("call-7", "+79990000000", "BUSY", "2026-11-24T13:32:00Z");
+    let error =
+        outcome::post(&mut **client, desk.tenant, &Scope::All, &actor(), &stranger).await.unwrap_err();
+    assert!(error.to_string().contains("not one Dialpool holds"), "{error}");
+    assert_eq!(desk.scalar("SELECT count(*) FROM call_outcomes").await, 6);
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/outcomes").join(name)
+}
+
+#[tokio::test]
+async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
+    let desk = desk(5).await;
+    desk.numbers(79160000001, 5, Some(desk.mow)).await;
+    let import = |name: &str, format: Format, zone: Option<&str>| {
+        let request = OutcomeFileRequest {
+            tenant: desk.tenant,
+            path: fixture(name),
+            format,
+            time_zone: zone.map(str::to_owned),
+            region: Some(dialpool_engine::phone::Region::parse("RU").unwrap()),
+            project_id: None,
+            actor: actor(),
+        };
+        let pool = desk.db.pool.clone();
+        async move { files::import(&pool, request).await.unwrap() }
+    };
+    // 16 columns, local Moscow time; row 4 has a bad start, row 5 an unknown disposition.
+    let first = import("Master-16.csv", Format::Asterisk, Some("Europe/Moscow")).await;
+    let s = &first.applied;
+    assert_eq!((s.received, s.applied, s.duplicates, s.rejected), (5, 3, 0, 2));
+    assert_eq!(s.rejections[0].line, 4);
+    assert!(s.rejections[0].reason.contains("start (10)"), "{:?}", s.rejections);
+    assert!(s.rejections[1].reason.contains("HUNG UP ON"), "{:?}", s.rejections);
+    let started: DateTime<Utc> = desk
+        .db
+        .client()
+        .await
+        .query_one("SELECT started_at FROM call_outcomes WHERE phone = 79160000002", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(started, at("2026-11-23T09:02:00Z"), "12:02 in Moscow");
+    let again = import("Master-16.csv", Format::Asterisk, Some("Europe/Moscow")).await;
+    assert_eq!(
+        (again.applied.applied, again.applied.duplicates),
+        (0, 3),
+        "the same file twice changes nothing"
+    );
+
+    // 18 columns: the unique id is the call id and the user field the agent's result.
+    let second = import("Master-18.csv", Format::Asterisk, Some("Europe/Moscow")).await;
+    assert_eq!((second.applied.applied, second.applied.dnc_added), (3, 1));
+    let status = |phone: i64| {
+        let db = &desk.db;
+        async move {
+            db.client()
+                .await
+                .query_one(
+                    "SELECT s.code, n.attempts FROM phone_numbers n JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status WHERE n.phone = $1",
+                    &[&phone],
+                )
+                .await
+                .map(|r| (r.get::<_, String>(0), r.get::<_, i16>(1)))
+                .unwrap()
+        }
+    };
+    assert_eq!(status(79160000001).await, ("success".into(), 2));
+    assert_eq!(status(79160000002).await, ("dnc".into(), 2));
+    assert_eq!(status(79160000003).await, ("no_answer".into(), 2));
+
+    // Generic CSV: any case of disposition, zones in the times, a repeated call id.
+    let generic = import("generic.csv", Format::Csv, None).await;
+    let g = &generic.applied;
+    assert_eq!((g.received, g.applied, g.duplicates), (4, 3, 1));
+    assert_eq!(status(79160000001).await, ("busy".into(), 4), "the later of two calls sets the status");
+}

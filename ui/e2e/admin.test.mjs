@@ -39,7 +39,8 @@ before(async () => {
       seen += chunk;
       serverLog.push(...String(chunk).split("\n").filter(Boolean));
       serverLog.splice(0, Math.max(0, serverLog.length - 60));
-      const match = seen.match(/serving on (http:\/\/[\d.:]+)/);
+      // Only a whole line: a chunk cut after "http://127" would parse as host 0.0.0.127.
+      const match = seen.match(/serving on (http:\/\/[\d.:]+)\r?\n/);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]);
@@ -68,11 +69,13 @@ after(async () => {
 /** The test body with a signed-in page; on failure, prints what the page and server showed. */
 function withPage(body) {
   return async () => {
-    const page = await signedInPage();
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
     const console_ = [];
     page.on("console", (message) => console_.push(`${message.type()}: ${message.text()}`));
     page.on("requestfailed", (request) => console_.push(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`));
     try {
+      await signIn(page);
       await body(page);
     } catch (error) {
       const text = await page.locator("body").innerText({ timeout: 2_000 }).catch((e) => `(no body: ${e.message})`);
@@ -84,15 +87,12 @@ function withPage(body) {
   };
 }
 
-/** A new browser context (its own cookies and storage) signed in as the administrator. */
-async function signedInPage() {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(20_000);
+/** Signs the administrator in on a fresh page (its own context: cookies and storage). */
+async function signIn(page) {
   await page.goto(`${baseUrl}/`);
   await page.getByLabel("E-mail").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
-  return page;
 }
 
 test("an administrator imports a file in the browser and finds it in the audit log", withPage(async (page) => {
@@ -109,10 +109,10 @@ test("an administrator imports a file in the browser and finds it in the audit l
   await page.getByRole("cell", { name: "phone=phone" }).waitFor();
 
   // Upload a fixture with duplicates and invalid rows, and wait for the import to end.
-  // Two cold-clone CI runs lost the click on the "Imports" link right after the provider
-  // was saved (the page stayed on Providers); until that is understood, go by address.
-  await page.goto(`${baseUrl}/imports`);
-  await page.getByLabel("Provider", { exact: true }).selectOption({ label: "e2e-leads — E2E Leads" });
+  // A select inside its label takes the chosen option into its accessible name
+  // ("Provider e2e-leads — E2E Leads" once the list loads), so match the start only.
+  await page.getByRole("link", { name: "Imports" }).click();
+  await page.getByRole("combobox", { name: /^Provider\b/ }).selectOption({ label: "e2e-leads — E2E Leads" });
   await page.getByLabel("File").setInputFiles(path.join(root, "fixtures/import/duplicates-and-invalid.csv"));
   await page.getByRole("button", { name: "Upload and import" }).click();
   await page.locator('[data-testid="import-task"][data-status="succeeded"]').waitFor();

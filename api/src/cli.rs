@@ -18,6 +18,7 @@ use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
 use dialpool_engine::phone::Region;
 use dialpool_engine::provider::{self, NewProvider};
 use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::webhook::send::{Sender, SenderConfig};
 use dialpool_engine::{ErrorKind, access, calls, db};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -101,6 +102,15 @@ pub struct ServeArgs {
     /// X-Forwarded-Proto).
     #[arg(long, env = "DIALPOOL_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Let webhooks reach loopback, private and link-local addresses (a receiver on the
+    /// same network). Off by default, so tenant administrators cannot probe the servers
+    /// next to Dialpool.
+    #[arg(long, env = "DIALPOOL_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
+    /// Seconds before a failed webhook is tried again the first time; each later wait is
+    /// three times longer (up to 6 hours), 8 tries in all.
+    #[arg(long, env = "DIALPOOL_WEBHOOKS_RETRY_BASE_S", default_value_t = 60.0)]
+    pub webhooks_retry_base_s: f64,
     /// E-mail of the administrator created on first start.
     #[arg(long, env = "DIALPOOL_ADMIN_EMAIL", default_value = "admin@localhost.localdomain")]
     pub admin_email: String,
@@ -633,6 +643,17 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
         secure_cookies: args.secure_cookies,
     };
+    let sender_config = SenderConfig {
+        allow_private: args.webhooks_allow_private,
+        retry_base: Duration::try_from_secs_f64(args.webhooks_retry_base_s)
+            .context("--webhooks-retry-base-s must be a positive number of seconds")?,
+        ..SenderConfig::default()
+    };
+    let sender = Sender::new(pool.clone(), sender_config)?;
+    let (stop_sender, sender_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sender_task = tokio::spawn(sender.run(async {
+        let _ = sender_stopped.await;
+    }));
     let app = crate::http::router(crate::http::AppState::new(pool, http_config))
         .into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -640,12 +661,16 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     eprintln!("dialpool is serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .context("serving HTTP")
+        .context("serving HTTP");
+    // A send in flight finishes and is recorded; what is still due waits in the table.
+    let _ = stop_sender.send(());
+    let _ = sender_task.await;
+    served
 }
 
 /// A progress bar on a terminal; a line every few seconds elsewhere (logs, CI).

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(4, "access", include_str!("../../migrations/0004_access.sql")),
     Migration::new(5, "allocation", include_str!("../../migrations/0005_allocation.sql")),
     Migration::new(6, "calls", include_str!("../../migrations/0006_calls.sql")),
+    Migration::new(7, "webhooks", include_str!("../../migrations/0007_webhooks.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

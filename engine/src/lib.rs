@@ -19,6 +19,7 @@ pub mod project;
 pub mod provider;
 pub mod status;
 pub mod tenant;
+pub mod webhook;
 
 pub use error::{Error, ErrorKind, Location, Result};
 

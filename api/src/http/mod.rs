@@ -80,6 +80,7 @@ impl AppState {
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
         (name = "calls", description = "Dialers and softphones: leases, screen pop, call outcomes, calling hours"),
+        (name = "webhooks", description = "Outbound webhooks: signed events to subscribers, retries, delivery log"),
         (name = "audit", description = "The audit log"),
         (name = "tenants", description = "Tenants (platform administrators only)"),
     )
@@ -132,7 +133,7 @@ impl Modify for Conventions {
 }
 
 fn api_v1() -> OpenApiRouter<AppState> {
-    use routes::{audit, calls, imports, numbers, projects, settings, tenants, tokens, users};
+    use routes::{audit, calls, imports, numbers, projects, settings, tenants, tokens, users, webhooks};
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -176,6 +177,14 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(calls::post_outcome))
         .routes(routes!(calls::list_calling_hours, calls::set_calling_hours))
         .routes(routes!(calls::delete_calling_hours))
+        .routes(routes!(webhooks::list_events))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::ping_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(tenants::list_tenants, tenants::create_tenant))

@@ -11,46 +11,7 @@ async fn a_dialer_token_leases_looks_up_and_posts_outcomes_once() {
     let api = Api::new().await;
     let admin = api.admin().await;
     let provider = api.provider(&admin, "leads").await;
-    let project = {
-        let client = api.db.client().await;
-        let tenant: i64 =
-            client.query_one("SELECT id FROM tenants WHERE slug = 'default'", &[]).await.unwrap().get(0);
-        let project: i64 = client
-            .query_one(
-                "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Dial', 'UTC', 100) RETURNING id",
-                &[&tenant],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        client
-            .execute(
-                "INSERT INTO project_schedules (tenant_id, project_id, weekday, starts_at, ends_at)
-                 SELECT $1, $2, d, '00:00', '24:00' FROM generate_series(1, 7) d",
-                &[&tenant, &project],
-            )
-            .await
-            .unwrap();
-        // Numbers without a geo are judged in the project's zone; all day, so the test
-        // does not depend on the hour it runs at.
-        client
-            .execute(
-                "INSERT INTO calling_hours (tenant_id, geo_id, start_local, end_local) VALUES ($1, NULL, '00:00', '24:00')",
-                &[&tenant],
-            )
-            .await
-            .unwrap();
-        client
-            .execute(
-                "INSERT INTO phone_numbers (tenant_id, phone, provider_id, project_id, import_id, last_import_id, attributes)
-                 SELECT $1, 79161000000 + i, $2, $3, 0, 0, jsonb_build_object('name', 'Person ' || i)
-                   FROM generate_series(1, 3) i",
-                &[&tenant, &provider, &project],
-            )
-            .await
-            .unwrap();
-        project
-    };
+    let project = api.dial_project(provider, 3).await;
     let token = api
         .post("/api/v1/tokens", &admin, json!({"name": "dialer", "permissions": ["calls.work", "scope.all"]}))
         .await

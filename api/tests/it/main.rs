@@ -6,3 +6,4 @@ mod cli;
 mod http;
 mod projects;
 mod support;
+mod webhooks;

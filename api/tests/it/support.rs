@@ -171,6 +171,49 @@ impl Api {
         reply.json()["id"].as_i64().unwrap()
     }
 
+    /// A project open all day every day (also its calling hours) holding `count` numbers
+    /// +79161000001… from `provider`, with a `name` attribute "Person i".
+    pub async fn dial_project(&self, provider: i64, count: i32) -> i64 {
+        let client = self.db.client().await;
+        let tenant: i64 =
+            client.query_one("SELECT id FROM tenants WHERE slug = 'default'", &[]).await.unwrap().get(0);
+        let project: i64 = client
+        .query_one(
+            "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Dial', 'UTC', 100) RETURNING id",
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .get(0);
+        client
+            .execute(
+                "INSERT INTO project_schedules (tenant_id, project_id, weekday, starts_at, ends_at)
+             SELECT $1, $2, d, '00:00', '24:00' FROM generate_series(1, 7) d",
+                &[&tenant, &project],
+            )
+            .await
+            .unwrap();
+        // Numbers without a geo are judged in the project's zone; all day, so the test
+        // does not depend on the hour it runs at.
+        client
+        .execute(
+            "INSERT INTO calling_hours (tenant_id, geo_id, start_local, end_local) VALUES ($1, NULL, '00:00', '24:00')",
+            &[&tenant],
+        )
+        .await
+        .unwrap();
+        client
+        .execute(
+            "INSERT INTO phone_numbers (tenant_id, phone, provider_id, project_id, import_id, last_import_id, attributes)
+             SELECT $1, 79161000000 + i, $2, $3, 0, 0, jsonb_build_object('name', 'Person ' || i)
+               FROM generate_series(1, $4) i",
+            &[&tenant, &provider, &project, &count],
+        )
+        .await
+        .unwrap();
+        project
+    }
+
     /// Uploads a file as multipart and waits for the import to end; returns the task's
     /// final view.
     pub async fn upload(&self, auth: &Auth, provider_id: i64, file_name: &str, contents: &[u8]) -> Reply {

@@ -309,6 +309,7 @@ pub async fn apply(
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     summary.released = released.len() as i64;
+    crate::webhook::enqueue_status_changes(tx, tenant).await?;
     tx.execute(
         "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id, status_from, status_to,
                                     call_id, disposition, duration_s, actor_user_id, data)

@@ -566,6 +566,16 @@ async fn finish_import(
         ],
     )
     .await?;
+    crate::webhook::enqueue(
+        tx,
+        tenant,
+        "import.finished",
+        &serde_json::json!({
+            "import_id": import_id, "status": "succeeded", "file": summary.file, "provider": summary.provider,
+            "counts": c, "seconds": summary.seconds,
+        }),
+    )
+    .await?;
     audit::record(
         tx,
         tenant,
@@ -589,11 +599,11 @@ async fn record_failure(
     started_at: DateTime<Utc>,
     error: &Error,
 ) -> Result<()> {
-    client
-        .execute(
+    let import_id: i64 = client
+        .query_one(
             "INSERT INTO imports (tenant_id, provider_id, file_name, file_size, format,
                                   on_duplicate, status, error, created_by, started_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, $9) RETURNING id",
             &[
                 &request.tenant.0,
                 &provider.id,
@@ -606,6 +616,17 @@ async fn record_failure(
                 &started_at,
             ],
         )
-        .await?;
+        .await?
+        .get(0);
+    crate::webhook::enqueue(
+        client,
+        request.tenant,
+        "import.finished",
+        &serde_json::json!({
+            "import_id": import_id, "status": "failed", "file": display_name, "provider": provider.code,
+            "error": error.to_string(),
+        }),
+    )
+    .await?;
     Ok(())
 }

@@ -326,8 +326,15 @@ pub fn read_rows(
 
 fn hash_file(path: &Path, display_name: &str) -> Result<[u8; 32]> {
     let mut hasher = Sha256::new();
-    io::copy(&mut BufReader::new(open(path, display_name)?), &mut hasher)
-        .map_err(|e| Error::io(format!("reading {display_name}"), e))?;
+    let mut file = open(path, display_name)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer).map_err(|e| Error::io(format!("reading {display_name}"), e))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
     Ok(hasher.finalize().into())
 }
 

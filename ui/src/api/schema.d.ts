@@ -807,6 +807,147 @@ export interface paths {
         patch: operations["update_user"];
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Subscribers, with how many deliveries wait and how many were given up. */
+        get: operations["list_webhooks"];
+        put?: never;
+        /** Add a subscriber. The answer holds its signing secret, shown this once. */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery with every try: when, what the receiver answered, how long it took. */
+        get: operations["get_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a delivery again now (a given-up one gets a fresh set of tries). */
+        post: operations["redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The events a subscriber can choose. */
+        get: operations["list_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_webhook"];
+        /**
+         * Change the URL, events or description, or pause (`active: false`) a subscriber. A
+         *     paused subscriber's deliveries wait and go out when it is active again.
+         */
+        put: operations["update_webhook"];
+        post?: never;
+        /** Remove a subscriber and its delivery log. */
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A subscriber's delivery log, newest first (`sort=id` for oldest first). */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a `ping` event to this subscriber (also when paused); watch it in the log. */
+        post: operations["ping_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new signing secret, shown this once; the old one stops working at once. */
+        post: operations["rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -836,6 +977,17 @@ export interface components {
             last_used_at?: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        Attempt: {
+            /** Format: int32 */
+            attempt: number;
+            /** Format: date-time */
+            at: string;
+            /** Format: int32 */
+            status?: number | null;
+            error?: string | null;
+            /** Format: int32 */
+            duration_ms: number;
         };
         CallingHours: {
             /** Format: int64 */
@@ -868,10 +1020,44 @@ export interface components {
             /** Format: int32 */
             max_calls_24h?: number | null;
         };
+        /** @description A new subscription and, this once, its secret. */
+        CreatedSubscription: components["schemas"]["Subscription"] & {
+            /** @description Shown only now: the receiver verifies signatures with it. */
+            secret: string;
+        };
         CreatedToken: {
             token: components["schemas"]["ApiToken"];
             /** @description The bearer secret. It is shown this once and cannot be recovered. */
             secret: string;
+        };
+        Delivery: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            subscription_id: number;
+            event_id: string;
+            event: string;
+            /** @description `pending` (waiting for its first try or a retry), `succeeded` or `dead` (given up). */
+            status: string;
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** Format: date-time */
+            last_attempt_at?: string | null;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status on the last try; absent if it did not answer.
+             */
+            last_status?: number | null;
+            last_error?: string | null;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            payload: Record<string, never>;
+            /** @description Every try, oldest first; only on a single delivery. */
+            tries?: components["schemas"]["Attempt"][];
         };
         DncEntry: {
             source: string;
@@ -1273,6 +1459,39 @@ export interface components {
                 last_used_at?: string | null;
                 /** Format: date-time */
                 created_at: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list and the cursor of the next, absent on the last page. */
+        Page_Delivery: {
+            items: {
+                /** Format: int64 */
+                id: number;
+                /** Format: int64 */
+                subscription_id: number;
+                event_id: string;
+                event: string;
+                /** @description `pending` (waiting for its first try or a retry), `succeeded` or `dead` (given up). */
+                status: string;
+                /** Format: int32 */
+                attempts: number;
+                /** Format: date-time */
+                next_attempt_at?: string | null;
+                /** Format: date-time */
+                last_attempt_at?: string | null;
+                /**
+                 * Format: int32
+                 * @description The receiver's HTTP status on the last try; absent if it did not answer.
+                 */
+                last_status?: number | null;
+                last_error?: string | null;
+                /** Format: date-time */
+                delivered_at?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                payload: Record<string, never>;
+                /** @description Every try, oldest first; only on a single delivery. */
+                tries?: components["schemas"]["Attempt"][];
             }[];
             next_cursor?: string | null;
         };
@@ -1774,6 +1993,40 @@ export interface components {
             /** Format: int32 */
             max_attempts?: number | null;
         };
+        Subscription: {
+            /** Format: int64 */
+            id: number;
+            url: string;
+            description: string;
+            events: string[];
+            active: boolean;
+            /** @description The first characters of the secret, to tell secrets apart; never the secret. */
+            secret_hint: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description Deliveries still waiting (first try or a retry) and given up on.
+             */
+            pending: number;
+            /** Format: int64 */
+            dead: number;
+        };
+        SubscriptionInput: {
+            /** @example https://crm.example.com/hooks/dialpool */
+            url: string;
+            description?: string;
+            /**
+             * @example [
+             *       "number.status_changed",
+             *       "import.finished"
+             *     ]
+             */
+            events: string[];
+            active?: boolean;
+        };
         /** @enum {string} */
         TaskStatus: "running" | "succeeded" | "failed";
         /** @description A company using the installation, with its limits. */
@@ -1833,6 +2086,10 @@ export interface components {
             /** @description Sets a new password the user must change at next sign-in. */
             password?: string | null;
             scopes?: components["schemas"]["Scopes"] | null;
+        };
+        WebhookEvent: {
+            name: string;
+            description: string;
         };
         /** @description A calling window on one ISO weekday (1 = Monday), in the project's time zone. */
         Window: {
@@ -3929,6 +4186,346 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedSubscription"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redeliver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEvent"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Rows per page, 1 to 500 (default 50). */
+                limit?: number;
+                cursor?: string;
+                /** @description A sort key of the list; prefix `-` for descending. */
+                sort?: string;
+                /** @description `pending`, `succeeded` or `dead`. */
+                status?: string;
+                /** @description An event name, e.g. `import.finished`. */
+                event?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ping_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedSubscription"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

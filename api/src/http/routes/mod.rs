@@ -13,6 +13,7 @@ pub mod settings;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use dialpool_engine::page::PageRequest;
 use serde::Deserialize;

@@ -60,7 +60,7 @@ pub enum Command {
     /// Manage the do-not-call list.
     #[command(subcommand)]
     Dnc(DncCommand),
-    /// Call outcomes from dialer files (Asterisk Master.csv, CSV).
+    /// Call outcomes from dialer files (Asterisk Master.csv, VICIdial calls export, CSV).
     #[command(subcommand)]
     Outcomes(OutcomesCommand),
     /// Manage projects: settings, pool rules, schedules; pause, delete, restore, purge.
@@ -211,8 +211,9 @@ pub enum OutcomesCommand {
 #[derive(Debug, Args)]
 pub struct OutcomesImportArgs {
     pub file: PathBuf,
-    /// asterisk (cdr-csv Master.csv, 16/17/18 columns) or csv (header: phone, call_id,
-    /// disposition, at[, project_id, ended_at, duration_s, agent, notes]).
+    /// asterisk (cdr-csv Master.csv, 16/17/18 columns), vicidial (the calls export,
+    /// tab- or |-separated with a header) or csv (header: phone, call_id, disposition,
+    /// at[, project_id, ended_at, duration_s, agent, notes]).
     #[arg(long, default_value = "asterisk")]
     pub format: String,
     /// IANA zone of times written without one (Asterisk writes local time unless
@@ -406,6 +407,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             let request = calls::files::OutcomeFileRequest {
                 tenant,
+                scope: dialpool_engine::access::Scope::All,
+                display_name: None,
                 path: existing_file(&args.file)?,
                 format: calls::files::Format::parse(&args.format)?,
                 time_zone: args.time_zone.clone(),

@@ -175,6 +175,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(calls::return_leases))
         .routes(routes!(calls::screen_pop))
         .routes(routes!(calls::post_outcome))
+        .routes(routes!(calls::upload_outcomes))
         .routes(routes!(calls::list_calling_hours, calls::set_calling_hours))
         .routes(routes!(calls::delete_calling_hours))
         .routes(routes!(webhooks::list_events))

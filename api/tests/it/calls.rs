@@ -4,6 +4,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
+use dialpool_engine::access::Scopes;
+
 use crate::support::{Api, Auth};
 
 #[tokio::test]
@@ -110,4 +112,70 @@ async fn a_dialer_token_leases_looks_up_and_posts_outcomes_once() {
         .expect(StatusCode::UNPROCESSABLE_ENTITY)
         .json();
     assert!(bad["detail"].as_str().unwrap().contains("ends before it starts"), "{bad}");
+}
+
+#[tokio::test]
+async fn outcome_files_upload_through_the_api_within_the_callers_scope() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    let project = api.dial_project(provider, 3).await;
+    // A number no project of the manager's holds.
+    api.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO phone_numbers (tenant_id, phone, provider_id, import_id, last_import_id)
+             SELECT tenant_id, 79169999999, $1, 0, 0 FROM providers WHERE id = $1",
+            &[&provider],
+        )
+        .await
+        .unwrap();
+    let tenant = api.tenant("default").await;
+    api.user(tenant, "manager@example.com", "manager", Scopes { providers: vec![], projects: vec![project] })
+        .await;
+    let manager = api.sign_in("manager@example.com").await;
+
+    let file = "phone,call_id,disposition,at,agent\n\
+                +79161000001,f-1,SALE,2026-11-20T10:00:00Z,anna\n\
+                +79161000002,f-2,BUSY,2026-11-20T10:05:00Z,anna\n\
+                +79169999999,f-3,BUSY,2026-11-20T10:06:00Z,anna\n\
+                +79161000003,f-4,SALE,not a time,anna\n";
+    let upload = |auth: &Auth, format: &str| {
+        let auth = auth.clone();
+        let format = format.to_owned();
+        let api = &api;
+        async move {
+            api.upload_form(
+                "/api/v1/outcomes/files",
+                &auth,
+                &[("format", &format)],
+                "calls.csv",
+                file.as_bytes(),
+            )
+            .await
+        }
+    };
+    let summary = upload(&manager, "csv").await.expect(StatusCode::OK).json();
+    assert_eq!(
+        (&summary["file"], &summary["received"], &summary["applied"], &summary["rejected"]),
+        (&json!("calls.csv"), &json!(4), &json!(2), &json!(2)),
+        "{summary}"
+    );
+    let reasons: Vec<(i64, &str)> = summary["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons, [(4, "phone"), (5, "at")], "{summary}");
+    assert!(summary.to_string().contains("not in a project of your scope"), "{summary}");
+    let again = upload(&manager, "csv").await.expect(StatusCode::OK).json();
+    assert_eq!((&again["applied"], &again["duplicates"]), (&json!(0), &json!(2)), "the same file twice");
+
+    let bad = upload(&manager, "excel").await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
+    assert!(bad["detail"].as_str().unwrap().contains("asterisk, vicidial or csv"), "{bad}");
+    let leftovers =
+        std::fs::read_dir(api.data_dir.join("uploads").join(tenant.0.to_string())).unwrap().count();
+    assert_eq!(leftovers, 0, "uploaded outcome files are removed once applied");
 }

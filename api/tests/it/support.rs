@@ -214,19 +214,42 @@ impl Api {
         project
     }
 
-    /// Uploads a file as multipart and waits for the import to end; returns the task's
-    /// final view.
+    /// Uploads a number file as multipart; answers with the started import task.
     pub async fn upload(&self, auth: &Auth, provider_id: i64, file_name: &str, contents: &[u8]) -> Reply {
+        self.upload_form(
+            "/api/v1/imports",
+            auth,
+            &[("provider_id", &provider_id.to_string())],
+            file_name,
+            contents,
+        )
+        .await
+    }
+
+    /// Posts a multipart form: the text `fields`, then `file`.
+    pub async fn upload_form(
+        &self,
+        uri: &str,
+        auth: &Auth,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        contents: &[u8],
+    ) -> Reply {
         let boundary = "dialpool-test-boundary";
         let mut body = Vec::new();
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"provider_id\"\r\n\r\n{provider_id}\r\n").as_bytes());
+        for (name, value) in fields {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
         body.extend(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n")
                 .as_bytes(),
         );
         body.extend(contents);
         body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let mut builder = Request::post("/api/v1/imports")
+        let mut builder = Request::post(uri)
             .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"));
         builder = match auth {
             Auth::Session { cookie, csrf } => {

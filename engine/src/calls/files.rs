@@ -28,6 +28,11 @@ pub enum Format {
     /// A CSV with a header: `phone`, `call_id`, `disposition`, `at`, and optionally
     /// `project_id`, `ended_at`, `duration_s`, `agent`, `notes`.
     Csv,
+    /// VICIdial's calls export (`call_report_export.php`), the file VICIdial gives status
+    /// updates in: tab-separated (or `|` for ALTERNATE_1) with a header; `call_date`,
+    /// `phone_number_dialed`, `status` and, when present, `phone_code`, `user`,
+    /// `length_in_sec`, `lead_id`, `uniqueid` (EXTENDED), `comments`/`call_notes`.
+    Vicidial,
 }
 
 impl Format {
@@ -35,7 +40,10 @@ impl Format {
         match name {
             "asterisk" => Ok(Format::Asterisk),
             "csv" => Ok(Format::Csv),
-            other => Err(Error::invalid("format", format!("'{other}' is not a format: asterisk or csv"))),
+            "vicidial" => Ok(Format::Vicidial),
+            other => {
+                Err(Error::invalid("format", format!("'{other}' is not a format: asterisk, vicidial or csv")))
+            }
         }
     }
 }
@@ -43,7 +51,11 @@ impl Format {
 #[derive(Debug, Clone)]
 pub struct OutcomeFileRequest {
     pub tenant: TenantId,
+    /// What the caller may touch: numbers in other projects are rejected row by row.
+    pub scope: Scope,
     pub path: PathBuf,
+    /// The name reports and the audit log show; the path's file name by default.
+    pub display_name: Option<String>,
     pub format: Format,
     /// The zone of times written without one (Asterisk's local time); UTC by default.
     pub time_zone: Option<String>,
@@ -72,10 +84,12 @@ const CHUNK: usize = 20_000;
 const REJECTIONS_SHOWN: usize = 100;
 
 pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeFileSummary> {
-    let file = request
-        .path
-        .file_name()
-        .map_or_else(|| request.path.display().to_string(), |n| n.to_string_lossy().into());
+    let file = request.display_name.clone().unwrap_or_else(|| {
+        request
+            .path
+            .file_name()
+            .map_or_else(|| request.path.display().to_string(), |n| n.to_string_lossy().into())
+    });
     let zone = request.time_zone.clone().unwrap_or_else(|| "UTC".into());
     let mut pooled = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut pooled;
@@ -126,7 +140,7 @@ pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeF
         )
         .await?;
     }
-    let mut applied = outcome::apply(&tx, request.tenant, &Scope::All, &request.actor, &file).await?;
+    let mut applied = outcome::apply(&tx, request.tenant, &request.scope, &request.actor, &file).await?;
     applied.received += bad_count;
     applied.rejected += bad_count;
     bad.append(&mut applied.rejections);
@@ -162,21 +176,32 @@ fn read_file(
     project_id: Option<i64>,
     sender: &mpsc::Sender<Read>,
 ) -> Result<()> {
-    let file =
-        std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(format == Format::Csv)
-        .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let columns = if format == Format::Csv {
-        Some(CsvColumns::find(reader.headers().map_err(|e| csv_error(name, e))?, name)?)
-    } else {
-        None
+    let open =
+        || std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e));
+    let mut builder = csv::ReaderBuilder::new();
+    builder.has_headers(format != Format::Asterisk).flexible(true);
+    if format == Format::Vicidial {
+        // VICIdial strips tabs from the data and never quotes, so a quote is data.
+        let mut first_line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(open()?), &mut first_line)
+            .map_err(|e| Error::io(format!("reading {name}"), e))?;
+        let delimiter = if first_line.contains('\t') { b'\t' } else { b'|' };
+        builder.delimiter(delimiter).quoting(false);
+    }
+    let mut reader = builder.from_reader(std::io::BufReader::with_capacity(1 << 20, open()?));
+    let columns = match format {
+        Format::Asterisk => Columns::Asterisk,
+        Format::Csv => {
+            Columns::Csv(CsvColumns::find(reader.headers().map_err(|e| csv_error(name, e))?, name)?)
+        }
+        Format::Vicidial => {
+            Columns::Vicidial(VicidialColumns::find(reader.headers().map_err(|e| csv_error(name, e))?, name)?)
+        }
     };
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut record = csv::StringRecord::new();
     // Rows as a person counts them in an editor: the header is row 1.
-    let mut line = if format == Format::Csv { 1 } else { 0 };
+    let mut line = if format == Format::Asterisk { 0 } else { 1 };
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -185,8 +210,9 @@ fn read_file(
         }
         line += 1;
         let parsed = match &columns {
-            None => asterisk_row(&record, line, region),
-            Some(c) => c.row(&record, line, region),
+            Columns::Asterisk => asterisk_row(&record, line, region),
+            Columns::Csv(c) => c.row(&record, line, region),
+            Columns::Vicidial(c) => c.row(&record, line, region),
         };
         match parsed {
             Ok(mut staged) => {
@@ -282,6 +308,96 @@ fn asterisk_row(r: &csv::StringRecord, line: i64, region: Option<Region>) -> Res
     })
 }
 
+enum Columns {
+    Asterisk,
+    Csv(CsvColumns),
+    Vicidial(VicidialColumns),
+}
+
+fn missing_column(file: &str, name: &str, needs: &str) -> Error {
+    Error::bad_file(
+        crate::error::Location { file: file.to_owned(), row: Some(1), column: Some(name.to_owned()) },
+        format!("the header has no '{name}' column (needs {needs})"),
+    )
+}
+
+struct VicidialColumns {
+    call_date: usize,
+    phone: usize,
+    status: usize,
+    phone_code: Option<usize>,
+    user: Option<usize>,
+    length: Option<usize>,
+    lead_id: Option<usize>,
+    uniqueid: Option<usize>,
+    notes: Option<usize>,
+}
+
+impl VicidialColumns {
+    fn find(headers: &csv::StringRecord, file: &str) -> Result<VicidialColumns> {
+        let find = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+        let needs = "call_date, phone_number_dialed, status";
+        let need = |name: &str| find(name).ok_or_else(|| missing_column(file, name, needs));
+        Ok(VicidialColumns {
+            call_date: need("call_date")?,
+            phone: find("phone_number_dialed")
+                .or_else(|| find("phone_number"))
+                .ok_or_else(|| missing_column(file, "phone_number_dialed", needs))?,
+            status: need("status")?,
+            phone_code: find("phone_code"),
+            user: find("user"),
+            length: find("length_in_sec"),
+            lead_id: find("lead_id"),
+            uniqueid: find("uniqueid"),
+            notes: find("call_notes").or_else(|| find("comments")),
+        })
+    }
+
+    fn row(&self, r: &csv::StringRecord, line: i64, region: Option<Region>) -> Result<Staged, RowError> {
+        let get = |i: usize| r.get(i).unwrap_or("").trim();
+        let optional = |i: Option<usize>| i.map(get).filter(|v| !v.is_empty());
+        let call_date = get(self.call_date);
+        let (started_at, wall_clock) =
+            time("call_date", call_date)?.ok_or(("call_date", "empty".to_owned()))?;
+        let status = get(self.status);
+        if status.is_empty() {
+            return Err(("status", "empty".into()));
+        }
+        // VICIdial dials the national number and keeps the country code apart.
+        let dialed = get(self.phone);
+        let phone = match optional(self.phone_code) {
+            Some(code) if !dialed.starts_with('+') => {
+                phone_of("phone_number_dialed", &format!("+{code}{dialed}"), None)?
+            }
+            _ => phone_of("phone_number_dialed", dialed, region)?,
+        };
+        // A call is its uniqueid (EXTENDED export); without one, its lead and start,
+        // which VICIdial never repeats.
+        let call_id = match (optional(self.uniqueid), optional(self.lead_id)) {
+            (Some(uniqueid), _) => uniqueid.to_owned(),
+            (None, Some(lead)) => format!("vicidial:{lead}@{call_date}"),
+            (None, None) => format!("vicidial:{phone}@{call_date}"),
+        };
+        Ok(Staged {
+            line,
+            call_id,
+            phone,
+            project_id: None,
+            disposition: status.to_uppercase(),
+            started_at,
+            answered_at: None,
+            ended_at: None,
+            duration_s: match self.length {
+                Some(i) => seconds("length_in_sec", get(i))?,
+                None => None,
+            },
+            agent: optional(self.user).map(str::to_owned),
+            notes: optional(self.notes).map(str::to_owned),
+            wall_clock,
+        })
+    }
+}
+
 struct CsvColumns {
     phone: usize,
     call_id: usize,
@@ -298,16 +414,7 @@ impl CsvColumns {
     fn find(headers: &csv::StringRecord, file: &str) -> Result<CsvColumns> {
         let find = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
         let need = |name: &str| {
-            find(name).ok_or_else(|| {
-                Error::bad_file(
-                    crate::error::Location {
-                        file: file.to_owned(),
-                        row: Some(1),
-                        column: Some(name.to_owned()),
-                    },
-                    format!("the header has no '{name}' column (needs phone, call_id, disposition, at)"),
-                )
-            })
+            find(name).ok_or_else(|| missing_column(file, name, "phone, call_id, disposition, at"))
         };
         Ok(CsvColumns {
             phone: need("phone")?,

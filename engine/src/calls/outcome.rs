@@ -95,8 +95,7 @@ pub struct Rejected {
     pub line: i64,
     pub call_id: String,
     pub reason: String,
-    /// The input field at fault, for a posted outcome's error.
-    #[serde(skip)]
+    /// The input field (or a file's column) at fault.
     pub field: &'static str,
 }
 

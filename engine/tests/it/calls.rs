@@ -327,6 +327,8 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
     let import = |name: &str, format: Format, zone: Option<&str>| {
         let request = OutcomeFileRequest {
             tenant: desk.tenant,
+            scope: dialpool_engine::access::Scope::All,
+            display_name: None,
             path: fixture(name),
             format,
             time_zone: zone.map(str::to_owned),
@@ -386,4 +388,30 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
     let g = &generic.applied;
     assert_eq!((g.received, g.applied, g.duplicates), (4, 3, 1));
     assert_eq!(status(79160000001).await, ("busy".into(), 4), "the later of two calls sets the status");
+
+    // VICIdial's calls export: tab-separated, national numbers with the country code apart,
+    // a call known by its lead and start; row 5 has a bad date, row 6 a status not mapped.
+    let vicidial = import("vicidial-calls.txt", Format::Vicidial, Some("Europe/Moscow")).await;
+    let v = &vicidial.applied;
+    assert_eq!((v.received, v.applied, v.rejected, v.dnc_added), (5, 3, 2, 1), "{:?}", v.rejections);
+    assert_eq!((v.rejections[0].line, v.rejections[0].field), (5, "call_date"), "{:?}", v.rejections);
+    assert!(v.rejections[1].reason.contains("XFER"), "{:?}", v.rejections);
+    assert_eq!(status(79160000004).await, ("success".into(), 2));
+    assert_eq!(status(79160000005).await, ("dnc".into(), 1));
+    let (call_id, started, agent, notes): (String, DateTime<Utc>, String, String) = desk
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT call_id, started_at, agent, notes FROM call_outcomes WHERE phone = 79160000004 AND disposition = 'SALE'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .unwrap();
+    assert_eq!(call_id, "vicidial:101@2026-11-23 15:00:00");
+    assert_eq!(started, at("2026-11-23T12:00:00Z"), "15:00 in Moscow");
+    assert_eq!((agent.as_str(), notes.as_str()), ("agent1", "said \"yes\" at once"));
+    let again = import("vicidial-calls.txt", Format::Vicidial, Some("Europe/Moscow")).await;
+    assert_eq!((again.applied.applied, again.applied.duplicates), (0, 3));
 }

@@ -419,6 +419,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/outcomes/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply a file of call outcomes (the same path as `POST /outcomes`, in one transaction).
+         *     Calls already stored change nothing; bad rows come back with row, field and reason.
+         */
+        post: operations["upload_outcomes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/permissions": {
         parameters: {
             query?: never;
@@ -978,6 +998,28 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        ApplySummary: {
+            /** Format: int64 */
+            received: number;
+            /** Format: int64 */
+            applied: number;
+            /**
+             * Format: int64
+             * @description Calls stored before (or repeated in the same batch): nothing changed for them.
+             */
+            duplicates: number;
+            /** Format: int64 */
+            rejected: number;
+            /**
+             * Format: int64
+             * @description Numbers whose status ended their life in the project and that went back to the pool.
+             */
+            released: number;
+            /** Format: int64 */
+            dnc_added: number;
+            /** @description The first rejections, with row and reason (all of them go to a rejects file). */
+            rejections: components["schemas"]["Rejected"][];
+        };
         Attempt: {
             /** Format: int32 */
             attempt: number;
@@ -1397,6 +1439,25 @@ export interface components {
             leased_until?: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        OutcomeFileSummary: components["schemas"]["ApplySummary"] & {
+            file: string;
+        };
+        /** @description The multipart form of an outcome file; `file` last, so the options are known first. */
+        OutcomeFileUpload: {
+            /** @description `asterisk` (Master.csv, default), `vicidial` (the calls export) or `csv`. */
+            format?: string | null;
+            /** @description IANA zone of times written without one; UTC by default. */
+            time_zone?: string | null;
+            /** @description Region for numbers written without a country code. */
+            region?: string | null;
+            /**
+             * Format: int64
+             * @description The project every call belongs to; by default each number's holder.
+             */
+            project_id?: number | null;
+            /** Format: binary */
+            file: string;
         };
         /** @description One call as a softphone or dialer reports it. */
         OutcomeInput: {
@@ -1844,6 +1905,15 @@ export interface components {
         PurgeInput: {
             /** @description The project's name, repeated. */
             confirm: string;
+        };
+        /** @description An outcome that was not stored, and why. */
+        Rejected: {
+            /** Format: int64 */
+            line: number;
+            call_id: string;
+            reason: string;
+            /** @description The input field (or a file's column) at fault. */
+            field: string;
         };
         /** @description Where a project's numbers ended after a pause, delete or purge. */
         ReleaseCounts: {
@@ -3024,6 +3094,45 @@ export interface operations {
             };
             /** @description unknown disposition, number or project */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_outcomes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["OutcomeFileUpload"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutcomeFileSummary"];
+                };
+            };
+            /** @description larger than the upload limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

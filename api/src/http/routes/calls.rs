@@ -1,9 +1,10 @@
 //! Dialers and softphones: lease numbers, give them back, screen pop, post call outcomes;
 //! and the calling hours administrators set. Dialers use API tokens with `calls.work`.
 
-use axum::extract::State;
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use chrono::Utc;
+use dialpool_engine::calls::files::{self, OutcomeFileRequest, OutcomeFileSummary};
 use dialpool_engine::calls::hours::{self, CallingHours, CallingHoursInput};
 use dialpool_engine::calls::lease::{self, Lease, LeaseRequest};
 use dialpool_engine::calls::outcome::{self, OutcomeInput, OutcomeResult};
@@ -14,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::http::AppState;
 use crate::http::auth::{Allowed, CallsWork, SettingsManage};
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 
 /// Lease the next numbers of a project: due retries and call-backs first, then fresh
@@ -146,4 +147,86 @@ pub async fn delete_calling_hours(
     let mut client = state.pool.get().await?;
     hours::delete(&mut **client, caller.tenant(), &caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The multipart form of an outcome file; `file` last, so the options are known first.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; parsed field by field.
+pub struct OutcomeFileUpload {
+    /// `asterisk` (Master.csv, default), `vicidial` (the calls export) or `csv`.
+    format: Option<String>,
+    /// IANA zone of times written without one; UTC by default.
+    time_zone: Option<String>,
+    /// Region for numbers written without a country code.
+    region: Option<String>,
+    /// The project every call belongs to; by default each number's holder.
+    project_id: Option<i64>,
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Apply a file of call outcomes (the same path as `POST /outcomes`, in one transaction).
+/// Calls already stored change nothing; bad rows come back with row, field and reason.
+#[utoipa::path(post, path = "/outcomes/files", tag = "calls",
+    request_body(content = OutcomeFileUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = OutcomeFileSummary), (status = 413, description = "larger than the upload limit")))]
+pub async fn upload_outcomes(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<CallsWork>,
+    mut multipart: Multipart,
+) -> ApiResult<Json<OutcomeFileSummary>> {
+    let (mut format, mut time_zone, mut region, mut project_id) = (None, None, None, None);
+    let mut stored = None;
+    let form: ApiResult<()> = async {
+        while let Some(mut field) = multipart.next_field().await? {
+            let name = field.name().unwrap_or("").to_owned();
+            if name == "file" {
+                stored = Some(crate::http::routes::imports::save_upload(&state, &caller, &mut field).await?);
+                continue;
+            }
+            let value = Some(field.text().await?.trim().to_owned()).filter(|v| !v.is_empty());
+            match name.as_str() {
+                "format" => format = value,
+                "time_zone" => time_zone = value,
+                "region" => region = value.as_deref().map(Region::parse).transpose()?,
+                "project_id" => {
+                    project_id = value.map(|v| v.parse::<i64>()).transpose().map_err(|_| {
+                        ApiError::BadRequest("project_id must be a project's numeric id".into())
+                    })?
+                }
+                other => return Err(ApiError::BadRequest(format!("unknown form field '{other}'"))),
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = form {
+        if let Some((path, _)) = &stored {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        return Err(error);
+    }
+    let (path, original) =
+        stored.ok_or_else(|| ApiError::BadRequest("the form has no 'file' field".into()))?;
+    let format = match files::Format::parse(format.as_deref().unwrap_or("asterisk")) {
+        Ok(format) => format,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(error.into());
+        }
+    };
+    let request = OutcomeFileRequest {
+        tenant: caller.tenant(),
+        scope: caller.scope().clone(),
+        path: path.clone(),
+        display_name: Some(original),
+        format,
+        time_zone,
+        region,
+        project_id,
+        actor: caller.actor(),
+    };
+    let summary = files::import(&state.pool, request).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    Ok(Json(summary?))
 }

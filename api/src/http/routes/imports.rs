@@ -141,6 +141,45 @@ fn safe_file_name(name: &str) -> String {
     if cleaned.is_empty() { "upload".to_owned() } else { cleaned.to_owned() }
 }
 
+/// Streams an uploaded file field into the tenant's upload directory under a random,
+/// safe name, within the upload limit; returns the path and the name the client gave.
+pub(crate) async fn save_upload(
+    state: &AppState,
+    caller: &Caller,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> ApiResult<(PathBuf, String)> {
+    let upload_dir = state.config.data_dir.join("uploads").join(caller.tenant().0.to_string());
+    let original = field.file_name().map(str::to_owned).unwrap_or_else(|| "upload".into());
+    tokio::fs::create_dir_all(&upload_dir)
+        .await
+        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", upload_dir.display())))?;
+    let path = upload_dir.join(format!(
+        "{}-{}",
+        &dialpool_engine::access::random_secret()[..12],
+        safe_file_name(&original)
+    ));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", path.display())))?;
+    let mut written: u64 = 0;
+    let result: ApiResult<()> = async {
+        while let Some(chunk) = field.chunk().await? {
+            written += chunk.len() as u64;
+            if written > state.config.max_upload_bytes {
+                return Err(ApiError::PayloadTooLarge(state.config.max_upload_bytes));
+            }
+            file.write_all(&chunk).await.map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
+        }
+        file.flush().await.map_err(|e| ApiError::Internal(format!("writing upload: {e}")))
+    }
+    .await;
+    if let Err(error) = result {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(error);
+    }
+    Ok((path, original))
+}
+
 /// Upload a number file and start importing it. Answers 202 with the task to follow on
 /// `/imports/tasks/{task_id}/events`.
 #[utoipa::path(post, path = "/imports", tag = "imports",
@@ -153,41 +192,10 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, Json<ImportTaskView>)> {
     let mut options = UploadOptions::default();
     let mut stored: Option<(PathBuf, String)> = None;
-    let upload_dir = state.config.data_dir.join("uploads").join(caller.tenant().0.to_string());
     while let Some(mut field) = multipart.next_field().await? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "file" {
-            let original = field.file_name().map(str::to_owned).unwrap_or_else(|| "upload".into());
-            tokio::fs::create_dir_all(&upload_dir)
-                .await
-                .map_err(|e| ApiError::Internal(format!("creating {}: {e}", upload_dir.display())))?;
-            let path = upload_dir.join(format!(
-                "{}-{}",
-                &dialpool_engine::access::random_secret()[..12],
-                safe_file_name(&original)
-            ));
-            let mut file = tokio::fs::File::create(&path)
-                .await
-                .map_err(|e| ApiError::Internal(format!("creating {}: {e}", path.display())))?;
-            let mut written: u64 = 0;
-            let result: ApiResult<()> = async {
-                while let Some(chunk) = field.chunk().await? {
-                    written += chunk.len() as u64;
-                    if written > state.config.max_upload_bytes {
-                        return Err(ApiError::PayloadTooLarge(state.config.max_upload_bytes));
-                    }
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
-                }
-                file.flush().await.map_err(|e| ApiError::Internal(format!("writing upload: {e}")))
-            }
-            .await;
-            if let Err(error) = result {
-                let _ = tokio::fs::remove_file(&path).await;
-                return Err(error);
-            }
-            stored = Some((path, original));
+            stored = Some(save_upload(&state, &caller, &mut field).await?);
             continue;
         }
         let value = field.text().await?;

@@ -105,6 +105,10 @@ pub struct ProjectSpec {
     /// Which numbers go first: newest, oldest or random.
     #[arg(long, default_value = "newest", value_parser = ["newest", "oldest", "random"])]
     pub order: String,
+    /// A number whose life in the project ends (final status, max attempts): keep it
+    /// parked in the project, or release it to the pool.
+    #[arg(long, default_value = "keep", value_parser = ["keep", "release"])]
+    pub on_final: String,
     /// Create it paused.
     #[arg(long)]
     pub paused: bool,
@@ -248,6 +252,7 @@ async fn document(
         priority: spec.priority,
         exclusive: spec.exclusive,
         allocation_order: spec.order.clone(),
+        on_final: spec.on_final.clone(),
         sources,
         windows,
         holidays: spec.holidays.clone(),
@@ -290,7 +295,7 @@ fn describe(p: &project::Project) -> String {
         p.priority,
         p.max_attempts,
         p.allocation_order,
-        if p.exclusive { ", exclusive" } else { "" },
+        if p.exclusive { ", exclusive".to_owned() } else { format!(", finished numbers: {}", p.on_final) },
         if sources.is_empty() { "none".into() } else { sources.join("; ") },
         if windows.is_empty() { "none".into() } else { windows.join(", ") },
     )

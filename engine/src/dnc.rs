@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use futures_util::pin_mut;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tokio_postgres::GenericClient;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
@@ -18,7 +20,8 @@ use crate::import::mapping::ColumnMapping;
 use crate::import::rejects::RejectsFile;
 use crate::import::source::{self, SourceOptions};
 use crate::import::{ImportProgress, default_rejects_path, file_name};
-use crate::phone::Region;
+use crate::page::{Keyset, Page, PageRequest, SortKey};
+use crate::phone::{self, Region, format_e164};
 use crate::tenant::TenantId;
 
 #[derive(Debug, Clone)]
@@ -35,7 +38,7 @@ pub struct DncImportRequest {
     pub actor: Actor,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct DncSummary {
     pub file: String,
     pub total: i64,
@@ -146,4 +149,142 @@ pub async fn import_file(
     .await?;
     tx.commit().await?;
     Ok(summary)
+}
+
+/// One listed number: since when, from where, and who listed it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DncEntry {
+    pub phone: String,
+    /// A file name, `api`, `call outcome`, `bulk action` …
+    pub source: String,
+    pub reason: Option<String>,
+    pub added_at: DateTime<Utc>,
+    /// The e-mail of the user who listed it; absent for the system and for files loaded
+    /// from the command line.
+    pub added_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DncInput {
+    /// Any format; `region` reads national ones.
+    #[schema(example = "+79161234567")]
+    pub phone: String,
+    pub region: Option<String>,
+    pub reason: Option<String>,
+}
+
+const ENTRY_SORTS: &[SortKey] = &[
+    SortKey { name: "added_at", column: "d.added_at", sql_type: "timestamptz" },
+    SortKey { name: "phone", column: "d.phone", sql_type: "bigint" },
+];
+
+/// The list, newest first by default; `phone` narrows to numbers starting with those
+/// digits, `source` to one source.
+pub async fn list(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    phone_prefix: Option<&str>,
+    source: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<DncEntry>> {
+    let page =
+        PageRequest { sort: Some(page.sort.clone().unwrap_or_else(|| "-added_at".into())), ..page.clone() };
+    let keyset = Keyset::resolve(&page, ENTRY_SORTS)?;
+    let digits: Option<String> = phone_prefix
+        .map(|p| p.chars().filter(char::is_ascii_digit).collect())
+        .filter(|d: &String| !d.is_empty());
+    let sql = format!(
+        "SELECT d.phone, d.source, d.reason, d.added_at, u.email AS added_by, {col}::text AS sort_value
+           FROM dnc_numbers d LEFT JOIN users u ON u.id = d.added_by
+          WHERE d.tenant_id = $1 AND ($5::text IS NULL OR d.source = $5)
+            AND ($6::text IS NULL OR d.phone::text LIKE $6 || '%')
+            {clause} {order} LIMIT $4",
+        col = keyset.key.column,
+        clause = keyset.clause("d.phone", 2, 3),
+        order = keyset.order_by("d.phone"),
+    );
+    let (v, id) = keyset.after();
+    let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &source, &digits]).await?;
+    keyset.page_of(&rows, "phone", |r| {
+        Ok(DncEntry {
+            phone: format_e164(r.get("phone")),
+            source: r.get("source"),
+            reason: r.get("reason"),
+            added_at: r.get("added_at"),
+            added_by: r.get("added_by"),
+        })
+    })
+}
+
+/// Lists one number; listing a listed number again changes nothing and says so.
+pub async fn add(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    input: &DncInput,
+) -> Result<(DncEntry, bool)> {
+    let region = input.region.as_deref().map(Region::parse).transpose()?;
+    let phone = phone::parse_input("phone", &input.phone, region)?;
+    let tx = client.transaction().await?;
+    let added = tx
+        .execute(
+            "WITH listed AS (
+                INSERT INTO dnc_numbers (tenant_id, phone, source, reason, added_by)
+                VALUES ($1, $2, 'api', $3, $4) ON CONFLICT DO NOTHING RETURNING phone
+             ), events AS (
+                INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
+                                           status_to, actor_user_id, data)
+                SELECT $1, n.phone, 'dnc_added', n.project_id, n.provider_id, n.geo_id, n.status, n.status, $4,
+                       jsonb_build_object('source', 'api')
+                  FROM listed l JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = l.phone
+             )
+             SELECT FROM listed",
+            &[&tenant.0, &phone, &input.reason, &actor.user_id],
+        )
+        .await?
+        > 0;
+    let entry = entry(&tx, tenant, phone).await?;
+    if added {
+        audit::record(&tx, tenant, actor, Change::created("dnc.add", "dnc", format_e164(phone), &entry))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok((entry, added))
+}
+
+/// Takes a number off the list; its status stays what calls made it.
+pub async fn remove(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    raw: &str,
+) -> Result<()> {
+    let phone = phone::parse_input("phone", raw, None)?;
+    let tx = client.transaction().await?;
+    let before = entry(&tx, tenant, phone).await?;
+    tx.execute("DELETE FROM dnc_numbers WHERE tenant_id = $1 AND phone = $2", &[&tenant.0, &phone]).await?;
+    audit::record(&tx, tenant, actor, Change::deleted("dnc.remove", "dnc", format_e164(phone), &before))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn entry(client: &impl GenericClient, tenant: TenantId, phone: i64) -> Result<DncEntry> {
+    client
+        .query_opt(
+            "SELECT d.phone, d.source, d.reason, d.added_at, u.email AS added_by
+               FROM dnc_numbers d LEFT JOIN users u ON u.id = d.added_by
+              WHERE d.tenant_id = $1 AND d.phone = $2",
+            &[&tenant.0, &phone],
+        )
+        .await?
+        .map(|r| DncEntry {
+            phone: format_e164(r.get("phone")),
+            source: r.get("source"),
+            reason: r.get("reason"),
+            added_at: r.get("added_at"),
+            added_by: r.get("added_by"),
+        })
+        .ok_or_else(|| Error::NotFound { entity: "DNC entry", key: format_e164(phone) })
 }

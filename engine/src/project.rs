@@ -76,6 +76,11 @@ pub struct ProjectInput {
     /// Which numbers of a rule go first: `newest`, `oldest` or `random`.
     #[serde(default = "newest")]
     pub allocation_order: String,
+    /// What happens to a number whose life in the project ends (a final status, or max
+    /// attempts): `keep` it parked in the project, or `release` it to the pool (never for
+    /// an exclusive project).
+    #[serde(default = "keep")]
+    pub on_final: String,
     #[serde(default)]
     pub sources: Vec<Source>,
     #[serde(default)]
@@ -93,6 +98,9 @@ fn five() -> i16 {
 fn newest() -> String {
     "newest".into()
 }
+fn keep() -> String {
+    "keep".into()
+}
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Project {
@@ -105,6 +113,7 @@ pub struct Project {
     pub priority: i16,
     pub exclusive: bool,
     pub allocation_order: String,
+    pub on_final: String,
     pub sources: Vec<Source>,
     pub windows: Vec<Window>,
     pub holidays: Vec<NaiveDate>,
@@ -184,6 +193,15 @@ fn validate(input: &ProjectInput) -> Result<String> {
     if !(1..=100).contains(&input.max_attempts) {
         return Err(Error::invalid("max_attempts", "must be between 1 and 100"));
     }
+    if !["keep", "release"].contains(&input.on_final.as_str()) {
+        return Err(Error::invalid("on_final", format!("'{}' is not keep or release", input.on_final)));
+    }
+    if input.on_final == "release" && input.exclusive {
+        return Err(Error::invalid(
+            "on_final",
+            "an exclusive project keeps its numbers; it cannot release them",
+        ));
+    }
     if !ORDERS.contains(&input.allocation_order.as_str()) {
         return Err(Error::invalid("allocation_order", format!("must be one of {}", ORDERS.join(", "))));
     }
@@ -249,7 +267,7 @@ fn validate(input: &ProjectInput) -> Result<String> {
 }
 
 const COLUMNS: &str = "p.id, p.name, p.status, p.time_zone, p.daily_quota, p.max_attempts, p.priority,
-        p.exclusive, p.allocation_order, p.created_at, p.updated_at, p.deleted_at";
+        p.exclusive, p.allocation_order, p.on_final, p.created_at, p.updated_at, p.deleted_at";
 
 /// The pool rules of these projects, by project, in the order they were added.
 pub(crate) async fn sources_of(
@@ -306,6 +324,7 @@ async fn load(client: &impl GenericClient, tenant: TenantId, rows: Vec<Row>) -> 
                 priority: row.get("priority"),
                 exclusive: row.get("exclusive"),
                 allocation_order: row.get("allocation_order"),
+                on_final: row.get("on_final"),
                 sources: sources.remove(&id).unwrap_or_default(),
                 windows: windows
                     .iter()
@@ -514,7 +533,7 @@ pub async fn save(
 ) -> Result<i64> {
     let name = validate(input)?;
     check_references(client, tenant, input).await?;
-    let values: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+    let values: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
         &tenant.0,
         &name,
         &input.status,
@@ -524,13 +543,14 @@ pub async fn save(
         &input.priority,
         &input.exclusive,
         &input.allocation_order,
+        &input.on_final,
     ];
     let saved = match id {
         None => client
             .query_one(
                 "INSERT INTO projects (tenant_id, name, status, time_zone, daily_quota, max_attempts, priority,
-                                       exclusive, allocation_order)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                       exclusive, allocation_order, on_final)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 &values,
             )
             .await
@@ -542,8 +562,8 @@ pub async fn save(
                 .query_opt(
                     "UPDATE projects SET name = $2, status = $3, time_zone = $4, daily_quota = $5,
                             max_attempts = $6, priority = $7, exclusive = $8, allocation_order = $9,
-                            updated_at = now()
-                      WHERE tenant_id = $1 AND id = $10 AND deleted_at IS NULL RETURNING id",
+                            on_final = $10, updated_at = now()
+                      WHERE tenant_id = $1 AND id = $11 AND deleted_at IS NULL RETURNING id",
                     &params,
                 )
                 .await
@@ -792,6 +812,7 @@ mod tests {
             priority: 0,
             exclusive: false,
             allocation_order: "newest".into(),
+            on_final: "keep".into(),
             sources: vec![Source { id: 0, provider_id: Some(1), geo_id: None, weight: 1 }],
             windows: vec![
                 Window { weekday: 1, start: "09:00".into(), end: "13:00".into() },

@@ -363,6 +363,8 @@ permissions! {
     ProjectsRead => "projects.read",
     ProjectsWrite => "projects.write",
     CallsWork => "calls.work",
+    NumbersWrite => "numbers.write",
+    DncWrite => "dnc.write",
 }
 
 /// A caller holding permission `P`; 401 without a caller, 403 without the permission.

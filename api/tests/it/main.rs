@@ -4,6 +4,7 @@ mod api;
 mod calls;
 mod cli;
 mod http;
+mod numbers;
 mod projects;
 mod support;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! Dialers and softphones: leases ([`lease`]), calling hours ([`hours`]), call outcomes
 //! ([`outcome`], from the API and from CDR files in [`files`]) and the screen pop.
 
+pub mod dispositions;
 pub mod files;
 pub mod hours;
 pub mod lease;

@@ -122,6 +122,7 @@ fn input(name: &str, quota: i32, sources: Vec<(Option<i64>, Option<i64>, i32)>) 
         priority: 0,
         exclusive: false,
         allocation_order: "newest".into(),
+        on_final: "keep".into(),
         sources: sources
             .into_iter()
             .map(|(provider_id, geo_id, weight)| Source { id: 0, provider_id, geo_id, weight })

@@ -69,6 +69,7 @@ async fn desk(max_attempts: i16) -> Desk {
         priority: 0,
         exclusive: false,
         allocation_order: "newest".into(),
+        on_final: "keep".into(),
         sources: vec![],
         windows: (1..=7)
             .map(|weekday| Window { weekday, start: "00:00".into(), end: "24:00".into() })

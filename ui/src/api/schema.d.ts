@@ -187,6 +187,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dispositions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The disposition map: each dialer disposition, the status it sets, and whether it lists
+         *     the number as DNC.
+         */
+        get: operations["list_dispositions"];
+        /** Add a disposition or change what it means (upper-cased); stored calls keep their status. */
+        put: operations["set_disposition"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dispositions/{disposition}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a disposition; outcomes naming it are refused from then on. */
+        delete: operations["delete_disposition"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dnc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The do-not-call list with who listed each number, when and why; newest first. Sorts:
+         *     `added_at`, `phone`.
+         */
+        get: operations["list_dnc"];
+        put?: never;
+        /** List one number as do-not-call. */
+        post: operations["add_dnc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dnc/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a DNC file (CSV, XLSX, XLS; one number per row): new numbers are listed, listed
+         *     ones stay as they were.
+         */
+        post: operations["upload_dnc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dnc/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a number off the do-not-call list (E.164). */
+        delete: operations["remove_dnc"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/geos": {
         parameters: {
             query?: never;
@@ -370,6 +466,43 @@ export interface paths {
         };
         /** Numbers the caller may see, in phone order. Sort: `phone`. */
         get: operations["list_numbers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/numbers/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the status of, release, or list as DNC the numbers picked or everything a
+         *     filter matches, in the caller's scope; `dry_run` counts first. Audited with the count.
+         */
+        post: operations["bulk_numbers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/numbers/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One number: where it is, its status, attributes, DNC and its last calls (any format). */
+        get: operations["get_number"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1031,6 +1164,37 @@ export interface components {
             /** Format: int32 */
             duration_ms: number;
         };
+        BulkAction: {
+            /** Format: int32 */
+            status: number;
+            /** @enum {string} */
+            action: "set_status";
+        } | {
+            /** @enum {string} */
+            action: "release";
+        } | {
+            reason?: string | null;
+            /** @enum {string} */
+            action: "add_to_dnc";
+        };
+        BulkRequest: components["schemas"]["BulkAction"] & {
+            selection: components["schemas"]["Selection"];
+            /** @description Count what would be touched and change nothing (to confirm a whole-filter action). */
+            dry_run?: boolean;
+        };
+        BulkResult: {
+            /**
+             * Format: int64
+             * @description Numbers the selection matched in the caller's scope.
+             */
+            matched: number;
+            /**
+             * Format: int64
+             * @description Numbers the action changed (released, re-statused, newly listed).
+             */
+            touched: number;
+            dry_run: boolean;
+        };
         CallingHours: {
             /** Format: int64 */
             id: number;
@@ -1101,11 +1265,64 @@ export interface components {
             /** @description Every try, oldest first; only on a single delivery. */
             tries?: components["schemas"]["Attempt"][];
         };
+        Disposition: {
+            /** @description Upper case, as matched (dialers' words are compared in upper case). */
+            disposition: string;
+            /** Format: int32 */
+            status_id: number;
+            status: string;
+            dnc: boolean;
+        };
+        DispositionInput: {
+            /** @example CALLBK */
+            disposition: string;
+            /** Format: int32 */
+            status_id: number;
+            dnc?: boolean;
+        };
+        DncAdded: components["schemas"]["DncEntry"] & {
+            /** @description False when the number was listed already (the entry is the earlier one). */
+            added: boolean;
+        };
         DncEntry: {
             source: string;
             reason?: string | null;
             /** Format: date-time */
             added_at: string;
+        };
+        DncInput: {
+            /**
+             * @description Any format; `region` reads national ones.
+             * @example +79161234567
+             */
+            phone: string;
+            region?: string | null;
+            reason?: string | null;
+        };
+        DncSummary: {
+            file: string;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            added: number;
+            /** Format: int64 */
+            already_listed: number;
+            /** Format: int64 */
+            duplicate_in_file: number;
+            /** Format: int64 */
+            invalid: number;
+            rejects_file?: string | null;
+        };
+        /** @description The multipart form of a DNC file; `file` last. */
+        DncUpload: {
+            /** @description Why these numbers are listed, kept on each entry. */
+            reason?: string | null;
+            /** @description Region for numbers written without a country code. */
+            region?: string | null;
+            /** @description Which column holds the number, e.g. `phone=2` (by default the first phone-like one). */
+            mapping?: string | null;
+            /** Format: binary */
+            file: string;
         };
         Eligibility: {
             /** Format: int64 */
@@ -1161,6 +1378,39 @@ export interface components {
             /** @description Newest first, at most 100. */
             history: components["schemas"]["Event"][];
             projects: components["schemas"]["Eligibility"][];
+        };
+        Filter: {
+            /** Format: int64 */
+            provider_id?: number | null;
+            /** Format: int64 */
+            geo_id?: number | null;
+            /** Format: int64 */
+            project_id?: number | null;
+            /** Format: int32 */
+            status?: number | null;
+            /** Format: int64 */
+            import_id?: number | null;
+            /** Format: int32 */
+            attempts_min?: number | null;
+            /** Format: int32 */
+            attempts_max?: number | null;
+            /**
+             * Format: date-time
+             * @description Stored (first imported) from this instant on.
+             */
+            created_from?: string | null;
+            /**
+             * Format: date-time
+             * @description Stored before this instant.
+             */
+            created_to?: string | null;
+            /**
+             * Format: date-time
+             * @description Last called from this instant on.
+             */
+            called_from?: string | null;
+            /** Format: date-time */
+            called_to?: string | null;
         };
         Forecast: {
             /** Format: int64 */
@@ -1409,6 +1659,13 @@ export interface components {
             attempts: number;
             /** Format: date-time */
             next_eligible_at?: string | null;
+            /** Format: date-time */
+            last_called_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Set while a dialer holds the number.
+             */
+            leased_until?: string | null;
             /** Format: int64 */
             import_id: number;
             attributes: unknown;
@@ -1557,6 +1814,23 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One page of a list and the cursor of the next, absent on the last page. */
+        Page_DncEntry: {
+            items: {
+                phone: string;
+                /** @description A file name, `api`, `call outcome`, `bulk action` … */
+                source: string;
+                reason?: string | null;
+                /** Format: date-time */
+                added_at: string;
+                /**
+                 * @description The e-mail of the user who listed it; absent for the system and for files loaded
+                 *     from the command line.
+                 */
+                added_by?: string | null;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list and the cursor of the next, absent on the last page. */
         Page_Entry: {
             items: {
                 /** Format: int64 */
@@ -1654,6 +1928,13 @@ export interface components {
                 attempts: number;
                 /** Format: date-time */
                 next_eligible_at?: string | null;
+                /** Format: date-time */
+                last_called_at?: string | null;
+                /**
+                 * Format: date-time
+                 * @description Set while a dialer holds the number.
+                 */
+                leased_until?: string | null;
                 /** Format: int64 */
                 import_id: number;
                 attributes: unknown;
@@ -1778,6 +2059,7 @@ export interface components {
             priority: number;
             exclusive: boolean;
             allocation_order: string;
+            on_final: string;
             sources: components["schemas"]["Source"][];
             windows: components["schemas"]["Window"][];
             holidays: string[];
@@ -1811,6 +2093,12 @@ export interface components {
             exclusive?: boolean;
             /** @description Which numbers of a rule go first: `newest`, `oldest` or `random`. */
             allocation_order?: string;
+            /**
+             * @description What happens to a number whose life in the project ends (a final status, or max
+             *     attempts): `keep` it parked in the project, or `release` it to the pool (never for
+             *     an exclusive project).
+             */
+            on_final?: string;
             sources?: components["schemas"]["Source"][];
             windows?: components["schemas"]["Window"][];
             holidays?: string[];
@@ -1999,6 +2287,16 @@ export interface components {
             attributes: unknown;
             /** @description The latest calls first, at most ten. */
             last_calls: components["schemas"]["PastCall"][];
+        };
+        /**
+         * @description Which numbers a bulk action touches: the ones picked on the page, or every number the
+         *     filter matches (within the caller's scope either way).
+         */
+        Selection: {
+            /** @description Numbers in E.164 (`+79161234567`). */
+            phones: string[];
+        } | {
+            filter: components["schemas"]["Filter"];
         };
         /**
          * @description Numbers that match a project's rules but that it does not get, by the first reason
@@ -2555,6 +2853,231 @@ export interface operations {
             };
         };
     };
+    list_dispositions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disposition"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_disposition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DispositionInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_disposition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                disposition: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_dnc: {
+        parameters: {
+            query?: {
+                /** @description Rows per page, 1 to 500 (default 50). */
+                limit?: number;
+                cursor?: string;
+                /** @description A sort key of the list; prefix `-` for descending. */
+                sort?: string;
+                /** @description Numbers starting with these digits. */
+                phone?: string;
+                /** @description One source: a file name, `api`, `call outcome`, `bulk action`. */
+                source?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DncEntry"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    add_dnc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DncInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DncAdded"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_dnc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["DncUpload"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DncSummary"];
+                };
+            };
+            /** @description larger than the upload limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_dnc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_geos: {
         parameters: {
             query?: {
@@ -3012,6 +3535,15 @@ export interface operations {
                 project_id?: number;
                 status?: number;
                 import_id?: number;
+                attempts_min?: number;
+                attempts_max?: number;
+                /** @description Stored from this instant (RFC 3339) on. */
+                created_from?: string;
+                /** @description Stored before this instant. */
+                created_to?: string;
+                /** @description Last called from this instant on. */
+                called_from?: string;
+                called_to?: string;
             };
             header?: never;
             path?: never;
@@ -3025,6 +3557,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Number"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bulk_numbers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResult"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_number: {
+        parameters: {
+            query?: {
+                /** @description Region (ISO 3166) to read a national number in. */
+                region?: string;
+            };
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScreenPop"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

@@ -1,16 +1,26 @@
-//! Stored numbers, keyset-paged by phone.
+//! Stored numbers: the filtered, keyset-paged list, one number's detail, bulk actions; the
+//! do-not-call list; the disposition map.
 
-use axum::extract::State;
-use dialpool_engine::number::{self, Filter, Number};
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use dialpool_engine::calls::dispositions::{self, Disposition, DispositionInput};
+use dialpool_engine::calls::{self, ScreenPop};
+use dialpool_engine::dnc::{self, DncEntry, DncImportRequest, DncInput, DncSummary};
+use dialpool_engine::import::ImportProgress;
+use dialpool_engine::import::mapping::ColumnMapping;
+use dialpool_engine::import::source::SourceOptions;
+use dialpool_engine::number::{self, BulkRequest, BulkResult, Filter, Number};
 use dialpool_engine::page::Page;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use dialpool_engine::phone::Region;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::PageParams;
 use crate::http::AppState;
-use crate::http::auth::{Allowed, NumbersRead};
-use crate::http::error::ApiResult;
-use crate::http::extract::{Json, Query};
+use crate::http::auth::{Allowed, DncWrite, NumbersRead, NumbersWrite, SettingsManage};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -20,6 +30,33 @@ pub struct NumberFilter {
     pub project_id: Option<i64>,
     pub status: Option<i16>,
     pub import_id: Option<i64>,
+    pub attempts_min: Option<i16>,
+    pub attempts_max: Option<i16>,
+    /// Stored from this instant (RFC 3339) on.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Stored before this instant.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Last called from this instant on.
+    pub called_from: Option<DateTime<Utc>>,
+    pub called_to: Option<DateTime<Utc>>,
+}
+
+impl From<NumberFilter> for Filter {
+    fn from(f: NumberFilter) -> Filter {
+        Filter {
+            provider_id: f.provider_id,
+            geo_id: f.geo_id,
+            project_id: f.project_id,
+            status: f.status,
+            import_id: f.import_id,
+            attempts_min: f.attempts_min,
+            attempts_max: f.attempts_max,
+            created_from: f.created_from,
+            created_to: f.created_to,
+            called_from: f.called_from,
+            called_to: f.called_to,
+        }
+    }
 }
 
 /// Numbers the caller may see, in phone order. Sort: `phone`.
@@ -32,12 +69,219 @@ pub async fn list_numbers(
     Query(filter): Query<NumberFilter>,
 ) -> ApiResult<Json<Page<Number>>> {
     let client = state.pool.get().await?;
-    let filter = Filter {
-        provider_id: filter.provider_id,
-        geo_id: filter.geo_id,
-        project_id: filter.project_id,
-        status: filter.status,
-        import_id: filter.import_id,
-    };
+    let filter = Filter::from(filter);
     Ok(Json(number::list(&**client, caller.tenant(), caller.scope(), &filter, &page.into()).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegionParam {
+    /// Region (ISO 3166) to read a national number in.
+    pub region: Option<String>,
+}
+
+/// One number: where it is, its status, attributes, DNC and its last calls (any format).
+#[utoipa::path(get, path = "/numbers/{phone}", tag = "numbers", params(("phone" = String, Path), RegionParam),
+    responses((status = 200, body = ScreenPop)))]
+pub async fn get_number(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Path(phone): Path<String>,
+    Query(params): Query<RegionParam>,
+) -> ApiResult<Json<ScreenPop>> {
+    let region = params.region.as_deref().map(Region::parse).transpose()?;
+    let client = state.pool.get().await?;
+    Ok(Json(calls::screen_pop(&**client, caller.tenant(), caller.scope(), &phone, region).await?))
+}
+
+/// Change the status of, release, or list as DNC the numbers picked or everything a
+/// filter matches, in the caller's scope; `dry_run` counts first. Audited with the count.
+#[utoipa::path(post, path = "/numbers/bulk", tag = "numbers", request_body = BulkRequest,
+    responses((status = 200, body = BulkResult)))]
+pub async fn bulk_numbers(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersWrite>,
+    Json(request): Json<BulkRequest>,
+) -> ApiResult<Json<BulkResult>> {
+    if matches!(request.action, number::BulkAction::AddToDnc { .. }) {
+        caller.require("dnc.write")?;
+    }
+    let mut client = state.pool.get().await?;
+    Ok(Json(number::bulk(&mut **client, caller.tenant(), caller.scope(), &caller.actor(), &request).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DncFilter {
+    /// Numbers starting with these digits.
+    pub phone: Option<String>,
+    /// One source: a file name, `api`, `call outcome`, `bulk action`.
+    pub source: Option<String>,
+}
+
+/// The do-not-call list with who listed each number, when and why; newest first. Sorts:
+/// `added_at`, `phone`.
+#[utoipa::path(get, path = "/dnc", tag = "numbers", params(PageParams, DncFilter),
+    responses((status = 200, body = Page<DncEntry>)))]
+pub async fn list_dnc(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<DncFilter>,
+) -> ApiResult<Json<Page<DncEntry>>> {
+    let client = state.pool.get().await?;
+    let page = dnc::list(
+        &**client,
+        caller.tenant(),
+        filter.phone.as_deref(),
+        filter.source.as_deref(),
+        &page.into(),
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DncAdded {
+    #[serde(flatten)]
+    pub entry: DncEntry,
+    /// False when the number was listed already (the entry is the earlier one).
+    pub added: bool,
+}
+
+/// List one number as do-not-call.
+#[utoipa::path(post, path = "/dnc", tag = "numbers", request_body = DncInput, responses((status = 200, body = DncAdded)))]
+pub async fn add_dnc(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<DncWrite>,
+    Json(input): Json<DncInput>,
+) -> ApiResult<Json<DncAdded>> {
+    let mut client = state.pool.get().await?;
+    let (entry, added) = dnc::add(&mut **client, caller.tenant(), &caller.actor(), &input).await?;
+    Ok(Json(DncAdded { entry, added }))
+}
+
+/// Take a number off the do-not-call list (E.164).
+#[utoipa::path(delete, path = "/dnc/{phone}", tag = "numbers", params(("phone" = String, Path)),
+    responses((status = 204)))]
+pub async fn remove_dnc(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<DncWrite>,
+    Path(phone): Path<String>,
+) -> ApiResult<StatusCode> {
+    let mut client = state.pool.get().await?;
+    dnc::remove(&mut **client, caller.tenant(), &caller.actor(), &phone).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The multipart form of a DNC file; `file` last.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; parsed field by field.
+pub struct DncUpload {
+    /// Why these numbers are listed, kept on each entry.
+    reason: Option<String>,
+    /// Region for numbers written without a country code.
+    region: Option<String>,
+    /// Which column holds the number, e.g. `phone=2` (by default the first phone-like one).
+    mapping: Option<String>,
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Load a DNC file (CSV, XLSX, XLS; one number per row): new numbers are listed, listed
+/// ones stay as they were.
+#[utoipa::path(post, path = "/dnc/files", tag = "numbers",
+    request_body(content = DncUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = DncSummary), (status = 413, description = "larger than the upload limit")))]
+pub async fn upload_dnc(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<DncWrite>,
+    mut multipart: Multipart,
+) -> ApiResult<Json<DncSummary>> {
+    let (mut reason, mut region, mut mapping) = (None, None, ColumnMapping::default());
+    let mut stored = None;
+    let form: ApiResult<()> = async {
+        while let Some(mut field) = multipart.next_field().await? {
+            let name = field.name().unwrap_or("").to_owned();
+            if name == "file" {
+                stored = Some(super::imports::save_upload(&state, &caller, &mut field).await?);
+                continue;
+            }
+            let value = Some(field.text().await?.trim().to_owned()).filter(|v| !v.is_empty());
+            match name.as_str() {
+                "reason" => reason = value,
+                "region" => region = value.as_deref().map(Region::parse).transpose()?,
+                "mapping" => {
+                    if let Some(text) = value {
+                        mapping = ColumnMapping::parse(&text)?;
+                    }
+                }
+                other => return Err(ApiError::BadRequest(format!("unknown form field '{other}'"))),
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = form {
+        if let Some((path, _)) = &stored {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        return Err(error);
+    }
+    let (path, original) =
+        stored.ok_or_else(|| ApiError::BadRequest("the form has no 'file' field".into()))?;
+    let request = DncImportRequest {
+        tenant: caller.tenant(),
+        path: path.clone(),
+        display_name: Some(original),
+        source: SourceOptions::default(),
+        region,
+        mapping,
+        reason,
+        rejects_path: Some(path.with_extension("rejects.csv")),
+        actor: caller.actor(),
+    };
+    let summary = dnc::import_file(&state.pool, request, ImportProgress::default()).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    let _ = tokio::fs::remove_file(path.with_extension("rejects.csv")).await;
+    let mut summary = summary?;
+    // The rejects file was a temporary one; its path means nothing to the caller.
+    summary.rejects_file = None;
+    Ok(Json(summary))
+}
+
+/// The disposition map: each dialer disposition, the status it sets, and whether it lists
+/// the number as DNC.
+#[utoipa::path(get, path = "/dispositions", tag = "calls", responses((status = 200, body = Vec<Disposition>)))]
+pub async fn list_dispositions(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+) -> ApiResult<Json<Vec<Disposition>>> {
+    let client = state.pool.get().await?;
+    Ok(Json(dispositions::list(&**client, caller.tenant()).await?))
+}
+
+/// Add a disposition or change what it means (upper-cased); stored calls keep their status.
+#[utoipa::path(put, path = "/dispositions", tag = "calls", request_body = DispositionInput,
+    responses((status = 200, body = Disposition)))]
+pub async fn set_disposition(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<SettingsManage>,
+    Json(input): Json<DispositionInput>,
+) -> ApiResult<Json<Disposition>> {
+    let mut client = state.pool.get().await?;
+    Ok(Json(dispositions::set(&mut **client, caller.tenant(), &caller.actor(), &input).await?))
+}
+
+/// Remove a disposition; outcomes naming it are refused from then on.
+#[utoipa::path(delete, path = "/dispositions/{disposition}", tag = "calls",
+    params(("disposition" = String, Path)), responses((status = 204)))]
+pub async fn delete_disposition(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<SettingsManage>,
+    Path(disposition): Path<String>,
+) -> ApiResult<StatusCode> {
+    let mut client = state.pool.get().await?;
+    dispositions::delete(&mut **client, caller.tenant(), &caller.actor(), &disposition).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

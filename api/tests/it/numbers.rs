@@ -1,0 +1,237 @@
+//! The numbers page's API: filters, bulk actions on a selection and on a whole filter, one
+//! number's detail; the DNC list; the disposition map.
+
+use axum::http::{Method, StatusCode};
+use dialpool_engine::access::Scopes;
+use serde_json::{Value, json};
+
+use crate::support::Api;
+
+fn phones(page: &Value) -> Vec<&str> {
+    page["items"].as_array().unwrap().iter().map(|n| n["phone"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn filters_and_bulk_actions_touch_exactly_what_they_say() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    let project = api.dial_project(provider, 5).await;
+    api.db
+        .client()
+        .await
+        .execute("UPDATE phone_numbers SET attempts = 3, last_called_at = '2026-11-20T10:00:00Z' WHERE phone = 79161000004", &[])
+        .await
+        .unwrap();
+
+    let called = api
+        .get("/api/v1/numbers?attempts_min=2&called_from=2026-11-20T00:00:00Z", &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(phones(&called), ["+79161000004"]);
+    let page = api
+        .get(&format!("/api/v1/numbers?project_id={project}&limit=2"), &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(phones(&page), ["+79161000001", "+79161000002"]);
+    let next = api
+        .get(
+            &format!(
+                "/api/v1/numbers?project_id={project}&limit=2&cursor={}",
+                page["next_cursor"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(phones(&next), ["+79161000003", "+79161000004"]);
+
+    // A dry run on the whole filter counts and changes nothing.
+    let filter = json!({"project_id": project});
+    let dry = api
+        .post(
+            "/api/v1/numbers/bulk",
+            &admin,
+            json!({"selection": {"filter": filter}, "action": "release", "dry_run": true}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((&dry["matched"], &dry["touched"]), (&json!(5), &json!(0)));
+
+    let statused = api
+        .post(
+            "/api/v1/numbers/bulk",
+            &admin,
+            json!({"selection": {"phones": ["+79161000001", "+79161000002"]}, "action": "set_status", "status": 2}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((&statused["matched"], &statused["touched"]), (&json!(2), &json!(2)));
+    let detail = api.get("/api/v1/numbers/%2B79161000001", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(detail["status"], "no_answer");
+    let explained =
+        api.get("/api/v1/numbers/%2B79161000001/explain", &admin).await.expect(StatusCode::OK).json();
+    assert!(explained.to_string().contains("status_changed"), "the event is in the history: {explained}");
+
+    let released = api
+        .post("/api/v1/numbers/bulk", &admin, json!({"selection": {"filter": filter}, "action": "release"}))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((&released["matched"], &released["touched"]), (&json!(5), &json!(5)));
+    let left =
+        api.get(&format!("/api/v1/numbers?project_id={project}"), &admin).await.expect(StatusCode::OK).json();
+    assert!(phones(&left).is_empty());
+    let audit = api.get("/api/v1/audit?action=numbers.bulk", &admin).await.expect(StatusCode::OK).json();
+    let counts: Vec<&Value> =
+        audit["items"].as_array().unwrap().iter().map(|e| &e["after"]["touched"]).collect();
+    assert_eq!(
+        counts,
+        [&json!(5), &json!(2)],
+        "each bulk action audited with its count, dry runs not: {audit}"
+    );
+
+    // A manager without dnc.write cannot list numbers as DNC in bulk.
+    let tenant = api.tenant("default").await;
+    api.user(
+        tenant,
+        "manager@example.com",
+        "manager",
+        Scopes { providers: vec![provider], projects: vec![] },
+    )
+    .await;
+    let manager = api.sign_in("manager@example.com").await;
+    let to_dnc =
+        json!({"selection": {"phones": ["+79161000003"]}, "action": "add_to_dnc", "reason": "asked"});
+    api.post("/api/v1/numbers/bulk", &manager, to_dnc.clone()).await.expect(StatusCode::FORBIDDEN);
+    let listed = api.post("/api/v1/numbers/bulk", &admin, to_dnc).await.expect(StatusCode::OK).json();
+    assert_eq!(listed["touched"], 1);
+    let bad = api
+        .post("/api/v1/numbers/bulk", &admin, json!({"selection": {"phones": []}, "action": "release"}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .json();
+    assert!(bad.to_string().contains("selection"), "{bad}");
+}
+
+#[tokio::test]
+async fn the_dnc_list_says_who_listed_a_number_and_when() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let added = api
+        .post(
+            "/api/v1/dnc",
+            &admin,
+            json!({"phone": "8 916 100-00-09", "region": "RU", "reason": "complaint"}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        (&added["phone"], &added["added"], &added["added_by"]),
+        (&json!("+79161000009"), &json!(true), &json!("admin@example.com"))
+    );
+    let again =
+        api.post("/api/v1/dnc", &admin, json!({"phone": "+79161000009"})).await.expect(StatusCode::OK).json();
+    assert_eq!(
+        (&again["added"], &again["reason"]),
+        (&json!(false), &json!("complaint")),
+        "the first entry stays"
+    );
+
+    let file = "phone\n+79162000001\n+79162000002\n+79161000009\nnot a number\n";
+    let summary = api
+        .upload_form(
+            "/api/v1/dnc/files",
+            &admin,
+            &[("reason", "regulator list")],
+            "regulator.csv",
+            file.as_bytes(),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        (&summary["added"], &summary["already_listed"], &summary["invalid"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{summary}"
+    );
+
+    let found = api.get("/api/v1/dnc?phone=7916200", &admin).await.expect(StatusCode::OK).json();
+    // One file's entries share their time; the newest-first order breaks the tie by phone.
+    assert_eq!(phones(&found), ["+79162000002", "+79162000001"]);
+    assert!(
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["source"] == "regulator.csv" && e["reason"] == "regulator list")
+    );
+    api.request(Method::DELETE, "/api/v1/dnc/%2B79161000009", &admin, None)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    api.request(Method::DELETE, "/api/v1/dnc/%2B79161000009", &admin, None)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    let all = api.get("/api/v1/dnc", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let audit = api.get("/api/v1/audit?entity=dnc", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "added and removed: {audit}");
+}
+
+#[tokio::test]
+async fn administrators_edit_the_disposition_map_and_project_finish_policy() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let map = api.get("/api/v1/dispositions", &admin).await.expect(StatusCode::OK).json();
+    assert!(
+        map.as_array().unwrap().iter().any(|d| d["disposition"] == "NO ANSWER" && d["status"] == "no_answer")
+    );
+    let set = api
+        .request(
+            Method::PUT,
+            "/api/v1/dispositions",
+            &admin,
+            Some(json!({"disposition": "voicemail", "status_id": 2})),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        (&set["disposition"], &set["status"], &set["dnc"]),
+        (&json!("VOICEMAIL"), &json!("no_answer"), &json!(false))
+    );
+    api.request(
+        Method::PUT,
+        "/api/v1/dispositions",
+        &admin,
+        Some(json!({"disposition": "X", "status_id": 99})),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
+    api.request(Method::DELETE, "/api/v1/dispositions/voicemail", &admin, None)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+
+    let project = |on_final: &str, exclusive: bool| {
+        json!({"name": format!("P {on_final} {exclusive}"), "time_zone": "UTC", "daily_quota": 10,
+               "exclusive": exclusive, "on_final": on_final})
+    };
+    let created = api
+        .post("/api/v1/projects", &admin, project("release", false))
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    assert_eq!(created["on_final"], "release");
+    let refused = api
+        .post("/api/v1/projects", &admin, project("release", true))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .json();
+    assert!(refused.to_string().contains("on_final"), "{refused}");
+}

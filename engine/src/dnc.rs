@@ -271,7 +271,12 @@ pub async fn remove(
 }
 
 async fn entry(client: &impl GenericClient, tenant: TenantId, phone: i64) -> Result<DncEntry> {
-    client
+    find(client, tenant, phone).await?.ok_or_else(|| Error::NotFound { entity: "DNC entry", key: format_e164(phone) })
+}
+
+/// The entry of a number (E.164 digits), if it is listed.
+pub async fn find(client: &impl GenericClient, tenant: TenantId, phone: i64) -> Result<Option<DncEntry>> {
+    Ok(client
         .query_opt(
             "SELECT d.phone, d.source, d.reason, d.added_at, u.email AS added_by
                FROM dnc_numbers d LEFT JOIN users u ON u.id = d.added_by
@@ -285,6 +290,5 @@ async fn entry(client: &impl GenericClient, tenant: TenantId, phone: i64) -> Res
             reason: r.get("reason"),
             added_at: r.get("added_at"),
             added_by: r.get("added_by"),
-        })
-        .ok_or_else(|| Error::NotFound { entity: "DNC entry", key: format_e164(phone) })
+        }))
 }

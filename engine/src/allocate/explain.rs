@@ -17,7 +17,7 @@ pub struct Explanation {
     pub phone: String,
     /// Absent when the number was never imported.
     pub number: Option<NumberState>,
-    pub dnc: Option<DncEntry>,
+    pub dnc: Option<crate::dnc::DncEntry>,
     /// Newest first, at most 100.
     pub history: Vec<Event>,
     pub projects: Vec<Eligibility>,
@@ -39,13 +39,6 @@ pub struct NumberState {
     pub allocated_at: Option<DateTime<Utc>>,
     pub leased_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DncEntry {
-    pub source: String,
-    pub reason: Option<String>,
-    pub added_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -118,13 +111,7 @@ pub async fn explain(
     {
         return Err(Error::NotFound { entity: "number", key: phone::format_e164(e164) });
     }
-    let dnc = client
-        .query_opt(
-            "SELECT source, reason, added_at FROM dnc_numbers WHERE tenant_id = $1 AND phone = $2",
-            &[&tenant.0, &e164],
-        )
-        .await?
-        .map(|r| DncEntry { source: r.get(0), reason: r.get(1), added_at: r.get(2) });
+    let dnc = crate::dnc::find(client, tenant, e164).await?;
     let history = client
         .query(
             "SELECT at, kind::text, project_id, status_from, status_to, disposition, data FROM number_events

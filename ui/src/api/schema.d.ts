@@ -1284,11 +1284,19 @@ export interface components {
             /** @description False when the number was listed already (the entry is the earlier one). */
             added: boolean;
         };
+        /** @description One listed number: since when, from where, and who listed it. */
         DncEntry: {
+            phone: string;
+            /** @description A file name, `api`, `call outcome`, `bulk action` … */
             source: string;
             reason?: string | null;
             /** Format: date-time */
             added_at: string;
+            /**
+             * @description The e-mail of the user who listed it; absent for the system and for files loaded
+             *     from the command line.
+             */
+            added_by?: string | null;
         };
         DncInput: {
             /**

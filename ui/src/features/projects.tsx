@@ -170,6 +170,7 @@ const EMPTY: ProjectInput = {
   priority: 0,
   exclusive: false,
   allocation_order: "newest",
+  on_final: "keep",
   sources: [],
   windows: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: "09:00", end: "18:00" })),
   holidays: [],
@@ -203,6 +204,7 @@ export function ProjectEditor() {
           priority: p.priority,
           exclusive: p.exclusive,
           allocation_order: p.allocation_order,
+          on_final: p.on_final,
           sources: p.sources,
           windows: p.windows,
           holidays: p.holidays,
@@ -306,8 +308,19 @@ export function ProjectEditor() {
           </select>
         </label>
         <label className="check">
-          <input type="checkbox" checked={doc.exclusive ?? false} onChange={(e) => set({ exclusive: e.target.checked })} />
+          <input
+            type="checkbox"
+            checked={doc.exclusive ?? false}
+            onChange={(e) => set({ exclusive: e.target.checked, ...(e.target.checked ? { on_final: "keep" } : {}) })}
+          />
           {t("exclusive")}
+        </label>
+        <label>
+          {t("onFinal")}
+          <select name="on_final" value={doc.on_final ?? "keep"} disabled={doc.exclusive ?? false} onChange={(e) => set({ on_final: e.target.value })}>
+            <option value="keep">{t("onFinalKeep")}</option>
+            <option value="release">{t("onFinalRelease")}</option>
+          </select>
         </label>
       </div>
       <fieldset>

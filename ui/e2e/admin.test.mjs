@@ -1,6 +1,7 @@
 // The admin UI end to end: a real `dialpool serve` on a fresh database, Debian's Chromium
-// driven by playwright-core. Signs in, creates a provider, uploads a fixture, waits for
-// the import, checks its counts on the page, and finds the import in the audit log.
+// driven by playwright-core. The tests run in order on one database: import a fixture and
+// find it in the audit log; configure a project and allocate; a dialer leases and posts
+// outcomes with a token while the numbers page shows the statuses move.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -93,6 +94,8 @@ async function signIn(page) {
   await page.getByLabel("E-mail").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  // Signed in when the shell shows; only then does the page's context hold the cookie.
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
 test("an administrator imports a file in the browser and finds it in the audit log", withPage(async (page) => {
@@ -191,4 +194,52 @@ test("an administrator configures a project's pool, previews it, allocates and s
   await page.getByLabel("Phone").fill(numbers.items[0].phone);
   await page.getByRole("button", { name: "Explain" }).click();
   await page.getByTestId("explanation").getByRole("listitem").filter({ hasText: /^E2E campaign: .*the project already holds it/ }).waitFor();
+}));
+
+test("a dialer leases numbers and posts outcomes with a token; the statuses move on the numbers page", withPage(async (page) => {
+  // Runs after the project test: "E2E campaign" holds the two numbers it allocated.
+  const me = await (await page.request.get(`${baseUrl}/api/v1/me`)).json();
+  const csrf = { "X-CSRF-Token": me.csrf_token };
+  // All day, so the test does not depend on the hour it runs at.
+  const hours = await page.request.put(`${baseUrl}/api/v1/calling-hours`, { headers: csrf, data: { start: "00:00", end: "24:00" } });
+  assert.equal(hours.status(), 200, await hours.text());
+  const token = await (await page.request.post(`${baseUrl}/api/v1/tokens`, { headers: csrf, data: { name: "e2e dialer", permissions: ["calls.work", "scope.all"] } })).json();
+  const [project] = (await (await page.request.get(`${baseUrl}/api/v1/projects`)).json()).filter((p) => p.name === "E2E campaign");
+
+  // The dialer is not the browser: plain HTTP with its bearer token, no cookies.
+  const dialer = async (method, route, body) => {
+    const response = await fetch(`${baseUrl}/api/v1${route}`, {
+      method,
+      headers: { Authorization: `Bearer ${token.secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json();
+    assert.ok(response.ok, `${route}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const lease = await dialer("POST", `/projects/${project.id}/leases`, { count: 2, lease_s: 120 });
+  assert.equal(lease.numbers.length, 2, JSON.stringify(lease));
+  const [sold, missed] = lease.numbers.map((n) => n.phone);
+  const at = new Date().toISOString();
+  await dialer("POST", "/outcomes", { call_id: "e2e-1", phone: sold, disposition: "SALE", started_at: at, duration_s: 95, agent: "anna" });
+  await dialer("POST", "/outcomes", { call_id: "e2e-2", phone: missed, disposition: "NO ANSWER", started_at: at });
+
+  // The numbers page, filtered to the project, shows both new statuses.
+  await page.getByRole("link", { name: "Numbers", exact: true }).click();
+  await page.getByRole("combobox", { name: /^Project\b/ }).selectOption({ label: "E2E campaign" });
+  await page.getByTestId(`status-${sold}`).filter({ hasText: "success" }).waitFor();
+  await page.getByTestId(`status-${missed}`).filter({ hasText: "no_answer" }).waitFor();
+
+  // A bulk action on one picked number moves it again.
+  await page.getByLabel(`Pick ${missed}`).check();
+  await page.getByRole("combobox", { name: /^New status\b/ }).selectOption({ label: "refused" });
+  await page.getByRole("button", { name: "Apply to picked (1)" }).click();
+  await page.getByRole("status").filter({ hasText: "1 of 1" }).waitFor();
+  await page.getByTestId(`status-${missed}`).filter({ hasText: "refused" }).waitFor();
+
+  // The number's own page has the call, with its agent and duration.
+  await page.getByRole("link", { name: sold }).click();
+  const calls = page.getByRole("table", { name: "Calls" });
+  await calls.getByRole("row").filter({ hasText: "SALE" }).filter({ hasText: "anna" }).filter({ hasText: "95" }).waitFor();
+  await page.getByRole("table", { name: "History" }).getByRole("row").filter({ hasText: "called" }).first().waitFor();
 }));

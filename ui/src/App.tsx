@@ -6,6 +6,8 @@ import { ErrorText } from "./components/ui";
 import { I18nContext, LOCALES, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
 import { AuditPage } from "./features/audit";
 import { ImportsPage } from "./features/imports";
+import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
+import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
 import { GeosPage, ProvidersPage, StatusesPage } from "./features/settings";
 import { RolesPage, TokensPage, UsersPage } from "./features/users";
@@ -13,12 +15,21 @@ import { RolesPage, TokensPage, UsersPage } from "./features/users";
 type Me = Schemas["Me"];
 
 /** Pages in the navigation, each shown to callers holding its permission. */
-const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: () => ReactElement }[] = [
+const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
   { path: "/projects", label: "projects", permission: "projects.read", element: () => <ProjectsPage /> },
+  {
+    path: "/numbers",
+    label: "numbers",
+    permission: "numbers.read",
+    element: (me) => <NumbersPage canWrite={allowed(me, "numbers.write")} canDnc={allowed(me, "dnc.write")} />,
+  },
+  { path: "/dnc", label: "dncList", permission: "numbers.read", element: (me) => <DncPage canWrite={allowed(me, "dnc.write")} /> },
   { path: "/imports", label: "imports", permission: "numbers.read", element: () => <ImportsPage /> },
   { path: "/providers", label: "providers", permission: "numbers.read", element: () => <ProvidersPage /> },
   { path: "/geos", label: "geos", permission: "numbers.read", element: () => <GeosPage /> },
   { path: "/statuses", label: "statuses", permission: "numbers.read", element: () => <StatusesPage /> },
+  { path: "/dispositions", label: "dispositions", permission: "settings.manage", element: () => <DispositionsPage /> },
+  { path: "/webhooks", label: "webhooks", permission: "settings.manage", element: () => <WebhooksPage /> },
   { path: "/users", label: "users", permission: "users.manage", element: () => <UsersPage /> },
   { path: "/roles", label: "roles", permission: "users.manage", element: () => <RolesPage /> },
   { path: "/tokens", label: "tokens", permission: "tokens.create", element: () => <TokensPage /> },
@@ -193,9 +204,10 @@ function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: s
       <main>
         <Routes>
           {pages.map((p) => (
-            <Route key={p.path} path={p.path} element={p.element()} />
+            <Route key={p.path} path={p.path} element={p.element(me)} />
           ))}
           {allowed(me, "projects.read") && <Route path="/projects/deleted" element={<DeletedProjectsPage />} />}
+          {allowed(me, "numbers.read") && <Route path="/numbers/:phone" element={<NumberDetailPage />} />}
           {allowed(me, "projects.read") && <Route path="/projects/:id" element={<ProjectEditor />} />}
           <Route path="/account" element={<ChangePassword />} />
           <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />

@@ -79,3 +79,17 @@ export function uploadImport(
     xhr.send(form);
   });
 }
+
+/** Posts a multipart form (a file with its options) with the session's CSRF token. */
+export async function postForm<T>(url: string, form: FormData): Promise<T> {
+  const response = await fetch(url, {
+    method: "POST",
+    body: form,
+    credentials: "same-origin",
+    headers: csrfToken ? { "X-CSRF-Token": csrfToken } : {},
+  });
+  const body: unknown = await response.json().catch(() => null);
+  if (response.ok) return body as T;
+  if (isProblem(body)) throw new ApiProblem(body);
+  throw new Error(`upload failed: HTTP ${response.status}`);
+}

@@ -6,6 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { useCatalog } from "../lib/catalog";
 import { useI18n, type MessageKey } from "../lib/i18n";
 import { WEEKDAYS, formatDay, parseDay, parseHolidays, type Window } from "../lib/schedule";
 
@@ -14,18 +15,6 @@ type Report = Schemas["Report"];
 type ProjectRun = Schemas["ProjectRun"];
 
 const WEEKDAY_KEYS: MessageKey[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-function useCatalog() {
-  const providers = useQuery({
-    queryKey: ["providers", "all"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/providers", { params: { query: { limit: 500 } } })).items,
-  });
-  const geos = useQuery({
-    queryKey: ["geos", "all"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/geos", { params: { query: { limit: 500, sort: "code" } } })).items,
-  });
-  return { providers: providers.data ?? [], geos: geos.data ?? [] };
-}
 
 export function ProjectsPage() {
   const { t } = useI18n();

@@ -271,7 +271,9 @@ pub async fn remove(
 }
 
 async fn entry(client: &impl GenericClient, tenant: TenantId, phone: i64) -> Result<DncEntry> {
-    find(client, tenant, phone).await?.ok_or_else(|| Error::NotFound { entity: "DNC entry", key: format_e164(phone) })
+    find(client, tenant, phone)
+        .await?
+        .ok_or_else(|| Error::NotFound { entity: "DNC entry", key: format_e164(phone) })
 }
 
 /// The entry of a number (E.164 digits), if it is listed.

@@ -3,9 +3,7 @@
 //! tenant's default; with none, 08:00–21:00. A rule may also cap calls to one number in
 //! any 24 hours.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{GenericClient, Row};
 
@@ -148,63 +146,29 @@ pub async fn delete(client: &mut impl GenericClient, tenant: TenantId, actor: &A
     Ok(())
 }
 
-/// Which numbers may be called at one instant, by geo.
-#[derive(Debug, Clone, Default)]
-pub struct Gate {
-    /// Geos whose local time is inside their calling hours now.
-    pub open: Vec<i64>,
-    /// Caps on calls per number in 24 hours, by geo (0 for numbers without a geo).
-    pub caps: HashMap<i64, i16>,
-    /// Numbers without a geo are judged in the project's time zone by the default rule.
-    pub no_geo_open: bool,
-}
-
-/// Resolves every geo's rule and local time at `at` in one query.
-pub async fn gate(
-    client: &impl GenericClient,
-    tenant: TenantId,
-    at: DateTime<Utc>,
-    project_zone: &str,
-) -> Result<Gate> {
-    let rows = client
-        .query(
-            "WITH places AS (
-                SELECT g.id, g.country, g.region, g.time_zone FROM geos g WHERE g.tenant_id = $1
-                UNION ALL SELECT 0, NULL, NULL, $3::text
-             )
-             SELECT p.id,
-                    ($2::timestamptz AT TIME ZONE p.time_zone)::time AS local,
-                    COALESCE(r.start_local, '08:00') AS start_local,
-                    COALESCE(r.end_local, '21:00') AS end_local,
-                    r.max_calls_24h
-               FROM places p
-               LEFT JOIN LATERAL (
-                    SELECT h.start_local, h.end_local, h.max_calls_24h
-                      FROM calling_hours h
-                      LEFT JOIN geos hg ON hg.tenant_id = h.tenant_id AND hg.id = h.geo_id
-                     WHERE h.tenant_id = $1
-                       AND (h.geo_id IS NULL OR h.geo_id = p.id OR (hg.country = p.country AND hg.region IS NULL))
-                     ORDER BY CASE WHEN h.geo_id = p.id THEN 0 WHEN h.geo_id IS NULL THEN 2 ELSE 1 END
-                     LIMIT 1) r ON true",
-            &[&tenant.0, &at, &project_zone],
-        )
-        .await?;
-    let mut gate = Gate::default();
-    for row in rows {
-        let id: i64 = row.get("id");
-        let local: NaiveTime = row.get("local");
-        let start: NaiveTime = row.get("start_local");
-        let end: NaiveTime = row.get("end_local");
-        // 24:00 comes back as 00:00: a window ending at midnight is open to the day's end.
-        let open = local >= start && (end == NaiveTime::MIN || local < end);
-        if let Some(cap) = row.get::<_, Option<i16>>("max_calls_24h") {
-            gate.caps.insert(id, cap);
-        }
-        if id == 0 {
-            gate.no_geo_open = open;
-        } else if open {
-            gate.open.push(id);
-        }
-    }
-    Ok(gate)
-}
+/// The calling-hours gate at `$3::timestamptz`, as the body of a CTE over the CTE `p`
+/// (the project, for its `time_zone`): every geo's rule (its own, its country's, the
+/// tenant default, 08:00–21:00) and local time resolved in one pass. Columns:
+/// `open_geos` (geos inside their hours now), `no_geo_open` (numbers without a geo, judged
+/// in the project's zone by the default rule), and `cap_geos`/`caps` (24-hour call caps by
+/// geo; 0 for numbers without a geo).
+pub(crate) const GATE: &str = "
+    SELECT COALESCE(array_agg(x.id) FILTER (WHERE x.id <> 0 AND x.open), '{}') AS open_geos,
+           COALESCE(bool_or(x.open) FILTER (WHERE x.id = 0), false) AS no_geo_open,
+           COALESCE(array_agg(x.id) FILTER (WHERE x.cap IS NOT NULL), '{}') AS cap_geos,
+           COALESCE(array_agg(x.cap) FILTER (WHERE x.cap IS NOT NULL), '{}') AS caps
+      FROM (
+        SELECT pl.id, r.max_calls_24h AS cap,
+               -- 24:00 is a time of its own in PostgreSQL, later than any other.
+               ($3::timestamptz AT TIME ZONE pl.time_zone)::time >= COALESCE(r.start_local, '08:00')
+                 AND ($3::timestamptz AT TIME ZONE pl.time_zone)::time < COALESCE(r.end_local, '21:00') AS open
+          FROM (SELECT g.id, g.country, g.region, g.time_zone FROM geos g WHERE g.tenant_id = $1
+                UNION ALL SELECT 0, NULL, NULL, (SELECT time_zone FROM p)) pl
+          LEFT JOIN LATERAL (
+               SELECT h.start_local, h.end_local, h.max_calls_24h
+                 FROM calling_hours h
+                 LEFT JOIN geos hg ON hg.tenant_id = h.tenant_id AND hg.id = h.geo_id
+                WHERE h.tenant_id = $1
+                  AND (h.geo_id IS NULL OR h.geo_id = pl.id OR (hg.country = pl.country AND hg.region IS NULL))
+                ORDER BY CASE WHEN h.geo_id = pl.id THEN 0 WHEN h.geo_id IS NULL THEN 2 ELSE 1 END
+                LIMIT 1) r ON true) x";

@@ -62,9 +62,32 @@ pub struct Lease {
     pub short_reason: Option<String>,
 }
 
-/// Leases up to `request.count` numbers of `project_id` at `at`.
+/// The project's state at `$3` and its calling-hours gate, in one statement: `in_window`
+/// and `holiday` in the project's zone, and which geos' local time is inside their hours.
+/// It also returns the project's expired leases to it, committed before the lease itself
+/// runs, so a number whose lease ran out can be handed out by this very lease.
+const PROJECT_AND_GATE: &str = "WITH expired AS (
+        UPDATE phone_numbers n SET leased_until = NULL
+         WHERE n.tenant_id = $1 AND n.phone IN (
+               SELECT phone FROM phone_numbers WHERE tenant_id = $1 AND project_id = $2 AND leased_until <= $3
+                  FOR UPDATE SKIP LOCKED)
+    ), p AS (
+        SELECT p.status, p.time_zone, p.max_attempts,
+               EXISTS (SELECT FROM project_holidays h WHERE h.tenant_id = p.tenant_id AND h.project_id = p.id
+                          AND h.day = ($3::timestamptz AT TIME ZONE p.time_zone)::date) AS holiday,
+               EXISTS (SELECT FROM project_schedules s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id
+                          AND s.weekday = extract(isodow FROM $3::timestamptz AT TIME ZONE p.time_zone)
+                          AND ($3::timestamptz AT TIME ZONE p.time_zone)::time >= s.starts_at
+                          AND (($3::timestamptz AT TIME ZONE p.time_zone)::time < s.ends_at
+                               OR s.ends_at = '24:00'::time)) AS in_window
+          FROM projects p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL
+    ), gate AS (GATE)
+    SELECT p.*, gate.* FROM p, gate";
+
+/// Leases up to `request.count` numbers of `project_id` at `at`: two statements, each
+/// prepared once per connection, so a lease costs two round trips and no re-planning.
 pub async fn lease(
-    client: &mut impl GenericClient,
+    client: &deadpool_postgres::ClientWrapper,
     tenant: TenantId,
     scope: &Scope,
     actor: &Actor,
@@ -82,19 +105,9 @@ pub async fn lease(
         return Err(Error::NotFound { entity: "project", key: project_id.to_string() });
     }
     let leased_until = at + Duration::seconds(request.lease_s);
+    let statement = client.prepare_cached(&PROJECT_AND_GATE.replace("GATE", hours::GATE)).await?;
     let project = client
-        .query_opt(
-            "SELECT p.status, p.time_zone, p.max_attempts,
-                    EXISTS (SELECT FROM project_holidays h WHERE h.tenant_id = p.tenant_id AND h.project_id = p.id
-                               AND h.day = ($3::timestamptz AT TIME ZONE p.time_zone)::date) AS holiday,
-                    EXISTS (SELECT FROM project_schedules s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id
-                               AND s.weekday = extract(isodow FROM $3::timestamptz AT TIME ZONE p.time_zone)
-                               AND ($3::timestamptz AT TIME ZONE p.time_zone)::time >= s.starts_at
-                               AND (($3::timestamptz AT TIME ZONE p.time_zone)::time < s.ends_at
-                                    OR s.ends_at = '24:00'::time)) AS in_window
-               FROM projects p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL",
-            &[&tenant.0, &project_id, &at],
-        )
+        .query_opt(&statement, &[&tenant.0, &project_id, &at])
         .await?
         .ok_or_else(|| Error::NotFound { entity: "project", key: project_id.to_string() })?;
     let empty = |reason: &str| Lease {
@@ -112,20 +125,11 @@ pub async fn lease(
     if !project.get::<_, bool>("in_window") {
         return Ok(empty("outside_schedule"));
     }
-    let zone: String = project.get("time_zone");
     let max_attempts: i16 = project.get("max_attempts");
-    let gate = hours::gate(&*client, tenant, at, &zone).await?;
-    let tx = client.transaction().await?;
-    // Expired leases come back first; rows another dialer is touching are left to it.
-    tx.execute(
-        "UPDATE phone_numbers n SET leased_until = NULL
-          WHERE n.tenant_id = $1 AND n.phone IN (
-                SELECT phone FROM phone_numbers WHERE tenant_id = $1 AND project_id = $2 AND leased_until <= $3
-                   FOR UPDATE SKIP LOCKED)",
-        &[&tenant.0, &project_id, &at],
-    )
-    .await?;
-    let (cap_geos, cap_counts): (Vec<i64>, Vec<i16>) = gate.caps.iter().map(|(g, c)| (*g, *c)).unzip();
+    let open: Vec<i64> = project.get("open_geos");
+    let no_geo_open: bool = project.get("no_geo_open");
+    let cap_geos: Vec<i64> = project.get("cap_geos");
+    let caps: Vec<i16> = project.get("caps");
     // Due retries and call-backs first (by due time), then fresh numbers; each branch is
     // a range of the lease index. The eligibility tests that follow are cheap per row.
     let eligible = "n.tenant_id = $1 AND n.project_id = $2 AND n.leased_until IS NULL
@@ -140,50 +144,53 @@ pub async fn lease(
                    AND (SELECT count(*) FROM call_outcomes o
                          WHERE o.tenant_id = $1 AND o.phone = n.phone
                            AND o.started_at > $3::timestamptz - interval '24 hours') >= c.cap)";
-    let rows = tx
+    // One statement, so one implicit transaction and no BEGIN/COMMIT round trips.
+    let statement = client
+        .prepare_cached(&format!(
+            "WITH due AS (
+                SELECT n.phone FROM phone_numbers n
+                 WHERE {eligible} AND n.next_eligible_at <= $3
+                 ORDER BY n.next_eligible_at LIMIT $4 FOR UPDATE SKIP LOCKED
+             ), fresh AS (
+                SELECT n.phone FROM phone_numbers n
+                 WHERE {eligible} AND n.next_eligible_at IS NULL
+                 LIMIT greatest(0, $4 - (SELECT count(*) FROM due)) FOR UPDATE SKIP LOCKED
+             ), leased AS (
+                UPDATE phone_numbers n SET leased_until = $10, updated_at = now()
+                  FROM (SELECT phone FROM due UNION ALL SELECT phone FROM fresh) p
+                 WHERE n.tenant_id = $1 AND n.phone = p.phone
+                RETURNING n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.attributes
+             ), logged AS (
+                INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
+                                           status_from, status_to, actor_user_id, data)
+                SELECT $1, $3, phone, 'leased', $2, provider_id, geo_id, status, status, $11,
+                       jsonb_build_object('until', $10::timestamptz, 'token', $12::bigint)
+                  FROM leased
+             )
+             SELECT l.phone, l.provider_id, l.geo_id, s.code AS status, l.attempts, l.attributes
+               FROM leased l JOIN number_statuses s ON s.tenant_id = $1 AND s.id = l.status
+              ORDER BY l.phone"
+        ))
+        .await?;
+    let rows = client
         .query(
-            &format!(
-                "WITH due AS (
-                    SELECT n.phone FROM phone_numbers n
-                     WHERE {eligible} AND n.next_eligible_at <= $3
-                     ORDER BY n.next_eligible_at LIMIT $4 FOR UPDATE SKIP LOCKED
-                 ), fresh AS (
-                    SELECT n.phone FROM phone_numbers n
-                     WHERE {eligible} AND n.next_eligible_at IS NULL
-                     LIMIT greatest(0, $4 - (SELECT count(*) FROM due)) FOR UPDATE SKIP LOCKED
-                 ), leased AS (
-                    UPDATE phone_numbers n SET leased_until = $10, updated_at = now()
-                      FROM (SELECT phone FROM due UNION ALL SELECT phone FROM fresh) p
-                     WHERE n.tenant_id = $1 AND n.phone = p.phone
-                    RETURNING n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.attributes
-                 ), logged AS (
-                    INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
-                                               status_from, status_to, actor_user_id, data)
-                    SELECT $1, $3, phone, 'leased', $2, provider_id, geo_id, status, status, $11,
-                           jsonb_build_object('until', $10::timestamptz, 'token', $12::bigint)
-                      FROM leased
-                 )
-                 SELECT l.phone, l.provider_id, l.geo_id, s.code AS status, l.attempts, l.attributes
-                   FROM leased l JOIN number_statuses s ON s.tenant_id = $1 AND s.id = l.status
-                  ORDER BY l.phone"
-            ),
+            &statement,
             &[
                 &tenant.0,
                 &project_id,
                 &at,
                 &request.count,
                 &max_attempts,
-                &gate.open,
-                &gate.no_geo_open,
+                &open,
+                &no_geo_open,
                 &cap_geos,
-                &cap_counts,
+                &caps,
                 &leased_until,
                 &actor.user_id,
                 &actor.token_id,
             ],
         )
         .await?;
-    tx.commit().await?;
     let numbers: Vec<LeasedNumber> = rows
         .iter()
         .map(|r| LeasedNumber {
@@ -197,7 +204,7 @@ pub async fn lease(
         .collect();
     let short_reason = if numbers.len() as i64 >= request.count {
         None
-    } else if gate.open.is_empty() && !gate.no_geo_open {
+    } else if open.is_empty() && !no_geo_open {
         Some("outside_calling_hours".to_owned())
     } else {
         Some("empty".to_owned())

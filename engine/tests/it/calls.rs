@@ -96,9 +96,9 @@ impl Desk {
     }
 
     async fn lease(&self, count: i64, now: DateTime<Utc>) -> Lease {
-        let mut client = self.db.client().await;
+        let client = self.db.client().await;
         let request = LeaseRequest { count, lease_s: 300 };
-        lease::lease(&mut **client, self.tenant, &Scope::All, &actor(), self.project, &request, now)
+        lease::lease(&client, self.tenant, &Scope::All, &actor(), self.project, &request, now)
             .await
             .unwrap()
     }

@@ -29,9 +29,9 @@ pub async fn lease_numbers(
     Path(id): Path<i64>,
     Json(request): Json<LeaseRequest>,
 ) -> ApiResult<Json<Lease>> {
-    let mut client = state.pool.get().await?;
+    let client = state.pool.get().await?;
     let lease = lease::lease(
-        &mut **client,
+        &client,
         caller.tenant(),
         caller.scope(),
         &caller.actor(),

@@ -853,13 +853,17 @@ pub async fn authenticate_session(client: &impl GenericClient, secret: &str) -> 
 }
 
 /// The caller behind a bearer token, or None when it is unknown, expired or revoked.
-pub async fn authenticate_token(client: &impl GenericClient, secret: &str) -> Result<Option<Principal>> {
+/// Every dialer request authenticates, so the statement is prepared once per connection.
+pub async fn authenticate_token(
+    client: &deadpool_postgres::ClientWrapper,
+    secret: &str,
+) -> Result<Option<Principal>> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
     let digest = secret_digest(secret);
-    let row = client
-        .query_opt(
+    let statement = client
+        .prepare_cached(
             &format!(
                 "SELECT {PRINCIPAL_SELECT}, k.id AS token_id, k.permissions AS token_permissions,
                         k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
@@ -869,9 +873,9 @@ pub async fn authenticate_token(client: &impl GenericClient, secret: &str) -> Re
                    JOIN roles r ON r.tenant_id = u.tenant_id AND r.id = u.role_id
                   WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
             ),
-            &[&digest],
         )
         .await?;
+    let row = client.query_opt(&statement, &[&digest]).await?;
     let Some(row) = row else { return Ok(None) };
     let token_id: i64 = row.get("token_id");
     if row.get::<_, bool>("stale") {

@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(5, "allocation", include_str!("../../migrations/0005_allocation.sql")),
     Migration::new(6, "calls", include_str!("../../migrations/0006_calls.sql")),
     Migration::new(7, "webhooks", include_str!("../../migrations/0007_webhooks.sql")),
+    Migration::new(
+        8,
+        "calling_rules_version",
+        include_str!("../../migrations/0008_calling_rules_version.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -103,7 +103,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let client = state.pool.get().await?;
         let principal = if let Some(token) = bearer(&parts.headers) {
-            access::authenticate_token(&**client, token).await?.ok_or(ApiError::Unauthenticated)?
+            access::authenticate_token(&client, token).await?.ok_or(ApiError::Unauthenticated)?
         } else if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
             let principal =
                 access::authenticate_session(&**client, secret).await?.ok_or(ApiError::Unauthenticated)?;

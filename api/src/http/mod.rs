@@ -56,11 +56,19 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     pub tasks: Arc<ImportTasks>,
     pub metrics: Arc<Metrics>,
+    /// Calling-hours gates leases share for the minute.
+    pub gates: Arc<dialpool_engine::calls::hours::GateCache>,
 }
 
 impl AppState {
     pub fn new(pool: Pool, config: HttpConfig) -> Self {
-        AppState { pool, config: Arc::new(config), tasks: Arc::default(), metrics: Arc::default() }
+        AppState {
+            pool,
+            config: Arc::new(config),
+            tasks: Arc::default(),
+            metrics: Arc::default(),
+            gates: Arc::default(),
+        }
     }
 }
 

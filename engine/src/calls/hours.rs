@@ -146,29 +146,99 @@ pub async fn delete(client: &mut impl GenericClient, tenant: TenantId, actor: &A
     Ok(())
 }
 
-/// The calling-hours gate at `$3::timestamptz`, as the body of a CTE over the CTE `p`
-/// (the project, for its `time_zone`): every geo's rule (its own, its country's, the
-/// tenant default, 08:00–21:00) and local time resolved in one pass. Columns:
+/// Which numbers may be called at one instant, by geo.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gate {
+    /// Geos whose local time is inside their calling hours.
+    pub open_geos: Vec<i64>,
+    /// Numbers without a geo are judged in the project's time zone by the default rule.
+    pub no_geo_open: bool,
+    /// 24-hour call caps by geo (0 for numbers without a geo).
+    pub cap_geos: Vec<i64>,
+    pub caps: Vec<i16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct GateKey {
+    tenant: i64,
+    zone: String,
+    minute: i64,
+    rules_version: i64,
+}
+
+/// Gates by tenant, project zone and minute. Rules are whole minutes and zone offsets
+/// whole quarter hours, so a gate holds for the whole UTC minute it was made in; the
+/// rules' version (bumped in the database when calling hours or geos change) keeps a
+/// gate from outliving a change, also one made by another process.
+#[derive(Debug, Default)]
+pub struct GateCache {
+    entries: std::sync::Mutex<std::collections::HashMap<GateKey, Gate>>,
+}
+
+impl GateCache {
+    /// The gate for `zone` at `at`, computed in `client` on a miss.
+    pub(crate) async fn get(
+        &self,
+        client: &deadpool_postgres::Transaction<'_>,
+        tenant: TenantId,
+        zone: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        rules_version: i64,
+    ) -> Result<Gate> {
+        let key = GateKey {
+            tenant: tenant.0,
+            zone: zone.to_owned(),
+            minute: at.timestamp().div_euclid(60),
+            rules_version,
+        };
+        if let Some(gate) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(gate.clone());
+        }
+        let statement =
+            client.prepare_cached(&format!("WITH p AS (SELECT $2::text AS time_zone) {GATE}")).await?;
+        let row = client.query_one(&statement, &[&tenant.0, &zone, &at]).await?;
+        let gate = Gate {
+            open_geos: row.get("open_geos"),
+            no_geo_open: row.get("no_geo_open"),
+            cap_geos: row.get("cap_geos"),
+            caps: row.get("caps"),
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Old minutes are never asked for again; drop them rather than let the map grow.
+        entries.retain(|k, _| k.minute >= key.minute - 1);
+        entries.insert(key, gate.clone());
+        Ok(gate)
+    }
+}
+
+/// The calling-hours gate at `$3::timestamptz`, after a CTE `p` holding the project's
+/// `time_zone`: every geo's rule (its own, its country's, the tenant default,
+/// 08:00–21:00) and local time resolved in one pass. Columns:
 /// `open_geos` (geos inside their hours now), `no_geo_open` (numbers without a geo, judged
 /// in the project's zone by the default rule), and `cap_geos`/`caps` (24-hour call caps by
 /// geo; 0 for numbers without a geo).
-pub(crate) const GATE: &str = "
+const GATE: &str = "
     SELECT COALESCE(array_agg(x.id) FILTER (WHERE x.id <> 0 AND x.open), '{}') AS open_geos,
            COALESCE(bool_or(x.open) FILTER (WHERE x.id = 0), false) AS no_geo_open,
            COALESCE(array_agg(x.id) FILTER (WHERE x.cap IS NOT NULL), '{}') AS cap_geos,
            COALESCE(array_agg(x.cap) FILTER (WHERE x.cap IS NOT NULL), '{}') AS caps
       FROM (
-        SELECT pl.id, r.max_calls_24h AS cap,
+        SELECT r.id, r.cap,
                -- 24:00 is a time of its own in PostgreSQL, later than any other.
-               ($3::timestamptz AT TIME ZONE pl.time_zone)::time >= COALESCE(r.start_local, '08:00')
-                 AND ($3::timestamptz AT TIME ZONE pl.time_zone)::time < COALESCE(r.end_local, '21:00') AS open
-          FROM (SELECT g.id, g.country, g.region, g.time_zone FROM geos g WHERE g.tenant_id = $1
-                UNION ALL SELECT 0, NULL, NULL, (SELECT time_zone FROM p)) pl
-          LEFT JOIN LATERAL (
-               SELECT h.start_local, h.end_local, h.max_calls_24h
-                 FROM calling_hours h
-                 LEFT JOIN geos hg ON hg.tenant_id = h.tenant_id AND hg.id = h.geo_id
-                WHERE h.tenant_id = $1
-                  AND (h.geo_id IS NULL OR h.geo_id = pl.id OR (hg.country = pl.country AND hg.region IS NULL))
-                ORDER BY CASE WHEN h.geo_id = pl.id THEN 0 WHEN h.geo_id IS NULL THEN 2 ELSE 1 END
-                LIMIT 1) r ON true) x";
+               r.local >= COALESCE(r.start_local, '08:00') AND r.local < COALESCE(r.end_local, '21:00') AS open
+          FROM (
+            -- The most specific rule, whole: the geo's own, its country's, the default.
+            SELECT pl.id, ($3::timestamptz AT TIME ZONE pl.time_zone)::time AS local,
+                   CASE WHEN own.id IS NOT NULL THEN own.start_local WHEN ctry.id IS NOT NULL THEN ctry.start_local
+                        ELSE def.start_local END AS start_local,
+                   CASE WHEN own.id IS NOT NULL THEN own.end_local WHEN ctry.id IS NOT NULL THEN ctry.end_local
+                        ELSE def.end_local END AS end_local,
+                   CASE WHEN own.id IS NOT NULL THEN own.max_calls_24h WHEN ctry.id IS NOT NULL THEN ctry.max_calls_24h
+                        ELSE def.max_calls_24h END AS cap
+              FROM (SELECT g.id, g.country, g.time_zone FROM geos g WHERE g.tenant_id = $1
+                    UNION ALL SELECT 0, NULL, (SELECT time_zone FROM p)) pl
+              LEFT JOIN calling_hours own ON own.tenant_id = $1 AND own.geo_id = pl.id
+              LEFT JOIN (SELECT h.*, cg.country FROM calling_hours h
+                           JOIN geos cg ON cg.tenant_id = h.tenant_id AND cg.id = h.geo_id AND cg.region IS NULL
+                          WHERE h.tenant_id = $1) ctry ON ctry.country = pl.country
+              LEFT JOIN calling_hours def ON def.tenant_id = $1 AND def.geo_id IS NULL) r) x";

@@ -23,6 +23,7 @@ struct Desk {
     mow: i64,
     ny: i64,
     project: i64,
+    gates: dialpool_engine::calls::hours::GateCache,
 }
 
 fn actor() -> Actor {
@@ -77,7 +78,7 @@ async fn desk(max_attempts: i16) -> Desk {
         holidays: vec![],
     };
     let project = project::create(&mut **client, tenant, &actor(), &input).await.unwrap().id;
-    Desk { db, tenant, provider, mow, ny, project }
+    Desk { db, tenant, provider, mow, ny, project, gates: Default::default() }
 }
 
 impl Desk {
@@ -96,11 +97,20 @@ impl Desk {
     }
 
     async fn lease(&self, count: i64, now: DateTime<Utc>) -> Lease {
-        let client = self.db.client().await;
+        let mut client = self.db.client().await;
         let request = LeaseRequest { count, lease_s: 300 };
-        lease::lease(&client, self.tenant, &Scope::All, &actor(), self.project, &request, now)
-            .await
-            .unwrap()
+        lease::lease(
+            &mut client,
+            &self.gates,
+            self.tenant,
+            &Scope::All,
+            &actor(),
+            self.project,
+            &request,
+            now,
+        )
+        .await
+        .unwrap()
     }
 
     async fn post(
@@ -207,7 +217,11 @@ async fn calling_hours_are_the_numbers_own_across_zones_and_dst() {
     assert_eq!(count_by_country(&desk.lease(10, at("2026-03-09T12:30:00Z")).await).1, 3);
     release_all().await;
 
-    // A region's own hours beat the default, and its cap counts calls in 24 hours.
+    // A region's own hours beat the default, and its cap counts calls in 24 hours. The
+    // gate of 06:30 is computed (and cached) before the rule exists: the new rule must
+    // still apply within the same minute.
+    assert_eq!(count_by_country(&desk.lease(10, at("2026-11-23T06:30:00Z")).await).0, 3);
+    release_all().await;
     let mut client = desk.db.client().await;
     let rule = CallingHoursInput {
         geo_id: Some(desk.mow),

@@ -29,9 +29,10 @@ pub async fn lease_numbers(
     Path(id): Path<i64>,
     Json(request): Json<LeaseRequest>,
 ) -> ApiResult<Json<Lease>> {
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
     let lease = lease::lease(
-        &client,
+        &mut client,
+        &state.gates,
         caller.tenant(),
         caller.scope(),
         &caller.actor(),

@@ -129,18 +129,10 @@ pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeF
     drop(receiver);
     reader.await.map_err(|e| Error::Worker(e.to_string()))??;
     copied?;
-    // Times without a zone were staged as if UTC; read their wall clock in the file's zone
-    // (PostgreSQL's zone rules, so DST changes land right).
-    if zone != "UTC" {
-        tx.execute(
-            "UPDATE outcome_staging SET started_at = (started_at AT TIME ZONE 'UTC') AT TIME ZONE $1,
-                    answered_at = (answered_at AT TIME ZONE 'UTC') AT TIME ZONE $1,
-                    ended_at = (ended_at AT TIME ZONE 'UTC') AT TIME ZONE $1",
-            &[&zone],
-        )
-        .await?;
-    }
-    let mut applied = outcome::apply(&tx, request.tenant, &request.scope, &request.actor, &file).await?;
+    // A million rows sort and hash in memory rather than in temporary files.
+    tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
+    let mut applied =
+        outcome::apply(&tx, request.tenant, &request.scope, &request.actor, &file, &zone).await?;
     applied.received += bad_count;
     applied.rejected += bad_count;
     bad.append(&mut applied.rejections);

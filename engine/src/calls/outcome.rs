@@ -172,13 +172,16 @@ pub async fn stage(tx: &Transaction<'_>, rows: &[Staged]) -> Result<()> {
     Ok(())
 }
 
-/// Applies what is staged in `tx` (see [`stage`]). `source` is `api` or the file name.
+/// Applies what is staged in `tx` (see [`stage`]). `source` is `api` or the file name;
+/// times staged as a wall clock are read in `zone` (PostgreSQL's rules, so DST changes
+/// land right).
 pub async fn apply(
     tx: &Transaction<'_>,
     tenant: TenantId,
     scope: &Scope,
     actor: &Actor,
     source: &str,
+    zone: &str,
 ) -> Result<ApplySummary> {
     let mut summary = ApplySummary {
         received: tx.query_one("SELECT count(*) FROM outcome_staging", &[]).await?.get(0),
@@ -239,20 +242,29 @@ pub async fn apply(
         .await? as i64;
     let inserted = tx
         .execute(
-            "WITH stored AS (
+            "WITH converted AS (
+                SELECT s.line, s.call_id, s.phone, s.project_id, s.disposition, s.duration_s, s.agent, s.notes,
+                       CASE WHEN s.wall_clock THEN (s.started_at AT TIME ZONE 'UTC') AT TIME ZONE $3
+                            ELSE s.started_at END AS started_at,
+                       CASE WHEN s.wall_clock THEN (s.answered_at AT TIME ZONE 'UTC') AT TIME ZONE $3
+                            ELSE s.answered_at END AS answered_at,
+                       CASE WHEN s.wall_clock THEN (s.ended_at AT TIME ZONE 'UTC') AT TIME ZONE $3
+                            ELSE s.ended_at END AS ended_at
+                  FROM outcome_staging s
+             ), stored AS (
                 INSERT INTO call_outcomes (tenant_id, call_id, phone, project_id, disposition, status_from, status_to,
                                            started_at, answered_at, ended_at, duration_s, agent, notes, source)
                 SELECT $1, s.call_id, s.phone, COALESCE(s.project_id, n.project_id), s.disposition,
                        COALESCE(lag(m.status_id) OVER (PARTITION BY s.phone ORDER BY s.started_at, s.line), n.status),
                        m.status_id, s.started_at, s.answered_at, s.ended_at, s.duration_s, s.agent, s.notes, $2
-                  FROM outcome_staging s
+                  FROM converted s
                   JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = s.phone
                   JOIN disposition_map m ON m.tenant_id = $1 AND m.disposition = s.disposition
                 ON CONFLICT (tenant_id, call_id) DO NOTHING
                 RETURNING call_id, phone, project_id, disposition, status_from, status_to, started_at, duration_s
              )
              INSERT INTO outcome_new SELECT * FROM stored",
-            &[&tenant.0, &source],
+            &[&tenant.0, &source, &zone],
         )
         .await? as i64;
     let staged = summary.received - summary.rejected - repeated;
@@ -382,7 +394,7 @@ pub async fn post(
     let staged = input.stage(1, None)?;
     let tx = client.transaction().await?;
     stage(&tx, std::slice::from_ref(&staged)).await?;
-    let summary = apply(&tx, tenant, scope, actor, "api").await?;
+    let summary = apply(&tx, tenant, scope, actor, "api", "UTC").await?;
     if let Some(rejected) = summary.rejections.first() {
         return Err(Error::invalid(rejected.field, rejected.reason.clone()));
     }

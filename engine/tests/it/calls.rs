@@ -429,4 +429,32 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
     assert_eq!((agent.as_str(), notes.as_str()), ("agent1", "said \"yes\" at once"));
     let again = import("vicidial-calls.txt", Format::Vicidial, Some("Europe/Moscow")).await;
     assert_eq!((again.applied.applied, again.applied.duplicates), (0, 3));
+
+    // The file's zone reads wall-clock times only; a time with its own zone keeps it.
+    let mixed = std::env::temp_dir().join(format!("dialpool-mixed-{}.csv", std::process::id()));
+    std::fs::write(&mixed, "phone,call_id,disposition,at\n+79160000003,z-1,BUSY,2026-11-24T09:00:00Z\n+79160000003,z-2,BUSY,2026-11-24 12:30:00\n").unwrap();
+    let request = OutcomeFileRequest {
+        tenant: desk.tenant,
+        scope: dialpool_engine::access::Scope::All,
+        display_name: None,
+        path: mixed.clone(),
+        format: Format::Csv,
+        time_zone: Some("Europe/Moscow".into()),
+        region: None,
+        project_id: None,
+        actor: actor(),
+    };
+    files::import(&desk.db.pool, request).await.unwrap();
+    std::fs::remove_file(&mixed).unwrap();
+    let times: Vec<DateTime<Utc>> = desk
+        .db
+        .client()
+        .await
+        .query("SELECT started_at FROM call_outcomes WHERE call_id IN ('z-1', 'z-2') ORDER BY call_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(times, [at("2026-11-24T09:00:00Z"), at("2026-11-24T09:30:00Z")]);
 }

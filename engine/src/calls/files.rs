@@ -254,6 +254,9 @@ fn time(column: &'static str, value: &str) -> Result<Option<(DateTime<Utc>, bool
 }
 
 fn phone_of(column: &'static str, value: &str, region: Option<Region>) -> Result<i64, RowError> {
+    if let Some(e164) = phone::e164_digits(value) {
+        return Ok(e164);
+    }
     phone::normalise(value, region).map(|n| n.e164).map_err(|r| (column, format!("'{value}': {r}")))
 }
 

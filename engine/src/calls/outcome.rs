@@ -326,7 +326,8 @@ pub async fn apply(
                                     call_id, disposition, duration_s, actor_user_id, data)
          SELECT $1, o.started_at, o.phone, 'called', o.project_id, n.provider_id, n.geo_id, o.status_from, o.status_to,
                 o.call_id, o.disposition, o.duration_s, $2, jsonb_build_object('source', $3::text)
-           FROM outcome_new o JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = o.phone",
+           FROM outcome_new o JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = o.phone
+          ORDER BY o.phone, o.started_at",
         &[&tenant.0, &actor.user_id, &source],
     )
     .await?;

@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build-ui.sh
 cargo build --release -p dialpool-api
-exec target/release/dialpool serve --demo "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/dialpool" serve --demo "$@"

@@ -227,6 +227,7 @@ export function NumberDetailPage() {
               </tr>
             </thead>
             <tbody>
+              {n.last_calls.length === 0 && <EmptyRow columns={6} />}
               {n.last_calls.map((c) => (
                 <tr key={c.call_id}>
                   <td>{formatDate(c.started_at, locale)}</td>
@@ -244,6 +245,7 @@ export function NumberDetailPage() {
       {explain.data && (
         <section className="panel" aria-label={t("eligibility")}>
           <h3>{t("eligibility")}</h3>
+          {explain.data.projects.length === 0 && <p className="muted">{t("noRows")}</p>}
           <ul data-testid="eligibility">
             {explain.data.projects.map((p) => (
               <li key={p.project_id}>
@@ -267,6 +269,7 @@ export function NumberDetailPage() {
               </tr>
             </thead>
             <tbody>
+              {explain.data.history.length === 0 && <EmptyRow columns={4} />}
               {explain.data.history.map((ev, i) => (
                 <tr key={i}>
                   <td>{formatDate(ev.at, locale)}</td>
@@ -282,6 +285,17 @@ export function NumberDetailPage() {
         </section>
       )}
     </>
+  );
+}
+
+function EmptyRow({ columns }: { columns: number }) {
+  const { t } = useI18n();
+  return (
+    <tr>
+      <td colSpan={columns} className="muted">
+        {t("noRows")}
+      </td>
+    </tr>
   );
 }
 

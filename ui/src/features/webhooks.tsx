@@ -97,6 +97,13 @@ export function WebhooksPage() {
           </tr>
         </thead>
         <tbody>
+          {list.data?.length === 0 && (
+            <tr>
+              <td colSpan={6} className="muted">
+                {t("noRows")}
+              </td>
+            </tr>
+          )}
           {list.data?.map((w) => (
             <tr key={w.id}>
               <td>

@@ -29,6 +29,8 @@ CREATE TABLE webhook_deliveries (
     payload         jsonb NOT NULL,
     status          webhook_delivery_status NOT NULL DEFAULT 'pending',
     attempts        int NOT NULL DEFAULT 0,
+    -- Tries made before the last "send again": a resent delivery gets a fresh set of tries.
+    attempts_base   int NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_attempt_at timestamptz,
     last_status     int,

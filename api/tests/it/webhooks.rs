@@ -227,8 +227,18 @@ async fn a_failing_receiver_is_given_up_on_and_can_be_sent_again() {
         .expect(StatusCode::ACCEPTED)
         .json();
     assert_eq!(again["status"], "pending");
+    // Sent again, it has a fresh set of tries: one failure does not give it up.
+    receiver.answer(&[500]);
     assert_eq!(sender.round().await.unwrap(), 1);
-    assert_eq!(receiver.take().len(), 3);
+    assert_eq!(sender.round().await.unwrap(), 1);
+    assert_eq!(receiver.take().len(), 4);
+    let detail = api
+        .get(&format!("/api/v1/webhooks/deliveries/{}", dead["id"]), &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((&detail["status"], &detail["attempts"]), (&json!("succeeded"), &json!(4)), "{detail}");
+    assert_eq!(detail["tries"].as_array().unwrap().len(), 4, "every try stays in the log");
 
     // A paused subscriber's deliveries wait; they go out when it is active again.
     api.request(

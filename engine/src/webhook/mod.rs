@@ -456,7 +456,8 @@ pub async fn redeliver(
     let tx = client.transaction().await?;
     let before = delivery(&tx, tenant, id).await?;
     tx.execute(
-        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), delivered_at = NULL
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), delivered_at = NULL,
+                attempts_base = attempts
           WHERE tenant_id = $1 AND id = $2",
         &[&tenant.0, &id],
     )

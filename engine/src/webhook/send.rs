@@ -158,7 +158,11 @@ struct Claimed {
     event_id: String,
     event: String,
     body: String,
+    /// The try's number over the delivery's life (the log's key).
     attempt: i32,
+    /// Its number since the delivery was last sent again by hand (what back-off and
+    /// giving up count).
+    try_in_round: i32,
     url: String,
     secret: String,
 }
@@ -226,7 +230,8 @@ impl Sender {
                    FROM due, webhook_subscriptions w
                   WHERE d.tenant_id = due.tenant_id AND d.id = due.id
                     AND w.tenant_id = d.tenant_id AND w.id = d.subscription_id
-                 RETURNING d.tenant_id, d.id, d.event_id::text, d.event, d.payload::text, d.attempts, w.url, w.secret",
+                 RETURNING d.tenant_id, d.id, d.event_id::text, d.event, d.payload::text, d.attempts,
+                           d.attempts - d.attempts_base, w.url, w.secret",
                 &[&self.config.batch, &lease_s],
             )
             .await?
@@ -238,8 +243,9 @@ impl Sender {
                 event: r.get(3),
                 body: r.get(4),
                 attempt: r.get(5),
-                url: r.get(6),
-                secret: r.get(7),
+                try_in_round: r.get(6),
+                url: r.get(7),
+                secret: r.get(8),
             })
             .collect();
         drop(client);
@@ -301,7 +307,7 @@ impl Sender {
             &[&delivery.tenant_id, &delivery.id, &delivery.attempt, &status, &error, &duration_ms],
         )
         .await?;
-        let wait = backoff(self.config.retry_base, delivery.attempt);
+        let wait = backoff(self.config.retry_base, delivery.try_in_round);
         // Up to a tenth more, so receivers coming back from an outage are not hit by
         // every retry at the same second.
         let jitter = wait.mul_f64(f64::from(random_u8()) / 2550.0);
@@ -310,7 +316,7 @@ impl Sender {
             "UPDATE webhook_deliveries
                 SET last_attempt_at = now(), last_status = $3, last_error = $4,
                     status = CASE WHEN $4::text IS NULL THEN 'succeeded'
-                                  WHEN attempts >= $5 THEN 'dead' ELSE 'pending' END::webhook_delivery_status,
+                                  WHEN attempts - attempts_base >= $5 THEN 'dead' ELSE 'pending' END::webhook_delivery_status,
                     delivered_at = CASE WHEN $4::text IS NULL THEN now() END,
                     next_attempt_at = now() + make_interval(secs => $6)
               WHERE tenant_id = $1 AND id = $2",

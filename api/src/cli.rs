@@ -63,6 +63,9 @@ pub enum Command {
     /// Call outcomes from dialer files (Asterisk Master.csv, VICIdial calls export, CSV).
     #[command(subcommand)]
     Outcomes(OutcomesCommand),
+    /// Export a project's numbers to a CSV file for a dialer; the numbers are marked
+    /// exported and stay with the project.
+    Export(ExportArgs),
     /// Manage projects: settings, pool rules, schedules; pause, delete, restore, purge.
     #[command(subcommand)]
     Project(crate::cli_projects::ProjectCommand),
@@ -226,6 +229,53 @@ pub struct OutcomesImportArgs {
     /// The project every call in the file belongs to; by default each number's holder.
     #[arg(long)]
     pub project: Option<i64>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The project whose numbers to export (its id).
+    #[arg(long)]
+    pub project: i64,
+    /// Only numbers in this status (its code, e.g. `new`).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only numbers of this provider (its code).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only numbers of this geo (its code, e.g. `RU-MOW`).
+    #[arg(long)]
+    pub geo: Option<String>,
+    /// Allocated to the project on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    pub allocated_from: Option<chrono::NaiveDate>,
+    /// Allocated before this day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    pub allocated_to: Option<chrono::NaiveDate>,
+    #[arg(long)]
+    pub attempts_min: Option<i16>,
+    #[arg(long)]
+    pub attempts_max: Option<i16>,
+    /// Only numbers no export has taken yet.
+    #[arg(long)]
+    pub never_exported: bool,
+    /// At most this many rows (in phone order).
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// The file format; csv for now.
+    #[arg(long, default_value = "csv", value_parser = ["csv"])]
+    pub format: String,
+    /// The CSV delimiter: , ; | or tab.
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+    /// utf-8 or windows-1251 (old Excel on Russian Windows).
+    #[arg(long, default_value = "utf-8")]
+    pub encoding: String,
+    /// Where to write the file (replaced only when the export succeeds).
+    #[arg(long)]
+    pub out: PathBuf,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -427,6 +477,87 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     out.push_str(&format!("\n  row {}: {}", r.line, r.reason));
                 }
                 out
+            })
+        }
+        Command::Export(args) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+            let status = match &args.status {
+                None => None,
+                Some(code) => Some(
+                    dialpool_engine::status::list(&**client, tenant)
+                        .await?
+                        .into_iter()
+                        .find(|s| &s.code == code)
+                        .ok_or_else(|| dialpool_engine::Error::NotFound {
+                            entity: "status",
+                            key: code.clone(),
+                        })?
+                        .id,
+                ),
+            };
+            let provider_id = match &args.provider {
+                None => None,
+                Some(code) => Some(provider::find_by_code(&**client, tenant, code).await?.id),
+            };
+            let geo_id = match &args.geo {
+                None => None,
+                Some(code) => Some(
+                    client
+                        .query_opt(
+                            "SELECT id FROM geos WHERE tenant_id = $1 AND code = $2",
+                            &[&tenant.0, code],
+                        )
+                        .await
+                        .map_err(dialpool_engine::Error::from)?
+                        .ok_or_else(|| dialpool_engine::Error::NotFound { entity: "geo", key: code.clone() })?
+                        .get::<_, i64>(0),
+                ),
+            };
+            drop(client);
+            let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+            let delimiter = match args.delimiter.as_str() {
+                "tab" | "\\t" => '\t',
+                other if other.chars().count() == 1 => other.chars().next().unwrap_or(','),
+                other => {
+                    return Err(dialpool_engine::Error::invalid(
+                        "delimiter",
+                        format!("'{other}' is not one character"),
+                    )
+                    .into());
+                }
+            };
+            let request = dialpool_engine::export::ExportRequest {
+                tenant,
+                project_id: args.project,
+                filter: dialpool_engine::export::ExportFilter {
+                    status,
+                    provider_id,
+                    geo_id,
+                    allocated_from: day(args.allocated_from),
+                    allocated_to: day(args.allocated_to),
+                    attempts_min: args.attempts_min,
+                    attempts_max: args.attempts_max,
+                    never_exported: args.never_exported,
+                    limit: args.limit,
+                },
+                csv: dialpool_engine::export::CsvOptions {
+                    delimiter,
+                    encoding: dialpool_engine::export::Encoding::parse(&args.encoding)?,
+                },
+                out: args.out.clone(),
+                actor: Actor::system("cli"),
+            };
+            let summary = dialpool_engine::export::export_csv(&pool, request).await?;
+            print(args.json, &summary, || {
+                format!(
+                    "export {}: {} numbers, {} bytes to {}",
+                    summary.export_id,
+                    summary.rows,
+                    summary.bytes,
+                    args.out.display()
+                )
             })
         }
         Command::Dnc(DncCommand::Import(args)) => {

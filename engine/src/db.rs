@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
         "calling_rules_version",
         include_str!("../../migrations/0008_calling_rules_version.sql"),
     ),
+    Migration::new(9, "exports", include_str!("../../migrations/0009_exports.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -10,6 +10,7 @@ pub mod cells;
 pub mod db;
 pub mod dnc;
 pub mod error;
+pub mod export;
 pub mod geo;
 pub mod import;
 pub mod number;

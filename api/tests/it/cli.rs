@@ -119,6 +119,64 @@ async fn import_prints_a_json_summary_and_exit_codes_say_what_went_wrong() {
 }
 
 #[tokio::test]
+async fn export_writes_a_projects_numbers_and_says_what_went_wrong() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let file = fixture("duplicates-and-invalid.csv");
+    succeeded(&dialpool(&db, &["import", file.to_str().unwrap(), "--provider", "acme"]));
+    let project = json(&dialpool(
+        &db,
+        &["project", "create", "--name", "Out", "--time-zone", "UTC", "--quota", "10", "--json"],
+    ));
+    let project = project["id"].as_i64().unwrap().to_string();
+    db.client()
+        .await
+        .execute("UPDATE phone_numbers SET project_id = $1::text::bigint", &[&project])
+        .await
+        .unwrap();
+
+    let out = temp_path("export.csv");
+    let summary = json(&dialpool(
+        &db,
+        &[
+            "export",
+            "--project",
+            &project,
+            "--provider",
+            "acme",
+            "--delimiter",
+            ";",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(summary["rows"], 2);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("phone;provider;geo;status;attempts;allocated_at;name;attributes\n"), "{text}");
+    assert_eq!(text.lines().count(), 3);
+    let _ = std::fs::remove_file(&out);
+
+    let again = json(&dialpool(
+        &db,
+        &["export", "--project", &project, "--never-exported", "--out", out.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(again["rows"], 0);
+    let _ = std::fs::remove_file(&out);
+    let unknown = dialpool(
+        &db,
+        &["export", "--project", &project, "--status", "nonsense", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(unknown.status.code(), Some(3));
+    let bad = dialpool(
+        &db,
+        &["export", "--project", &project, "--encoding", "latin1", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(bad.status.code(), Some(65));
+    assert!(!out.exists());
+}
+
+#[tokio::test]
 async fn dnc_import_lists_numbers_and_later_imports_skip_them() {
     let db = TestDb::new().await;
     succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
@@ -167,6 +225,7 @@ async fn every_command_has_help() {
         vec!["import", "--help"],
         vec!["dnc", "import", "--help"],
         vec!["outcomes", "import", "--help"],
+        vec!["export", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");

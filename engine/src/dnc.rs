@@ -206,15 +206,7 @@ pub async fn list(
     );
     let (v, id) = keyset.after();
     let rows = client.query(&sql, &[&tenant.0, &v, &id, &keyset.fetch_limit(), &source, &digits]).await?;
-    keyset.page_of(&rows, "phone", |r| {
-        Ok(DncEntry {
-            phone: format_e164(r.get("phone")),
-            source: r.get("source"),
-            reason: r.get("reason"),
-            added_at: r.get("added_at"),
-            added_by: r.get("added_by"),
-        })
-    })
+    keyset.page_of(&rows, "phone", |r| Ok(entry_from(r)))
 }
 
 /// Lists one number; listing a listed number again changes nothing and says so.
@@ -286,11 +278,15 @@ pub async fn find(client: &impl GenericClient, tenant: TenantId, phone: i64) -> 
             &[&tenant.0, &phone],
         )
         .await?
-        .map(|r| DncEntry {
-            phone: format_e164(r.get("phone")),
-            source: r.get("source"),
-            reason: r.get("reason"),
-            added_at: r.get("added_at"),
-            added_by: r.get("added_by"),
-        }))
+        .map(|r| entry_from(&r)))
+}
+
+fn entry_from(row: &tokio_postgres::Row) -> DncEntry {
+    DncEntry {
+        phone: format_e164(row.get("phone")),
+        source: row.get("source"),
+        reason: row.get("reason"),
+        added_at: row.get("added_at"),
+        added_by: row.get("added_by"),
+    }
 }

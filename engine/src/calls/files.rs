@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use deadpool_postgres::Pool;
-use futures_util::pin_mut;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
-use super::outcome::{self, ApplySummary, Rejected, STAGING_TYPES, Staged};
+use super::outcome::{self, ApplySummary, Rejected, Staged};
 use crate::access::Scope;
 use crate::audit::{self, Actor, Change};
 use crate::error::{Error, Result};
@@ -103,17 +101,11 @@ pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeF
         tokio::task::spawn_blocking(move || read_file(&path, &name, format, region, project, &sender));
     let mut bad: Vec<Rejected> = Vec::new();
     let mut bad_count = 0i64;
+    // Each chunk is one COPY through the same staging path as a posted outcome.
     let copied = async {
-        let sink = tx.copy_in("COPY outcome_staging FROM STDIN (FORMAT binary)").await?;
-        let writer = BinaryCopyInWriter::new(sink, STAGING_TYPES);
-        pin_mut!(writer);
         while let Some(read) = receiver.recv().await {
             match read {
-                Read::Rows(rows) => {
-                    for r in &rows {
-                        writer.as_mut().write(&r.values()).await?;
-                    }
-                }
+                Read::Rows(rows) => outcome::stage(&tx, &rows).await?,
                 Read::Bad(rejected) => {
                     bad_count += 1;
                     if bad.len() < REJECTIONS_SHOWN {
@@ -122,7 +114,6 @@ pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeF
                 }
             }
         }
-        writer.finish().await?;
         Ok::<_, Error>(())
     }
     .await;

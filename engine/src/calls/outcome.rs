@@ -124,7 +124,7 @@ pub(crate) const STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS outcome_stagin
         duration_s integer
     ) ON COMMIT DROP";
 
-pub(crate) const STAGING_TYPES: &[Type] = &[
+const STAGING_TYPES: &[Type] = &[
     Type::INT8,
     Type::TEXT,
     Type::INT8,
@@ -141,7 +141,7 @@ pub(crate) const STAGING_TYPES: &[Type] = &[
 
 impl Staged {
     /// The row in `STAGING_TYPES` order.
-    pub(crate) fn values(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 12] {
+    fn values(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 12] {
         [
             &self.line,
             &self.call_id,

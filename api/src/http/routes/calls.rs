@@ -17,6 +17,7 @@ use crate::http::AppState;
 use crate::http::auth::{Allowed, CallsWork, SettingsManage};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::routes::imports::UploadForm;
 
 /// Lease the next numbers of a project: due retries and call-backs first, then fresh
 /// ones, only inside the project's schedule and each number's local calling hours.
@@ -176,46 +177,21 @@ pub async fn upload_outcomes(
     Allowed(caller, _): Allowed<CallsWork>,
     mut multipart: Multipart,
 ) -> ApiResult<Json<OutcomeFileSummary>> {
-    let (mut format, mut time_zone, mut region, mut project_id) = (None, None, None, None);
-    let mut stored = None;
-    let form: ApiResult<()> = async {
-        while let Some(mut field) = multipart.next_field().await? {
-            let name = field.name().unwrap_or("").to_owned();
-            if name == "file" {
-                stored = Some(crate::http::routes::imports::save_upload(&state, &caller, &mut field).await?);
-                continue;
-            }
-            let value = Some(field.text().await?.trim().to_owned()).filter(|v| !v.is_empty());
-            match name.as_str() {
-                "format" => format = value,
-                "time_zone" => time_zone = value,
-                "region" => region = value.as_deref().map(Region::parse).transpose()?,
-                "project_id" => {
-                    project_id = value.map(|v| v.parse::<i64>()).transpose().map_err(|_| {
-                        ApiError::BadRequest("project_id must be a project's numeric id".into())
-                    })?
-                }
-                other => return Err(ApiError::BadRequest(format!("unknown form field '{other}'"))),
-            }
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(error) = form {
-        if let Some((path, _)) = &stored {
-            let _ = tokio::fs::remove_file(path).await;
-        }
-        return Err(error);
-    }
-    let (path, original) =
-        stored.ok_or_else(|| ApiError::BadRequest("the form has no 'file' field".into()))?;
-    let format = match files::Format::parse(format.as_deref().unwrap_or("asterisk")) {
-        Ok(format) => format,
-        Err(error) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(error.into());
-        }
-    };
+    let mut form =
+        UploadForm::read(&state, &caller, &mut multipart, &["format", "time_zone", "region", "project_id"])
+            .await?;
+    let format = files::Format::parse(form.take("format").as_deref().unwrap_or("asterisk"));
+    let format = form.keep(format).await?;
+    let region = form.take("region").as_deref().map(Region::parse).transpose();
+    let region = form.keep(region).await?;
+    let project_id = form
+        .take("project_id")
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| ApiError::BadRequest("project_id must be a project's numeric id".into()));
+    let project_id = form.keep(project_id).await?;
+    let time_zone = form.take("time_zone");
+    let (path, original) = (form.path, form.original);
     let request = OutcomeFileRequest {
         tenant: caller.tenant(),
         scope: caller.scope().clone(),

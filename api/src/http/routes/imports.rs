@@ -143,7 +143,7 @@ fn safe_file_name(name: &str) -> String {
 
 /// Streams an uploaded file field into the tenant's upload directory under a random,
 /// safe name, within the upload limit; returns the path and the name the client gave.
-pub(crate) async fn save_upload(
+async fn save_upload(
     state: &AppState,
     caller: &Caller,
     field: &mut axum::extract::multipart::Field<'_>,
@@ -180,6 +180,70 @@ pub(crate) async fn save_upload(
     Ok((path, original))
 }
 
+/// A multipart upload read whole: the text fields a route names (trimmed; blank ones left
+/// out) and its `file`, streamed to disk. Any other field is refused; whenever reading or
+/// checking the form fails, the file saved so far is removed.
+pub(crate) struct UploadForm {
+    fields: std::collections::HashMap<String, String>,
+    pub path: PathBuf,
+    /// The file's name as the client sent it.
+    pub original: String,
+}
+
+impl UploadForm {
+    pub(crate) async fn read(
+        state: &AppState,
+        caller: &Caller,
+        multipart: &mut Multipart,
+        names: &[&str],
+    ) -> ApiResult<UploadForm> {
+        let mut fields = std::collections::HashMap::new();
+        let mut stored: Option<(PathBuf, String)> = None;
+        let read: ApiResult<()> = async {
+            while let Some(mut field) = multipart.next_field().await? {
+                let name = field.name().unwrap_or("").to_owned();
+                if name == "file" {
+                    stored = Some(save_upload(state, caller, &mut field).await?);
+                } else if names.contains(&name.as_str()) {
+                    let value = field.text().await?.trim().to_owned();
+                    if !value.is_empty() {
+                        fields.insert(name, value);
+                    }
+                } else {
+                    return Err(ApiError::BadRequest(format!("unknown form field '{name}'")));
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match (read, stored) {
+            (Ok(()), Some((path, original))) => Ok(UploadForm { fields, path, original }),
+            (Ok(()), None) => Err(ApiError::BadRequest("the form has no 'file' field".into())),
+            (Err(error), stored) => {
+                if let Some((path, _)) = stored {
+                    let _ = tokio::fs::remove_file(path).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    pub(crate) fn take(&mut self, name: &str) -> Option<String> {
+        self.fields.remove(name)
+    }
+
+    /// Passes `checked` through; when it is an error, the uploaded file is removed first.
+    pub(crate) async fn keep<T, E: Into<ApiError>>(&self, checked: Result<T, E>) -> ApiResult<T> {
+        match checked {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&self.path).await;
+                Err(error.into())
+            }
+        }
+    }
+}
+
 /// Upload a number file and start importing it. Answers 202 with the task to follow on
 /// `/imports/tasks/{task_id}/events`.
 #[utoipa::path(post, path = "/imports", tag = "imports",
@@ -190,33 +254,29 @@ pub async fn upload(
     Allowed(caller, _): Allowed<ImportsCreate>,
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<ImportTaskView>)> {
-    let mut options = UploadOptions::default();
-    let mut stored: Option<(PathBuf, String)> = None;
-    while let Some(mut field) = multipart.next_field().await? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" {
-            stored = Some(save_upload(&state, &caller, &mut field).await?);
-            continue;
-        }
-        let value = field.text().await?;
-        let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-        match name.as_str() {
-            "provider_id" => {
-                options.provider_id = Some(value.as_deref().unwrap_or("").parse().map_err(|_| {
-                    ApiError::BadRequest("provider_id must be a provider's numeric id".into())
-                })?)
-            }
-            "on_duplicate" => options.on_duplicate = value,
-            "format" => options.format = value,
-            "encoding" => options.encoding = value,
-            "sheet" => options.sheet = value,
-            "mapping" => options.mapping = value,
-            "region" => options.region = value,
-            other => return Err(ApiError::BadRequest(format!("unknown form field '{other}'"))),
-        }
-    }
-    let (path, original) =
-        stored.ok_or_else(|| ApiError::BadRequest("the form has no 'file' field".into()))?;
+    let mut form = UploadForm::read(
+        &state,
+        &caller,
+        &mut multipart,
+        &["provider_id", "on_duplicate", "format", "encoding", "sheet", "mapping", "region"],
+    )
+    .await?;
+    let provider_id = form
+        .take("provider_id")
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| ApiError::BadRequest("provider_id must be a provider's numeric id".into()));
+    let provider_id = form.keep(provider_id).await?;
+    let options = UploadOptions {
+        provider_id: Some(provider_id),
+        on_duplicate: form.take("on_duplicate"),
+        format: form.take("format"),
+        encoding: form.take("encoding"),
+        sheet: form.take("sheet"),
+        mapping: form.take("mapping"),
+        region: form.take("region"),
+    };
+    let (path, original) = (form.path, form.original);
     let started = start_import(&state, &caller, options, path.clone(), original).await;
     if started.is_err() {
         let _ = tokio::fs::remove_file(&path).await;

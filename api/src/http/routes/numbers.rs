@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::PageParams;
+use super::imports::UploadForm;
 use crate::http::AppState;
 use crate::http::auth::{Allowed, DncWrite, NumbersRead, NumbersWrite, SettingsManage};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Path, Query};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -198,38 +199,15 @@ pub async fn upload_dnc(
     Allowed(caller, _): Allowed<DncWrite>,
     mut multipart: Multipart,
 ) -> ApiResult<Json<DncSummary>> {
-    let (mut reason, mut region, mut mapping) = (None, None, ColumnMapping::default());
-    let mut stored = None;
-    let form: ApiResult<()> = async {
-        while let Some(mut field) = multipart.next_field().await? {
-            let name = field.name().unwrap_or("").to_owned();
-            if name == "file" {
-                stored = Some(super::imports::save_upload(&state, &caller, &mut field).await?);
-                continue;
-            }
-            let value = Some(field.text().await?.trim().to_owned()).filter(|v| !v.is_empty());
-            match name.as_str() {
-                "reason" => reason = value,
-                "region" => region = value.as_deref().map(Region::parse).transpose()?,
-                "mapping" => {
-                    if let Some(text) = value {
-                        mapping = ColumnMapping::parse(&text)?;
-                    }
-                }
-                other => return Err(ApiError::BadRequest(format!("unknown form field '{other}'"))),
-            }
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(error) = form {
-        if let Some((path, _)) = &stored {
-            let _ = tokio::fs::remove_file(path).await;
-        }
-        return Err(error);
-    }
-    let (path, original) =
-        stored.ok_or_else(|| ApiError::BadRequest("the form has no 'file' field".into()))?;
+    let mut form =
+        UploadForm::read(&state, &caller, &mut multipart, &["reason", "region", "mapping"]).await?;
+    let region = form.take("region").as_deref().map(Region::parse).transpose();
+    let region = form.keep(region).await?;
+    let mapping =
+        form.take("mapping").map_or_else(|| Ok(ColumnMapping::default()), |text| ColumnMapping::parse(&text));
+    let mapping = form.keep(mapping).await?;
+    let reason = form.take("reason");
+    let (path, original) = (form.path, form.original);
     let request = DncImportRequest {
         tenant: caller.tenant(),
         path: path.clone(),

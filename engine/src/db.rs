@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/0008_calling_rules_version.sql"),
     ),
     Migration::new(9, "exports", include_str!("../../migrations/0009_exports.sql")),
+    Migration::new(10, "calls_are_events", include_str!("../../migrations/0010_calls_are_events.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -134,7 +134,7 @@ pub struct ProjectSummary {
     pub numbers: i64,
     /// Held numbers in a success status.
     pub successes: i64,
-    /// Distinct numbers with at least one call.
+    /// Held numbers called since the project got them.
     pub dialed: i64,
     /// successes / dialed, when anything was dialed.
     pub conversion: Option<f64>,
@@ -386,19 +386,12 @@ pub async fn list(
     let held = client
         .query(
             "SELECT n.project_id, count(*) AS numbers,
-                    count(*) FILTER (WHERE s.category = 'success') AS successes
+                    count(*) FILTER (WHERE s.category = 'success') AS successes,
+                    count(*) FILTER (WHERE n.last_called_at >= n.allocated_at) AS dialed
                FROM phone_numbers n
                JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
               WHERE n.tenant_id = $1 AND n.project_id = ANY($2)
               GROUP BY n.project_id",
-            &[&tenant.0, &ids],
-        )
-        .await?;
-    let dialed = client
-        .query(
-            "SELECT project_id, count(DISTINCT phone) AS dialed FROM number_events
-              WHERE tenant_id = $1 AND project_id = ANY($2) AND kind = 'called'
-              GROUP BY project_id",
             &[&tenant.0, &ids],
         )
         .await?;
@@ -409,16 +402,11 @@ pub async fn list(
         .into_iter()
         .zip(extra)
         .map(|(project, (today, allocated_today))| {
-            let (numbers, successes) = held
+            let (numbers, successes, dialed) = held
                 .iter()
                 .find(|r| r.get::<_, i64>("project_id") == project.id)
-                .map(|r| (r.get("numbers"), r.get("successes")))
-                .unwrap_or((0, 0));
-            let dialed: i64 = dialed
-                .iter()
-                .find(|r| r.get::<_, i64>("project_id") == project.id)
-                .map(|r| r.get("dialed"))
-                .unwrap_or(0);
+                .map(|r| (r.get("numbers"), r.get("successes"), r.get("dialed")))
+                .unwrap_or((0, 0, 0));
             ProjectSummary {
                 project,
                 today,

@@ -114,8 +114,14 @@ pub async fn explain(
     let dnc = crate::dnc::find(client, tenant, e164).await?;
     let history = client
         .query(
-            "SELECT at, kind::text, project_id, status_from, status_to, disposition, data FROM number_events
-              WHERE tenant_id = $1 AND phone = $2 ORDER BY at DESC, id DESC LIMIT 100",
+            "(SELECT at, kind::text, project_id, status_from, status_to, disposition, data, id FROM number_events
+               WHERE tenant_id = $1 AND phone = $2 ORDER BY at DESC, id DESC LIMIT 100)
+             UNION ALL
+             (SELECT started_at, 'called', project_id, status_from, status_to, disposition,
+                     jsonb_strip_nulls(jsonb_build_object('call_id', call_id, 'duration_s', duration_s,
+                                                          'agent', agent, 'source', source)), 0
+                FROM call_outcomes WHERE tenant_id = $1 AND phone = $2 ORDER BY started_at DESC LIMIT 100)
+             ORDER BY 1 DESC, 8 DESC LIMIT 100",
             &[&tenant.0, &e164],
         )
         .await?

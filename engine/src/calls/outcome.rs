@@ -2,8 +2,9 @@
 //! outcome posted by a softphone and a million-row CDR file: the outcomes are staged in a
 //! temp table, checked, stored by `call_id` (a call already stored changes nothing), and
 //! applied per number — attempts, status through the tenant's disposition map, cool-down,
-//! the end of a number's life in its project at a final status or max attempts, DNC —
-//! with an event for each.
+//! the end of a number's life in its project at a final status or max attempts, DNC.
+//! The stored `call_outcomes` row is the number's `called` event (history and conversion
+//! read it there); releases and DNC listings write their own events.
 
 use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
@@ -252,11 +253,13 @@ pub async fn apply(
                             ELSE s.ended_at END AS ended_at
                   FROM outcome_staging s
              ), stored AS (
-                INSERT INTO call_outcomes (tenant_id, call_id, phone, project_id, disposition, status_from, status_to,
-                                           started_at, answered_at, ended_at, duration_s, agent, notes, source)
-                SELECT $1, s.call_id, s.phone, COALESCE(s.project_id, n.project_id), s.disposition,
+                INSERT INTO call_outcomes (tenant_id, call_id, phone, project_id, provider_id, geo_id, disposition,
+                                           status_from, status_to, started_at, answered_at, ended_at, duration_s,
+                                           agent, notes, source, actor_user_id)
+                SELECT $1, s.call_id, s.phone, COALESCE(s.project_id, n.project_id), n.provider_id, n.geo_id,
+                       s.disposition,
                        COALESCE(lag(m.status_id) OVER (PARTITION BY s.phone ORDER BY s.started_at, s.line), n.status),
-                       m.status_id, s.started_at, s.answered_at, s.ended_at, s.duration_s, s.agent, s.notes, $2
+                       m.status_id, s.started_at, s.answered_at, s.ended_at, s.duration_s, s.agent, s.notes, $2, $4
                   FROM converted s
                   JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = s.phone
                   JOIN disposition_map m ON m.tenant_id = $1 AND m.disposition = s.disposition
@@ -264,7 +267,7 @@ pub async fn apply(
                 RETURNING call_id, phone, project_id, disposition, status_from, status_to, started_at, duration_s
              )
              INSERT INTO outcome_new SELECT * FROM stored",
-            &[&tenant.0, &source, &zone],
+            &[&tenant.0, &source, &zone, &actor.user_id],
         )
         .await? as i64;
     let staged = summary.received - summary.rejected - repeated;
@@ -321,16 +324,6 @@ pub async fn apply(
         .collect();
     summary.released = released.len() as i64;
     crate::webhook::enqueue_status_changes(tx, tenant).await?;
-    tx.execute(
-        "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id, status_from, status_to,
-                                    call_id, disposition, duration_s, actor_user_id, data)
-         SELECT $1, o.started_at, o.phone, 'called', o.project_id, n.provider_id, n.geo_id, o.status_from, o.status_to,
-                o.call_id, o.disposition, o.duration_s, $2, jsonb_build_object('source', $3::text)
-           FROM outcome_new o JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = o.phone
-          ORDER BY o.phone, o.started_at",
-        &[&tenant.0, &actor.user_id, &source],
-    )
-    .await?;
     if !released.is_empty() {
         let phones: Vec<i64> = released.iter().map(|r| r.0).collect();
         let projects: Vec<i64> = released.iter().map(|r| r.1).collect();

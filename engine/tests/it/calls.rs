@@ -88,8 +88,10 @@ impl Desk {
             .client()
             .await
             .execute(
-                "INSERT INTO phone_numbers (tenant_id, phone, provider_id, geo_id, project_id, import_id, last_import_id)
-                 SELECT $1, $2::bigint + i, $3, $4, $5, 0, 0 FROM generate_series(0, $6::bigint - 1) i",
+                "INSERT INTO phone_numbers (tenant_id, phone, provider_id, geo_id, project_id, allocated_at, import_id,
+                                            last_import_id)
+                 SELECT $1, $2::bigint + i, $3, $4, $5, '2026-11-22T00:00:00Z', 0, 0
+                   FROM generate_series(0, $6::bigint - 1) i",
                 &[&self.tenant.0, &first, &self.provider, &geo, &self.project, &count],
             )
             .await
@@ -270,7 +272,7 @@ async fn outcomes_are_idempotent_and_move_statuses_attempts_and_dnc() {
     let again = desk.post("call-1", "+79160000000", "SALE", "2026-11-23T09:05:00Z").await;
     assert!(again.duplicate, "a repeated call id changes nothing");
     assert_eq!((again.status_to.as_str(), again.attempts), ("no_answer", 1));
-    assert_eq!(desk.scalar("SELECT count(*) FROM number_events WHERE kind = 'called'").await, 1);
+    assert_eq!(desk.scalar("SELECT count(*) FROM call_outcomes").await, 1);
 
     // Cooling down: not leased until due, then leased before fresh numbers.
     desk.post("call-2", "+79160000001", "SALE", "2026-11-23T09:02:00Z").await;
@@ -289,6 +291,37 @@ async fn outcomes_are_idempotent_and_move_statuses_attempts_and_dnc() {
     // Max attempts (2 for this project) ends the number's life in the project.
     let last = desk.post("call-4", "+79160000000", "NO ANSWER", "2026-11-23T13:31:00Z").await;
     assert_eq!((last.attempts, last.next_eligible_at), (2, None));
+
+    // Each call is in the number's history once, newest first, with the lease before it.
+    let client = desk.db.client().await;
+    let explained = dialpool_engine::allocate::explain::explain(
+        &**client,
+        desk.tenant,
+        &Scope::All,
+        "+79160000000",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let calls: Vec<_> = explained
+        .history
+        .iter()
+        .filter(|e| e.kind == "called")
+        .map(|e| (e.at, e.disposition.clone().unwrap(), e.data.as_ref().unwrap()["call_id"].clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (at("2026-11-23T13:31:00Z"), "NO ANSWER".to_owned(), serde_json::json!("call-4")),
+            (at("2026-11-23T09:01:00Z"), "NO ANSWER".to_owned(), serde_json::json!("call-1")),
+        ]
+    );
+    assert!(explained.history.iter().any(|e| e.kind == "leased"));
+    let summaries = project::list(&**client, desk.tenant, &Scope::All, false).await.unwrap();
+    let summary = summaries.iter().find(|s| s.project.id == desk.project).unwrap();
+    assert_eq!((summary.dialed, summary.successes), (3, 1), "three of the four were called, one sold");
+    drop(client);
     let after = desk.lease(10, at("2026-11-24T13:30:00Z")).await;
     assert_eq!(
         phones(&after),

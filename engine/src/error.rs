@@ -84,7 +84,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("import worker stopped unexpectedly: {0}")]
+    #[error("a worker thread stopped unexpectedly: {0}")]
     Worker(String),
 }
 
@@ -175,8 +175,15 @@ pub(crate) fn map_unique_violation(
     entity: &'static str,
     key: &str,
 ) -> Error {
-    let is_that_violation = error.as_db_error().is_some_and(|db| {
+    if is_unique_violation(&error, constraint) {
+        Error::AlreadyExists { entity, key: key.to_owned() }
+    } else {
+        error.into()
+    }
+}
+
+pub(crate) fn is_unique_violation(error: &tokio_postgres::Error, constraint: &str) -> bool {
+    error.as_db_error().is_some_and(|db| {
         db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint)
-    });
-    if is_that_violation { Error::AlreadyExists { entity, key: key.to_owned() } } else { error.into() }
+    })
 }

@@ -491,3 +491,30 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
         .collect();
     assert_eq!(times, [at("2026-11-24T09:00:00Z"), at("2026-11-24T09:30:00Z")]);
 }
+
+#[tokio::test]
+async fn a_call_stored_by_a_concurrent_transaction_is_a_duplicate_not_an_error() {
+    let desk = desk(5).await;
+    desk.numbers(79160000000, 1, Some(desk.mow)).await;
+    let input = outcome_input("race-1", "+79160000000", "NO ANSWER", "2026-11-23T09:01:00Z");
+    let mut first = desk.db.client().await;
+    let tx = first.transaction().await.unwrap();
+    outcome::stage(&tx, &[input.stage(1, None).unwrap()]).await.unwrap();
+    let stored = outcome::apply(&tx, desk.tenant, &Scope::All, &actor(), "api", "UTC").await.unwrap();
+    assert_eq!(stored.applied, 1);
+    // The second post's insert waits on the first's uncommitted key, then meets it.
+    let second = {
+        let pool = desk.db.pool.clone();
+        let tenant = desk.tenant;
+        tokio::spawn(async move {
+            let mut client = pool.get().await.unwrap();
+            outcome::post(&mut **client, tenant, &Scope::All, &actor(), &input).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tx.commit().await.unwrap();
+    let second = second.await.unwrap().unwrap();
+    assert!(second.duplicate, "{second:?}");
+    assert_eq!(second.attempts, 1, "the call counted once");
+    assert_eq!(desk.scalar("SELECT count(*) FROM call_outcomes").await, 1);
+}

@@ -258,15 +258,22 @@ pub struct ExportArgs {
     pub attempts_min: Option<i16>,
     #[arg(long)]
     pub attempts_max: Option<i16>,
-    /// Only numbers no export has taken yet.
+    /// Only numbers no earlier export of this project has taken.
     #[arg(long)]
     pub never_exported: bool,
     /// At most this many rows (in phone order).
     #[arg(long)]
     pub limit: Option<i64>,
-    /// The file format; csv for now.
-    #[arg(long, default_value = "csv", value_parser = ["csv"])]
+    /// csv, xlsx (a sheet per 1,048,575 rows) or vicidial (the lead loader's standard
+    /// tab-separated layout).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx", "vicidial"])]
     pub format: String,
+    /// VICIdial's list id for the leads (default: the project's id).
+    #[arg(long)]
+    pub vicidial_list_id: Option<i64>,
+    /// Move the exported numbers to this status (its code, e.g. `in_work`).
+    #[arg(long)]
+    pub set_status: Option<String>,
     /// The CSV delimiter: , ; | or tab.
     #[arg(long, default_value = ",")]
     pub delimiter: String,
@@ -483,20 +490,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
-            let status = match &args.status {
-                None => None,
-                Some(code) => Some(
-                    dialpool_engine::status::list(&**client, tenant)
-                        .await?
-                        .into_iter()
-                        .find(|s| &s.code == code)
-                        .ok_or_else(|| dialpool_engine::Error::NotFound {
-                            entity: "status",
-                            key: code.clone(),
-                        })?
-                        .id,
-                ),
+            let statuses = dialpool_engine::status::list(&**client, tenant).await?;
+            let status_id = |code: &Option<String>| -> Result<Option<i16>, dialpool_engine::Error> {
+                code.as_ref()
+                    .map(|code| {
+                        statuses.iter().find(|s| &s.code == code).map(|s| s.id).ok_or_else(|| {
+                            dialpool_engine::Error::NotFound { entity: "status", key: code.clone() }
+                        })
+                    })
+                    .transpose()
             };
+            let status = status_id(&args.status)?;
+            let set_status = status_id(&args.set_status)?;
             let provider_id = match &args.provider {
                 None => None,
                 Some(code) => Some(provider::find_by_code(&**client, tenant, code).await?.id),
@@ -542,14 +547,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     never_exported: args.never_exported,
                     limit: args.limit,
                 },
-                csv: dialpool_engine::export::CsvOptions {
-                    delimiter,
-                    encoding: dialpool_engine::export::Encoding::parse(&args.encoding)?,
+                options: dialpool_engine::export::ExportOptions {
+                    format: dialpool_engine::export::ExportFormat::parse(&args.format)?,
+                    csv: dialpool_engine::export::CsvOptions {
+                        delimiter,
+                        encoding: dialpool_engine::export::Encoding::parse(&args.encoding)?,
+                    },
+                    vicidial_list_id: args.vicidial_list_id,
+                    set_status,
                 },
                 out: args.out.clone(),
+                stored_path: None,
+                expires_at: None,
                 actor: Actor::system("cli"),
             };
-            let summary = dialpool_engine::export::export_csv(&pool, request).await?;
+            let summary = dialpool_engine::export::export(&pool, request).await?;
             print(args.json, &summary, || {
                 format!(
                     "export {}: {} numbers, {} bytes to {}",

@@ -1,15 +1,23 @@
-//! Exports: a project's numbers out to a file for a dialer, in one transaction. The
-//! selection (filters bound as parameters) lands in a temporary table; one constant
-//! `COPY (SELECT …) TO STDOUT` streams it to the file; the same transaction marks the
-//! numbers exported, writes an `exported` event each and records the export. Exporting
-//! never changes which project holds a number.
+//! Exports: a project's numbers out to a file for a dialer or an analyst. An export is a
+//! row in `exports` from the moment it starts (status `running`, with progress), then one
+//! transaction: the selection (filters bound as parameters) lands in a temporary table, a
+//! constant `COPY … TO STDOUT` streams it into the file's writer, the export's numbers
+//! are recorded as sorted batches of phones (what "never exported" and a number's
+//! history read), and the export is recorded as succeeded. The file replaces its
+//! destination only after commit. Exporting never changes which project holds a number;
+//! it changes a number's status only when asked to.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
+use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
+use tokio_postgres::types::Type;
 
 use crate::audit::{self, Actor, Change};
 use crate::error::{Error, Result};
@@ -28,11 +36,58 @@ pub struct ExportFilter {
     pub allocated_to: Option<DateTime<Utc>>,
     pub attempts_min: Option<i16>,
     pub attempts_max: Option<i16>,
-    /// Only numbers no export has taken yet.
+    /// Only numbers no earlier export of this project has taken.
     #[serde(default)]
     pub never_exported: bool,
     /// At most this many rows (in phone order).
     pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportFormat {
+    /// Delimiter and encoding selectable; a header row.
+    #[default]
+    Csv,
+    /// Excel 2007+, written in constant memory; a new sheet every 1,048,575 rows.
+    Xlsx,
+    /// VICIdial's standard lead-loader layout: 25 tab-separated fields, no header.
+    Vicidial,
+}
+
+impl ExportFormat {
+    pub fn parse(name: &str) -> Result<ExportFormat> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Ok(ExportFormat::Csv),
+            "xlsx" => Ok(ExportFormat::Xlsx),
+            "vicidial" => Ok(ExportFormat::Vicidial),
+            other => Err(Error::invalid("format", format!("'{other}' is not csv, xlsx or vicidial"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+            ExportFormat::Vicidial => "vicidial",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+            ExportFormat::Vicidial => "txt",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv",
+            ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ExportFormat::Vicidial => "text/tab-separated-values",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -63,6 +118,7 @@ impl Encoding {
 
 /// CSV layout: the delimiter is one of `,` `;` TAB `|`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     pub delimiter: char,
     pub encoding: Encoding,
@@ -74,13 +130,45 @@ impl Default for CsvOptions {
     }
 }
 
+impl CsvOptions {
+    fn delimiter_sql(self) -> Result<&'static str> {
+        match self.delimiter {
+            ',' => Ok(","),
+            ';' => Ok(";"),
+            '\t' => Ok("\t"),
+            '|' => Ok("|"),
+            other => Err(Error::invalid("delimiter", format!("'{other}' is not one of , ; TAB |"))),
+        }
+    }
+}
+
+/// How the file is written, and what the export does to its numbers besides recording them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportOptions {
+    #[serde(default)]
+    pub format: ExportFormat,
+    /// CSV only.
+    #[serde(default)]
+    pub csv: CsvOptions,
+    /// VICIdial only: the list the leads load into (default: the project's id).
+    pub vicidial_list_id: Option<i64>,
+    /// Move the exported numbers to this status (e.g. an in-work status), with an event each.
+    pub set_status: Option<i16>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
     pub tenant: TenantId,
     pub project_id: i64,
     pub filter: ExportFilter,
-    pub csv: CsvOptions,
+    pub options: ExportOptions,
+    /// Where the file goes.
     pub out: PathBuf,
+    /// For a file the server keeps for download: its path under the data directory, and
+    /// until when it is kept.
+    pub stored_path: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub actor: Actor,
 }
 
@@ -90,10 +178,13 @@ pub struct ExportSummary {
     pub rows: i64,
     pub bytes: i64,
     pub file: String,
+    /// Numbers moved to the requested status (those already in it are not counted).
+    pub status_changed: i64,
 }
 
 /// A text cell as a spreadsheet must not run it: one starting with `=`, `+`, `-`, `@`,
-/// TAB or CR gets a leading apostrophe (OWASP's advice for CSV injection).
+/// TAB or CR gets a leading apostrophe (OWASP's advice for CSV injection). CSV and XLSX
+/// read the same escaped columns.
 macro_rules! escape {
     ($column:literal) => {
         concat!(
@@ -108,59 +199,260 @@ macro_rules! escape {
     };
 }
 
-/// The file's columns. The phone is E.164 digits without the plus, which spreadsheets
-/// would read as a formula; every text that comes from a provider's file is escaped.
-const COPY_QUERY: &str = concat!(
-    "SELECT e.phone AS phone, pr.code AS provider, g.code AS geo, s.code AS status, n.attempts,
-            n.allocated_at, ",
-    escape!("(n.attributes->>'name')"),
-    " AS name, ",
-    escape!("n.attributes::text"),
-    " AS attributes
-       FROM export_rows e
-       JOIN phone_numbers n ON n.tenant_id = e.tenant_id AND n.phone = e.phone
-       JOIN providers pr ON pr.tenant_id = n.tenant_id AND pr.id = n.provider_id
-       JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
-       LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
-      ORDER BY e.phone"
-);
-
-/// Writes the export to `request.out` (replacing it only when everything succeeded).
-pub async fn export_csv(pool: &deadpool_postgres::Pool, request: ExportRequest) -> Result<ExportSummary> {
-    let delimiter = match request.csv.delimiter {
-        ',' => ",",
-        ';' => ";",
-        '\t' => "\t",
-        '|' => "|",
-        other => return Err(Error::invalid("delimiter", format!("'{other}' is not one of , ; TAB |"))),
+macro_rules! selected_numbers {
+    () => {
+        " FROM export_rows e
+          JOIN providers pr ON pr.tenant_id = e.tenant_id AND pr.id = e.provider_id
+          JOIN number_statuses s ON s.tenant_id = e.tenant_id AND s.id = e.status
+          LEFT JOIN geos g ON g.tenant_id = e.tenant_id AND g.id = e.geo_id
+         ORDER BY e.phone"
     };
+}
+
+/// The spreadsheet columns (CSV and XLSX). The phone is E.164 digits without the plus,
+/// which a spreadsheet would read as a formula; every text that came from a provider's
+/// file is escaped.
+const SHEET_QUERY: &str = concat!(
+    "SELECT e.phone AS phone, pr.code AS provider, g.code AS geo, s.code AS status, e.attempts,
+            e.allocated_at, ",
+    escape!("(e.attributes->>'name')"),
+    " AS name, ",
+    escape!("e.attributes::text"),
+    " AS attributes",
+    selected_numbers!()
+);
+const SHEET_HEADER: [&str; 8] =
+    ["phone", "provider", "geo", "status", "attempts", "allocated_at", "name", "attributes"];
+const SHEET_TYPES: &[Type] =
+    &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT2, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT];
+
+const VICIDIAL_QUERY: &str =
+    concat!("SELECT e.phone, pr.code, g.country::text, g.region, e.attributes", selected_numbers!());
+const VICIDIAL_TYPES: &[Type] = &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::JSONB];
+
+/// Rows a batch of the export's membership holds.
+const BATCH_PHONES: i64 = 10_000;
+
+/// Checks the request and records the export as running; returns its id. The work is
+/// [`run`]; a caller that waits for it uses [`export`].
+pub async fn start(pool: &deadpool_postgres::Pool, request: &ExportRequest) -> Result<i64> {
+    request.options.csv.delimiter_sql()?;
     if let Some(limit) = request.filter.limit
         && limit < 1
     {
         return Err(Error::invalid("limit", "must be at least 1"));
     }
+    if let (Some(min), Some(max)) = (request.filter.attempts_min, request.filter.attempts_max)
+        && min > max
+    {
+        return Err(Error::invalid("attempts_max", "is below attempts_min"));
+    }
+    if request.options.vicidial_list_id.is_some() && request.options.format != ExportFormat::Vicidial {
+        return Err(Error::invalid("vicidial_list_id", "applies to the vicidial format only"));
+    }
+    let client = pool.get().await?;
+    crate::project::get(&**client, request.tenant, request.project_id).await?;
+    if let Some(status) = request.options.set_status {
+        crate::status::get(&**client, request.tenant, status).await?;
+    }
+    let options = serde_json::json!({ "filter": request.filter, "options": request.options });
+    let row = client
+        .query_one(
+            "INSERT INTO exports (tenant_id, project_id, format, options, status, file_name, stored_path, expires_at,
+                                  created_by)
+             VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8) RETURNING id",
+            &[
+                &request.tenant.0,
+                &request.project_id,
+                &request.options.format.name(),
+                &options,
+                &file_name(&request.out),
+                &request.stored_path,
+                &request.expires_at,
+                &request.actor.user_id,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Starts and runs an export, returning when the file is in place.
+pub async fn export(pool: &deadpool_postgres::Pool, request: ExportRequest) -> Result<ExportSummary> {
+    let export_id = start(pool, &request).await?;
+    run(pool, export_id, &request).await
+}
+
+/// Runs the export [`start`] recorded. A failure is recorded on the export (and returned);
+/// no file is left behind.
+pub async fn run(
+    pool: &deadpool_postgres::Pool,
+    export_id: i64,
+    request: &ExportRequest,
+) -> Result<ExportSummary> {
+    let progress = Progress::default();
+    let ticker = tokio::spawn(report_progress(pool.clone(), request.tenant, export_id, progress.clone()));
+    let partial = request.out.with_extension("partial");
+    let result = run_in_transaction(pool, export_id, request, &partial, &progress).await;
+    ticker.abort();
+    match result {
+        Ok(summary) => {
+            tokio::fs::rename(&partial, &request.out)
+                .await
+                .map_err(|e| Error::io(format!("moving the export to {}", request.out.display()), e))?;
+            Ok(summary)
+        }
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            let message = match error.kind() {
+                crate::ErrorKind::Internal => "the export failed; the server log has the details".to_owned(),
+                _ => error.to_string(),
+            };
+            if let Ok(client) = pool.get().await {
+                let _ = client
+                    .execute(
+                        "UPDATE exports SET status = 'failed', error = $3, rows = 0, bytes = 0, finished_at = now()
+                          WHERE tenant_id = $1 AND id = $2",
+                        &[&request.tenant.0, &export_id, &message],
+                    )
+                    .await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Rows selected and written so far, shared with the ticker that records them.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    total: Arc<AtomicI64>,
+    written: Arc<AtomicI64>,
+}
+
+async fn report_progress(
+    pool: deadpool_postgres::Pool,
+    tenant: TenantId,
+    export_id: i64,
+    progress: Progress,
+) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let Ok(client) = pool.get().await else { continue };
+        let (total, written) =
+            (progress.total.load(Ordering::Relaxed), progress.written.load(Ordering::Relaxed));
+        if let Err(error) = client
+            .execute(
+                "UPDATE exports SET rows_total = $3, rows = $4 WHERE tenant_id = $1 AND id = $2 AND status = 'running'",
+                &[&tenant.0, &export_id, &total, &written],
+            )
+            .await
+        {
+            tracing::warn!(export_id, %error, "recording export progress");
+        }
+    }
+}
+
+async fn run_in_transaction(
+    pool: &deadpool_postgres::Pool,
+    export_id: i64,
+    request: &ExportRequest,
+    partial: &Path,
+    progress: &Progress,
+) -> Result<ExportSummary> {
     let mut pooled = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut pooled;
     let tx = client.transaction().await?;
-    crate::project::get(&tx, request.tenant, request.project_id).await?;
-    let f = &request.filter;
-    tx.batch_execute(
-        "CREATE TEMP TABLE export_rows (tenant_id bigint NOT NULL, phone bigint PRIMARY KEY) ON COMMIT DROP",
+    // Two exports of one project at once would both take the same "never exported"
+    // numbers; the second waits, and its selection (a later statement, a later snapshot)
+    // sees the first one's batches.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('dialpool.export', $1) # $2)",
+        &[&request.tenant.0, &request.project_id],
     )
     .await?;
-    // Locked so a number an allocation or another export is moving is either in or out.
+    let rows = select(&tx, request).await?;
+    progress.total.store(rows, Ordering::Relaxed);
+    check_daily_limit(&tx, request.tenant, rows).await?;
+
+    let bytes = match request.options.format {
+        ExportFormat::Csv => write_csv(&tx, request.options.csv, partial, progress).await?,
+        ExportFormat::Xlsx => write_xlsx(&tx, partial, progress).await?,
+        ExportFormat::Vicidial => {
+            let list_id = request.options.vicidial_list_id.unwrap_or(request.project_id);
+            write_vicidial(&tx, list_id, partial, progress).await?
+        }
+    };
+    tx.execute(
+        "INSERT INTO export_batches (tenant_id, export_id, seq, project_id, first_phone, last_phone, phones)
+         SELECT $1, $2, chunk, $3, min(phone), max(phone), array_agg(phone ORDER BY phone)
+           FROM (SELECT phone, (row_number() OVER (ORDER BY phone) - 1) / $4 AS chunk FROM export_rows) numbered
+          GROUP BY chunk",
+        &[&request.tenant.0, &export_id, &request.project_id, &BATCH_PHONES],
+    )
+    .await?;
+    let status_changed = match request.options.set_status {
+        Some(status) => {
+            tx.batch_execute(
+                "CREATE TEMP TABLE bulk_selection ON COMMIT DROP AS SELECT phone FROM export_rows;
+                 ANALYZE bulk_selection",
+            )
+            .await?;
+            crate::number::set_status_of_selection(&tx, request.tenant, &request.actor, status, "export")
+                .await? as i64
+        }
+        None => 0,
+    };
+    let summary = ExportSummary { export_id, rows, bytes, file: file_name(&request.out), status_changed };
+    tx.execute(
+        "UPDATE exports SET status = 'succeeded', rows = $3, rows_total = $3, bytes = $4, finished_at = now()
+          WHERE tenant_id = $1 AND id = $2",
+        &[&request.tenant.0, &export_id, &rows, &bytes],
+    )
+    .await?;
+    crate::webhook::enqueue(
+        &tx,
+        request.tenant,
+        "export.finished",
+        &serde_json::to_value(&summary).unwrap_or_default(),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        request.tenant,
+        &request.actor,
+        Change::created("export.create", "export", export_id, &summary),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// The selection, read in one statement (one snapshot) into `export_rows`; returns its size.
+async fn select(tx: &Transaction<'_>, request: &ExportRequest) -> Result<i64> {
+    let f = &request.filter;
+    tx.batch_execute(
+        "CREATE TEMP TABLE export_rows (
+            tenant_id bigint NOT NULL, phone bigint NOT NULL, provider_id bigint NOT NULL, geo_id bigint,
+            status smallint NOT NULL, attempts smallint NOT NULL, allocated_at timestamptz, attributes jsonb
+         ) ON COMMIT DROP",
+    )
+    .await?;
     let rows = tx
         .execute(
             "INSERT INTO export_rows
-             SELECT n.tenant_id, n.phone FROM phone_numbers n
+             SELECT n.tenant_id, n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.allocated_at, n.attributes
+               FROM phone_numbers n
               WHERE n.tenant_id = $1 AND n.project_id = $2
                 AND ($3::smallint IS NULL OR n.status = $3) AND ($4::bigint IS NULL OR n.provider_id = $4)
                 AND ($5::bigint IS NULL OR n.geo_id = $5)
                 AND ($6::timestamptz IS NULL OR n.allocated_at >= $6) AND ($7::timestamptz IS NULL OR n.allocated_at < $7)
                 AND ($8::smallint IS NULL OR n.attempts >= $8) AND ($9::smallint IS NULL OR n.attempts <= $9)
-                AND (NOT $10 OR n.exported_at IS NULL)
-              ORDER BY n.phone LIMIT $11
-                FOR UPDATE OF n",
+                AND (NOT $10 OR NOT EXISTS (
+                        SELECT FROM (SELECT unnest(b.phones) AS phone FROM export_batches b
+                                      WHERE b.tenant_id = $1 AND b.project_id = $2) taken
+                         WHERE taken.phone = n.phone))
+              ORDER BY n.phone LIMIT $11",
             &[
                 &request.tenant.0,
                 &request.project_id,
@@ -176,102 +468,399 @@ pub async fn export_csv(pool: &deadpool_postgres::Pool, request: ExportRequest) 
             ],
         )
         .await? as i64;
-    let limit: Option<i64> = tx
-        .query_one("SELECT max_export_rows_per_day FROM tenants WHERE id = $1", &[&request.tenant.0])
-        .await?
-        .get(0);
-    if let Some(limit) = limit {
-        let today: i64 = tx
-            .query_one(
-                "SELECT COALESCE(sum(rows), 0)::bigint FROM exports
-                  WHERE tenant_id = $1 AND status = 'succeeded' AND started_at >= date_trunc('day', now())",
-                &[&request.tenant.0],
-            )
-            .await?
-            .get(0);
-        if today + rows > limit {
-            return Err(Error::LimitReached(format!(
-                "the tenant may export {limit} rows a day; {today} are exported today and this export has {rows}; nothing was exported"
-            )));
-        }
-    }
-    tx.execute(
-        "WITH marked AS (
-            UPDATE phone_numbers n SET exported_at = now()
-              FROM export_rows e WHERE n.tenant_id = e.tenant_id AND n.phone = e.phone
-            RETURNING n.phone, n.project_id, n.provider_id, n.geo_id, n.status
-         )
-         INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from, status_to,
-                                    actor_user_id)
-         SELECT $1, phone, 'exported', project_id, provider_id, geo_id, status, status, $2 FROM marked ORDER BY phone",
-        &[&request.tenant.0, &request.actor.user_id],
-    )
-    .await?;
+    tx.batch_execute("ANALYZE export_rows").await?;
+    Ok(rows)
+}
 
-    // The file is written next to its destination and moved over it only after commit.
-    let partial = request.out.with_extension("partial");
-    let copy = format!(
-        "COPY ({COPY_QUERY}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{delimiter}', ENCODING '{}')",
-        request.csv.encoding.postgres_name()
-    );
-    let written = async {
-        let mut file = tokio::fs::File::create(&partial)
-            .await
-            .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
-        let stream = tx.copy_out(&copy).await?;
-        futures_util::pin_mut!(stream);
-        let mut bytes = 0i64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            bytes += chunk.len() as i64;
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
-        }
-        file.flush().await.map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
-        Ok::<_, Error>(bytes)
-    }
-    .await;
-    let bytes = match written {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(error);
-        }
-    };
-    let file_name = request.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let options = serde_json::json!({ "filter": request.filter, "csv": request.csv });
-    let export_id: i64 = tx
+async fn check_daily_limit(tx: &Transaction<'_>, tenant: TenantId, rows: i64) -> Result<()> {
+    let limit: Option<i64> =
+        tx.query_one("SELECT max_export_rows_per_day FROM tenants WHERE id = $1", &[&tenant.0]).await?.get(0);
+    let Some(limit) = limit else { return Ok(()) };
+    let today: i64 = tx
         .query_one(
-            "INSERT INTO exports (tenant_id, project_id, format, options, status, rows, bytes, file_name, created_by,
-                                  finished_at)
-             VALUES ($1, $2, 'csv', $3, 'succeeded', $4, $5, $6, $7, now()) RETURNING id",
-            &[&request.tenant.0, &request.project_id, &options, &rows, &bytes, &file_name, &request.actor.user_id],
+            "SELECT COALESCE(sum(rows), 0)::bigint FROM exports
+              WHERE tenant_id = $1 AND status = 'succeeded' AND started_at >= date_trunc('day', now())",
+            &[&tenant.0],
         )
         .await?
         .get(0);
-    let summary = ExportSummary { export_id, rows, bytes, file: file_name };
-    crate::webhook::enqueue(
-        &tx,
-        request.tenant,
-        "export.finished",
-        &serde_json::to_value(&summary).unwrap_or_default(),
-    )
-    .await?;
-    audit::record(
-        &tx,
-        request.tenant,
-        &request.actor,
-        Change::created("export.create", "export", export_id, &summary),
-    )
-    .await?;
-    let committed = tx.commit().await;
-    if let Err(error) = committed {
-        let _ = tokio::fs::remove_file(&partial).await;
-        return Err(error.into());
+    if today + rows > limit {
+        return Err(Error::LimitReached(format!(
+            "the tenant may export {limit} rows a day; {today} are exported today and this export has {rows}; nothing was exported"
+        )));
     }
-    tokio::fs::rename(&partial, &request.out)
-        .await
-        .map_err(|e| Error::io(format!("moving the export to {}", request.out.display()), e))?;
-    Ok(summary)
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(format!("writing {}", path.display()), e)
+}
+
+async fn write_csv(
+    tx: &Transaction<'_>,
+    csv: CsvOptions,
+    partial: &Path,
+    progress: &Progress,
+) -> Result<i64> {
+    let copy = format!(
+        "COPY ({SHEET_QUERY}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{}', ENCODING '{}')",
+        csv.delimiter_sql()?,
+        csv.encoding.postgres_name()
+    );
+    let mut file = tokio::fs::File::create(partial).await.map_err(write_error(partial))?;
+    let stream = tx.copy_out(&copy).await?;
+    futures_util::pin_mut!(stream);
+    let mut bytes = 0i64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        bytes += chunk.len() as i64;
+        // Line ends, not rows: a quoted attribute may hold one. Close enough for progress.
+        let lines = chunk.iter().filter(|b| **b == b'\n').count() as i64;
+        progress.written.fetch_add(lines, Ordering::Relaxed);
+        file.write_all(&chunk).await.map_err(write_error(partial))?;
+    }
+    file.flush().await.map_err(write_error(partial))?;
+    Ok(bytes)
+}
+
+/// Rows go from the binary `COPY` to a writer thread in chunks, so the file's CPU work
+/// runs beside the database's.
+const ROWS_PER_CHUNK: usize = 2_000;
+
+/// Chunks of rows on their way to a file writer's thread.
+type Chunks<T> = tokio::sync::mpsc::Receiver<Vec<T>>;
+
+/// Streams `query` as binary `COPY`, decodes each row with `decode` and hands chunks of
+/// them to `writer` on a blocking thread.
+async fn stream_rows<T, W>(
+    tx: &Transaction<'_>,
+    query: &str,
+    types: &'static [Type],
+    progress: &Progress,
+    decode: fn(BinaryCopyOutRow) -> T,
+    writer: W,
+) -> Result<()>
+where
+    T: Send + 'static,
+    W: FnOnce(Chunks<T>) -> Result<()> + Send + 'static,
+{
+    let (send, receive) = tokio::sync::mpsc::channel::<Vec<T>>(4);
+    let worker = tokio::task::spawn_blocking(move || writer(receive));
+    let stream = tx.copy_out(&format!("COPY ({query}) TO STDOUT (FORMAT binary)")).await?;
+    let rows = BinaryCopyOutStream::new(stream, types);
+    futures_util::pin_mut!(rows);
+    let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
+    loop {
+        let row = rows.next().await.transpose()?;
+        let end = row.is_none();
+        chunk.extend(row.map(decode));
+        if chunk.len() == ROWS_PER_CHUNK || (end && !chunk.is_empty()) {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(ROWS_PER_CHUNK));
+            progress.written.fetch_add(full.len() as i64, Ordering::Relaxed);
+            // A writer that stopped has its error waiting below.
+            if send.send(full).await.is_err() {
+                break;
+            }
+        }
+        if end {
+            break;
+        }
+    }
+    drop(send);
+    worker.await.map_err(|e| Error::Worker(e.to_string()))?
+}
+
+async fn write_xlsx(tx: &Transaction<'_>, partial: &Path, progress: &Progress) -> Result<i64> {
+    let path = partial.to_path_buf();
+    stream_rows(tx, SHEET_QUERY, SHEET_TYPES, progress, xlsx::SheetRow::decode, move |rows| {
+        xlsx::write(&path, rows, xlsx::SHEET_ROWS)
+    })
+    .await?;
+    file_size(partial).await
+}
+
+async fn write_vicidial(
+    tx: &Transaction<'_>,
+    list_id: i64,
+    partial: &Path,
+    progress: &Progress,
+) -> Result<i64> {
+    let path = partial.to_path_buf();
+    stream_rows(
+        tx,
+        VICIDIAL_QUERY,
+        VICIDIAL_TYPES,
+        progress,
+        |row| row,
+        move |rows| vicidial::write(&path, list_id, rows),
+    )
+    .await?;
+    file_size(partial).await
+}
+
+async fn file_size(path: &Path) -> Result<i64> {
+    Ok(tokio::fs::metadata(path).await.map_err(write_error(path))?.len() as i64)
+}
+
+mod xlsx {
+    use std::path::Path;
+
+    use chrono::{DateTime, Utc};
+    use rust_xlsxwriter::{ExcelDateTime, Format, FormatBorder, Workbook, Worksheet, XlsxError};
+    use tokio_postgres::binary_copy::BinaryCopyOutRow;
+
+    use super::{Chunks, SHEET_HEADER};
+    use crate::error::{Error, Result};
+
+    /// Excel's rows per sheet, the header included.
+    pub(super) const SHEET_ROWS: u32 = 1_048_576;
+
+    /// One row of [`super::SHEET_QUERY`].
+    #[derive(Debug, Clone, Default)]
+    pub(super) struct SheetRow {
+        pub phone: i64,
+        pub provider: String,
+        pub geo: Option<String>,
+        pub status: String,
+        pub attempts: i16,
+        pub allocated_at: Option<DateTime<Utc>>,
+        pub name: Option<String>,
+        pub attributes: Option<String>,
+    }
+
+    impl SheetRow {
+        pub(super) fn decode(row: BinaryCopyOutRow) -> SheetRow {
+            SheetRow {
+                phone: row.get(0),
+                provider: row.get(1),
+                geo: row.get(2),
+                status: row.get(3),
+                attempts: row.get(4),
+                allocated_at: row.get(5),
+                name: row.get(6),
+                attributes: row.get(7),
+            }
+        }
+    }
+
+    /// Writes the rows to `path`, a new sheet (with the header) every `sheet_rows` rows.
+    pub(super) fn write(path: &Path, mut rows: Chunks<SheetRow>, sheet_rows: u32) -> Result<()> {
+        let failed =
+            |e: XlsxError| Error::io(format!("writing {}", path.display()), std::io::Error::other(e));
+        let mut workbook = Workbook::new();
+        if let Some(dir) = path.parent() {
+            // Constant-memory sheets spool to temp files; next to the output they are on
+            // the disk that must hold the file anyway.
+            workbook.set_tempdir(dir).map_err(failed)?;
+        }
+        let header =
+            Format::new().set_bold().set_background_color("#DDE4EE").set_border_bottom(FormatBorder::Thin);
+        let when = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+        let start_sheet = |sheet: &mut Worksheet, number: u32| -> Result<(), XlsxError> {
+            sheet.set_name(if number == 1 { "Numbers".to_owned() } else { format!("Numbers {number}") })?;
+            for (col, title) in SHEET_HEADER.iter().enumerate() {
+                sheet.write_string_with_format(0, col as u16, *title, &header)?;
+            }
+            sheet.set_column_width(0, 16)?;
+            sheet.set_column_width(5, 20)?;
+            sheet.set_freeze_panes(1, 0)?;
+            Ok(())
+        };
+        let mut sheets = 0;
+        let mut row_in_sheet = sheet_rows;
+        let mut sheet: Option<&mut Worksheet> = None;
+        while let Some(chunk) = rows.blocking_recv() {
+            for row in chunk {
+                if row_in_sheet == sheet_rows {
+                    sheets += 1;
+                    let next = workbook.add_worksheet_with_constant_memory().map_err(failed)?;
+                    start_sheet(next, sheets).map_err(failed)?;
+                    sheet = Some(next);
+                    row_in_sheet = 1;
+                }
+                let Some(sheet) = sheet.as_mut() else { unreachable!("a sheet was added above") };
+                let r = row_in_sheet;
+                // The phone as text: a number cell would show 7.9E+10.
+                sheet.write_string(r, 0, row.phone.to_string()).map_err(failed)?;
+                sheet.write_string(r, 1, row.provider).map_err(failed)?;
+                if let Some(geo) = row.geo {
+                    sheet.write_string(r, 2, geo).map_err(failed)?;
+                }
+                sheet.write_string(r, 3, row.status).map_err(failed)?;
+                sheet.write_number(r, 4, row.attempts).map_err(failed)?;
+                if let Some(at) = row.allocated_at {
+                    let at = ExcelDateTime::from_timestamp(at.timestamp()).map_err(failed)?;
+                    sheet.write_datetime_with_format(r, 5, &at, &when).map_err(failed)?;
+                }
+                if let Some(name) = row.name {
+                    sheet.write_string(r, 6, name).map_err(failed)?;
+                }
+                if let Some(attributes) = row.attributes {
+                    sheet.write_string(r, 7, attributes).map_err(failed)?;
+                }
+                row_in_sheet += 1;
+            }
+        }
+        if sheets == 0 {
+            start_sheet(workbook.add_worksheet(), 1).map_err(failed)?;
+        }
+        workbook.save(path).map_err(failed)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use calamine::{Data, Reader, Xlsx};
+
+        use super::*;
+
+        #[test]
+        fn sheets_split_and_each_has_the_header() {
+            let dir = std::env::temp_dir().join(format!("dialpool-xlsx-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("split.xlsx");
+            let (send, receive) = tokio::sync::mpsc::channel(4);
+            let rows: Vec<SheetRow> = (0..7)
+                .map(|i| SheetRow {
+                    phone: 79160000000 + i,
+                    provider: "p".into(),
+                    status: "new".into(),
+                    ..SheetRow::default()
+                })
+                .collect();
+            send.blocking_send(rows).unwrap();
+            drop(send);
+            write(&path, receive, 3).unwrap();
+            let mut book: Xlsx<_> = calamine::open_workbook(&path).unwrap();
+            assert_eq!(book.sheet_names(), ["Numbers", "Numbers 2", "Numbers 3", "Numbers 4"]);
+            let mut phones = Vec::new();
+            for name in book.sheet_names() {
+                let range = book.worksheet_range(&name).unwrap();
+                let mut rows = range.rows();
+                assert_eq!(rows.next().unwrap()[0], Data::String("phone".into()));
+                phones.extend(rows.map(|r| r[0].to_string()));
+            }
+            assert_eq!(phones.len(), 7);
+            assert_eq!(phones[6], "79160000006");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+/// VICIdial's standard lead-loader layout (`admin_listloader`): vendor_lead_code,
+/// source_id, list_id, phone_code, phone_number, title, first_name, middle_initial,
+/// last_name, address1, address2, address3, city, state, province, postal_code,
+/// country_code, gender, date_of_birth, alt_phone, email, security_phrase, comments, rank,
+/// owner — tab-separated, no header. The loader strips quotes and splits on the
+/// delimiter, so those characters are blanked out of every value.
+mod vicidial {
+    use std::collections::HashSet;
+    use std::io::Write;
+    use std::path::Path;
+
+    use crate::error::{Error, Result};
+
+    const FIELDS: usize = 25;
+
+    /// Country calling codes are prefix-free, so the first 1–3 digits that are one split
+    /// an E.164 number into VICIdial's phone_code and phone_number.
+    fn calling_codes() -> HashSet<u16> {
+        (1..1000u16).filter(|code| phonenumber::metadata::DATABASE.by_code(code).is_some()).collect()
+    }
+
+    fn split(e164: i64, codes: &HashSet<u16>) -> (String, String) {
+        let digits = e164.to_string();
+        for len in 1..=3.min(digits.len() - 1) {
+            if let Ok(code) = digits[..len].parse::<u16>()
+                && codes.contains(&code)
+            {
+                return (digits[..len].to_owned(), digits[len..].to_owned());
+            }
+        }
+        (String::new(), digits)
+    }
+
+    fn clean(value: &str, width: usize) -> String {
+        value
+            .chars()
+            .map(|c| if matches!(c, '\t' | '\r' | '\n' | '|' | '\'' | '"') { ' ' } else { c })
+            .take(width)
+            .collect::<String>()
+            .trim()
+            .to_owned()
+    }
+
+    fn attribute<'a>(attributes: &'a serde_json::Value, keys: &[&str]) -> &'a str {
+        keys.iter().find_map(|k| attributes.get(*k).and_then(|v| v.as_str())).unwrap_or("")
+    }
+
+    pub(super) fn write(
+        path: &Path,
+        list_id: i64,
+        mut rows: super::Chunks<tokio_postgres::binary_copy::BinaryCopyOutRow>,
+    ) -> Result<()> {
+        let failed = |e: std::io::Error| Error::io(format!("writing {}", path.display()), e);
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(failed)?);
+        let codes = calling_codes();
+        let list_id = list_id.to_string();
+        let empty = serde_json::Value::Null;
+        let mut fields: Vec<String> = vec![String::new(); FIELDS];
+        while let Some(chunk) = rows.blocking_recv() {
+            for row in chunk {
+                let phone: i64 = row.get(0);
+                let attributes: Option<serde_json::Value> = row.get(4);
+                let attributes = attributes.as_ref().unwrap_or(&empty);
+                let (phone_code, national) = split(phone, &codes);
+                let name = attribute(attributes, &["name", "full_name"]);
+                let (first, last) =
+                    match (attribute(attributes, &["first_name"]), attribute(attributes, &["last_name"])) {
+                        ("", "") => name.trim().split_once(' ').unwrap_or((name.trim(), "")),
+                        pair => pair,
+                    };
+                fields.iter_mut().for_each(String::clear);
+                fields[0] = phone.to_string();
+                fields[1] = clean(row.get::<&str>(1), 50);
+                fields[2].clone_from(&list_id);
+                fields[3] = phone_code;
+                fields[4] = national;
+                fields[5] = clean(attribute(attributes, &["title"]), 4);
+                fields[6] = clean(first, 30);
+                fields[8] = clean(last, 30);
+                fields[9] = clean(attribute(attributes, &["address", "address1"]), 100);
+                fields[12] = clean(attribute(attributes, &["city"]), 50);
+                fields[13] = clean(row.get::<Option<&str>>(3).unwrap_or(""), 2);
+                fields[15] = clean(attribute(attributes, &["postal_code", "zip"]), 10);
+                fields[16] = row.get::<Option<&str>>(2).unwrap_or("").to_owned();
+                fields[20] = clean(attribute(attributes, &["email"]), 70);
+                fields[22] = clean(attribute(attributes, &["comments", "note", "notes"]), 255);
+                out.write_all(fields.join("\t").as_bytes()).map_err(failed)?;
+                out.write_all(b"\r\n").map_err(failed)?;
+            }
+        }
+        out.flush().map_err(failed)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn numbers_split_at_their_calling_code() {
+            let codes = calling_codes();
+            assert_eq!(split(79161234567, &codes), ("7".into(), "9161234567".into()));
+            assert_eq!(split(14155550100, &codes), ("1".into(), "4155550100".into()));
+            assert_eq!(split(998901234567, &codes), ("998".into(), "901234567".into()));
+            assert_eq!(split(442071234567, &codes), ("44".into(), "2071234567".into()));
+        }
+
+        #[test]
+        fn values_lose_what_the_loader_would_split_or_strip() {
+            assert_eq!(clean("O'Brien\t|x\"", 30), "O Brien  x");
+            assert_eq!(clean("Анна Петрова", 4), "Анна");
+        }
+    }
 }

@@ -256,31 +256,42 @@ pub async fn bulk(
     Ok(BulkResult { matched, touched, dry_run: request.dry_run })
 }
 
+/// Gives the numbers in the temp table `bulk_selection` the status `status`, with a
+/// `status_changed` event each naming `source`; returns how many changed.
+pub(crate) async fn set_status_of_selection(
+    tx: &Transaction<'_>,
+    tenant: TenantId,
+    actor: &Actor,
+    status: i16,
+    source: &str,
+) -> Result<u64> {
+    Ok(tx
+        .execute(
+            "WITH changed AS (
+                UPDATE phone_numbers n
+                   SET status = s.id, leased_until = NULL, updated_at = now(),
+                       next_eligible_at = CASE
+                           WHEN s.category IN ('success', 'failure', 'invalid', 'dnc') THEN 'infinity'::timestamptz
+                           WHEN s.category IN ('retry', 'callback') THEN now()
+                           ELSE NULL END
+                  FROM bulk_selection b, number_statuses s, phone_numbers old
+                 WHERE n.tenant_id = $1 AND n.phone = b.phone AND s.tenant_id = $1 AND s.id = $2
+                   AND old.tenant_id = n.tenant_id AND old.phone = n.phone AND n.status <> $2
+                RETURNING n.phone, n.project_id, n.provider_id, n.geo_id, old.status AS status_from
+             )
+             INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
+                                        status_to, actor_user_id, data)
+             SELECT $1, phone, 'status_changed', project_id, provider_id, geo_id, status_from, $2, $3,
+                    jsonb_build_object('source', $4::text)
+               FROM changed",
+            &[&tenant.0, &status, &actor.user_id, &source],
+        )
+        .await?)
+}
+
 async fn apply(tx: &Transaction<'_>, tenant: TenantId, actor: &Actor, action: &BulkAction) -> Result<i64> {
     let touched = match action {
-        BulkAction::SetStatus { status } => {
-            tx.execute(
-                "WITH changed AS (
-                    UPDATE phone_numbers n
-                       SET status = s.id, leased_until = NULL, updated_at = now(),
-                           next_eligible_at = CASE
-                               WHEN s.category IN ('success', 'failure', 'invalid', 'dnc') THEN 'infinity'::timestamptz
-                               WHEN s.category IN ('retry', 'callback') THEN now()
-                               ELSE NULL END
-                      FROM bulk_selection b, number_statuses s, phone_numbers old
-                     WHERE n.tenant_id = $1 AND n.phone = b.phone AND s.tenant_id = $1 AND s.id = $2
-                       AND old.tenant_id = n.tenant_id AND old.phone = n.phone AND n.status <> $2
-                    RETURNING n.phone, n.project_id, n.provider_id, n.geo_id, old.status AS status_from
-                 )
-                 INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
-                                            status_to, actor_user_id, data)
-                 SELECT $1, phone, 'status_changed', project_id, provider_id, geo_id, status_from, $2, $3,
-                        jsonb_build_object('source', 'bulk')
-                   FROM changed",
-                &[&tenant.0, status, &actor.user_id],
-            )
-            .await?
-        }
+        BulkAction::SetStatus { status } => set_status_of_selection(tx, tenant, actor, *status, "bulk").await?,
         BulkAction::Release => {
             tx.execute(
                 "WITH released AS (

@@ -1,11 +1,18 @@
-//! CSV exports against a real PostgreSQL: formula cells escaped, Windows-1251, filters and
-//! limits, numbers marked and never moved, the tenant's daily limit.
+//! Exports against a real PostgreSQL: formula cells escaped in CSV and XLSX, Windows-1251,
+//! VICIdial's layout, filters and limits, the export's numbers recorded and never moved,
+//! an optional status move, the tenant's daily limit, and a round trip into a fresh
+//! database.
 
+use calamine::{Data, Reader, Xlsx};
 use dialpool_engine::Error;
 use dialpool_engine::audit::Actor;
-use dialpool_engine::export::{self, CsvOptions, Encoding, ExportFilter, ExportRequest};
+use dialpool_engine::export::{
+    self, CsvOptions, Encoding, ExportFilter, ExportFormat, ExportOptions, ExportRequest,
+};
 use dialpool_engine::tenant::{self, TenantId};
 use dialpool_engine::testkit::TestDb;
+
+use crate::support;
 
 struct Shop {
     db: TestDb,
@@ -53,15 +60,26 @@ async fn shop() -> Shop {
 }
 
 impl Shop {
-    fn request(&self, file: &str, filter: ExportFilter, csv: CsvOptions) -> ExportRequest {
+    fn request(&self, file: &str, filter: ExportFilter, options: ExportOptions) -> ExportRequest {
         ExportRequest {
             tenant: self.tenant,
             project_id: self.project,
             filter,
-            csv,
+            options,
             out: self.dir.join(file),
+            stored_path: None,
+            expires_at: None,
             actor: Actor::system("test"),
         }
+    }
+
+    async fn export(
+        &self,
+        file: &str,
+        filter: ExportFilter,
+        options: ExportOptions,
+    ) -> export::ExportSummary {
+        export::export(&self.db.pool, self.request(file, filter, options)).await.unwrap()
     }
 
     async fn scalar(&self, sql: &str) -> i64 {
@@ -75,15 +93,14 @@ impl Drop for Shop {
     }
 }
 
+fn csv(delimiter: char, encoding: Encoding) -> ExportOptions {
+    ExportOptions { csv: CsvOptions { delimiter, encoding }, ..ExportOptions::default() }
+}
+
 #[tokio::test]
-async fn a_csv_export_escapes_formulas_marks_numbers_and_keeps_them_in_the_project() {
+async fn a_csv_export_escapes_formulas_records_its_numbers_and_keeps_them_in_the_project() {
     let shop = shop().await;
-    let summary = export::export_csv(
-        &shop.db.pool,
-        shop.request("out.csv", ExportFilter::default(), CsvOptions::default()),
-    )
-    .await
-    .unwrap();
+    let summary = shop.export("out.csv", ExportFilter::default(), ExportOptions::default()).await;
     assert_eq!(summary.rows, 3, "the pool's number is not the project's");
     let text = std::fs::read_to_string(shop.dir.join("out.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -99,24 +116,57 @@ async fn a_csv_export_escapes_formulas_marks_numbers_and_keeps_them_in_the_proje
     assert_eq!(&rows[2][6], "'@SUM(A1)");
     assert_eq!(summary.bytes as usize, text.len());
 
-    assert_eq!(shop.scalar("SELECT count(*) FROM phone_numbers WHERE exported_at IS NOT NULL").await, 3);
-    assert_eq!(shop.scalar("SELECT count(*) FROM number_events WHERE kind = 'exported'").await, 3);
+    assert_eq!(shop.scalar("SELECT sum(cardinality(phones))::bigint FROM export_batches").await, 3);
     assert_eq!(
         shop.scalar(&format!("SELECT count(*) FROM phone_numbers WHERE project_id = {}", shop.project)).await,
         3,
         "exporting never moves a number"
     );
-    assert_eq!(shop.scalar("SELECT count(*) FROM exports WHERE status = 'succeeded' AND rows = 3").await, 1);
+    assert_eq!(
+        shop.scalar("SELECT count(*) FROM phone_numbers WHERE status <> 0").await,
+        0,
+        "nor its status"
+    );
+    assert_eq!(
+        shop.scalar(
+            "SELECT count(*) FROM exports WHERE status = 'succeeded' AND rows = 3 AND rows_total = 3"
+        )
+        .await,
+        1
+    );
+    let client = shop.db.client().await;
+    let explained = dialpool_engine::allocate::explain::explain(
+        &**client,
+        shop.tenant,
+        &dialpool_engine::access::Scope::All,
+        "+79160000002",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let exported: Vec<_> = explained.history.iter().filter(|e| e.kind == "exported").collect();
+    assert_eq!(exported.len(), 1, "{:?}", explained.history);
+    assert_eq!(exported[0].data.as_ref().unwrap()["export_id"], summary.export_id);
+    drop(client);
 
     // Never-exported only: nothing left; a filter and a limit narrow a fresh export.
     let again = ExportFilter { never_exported: true, ..ExportFilter::default() };
-    let none = export::export_csv(&shop.db.pool, shop.request("again.csv", again, CsvOptions::default()))
+    assert_eq!(shop.export("again.csv", again.clone(), ExportOptions::default()).await.rows, 0);
+    shop.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO phone_numbers (tenant_id, phone, provider_id, project_id, allocated_at, import_id, last_import_id)
+             SELECT tenant_id, 79160000009, provider_id, project_id, now(), 0, 0 FROM phone_numbers WHERE phone = 79160000001",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(none.rows, 0);
+    let fresh = shop.export("fresh.csv", again, ExportOptions::default()).await;
+    assert_eq!(fresh.rows, 1, "only the number allocated since");
     let tried = ExportFilter { attempts_min: Some(1), limit: Some(5), ..ExportFilter::default() };
-    let semicolons = CsvOptions { delimiter: ';', encoding: Encoding::Windows1251 };
-    let one = export::export_csv(&shop.db.pool, shop.request("1251.csv", tried, semicolons)).await.unwrap();
+    let one = shop.export("1251.csv", tried, csv(';', Encoding::Windows1251)).await;
     assert_eq!(one.rows, 1);
     let bytes = std::fs::read(shop.dir.join("1251.csv")).unwrap();
     let (decoded, _, bad) = encoding_rs::WINDOWS_1251.decode(&bytes);
@@ -124,35 +174,143 @@ async fn a_csv_export_escapes_formulas_marks_numbers_and_keeps_them_in_the_proje
 }
 
 #[tokio::test]
+async fn an_xlsx_export_writes_text_cells_never_formulas() {
+    let shop = shop().await;
+    let options = ExportOptions { format: ExportFormat::Xlsx, ..ExportOptions::default() };
+    let summary = shop.export("out.xlsx", ExportFilter::default(), options).await;
+    assert_eq!(summary.rows, 3);
+    let path = shop.dir.join("out.xlsx");
+    assert_eq!(summary.bytes as u64, std::fs::metadata(&path).unwrap().len());
+    let mut book: Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    assert_eq!(book.sheet_names(), ["Numbers"]);
+    let cells = book.worksheet_range("Numbers").unwrap();
+    let rows: Vec<&[Data]> = cells.rows().collect();
+    assert_eq!(rows[0][0], Data::String("phone".into()));
+    assert_eq!(rows[1][0], Data::String("79160000001".into()), "the phone is text");
+    assert_eq!(rows[1][6], Data::String("'=HYPERLINK(\"http://x\")".into()));
+    assert_eq!(rows[3][6], Data::String("'@SUM(A1)".into()));
+    assert_eq!(rows[2][4], Data::Float(2.0), "attempts are a number");
+    assert!(matches!(rows[1][5], Data::DateTime(_)), "allocated_at is a date: {:?}", rows[1][5]);
+    let formulas = book.worksheet_formula("Numbers").unwrap();
+    assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no cell holds a formula");
+}
+
+#[tokio::test]
+async fn a_vicidial_export_follows_the_standard_lead_layout() {
+    let shop = shop().await;
+    let options = ExportOptions {
+        format: ExportFormat::Vicidial,
+        vicidial_list_id: Some(1001),
+        ..ExportOptions::default()
+    };
+    assert_eq!(shop.export("leads.txt", ExportFilter::default(), options).await.rows, 3);
+    let text = std::fs::read_to_string(shop.dir.join("leads.txt")).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 3, "no header: {text}");
+    assert!(lines.iter().all(|l| l.len() == 25), "25 fields each");
+    let anna = &lines[1];
+    assert_eq!(
+        (anna[0], anna[1], anna[2], anna[3], anna[4], anna[6], anna[8]),
+        ("79160000002", "p", "1001", "7", "9160000002", "Анна", "Петрова")
+    );
+    assert_eq!(lines[0][6], "=HYPERLINK( http://x )", "the loader's quotes are blanked");
+}
+
+#[tokio::test]
+async fn an_export_can_move_its_numbers_to_an_in_work_status() {
+    let shop = shop().await;
+    let in_work = shop.scalar("SELECT id::bigint FROM number_statuses WHERE code = 'in_work'").await as i16;
+    let options = ExportOptions { set_status: Some(in_work), ..ExportOptions::default() };
+    let summary = shop.export("work.csv", ExportFilter::default(), options).await;
+    assert_eq!((summary.rows, summary.status_changed), (3, 3));
+    assert_eq!(shop.scalar(&format!("SELECT count(*) FROM phone_numbers WHERE status = {in_work}")).await, 3);
+    assert_eq!(
+        shop.scalar(
+            "SELECT count(*) FROM number_events WHERE kind = 'status_changed' AND data->>'source' = 'export'"
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test]
 async fn the_daily_limit_refuses_an_export_whole_and_bad_options_are_named() {
     let shop = shop().await;
     shop.db.client().await.execute("UPDATE tenants SET max_export_rows_per_day = 2", &[]).await.unwrap();
-    let error = export::export_csv(
+    let error = export::export(
         &shop.db.pool,
-        shop.request("big.csv", ExportFilter::default(), CsvOptions::default()),
+        shop.request("big.csv", ExportFilter::default(), ExportOptions::default()),
     )
     .await
     .unwrap_err();
     assert!(matches!(error, Error::LimitReached(_)), "{error}");
     assert!(!shop.dir.join("big.csv").exists() && !shop.dir.join("big.partial").exists(), "no file is left");
-    assert_eq!(shop.scalar("SELECT count(*) FROM phone_numbers WHERE exported_at IS NOT NULL").await, 0);
-    let two = ExportFilter { limit: Some(2), ..ExportFilter::default() };
+    assert_eq!(shop.scalar("SELECT count(*) FROM export_batches").await, 0);
     assert_eq!(
-        export::export_csv(&shop.db.pool, shop.request("two.csv", two.clone(), CsvOptions::default()))
-            .await
-            .unwrap()
-            .rows,
-        2
+        shop.scalar(
+            "SELECT count(*) FROM exports WHERE status = 'failed' AND error LIKE '%may export 2 rows a day%'"
+        )
+        .await,
+        1,
+        "the refusal is in the history"
     );
-    let error = export::export_csv(&shop.db.pool, shop.request("more.csv", two, CsvOptions::default()))
+    let two = ExportFilter { limit: Some(2), ..ExportFilter::default() };
+    assert_eq!(shop.export("two.csv", two.clone(), ExportOptions::default()).await.rows, 2);
+    let error = export::export(&shop.db.pool, shop.request("more.csv", two, ExportOptions::default()))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("2 are exported today"), "{error}");
 
-    let colon = CsvOptions { delimiter: ':', encoding: Encoding::Utf8 };
-    let error = export::export_csv(&shop.db.pool, shop.request("x.csv", ExportFilter::default(), colon))
-        .await
-        .unwrap_err();
+    let error = export::export(
+        &shop.db.pool,
+        shop.request("x.csv", ExportFilter::default(), csv(':', Encoding::Utf8)),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, Error::InvalidArgument { field: "delimiter", .. }), "{error}");
     assert!(matches!(Encoding::parse("latin1"), Err(Error::InvalidArgument { field: "encoding", .. })));
+    assert!(matches!(ExportFormat::parse("pdf"), Err(Error::InvalidArgument { field: "format", .. })));
+    let list_on_csv = ExportOptions { vicidial_list_id: Some(1), ..ExportOptions::default() };
+    let error = export::export(&shop.db.pool, shop.request("y.csv", ExportFilter::default(), list_on_csv))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument { field: "vicidial_list_id", .. }), "{error}");
+}
+
+#[tokio::test]
+async fn an_exported_file_imports_into_a_fresh_database_as_the_same_numbers() {
+    let shop = shop().await;
+    shop.export("trip.csv", ExportFilter::default(), ExportOptions::default()).await;
+    let exported: Vec<(i64, Option<String>)> = shop
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT phone, attributes->>'name' FROM phone_numbers WHERE project_id IS NOT NULL ORDER BY phone",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    let fresh = support::setup().await;
+    let summary = fresh.import(fresh.request(&shop.dir.join("trip.csv"))).await.unwrap();
+    assert_eq!((summary.counts.inserted, summary.counts.invalid), (3, 0), "{summary:?}");
+    let imported: Vec<(i64, Option<String>)> = fresh
+        .db
+        .client()
+        .await
+        .query("SELECT phone, attributes->>'name' FROM phone_numbers ORDER BY phone", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        imported.iter().map(|i| i.0).collect::<Vec<_>>(),
+        exported.iter().map(|e| e.0).collect::<Vec<_>>()
+    );
+    assert_eq!(imported[1].1.as_deref(), Some("Анна Петрова"));
 }

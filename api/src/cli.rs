@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// three times longer (up to 6 hours), 8 tries in all.
     #[arg(long, env = "DIALPOOL_WEBHOOKS_RETRY_BASE_S", default_value_t = 60.0)]
     pub webhooks_retry_base_s: f64,
+    /// Hours an export's file is kept for download before it is deleted.
+    #[arg(long, env = "DIALPOOL_EXPORTS_KEEP_HOURS", default_value_t = 72)]
+    pub exports_keep_hours: u32,
     /// E-mail of the administrator created on first start.
     #[arg(long, env = "DIALPOOL_ADMIN_EMAIL", default_value = "admin@localhost.localdomain")]
     pub admin_email: String,
@@ -788,7 +791,9 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         data_dir: args.data_dir.clone(),
         max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
         secure_cookies: args.secure_cookies,
+        exports_keep: chrono::Duration::hours(i64::from(args.exports_keep_hours)),
     };
+    let expiry_task = tokio::spawn(delete_expired_exports(pool.clone(), args.data_dir.clone()));
     let sender_config = SenderConfig {
         allow_private: args.webhooks_allow_private,
         retry_base: Duration::try_from_secs_f64(args.webhooks_retry_base_s)
@@ -816,7 +821,25 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     // A send in flight finishes and is recorded; what is still due waits in the table.
     let _ = stop_sender.send(());
     let _ = sender_task.await;
+    expiry_task.abort();
     served
+}
+
+/// Deletes export files past their keep time, every few minutes.
+async fn delete_expired_exports(pool: deadpool_postgres::Pool, data_dir: PathBuf) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        let deleted = match pool.get().await {
+            Ok(client) => dialpool_engine::export::delete_expired(&**client, &data_dir).await,
+            Err(error) => Err(error.into()),
+        };
+        match deleted {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired export files"),
+            Err(error) => tracing::warn!(%error, "deleting expired export files"),
+        }
+    }
 }
 
 /// A progress bar on a terminal; a line every few seconds elsewhere (logs, CI).

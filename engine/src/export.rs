@@ -182,6 +182,158 @@ pub struct ExportSummary {
     pub status_changed: i64,
 }
 
+/// An export as its history shows it, with its progress while it runs.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ExportRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub format: String,
+    /// The filter and options as given.
+    pub options: serde_json::Value,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Rows written (so far, while running).
+    pub rows: i64,
+    /// Rows selected; known once the selection is made.
+    pub rows_total: Option<i64>,
+    pub bytes: i64,
+    pub file_name: Option<String>,
+    pub error: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_by_name: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Until when the server keeps the file for download.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The file can be downloaded now.
+    pub downloadable: bool,
+}
+
+const RECORD_COLUMNS: &str = "x.id, x.project_id, p.name AS project, x.format, x.options, x.status, x.rows,
+    x.rows_total, x.bytes, x.file_name, x.error, x.created_by, u.display_name AS created_by_name, x.started_at,
+    x.finished_at, x.expires_at,
+    (x.status = 'succeeded' AND x.stored_path IS NOT NULL AND x.deleted_at IS NULL
+     AND COALESCE(x.expires_at > now(), true)) AS downloadable";
+
+fn record(row: &tokio_postgres::Row) -> ExportRecord {
+    ExportRecord {
+        id: row.get("id"),
+        project_id: row.get("project_id"),
+        project: row.get("project"),
+        format: row.get("format"),
+        options: row.get("options"),
+        status: row.get("status"),
+        rows: row.get("rows"),
+        rows_total: row.get("rows_total"),
+        bytes: row.get("bytes"),
+        file_name: row.get("file_name"),
+        error: row.get("error"),
+        created_by: row.get("created_by"),
+        created_by_name: row.get("created_by_name"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+        expires_at: row.get("expires_at"),
+        downloadable: row.get("downloadable"),
+    }
+}
+
+/// The export history, newest first: one project's, or every project the caller reaches
+/// (`projects` None means all).
+pub async fn list(
+    client: &impl tokio_postgres::GenericClient,
+    tenant: TenantId,
+    projects: Option<&[i64]>,
+    project_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ExportRecord>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {RECORD_COLUMNS}
+                   FROM exports x
+                   JOIN projects p ON p.tenant_id = x.tenant_id AND p.id = x.project_id
+                   LEFT JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.created_by
+                  WHERE x.tenant_id = $1 AND ($2::bigint[] IS NULL OR x.project_id = ANY($2))
+                    AND ($3::bigint IS NULL OR x.project_id = $3)
+                  ORDER BY x.started_at DESC, x.id DESC LIMIT $4"
+            ),
+            &[&tenant.0, &projects.map(<[i64]>::to_vec), &project_id, &limit.clamp(1, 1000)],
+        )
+        .await?;
+    Ok(rows.iter().map(record).collect())
+}
+
+pub async fn get(
+    client: &impl tokio_postgres::GenericClient,
+    tenant: TenantId,
+    id: i64,
+) -> Result<ExportRecord> {
+    client
+        .query_opt(
+            &format!(
+                "SELECT {RECORD_COLUMNS}
+                   FROM exports x
+                   JOIN projects p ON p.tenant_id = x.tenant_id AND p.id = x.project_id
+                   LEFT JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.created_by
+                  WHERE x.tenant_id = $1 AND x.id = $2"
+            ),
+            &[&tenant.0, &id],
+        )
+        .await?
+        .map(|row| record(&row))
+        .ok_or_else(|| Error::NotFound { entity: "export", key: id.to_string() })
+}
+
+/// Where a downloadable export's file is kept, relative to the server's data directory.
+pub async fn stored_path(
+    client: &impl tokio_postgres::GenericClient,
+    tenant: TenantId,
+    id: i64,
+) -> Result<String> {
+    let export = get(client, tenant, id).await?;
+    if !export.downloadable {
+        return Err(Error::Refused(match export.status.as_str() {
+            "running" => format!("export {id} is still running"),
+            "failed" => format!("export {id} failed; it has no file"),
+            _ => format!("export {id}'s file is no longer kept (it expired or was written elsewhere)"),
+        }));
+    }
+    let row = client
+        .query_one("SELECT stored_path FROM exports WHERE tenant_id = $1 AND id = $2", &[&tenant.0, &id])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Deletes the kept files whose time is up (under `data_dir`) and records it; returns how
+/// many went. The history keeps the export.
+pub async fn delete_expired(client: &impl tokio_postgres::GenericClient, data_dir: &Path) -> Result<u64> {
+    let due = client
+        .query(
+            "SELECT tenant_id, id, stored_path FROM exports
+              WHERE stored_path IS NOT NULL AND deleted_at IS NULL AND expires_at <= now()",
+            &[],
+        )
+        .await?;
+    let mut deleted = 0;
+    for row in &due {
+        let (tenant, id, path): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+        match tokio::fs::remove_file(data_dir.join(&path)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("deleting the expired export file {path}"), e)),
+        }
+        client
+            .execute(
+                "UPDATE exports SET deleted_at = now() WHERE tenant_id = $1 AND id = $2",
+                &[&tenant, &id],
+            )
+            .await?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
 /// A text cell as a spreadsheet must not run it: one starting with `=`, `+`, `-`, `@`,
 /// TAB or CR gets a leading apostrophe (OWASP's advice for CSV injection). CSV and XLSX
 /// read the same escaped columns.

@@ -365,6 +365,7 @@ permissions! {
     CallsWork => "calls.work",
     NumbersWrite => "numbers.write",
     DncWrite => "dnc.write",
+    ExportsCreate => "exports.create",
 }
 
 /// A caller holding permission `P`; 401 without a caller, 403 without the permission.

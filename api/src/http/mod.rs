@@ -38,6 +38,8 @@ pub struct HttpConfig {
     pub max_upload_bytes: u64,
     /// Mark the session cookie Secure even without `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
+    /// How long an export's file is kept for download.
+    pub exports_keep: chrono::Duration,
 }
 
 impl Default for HttpConfig {
@@ -46,6 +48,7 @@ impl Default for HttpConfig {
             data_dir: PathBuf::from("data"),
             max_upload_bytes: 512 * 1024 * 1024,
             secure_cookies: false,
+            exports_keep: chrono::Duration::hours(72),
         }
     }
 }
@@ -87,6 +90,7 @@ impl AppState {
         (name = "imports", description = "Number file imports"),
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
+        (name = "exports", description = "Number batches out to files: start, follow, history, download"),
         (name = "calls", description = "Dialers and softphones: leases, screen pop, call outcomes, calling hours"),
         (name = "webhooks", description = "Outbound webhooks: signed events to subscribers, retries, delivery log"),
         (name = "audit", description = "The audit log"),
@@ -141,7 +145,9 @@ impl Modify for Conventions {
 }
 
 fn api_v1() -> OpenApiRouter<AppState> {
-    use routes::{audit, calls, imports, numbers, projects, settings, tenants, tokens, users, webhooks};
+    use routes::{
+        audit, calls, exports, imports, numbers, projects, settings, tenants, tokens, users, webhooks,
+    };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -186,6 +192,10 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::dry_run_allocation))
         .routes(routes!(projects::preview_allocation))
         .routes(routes!(projects::forecast))
+        .routes(routes!(exports::start_export))
+        .routes(routes!(exports::list_exports))
+        .routes(routes!(exports::get_export))
+        .routes(routes!(exports::download_export))
         .routes(routes!(calls::lease_numbers))
         .routes(routes!(calls::return_leases))
         .routes(routes!(calls::screen_pop))

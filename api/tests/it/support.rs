@@ -67,7 +67,7 @@ impl Api {
         let db = TestDb::new().await;
         let data_dir = std::env::temp_dir().join(format!("dialpool-api-test-{}", db.name));
         let config =
-            HttpConfig { data_dir: data_dir.clone(), max_upload_bytes: 1024 * 1024, secure_cookies: false };
+            HttpConfig { data_dir: data_dir.clone(), max_upload_bytes: 1024 * 1024, ..HttpConfig::default() };
         let address: SocketAddr = address.parse().unwrap();
         let app = router(AppState::new(db.pool.clone(), config)).layer(MockConnectInfo(address));
         Api { db, app, data_dir }

@@ -283,6 +283,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The export history of the projects in the caller's scope, newest first. */
+        get: operations["list_exports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One export: its status, progress (`rows` of `rows_total`) and whether its file can be
+         *     downloaded.
+         */
+        get: operations["get_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports/{id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The export's file, while the server keeps it. */
+        get: operations["download_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/geos": {
         parameters: {
             query?: never;
@@ -623,6 +677,27 @@ export interface paths {
         post?: never;
         /** Soft-delete a project; it can be restored until it is purged. */
         delete: operations["delete_project"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start exporting a project's numbers. The export runs in the background; follow it
+         *     with `GET /exports/{id}` and download the file from `/exports/{id}/file` once it has
+         *     succeeded.
+         */
+        post: operations["start_export"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1236,6 +1311,11 @@ export interface components {
             /** @description The bearer secret. It is shown this once and cannot be recovered. */
             secret: string;
         };
+        /** @description CSV layout: the delimiter is one of `,` `;` TAB `|`. */
+        CsvOptions: {
+            delimiter: string;
+            encoding: components["schemas"]["Encoding"];
+        };
         Delivery: {
             /** Format: int64 */
             id: number;
@@ -1345,6 +1425,8 @@ export interface components {
             /** @description Why not, every reason that holds; empty when eligible. */
             reasons: string[];
         };
+        /** @enum {string} */
+        Encoding: "utf8" | "windows1251";
         /** @description One entry of the audit log as readers see it. */
         Entry: {
             /** Format: int64 */
@@ -1386,6 +1468,95 @@ export interface components {
             /** @description Newest first, at most 100. */
             history: components["schemas"]["Event"][];
             projects: components["schemas"]["Eligibility"][];
+        };
+        /** @description Which of the project's numbers to export. */
+        ExportFilter: {
+            /** Format: int32 */
+            status?: number | null;
+            /** Format: int64 */
+            provider_id?: number | null;
+            /** Format: int64 */
+            geo_id?: number | null;
+            /**
+             * Format: date-time
+             * @description Allocated to the project from this instant on.
+             */
+            allocated_from?: string | null;
+            /**
+             * Format: date-time
+             * @description Allocated before this instant.
+             */
+            allocated_to?: string | null;
+            /** Format: int32 */
+            attempts_min?: number | null;
+            /** Format: int32 */
+            attempts_max?: number | null;
+            /** @description Only numbers no earlier export of this project has taken. */
+            never_exported?: boolean;
+            /**
+             * Format: int64
+             * @description At most this many rows (in phone order).
+             */
+            limit?: number | null;
+        };
+        /** @enum {string} */
+        ExportFormat: "csv" | "xlsx" | "vicidial";
+        /** @description How the file is written, and what the export does to its numbers besides recording them. */
+        ExportOptions: {
+            format?: components["schemas"]["ExportFormat"];
+            /** @description CSV only. */
+            csv?: components["schemas"]["CsvOptions"];
+            /**
+             * Format: int64
+             * @description VICIdial only: the list the leads load into (default: the project's id).
+             */
+            vicidial_list_id?: number | null;
+            /**
+             * Format: int32
+             * @description Move the exported numbers to this status (e.g. an in-work status), with an event each.
+             */
+            set_status?: number | null;
+        };
+        /** @description An export as its history shows it, with its progress while it runs. */
+        ExportRecord: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            project_id: number;
+            project: string;
+            format: string;
+            /** @description The filter and options as given. */
+            options: unknown;
+            /** @description `running`, `succeeded` or `failed`. */
+            status: string;
+            /**
+             * Format: int64
+             * @description Rows written (so far, while running).
+             */
+            rows: number;
+            /**
+             * Format: int64
+             * @description Rows selected; known once the selection is made.
+             */
+            rows_total?: number | null;
+            /** Format: int64 */
+            bytes: number;
+            file_name?: string | null;
+            error?: string | null;
+            /** Format: int64 */
+            created_by?: number | null;
+            created_by_name?: string | null;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the server keeps the file for download.
+             */
+            expires_at?: string | null;
+            /** @description The file can be downloaded now. */
+            downloadable: boolean;
         };
         Filter: {
             /** Format: int64 */
@@ -2164,7 +2335,7 @@ export interface components {
             successes: number;
             /**
              * Format: int64
-             * @description Distinct numbers with at least one call.
+             * @description Held numbers called since the project got them.
              */
             dialed: number;
             /**
@@ -2344,6 +2515,10 @@ export interface components {
              * @description The rule's share of the daily quota relative to the project's other rules.
              */
             weight?: number;
+        };
+        StartExport: {
+            filter?: components["schemas"]["ExportFilter"];
+            options?: components["schemas"]["ExportOptions"];
         };
         Status: {
             /** Format: int32 */
@@ -3074,6 +3249,100 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_exports: {
+        parameters: {
+            query?: {
+                /** @description Only this project's exports. */
+                project_id?: number;
+                /** @description At most this many (default 100, at most 1000), newest first. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRecord"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRecord"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    download_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file (CSV, XLSX or VICIdial text) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
             };
             /** @description An error, as RFC 9457 problem details */
             default: {
@@ -3929,6 +4198,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReleaseCounts"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartExport"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRecord"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

@@ -351,13 +351,37 @@ macro_rules! escape {
     };
 }
 
+/// The export's numbers, in phone order. COPY takes no parameters, so the filter's values
+/// are bound as parameters of `set_config` (see [`bind_filter`]) and read back here with
+/// their types: the statement text never holds a value.
 macro_rules! selected_numbers {
     () => {
-        " FROM export_rows e
-          JOIN providers pr ON pr.tenant_id = e.tenant_id AND pr.id = e.provider_id
-          JOIN number_statuses s ON s.tenant_id = e.tenant_id AND s.id = e.status
-          LEFT JOIN geos g ON g.tenant_id = e.tenant_id AND g.id = e.geo_id
-         ORDER BY e.phone"
+        " FROM phone_numbers n
+          JOIN providers pr ON pr.tenant_id = n.tenant_id AND pr.id = n.provider_id
+          JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
+          LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
+         WHERE n.tenant_id = current_setting('dialpool.export_tenant')::bigint
+           AND n.project_id = current_setting('dialpool.export_project')::bigint
+           AND (NULLIF(current_setting('dialpool.export_status'), '') IS NULL
+                OR n.status = NULLIF(current_setting('dialpool.export_status'), '')::smallint)
+           AND (NULLIF(current_setting('dialpool.export_provider'), '') IS NULL
+                OR n.provider_id = NULLIF(current_setting('dialpool.export_provider'), '')::bigint)
+           AND (NULLIF(current_setting('dialpool.export_geo'), '') IS NULL
+                OR n.geo_id = NULLIF(current_setting('dialpool.export_geo'), '')::bigint)
+           AND (NULLIF(current_setting('dialpool.export_allocated_from'), '') IS NULL
+                OR n.allocated_at >= NULLIF(current_setting('dialpool.export_allocated_from'), '')::timestamptz)
+           AND (NULLIF(current_setting('dialpool.export_allocated_to'), '') IS NULL
+                OR n.allocated_at < NULLIF(current_setting('dialpool.export_allocated_to'), '')::timestamptz)
+           AND (NULLIF(current_setting('dialpool.export_attempts_min'), '') IS NULL
+                OR n.attempts >= NULLIF(current_setting('dialpool.export_attempts_min'), '')::smallint)
+           AND (NULLIF(current_setting('dialpool.export_attempts_max'), '') IS NULL
+                OR n.attempts <= NULLIF(current_setting('dialpool.export_attempts_max'), '')::smallint)
+           AND (current_setting('dialpool.export_never_exported') = 'false' OR NOT EXISTS (
+                SELECT FROM (SELECT unnest(b.phones) AS phone FROM export_batches b
+                              WHERE b.tenant_id = n.tenant_id AND b.project_id = n.project_id) taken
+                 WHERE taken.phone = n.phone))
+         ORDER BY n.phone
+         LIMIT NULLIF(current_setting('dialpool.export_limit'), '')::bigint"
     };
 }
 
@@ -365,11 +389,11 @@ macro_rules! selected_numbers {
 /// which a spreadsheet would read as a formula; every text that came from a provider's
 /// file is escaped.
 const SHEET_QUERY: &str = concat!(
-    "SELECT e.phone AS phone, pr.code AS provider, g.code AS geo, s.code AS status, e.attempts,
-            e.allocated_at, ",
-    escape!("(e.attributes->>'name')"),
+    "SELECT n.phone AS phone, pr.code AS provider, g.code AS geo, s.code AS status, n.attempts,
+            n.allocated_at, ",
+    escape!("(n.attributes->>'name')"),
     " AS name, ",
-    escape!("e.attributes::text"),
+    escape!("n.attributes::text"),
     " AS attributes",
     selected_numbers!()
 );
@@ -379,11 +403,11 @@ const SHEET_TYPES: &[Type] =
     &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT2, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT];
 
 const VICIDIAL_QUERY: &str =
-    concat!("SELECT e.phone, pr.code, g.country::text, g.region, e.attributes", selected_numbers!());
+    concat!("SELECT n.phone, pr.code, g.country::text, g.region, n.attributes", selected_numbers!());
 const VICIDIAL_TYPES: &[Type] = &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::JSONB];
 
 /// Rows a batch of the export's membership holds.
-const BATCH_PHONES: i64 = 10_000;
+const BATCH_PHONES: usize = 10_000;
 
 /// Checks the request and records the export as running; returns its id. The work is
 /// [`run`]; a caller that waits for it uses [`export`].
@@ -473,10 +497,10 @@ pub async fn run(
     }
 }
 
-/// Rows selected and written so far, shared with the ticker that records them.
+/// Rows written so far, shared with the ticker that records them. The total is known
+/// only at the end: counting first would read the numbers twice.
 #[derive(Debug, Clone, Default)]
 struct Progress {
-    total: Arc<AtomicI64>,
     written: Arc<AtomicI64>,
 }
 
@@ -491,12 +515,11 @@ async fn report_progress(
     loop {
         every.tick().await;
         let Ok(client) = pool.get().await else { continue };
-        let (total, written) =
-            (progress.total.load(Ordering::Relaxed), progress.written.load(Ordering::Relaxed));
+        let written = progress.written.load(Ordering::Relaxed);
         if let Err(error) = client
             .execute(
-                "UPDATE exports SET rows_total = $3, rows = $4 WHERE tenant_id = $1 AND id = $2 AND status = 'running'",
-                &[&tenant.0, &export_id, &total, &written],
+                "UPDATE exports SET rows = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'running'",
+                &[&tenant.0, &export_id, &written],
             )
             .await
         {
@@ -523,33 +546,29 @@ async fn run_in_transaction(
         &[&request.tenant.0, &request.project_id],
     )
     .await?;
-    let rows = select(&tx, request).await?;
-    progress.total.store(rows, Ordering::Relaxed);
-    check_daily_limit(&tx, request.tenant, rows).await?;
-
+    bind_filter(&tx, request).await?;
+    // One statement reads the numbers (one snapshot) and the file is written from it; the
+    // phones it held are collected on the way, so the numbers are read once.
+    let mut phones = Vec::new();
     let bytes = match request.options.format {
-        ExportFormat::Csv => write_csv(&tx, request.options.csv, partial, progress).await?,
-        ExportFormat::Xlsx => write_xlsx(&tx, partial, progress).await?,
+        ExportFormat::Csv => write_csv(&tx, request.options.csv, partial, progress, &mut phones).await?,
+        ExportFormat::Xlsx => write_xlsx(&tx, partial, progress, &mut phones).await?,
         ExportFormat::Vicidial => {
             let list_id = request.options.vicidial_list_id.unwrap_or(request.project_id);
-            write_vicidial(&tx, list_id, partial, progress).await?
+            write_vicidial(&tx, list_id, partial, progress, &mut phones).await?
         }
     };
-    tx.execute(
-        "INSERT INTO export_batches (tenant_id, export_id, seq, project_id, first_phone, last_phone, phones)
-         SELECT $1, $2, chunk, $3, min(phone), max(phone), array_agg(phone ORDER BY phone)
-           FROM (SELECT phone, (row_number() OVER (ORDER BY phone) - 1) / $4 AS chunk FROM export_rows) numbered
-          GROUP BY chunk",
-        &[&request.tenant.0, &export_id, &request.project_id, &BATCH_PHONES],
-    )
-    .await?;
+    let rows = phones.len() as i64;
+    check_daily_limit(&tx, request.tenant, rows).await?;
+    record_batches(&tx, request, export_id, &phones).await?;
     let status_changed = match request.options.set_status {
         Some(status) => {
-            tx.batch_execute(
-                "CREATE TEMP TABLE bulk_selection ON COMMIT DROP AS SELECT phone FROM export_rows;
-                 ANALYZE bulk_selection",
+            tx.execute(
+                "CREATE TEMP TABLE bulk_selection ON COMMIT DROP AS SELECT unnest($1::bigint[]) AS phone",
+                &[&phones],
             )
             .await?;
+            tx.batch_execute("ANALYZE bulk_selection").await?;
             crate::number::set_status_of_selection(&tx, request.tenant, &request.actor, status, "export")
                 .await? as i64
         }
@@ -580,48 +599,69 @@ async fn run_in_transaction(
     Ok(summary)
 }
 
-/// The selection, read in one statement (one snapshot) into `export_rows`; returns its size.
-async fn select(tx: &Transaction<'_>, request: &ExportRequest) -> Result<i64> {
+/// Binds the filter for [`selected_numbers!`] to this transaction.
+async fn bind_filter(tx: &Transaction<'_>, request: &ExportRequest) -> Result<()> {
+    fn text(value: Option<impl ToString>) -> String {
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
     let f = &request.filter;
-    tx.batch_execute(
-        "CREATE TEMP TABLE export_rows (
-            tenant_id bigint NOT NULL, phone bigint NOT NULL, provider_id bigint NOT NULL, geo_id bigint,
-            status smallint NOT NULL, attempts smallint NOT NULL, allocated_at timestamptz, attributes jsonb
-         ) ON COMMIT DROP",
+    let settings: [(&str, String); 11] = [
+        ("dialpool.export_tenant", request.tenant.0.to_string()),
+        ("dialpool.export_project", request.project_id.to_string()),
+        ("dialpool.export_status", text(f.status)),
+        ("dialpool.export_provider", text(f.provider_id)),
+        ("dialpool.export_geo", text(f.geo_id)),
+        ("dialpool.export_allocated_from", text(f.allocated_from.map(|t| t.to_rfc3339()))),
+        ("dialpool.export_allocated_to", text(f.allocated_to.map(|t| t.to_rfc3339()))),
+        ("dialpool.export_attempts_min", text(f.attempts_min)),
+        ("dialpool.export_attempts_max", text(f.attempts_max)),
+        ("dialpool.export_never_exported", f.never_exported.to_string()),
+        ("dialpool.export_limit", text(f.limit)),
+    ];
+    let names: Vec<&str> = settings.iter().map(|(name, _)| *name).collect();
+    let values: Vec<&str> = settings.iter().map(|(_, value)| value.as_str()).collect();
+    tx.execute(
+        "SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)",
+        &[&names, &values],
     )
     .await?;
-    let rows = tx
-        .execute(
-            "INSERT INTO export_rows
-             SELECT n.tenant_id, n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.allocated_at, n.attributes
-               FROM phone_numbers n
-              WHERE n.tenant_id = $1 AND n.project_id = $2
-                AND ($3::smallint IS NULL OR n.status = $3) AND ($4::bigint IS NULL OR n.provider_id = $4)
-                AND ($5::bigint IS NULL OR n.geo_id = $5)
-                AND ($6::timestamptz IS NULL OR n.allocated_at >= $6) AND ($7::timestamptz IS NULL OR n.allocated_at < $7)
-                AND ($8::smallint IS NULL OR n.attempts >= $8) AND ($9::smallint IS NULL OR n.attempts <= $9)
-                AND (NOT $10 OR NOT EXISTS (
-                        SELECT FROM (SELECT unnest(b.phones) AS phone FROM export_batches b
-                                      WHERE b.tenant_id = $1 AND b.project_id = $2) taken
-                         WHERE taken.phone = n.phone))
-              ORDER BY n.phone LIMIT $11",
-            &[
+    // A million-row never-exported anti-join hashes in memory.
+    tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
+    Ok(())
+}
+
+/// Records the export's phones (sorted, as the query returned them) in batches.
+async fn record_batches(
+    tx: &Transaction<'_>,
+    request: &ExportRequest,
+    export_id: i64,
+    phones: &[i64],
+) -> Result<()> {
+    let sink = tx
+        .copy_in("COPY export_batches (tenant_id, export_id, seq, project_id, first_phone, last_phone, phones) FROM STDIN (FORMAT binary)")
+        .await?;
+    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(
+        sink,
+        &[Type::INT8, Type::INT8, Type::INT4, Type::INT8, Type::INT8, Type::INT8, Type::INT8_ARRAY],
+    );
+    futures_util::pin_mut!(writer);
+    for (seq, batch) in phones.chunks(BATCH_PHONES).enumerate() {
+        let (first, last) = (batch[0], batch[batch.len() - 1]);
+        writer
+            .as_mut()
+            .write(&[
                 &request.tenant.0,
+                &export_id,
+                &(seq as i32),
                 &request.project_id,
-                &f.status,
-                &f.provider_id,
-                &f.geo_id,
-                &f.allocated_from,
-                &f.allocated_to,
-                &f.attempts_min,
-                &f.attempts_max,
-                &f.never_exported,
-                &f.limit,
-            ],
-        )
-        .await? as i64;
-    tx.batch_execute("ANALYZE export_rows").await?;
-    Ok(rows)
+                &first,
+                &last,
+                &batch,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 async fn check_daily_limit(tx: &Transaction<'_>, tenant: TenantId, rows: i64) -> Result<()> {
@@ -657,26 +697,45 @@ async fn write_csv(
     csv: CsvOptions,
     partial: &Path,
     progress: &Progress,
+    phones: &mut Vec<i64>,
 ) -> Result<i64> {
+    let delimiter = csv.delimiter_sql()?;
     let copy = format!(
-        "COPY ({SHEET_QUERY}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{}', ENCODING '{}')",
-        csv.delimiter_sql()?,
+        "COPY ({SHEET_QUERY}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{delimiter}', ENCODING '{}')",
         csv.encoding.postgres_name()
     );
-    let mut file = tokio::fs::File::create(partial).await.map_err(write_error(partial))?;
+    // COPY sends a message per row; unbuffered, each would be a write of its own.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(partial).await.map_err(write_error(partial))?,
+    );
     let stream = tx.copy_out(&copy).await?;
     futures_util::pin_mut!(stream);
     let mut bytes = 0i64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        bytes += chunk.len() as i64;
-        // Line ends, not rows: a quoted attribute may hold one. Close enough for progress.
-        let lines = chunk.iter().filter(|b| **b == b'\n').count() as i64;
-        progress.written.fetch_add(lines, Ordering::Relaxed);
-        file.write_all(&chunk).await.map_err(write_error(partial))?;
+    let mut header = true;
+    while let Some(message) = stream.next().await {
+        let message = message?;
+        bytes += message.len() as i64;
+        if !std::mem::take(&mut header) {
+            phones.push(leading_phone(&message, delimiter.as_bytes()[0])?);
+            progress.written.fetch_add(1, Ordering::Relaxed);
+        }
+        file.write_all(&message).await.map_err(write_error(partial))?;
     }
     file.flush().await.map_err(write_error(partial))?;
     Ok(bytes)
+}
+
+/// The phone a CSV row starts with: digits up to the delimiter (a phone is never quoted).
+/// PostgreSQL sends each row of a `COPY … TO STDOUT` as one message.
+fn leading_phone(row: &[u8], delimiter: u8) -> Result<i64> {
+    let end = row.iter().position(|b| *b == delimiter).unwrap_or(row.len());
+    std::str::from_utf8(&row[..end]).ok().and_then(|digits| digits.parse().ok()).ok_or_else(|| {
+        Error::Worker(format!(
+            "a COPY row did not start with a phone: {:?}",
+            String::from_utf8_lossy(&row[..end.min(40)])
+        ))
+    })
 }
 
 /// Rows go from the binary `COPY` to a writer thread in chunks, so the file's CPU work
@@ -693,6 +752,7 @@ async fn stream_rows<T, W>(
     query: &str,
     types: &'static [Type],
     progress: &Progress,
+    phones: &mut Vec<i64>,
     decode: fn(BinaryCopyOutRow) -> T,
     writer: W,
 ) -> Result<()>
@@ -709,6 +769,8 @@ where
     loop {
         let row = rows.next().await.transpose()?;
         let end = row.is_none();
+        // Every query starts with the phone.
+        phones.extend(row.as_ref().map(|r| r.get::<i64>(0)));
         chunk.extend(row.map(decode));
         if chunk.len() == ROWS_PER_CHUNK || (end && !chunk.is_empty()) {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(ROWS_PER_CHUNK));
@@ -726,9 +788,14 @@ where
     worker.await.map_err(|e| Error::Worker(e.to_string()))?
 }
 
-async fn write_xlsx(tx: &Transaction<'_>, partial: &Path, progress: &Progress) -> Result<i64> {
+async fn write_xlsx(
+    tx: &Transaction<'_>,
+    partial: &Path,
+    progress: &Progress,
+    phones: &mut Vec<i64>,
+) -> Result<i64> {
     let path = partial.to_path_buf();
-    stream_rows(tx, SHEET_QUERY, SHEET_TYPES, progress, xlsx::SheetRow::decode, move |rows| {
+    stream_rows(tx, SHEET_QUERY, SHEET_TYPES, progress, phones, xlsx::SheetRow::decode, move |rows| {
         xlsx::write(&path, rows, xlsx::SHEET_ROWS)
     })
     .await?;
@@ -740,6 +807,7 @@ async fn write_vicidial(
     list_id: i64,
     partial: &Path,
     progress: &Progress,
+    phones: &mut Vec<i64>,
 ) -> Result<i64> {
     let path = partial.to_path_buf();
     stream_rows(
@@ -747,6 +815,7 @@ async fn write_vicidial(
         VICIDIAL_QUERY,
         VICIDIAL_TYPES,
         progress,
+        phones,
         |row| row,
         move |rows| vicidial::write(&path, list_id, rows),
     )

@@ -6,6 +6,7 @@ import { ErrorText } from "./components/ui";
 import { I18nContext, LOCALES, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
 import { AuditPage } from "./features/audit";
 import { ImportsPage } from "./features/imports";
+import { ExportsPage } from "./features/exports";
 import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
 import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
@@ -25,6 +26,7 @@ const PAGES: { path: string; label: MessageKey; permission: string | "platform";
   },
   { path: "/dnc", label: "dncList", permission: "numbers.read", element: (me) => <DncPage canWrite={allowed(me, "dnc.write")} /> },
   { path: "/imports", label: "imports", permission: "numbers.read", element: () => <ImportsPage /> },
+  { path: "/exports", label: "exports", permission: "exports.create", element: () => <ExportsPage /> },
   { path: "/providers", label: "providers", permission: "numbers.read", element: () => <ProvidersPage /> },
   { path: "/geos", label: "geos", permission: "numbers.read", element: () => <GeosPage /> },
   { path: "/statuses", label: "statuses", permission: "numbers.read", element: () => <StatusesPage /> },

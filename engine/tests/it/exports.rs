@@ -314,3 +314,27 @@ async fn an_exported_file_imports_into_a_fresh_database_as_the_same_numbers() {
     );
     assert_eq!(imported[1].1.as_deref(), Some("Анна Петрова"));
 }
+
+#[tokio::test]
+async fn a_value_holding_line_breaks_and_delimiters_stays_one_row() {
+    let shop = shop().await;
+    shop.db
+        .client()
+        .await
+        .execute(
+            "UPDATE phone_numbers SET attributes = '{\"name\": \"79160000777\\nsecond, line\"}' WHERE phone = 79160000002",
+            &[],
+        )
+        .await
+        .unwrap();
+    let summary = shop.export("lines.csv", ExportFilter::default(), ExportOptions::default()).await;
+    assert_eq!(summary.rows, 3);
+    let text = std::fs::read_to_string(shop.dir.join("lines.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[1][6], "79160000777\nsecond, line");
+    let recorded: Vec<i64> =
+        shop.db.client().await.query_one("SELECT phones FROM export_batches", &[]).await.unwrap().get(0);
+    assert_eq!(recorded, [79160000001, 79160000002, 79160000003], "the name's digits are not a phone");
+}

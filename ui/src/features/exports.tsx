@@ -1,0 +1,214 @@
+// Exports: start a batch for a project (filters, format, optional status move), watch it
+// run, and the history with downloads while the server keeps the files.
+import { useState, type FormEvent } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap, type Schemas } from "../api/client";
+import { ErrorText } from "../components/ui";
+import { useCatalog, useProjects, useStatuses } from "../lib/catalog";
+import { formatBytes, formatDate, percent } from "../lib/format";
+import { exportBody } from "../lib/exportForm";
+import { useI18n } from "../lib/i18n";
+
+type ExportRecord = Schemas["ExportRecord"];
+type Format = Schemas["ExportFormat"];
+
+export function ExportsPage() {
+  const { t, locale } = useI18n();
+  const queryClient = useQueryClient();
+  const projects = useProjects();
+  const { providers, geos } = useCatalog();
+  const statuses = useStatuses();
+  const [format, setFormat] = useState<Format>("csv");
+  const [error, setError] = useState<unknown>(null);
+  const history = useQuery({
+    queryKey: ["exports"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/exports", { params: { query: { limit: 50 } } })),
+    // Running exports record their progress about once a second.
+    refetchInterval: (query) => (query.state.data?.some((x) => x.status === "running") ? 1000 : false),
+  });
+
+  async function start(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    setError(null);
+    const form = new FormData(e.currentTarget);
+    try {
+      unwrap(
+        await api.POST("/api/v1/projects/{id}/exports", {
+          params: { path: { id: Number(form.get("project")) } },
+          body: exportBody(form),
+        }),
+      );
+      await queryClient.invalidateQueries({ queryKey: ["exports"] });
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  const select = (name: string, label: string, options: { value: number; label: string }[], empty: string) => (
+    <label>
+      {label}
+      <select name={name} defaultValue="">
+        <option value="">{empty}</option>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+
+  return (
+    <>
+      <h2>{t("exports")}</h2>
+      <form className="panel form" aria-label={t("newExport")} onSubmit={start}>
+        <label>
+          {t("project")}
+          <select name="project" required defaultValue="">
+            <option value="" disabled>
+              —
+            </option>
+            {projects.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t("format")}
+          <select name="format" value={format} onChange={(e) => setFormat(e.target.value as Format)}>
+            <option value="csv">CSV</option>
+            <option value="xlsx">XLSX (Excel)</option>
+            <option value="vicidial">VICIdial</option>
+          </select>
+        </label>
+        {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: s.code })), t("any"))}
+        {select("provider_id", t("provider"), providers.map((p) => ({ value: p.id, label: p.code })), t("any"))}
+        {select("geo_id", t("geo"), geos.map((g) => ({ value: g.id, label: g.code })), t("any"))}
+        <label>
+          {t("allocatedFrom")}
+          <input name="allocated_from" type="date" />
+        </label>
+        <label>
+          {t("allocatedBefore")}
+          <input name="allocated_to" type="date" />
+        </label>
+        <label>
+          {t("attemptsFrom")}
+          <input name="attempts_min" type="number" min={0} />
+        </label>
+        <label>
+          {t("attemptsTo")}
+          <input name="attempts_max" type="number" min={0} />
+        </label>
+        <label>
+          {t("rowLimit")}
+          <input name="limit" type="number" min={1} />
+        </label>
+        <label className="check">
+          <input name="never_exported" type="checkbox" />
+          {t("neverExported")}
+        </label>
+        {select("set_status", t("moveExportedTo"), statuses.map((s) => ({ value: s.id, label: s.code })), t("keepStatus"))}
+        {format === "csv" && (
+          <>
+            <label>
+              {t("delimiter")}
+              <select name="delimiter" defaultValue=",">
+                <option value=",">,</option>
+                <option value=";">;</option>
+                <option value="|">|</option>
+                <option value="tab">TAB</option>
+              </select>
+            </label>
+            <label>
+              {t("encoding")}
+              <select name="encoding" defaultValue="utf-8">
+                <option value="utf-8">UTF-8</option>
+                <option value="windows-1251">Windows-1251</option>
+              </select>
+            </label>
+          </>
+        )}
+        {format === "vicidial" && (
+          <label>
+            {t("vicidialList")}
+            <input name="vicidial_list_id" type="number" min={1} />
+          </label>
+        )}
+        <button className="primary" type="submit">
+          {t("startExport")}
+        </button>
+      </form>
+      <ErrorText error={error ?? history.error} />
+      <h3>{t("history")}</h3>
+      <table aria-label={t("exportHistory")}>
+        <thead>
+          <tr>
+            <th className="num">#</th>
+            <th>{t("project")}</th>
+            <th>{t("format")}</th>
+            <th>{t("status")}</th>
+            <th className="num">{t("rowsTitle")}</th>
+            <th className="num">{t("size")}</th>
+            <th>{t("by")}</th>
+            <th>{t("started")}</th>
+            <th>{t("keptUntil")}</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {history.data?.length === 0 && (
+            <tr>
+              <td colSpan={10} className="muted">
+                {t("noRows")}
+              </td>
+            </tr>
+          )}
+          {history.data?.map((x) => (
+            <ExportRow key={x.id} export={x} locale={locale} />
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function ExportRow({ export: x, locale }: { export: ExportRecord; locale: string }) {
+  const { t } = useI18n();
+  const state =
+    x.status === "running"
+      ? `${t("exportRunning")} ${x.rows_total ? `${percent(x.rows, x.rows_total)}%` : ""}`
+      : x.status === "succeeded"
+        ? t("exportSucceeded")
+        : t("exportFailed");
+  return (
+    <tr>
+      <td className="num">{x.id}</td>
+      <td>{x.project}</td>
+      <td>{x.format}</td>
+      <td>
+        {state}
+        {x.error && <div className="error">{x.error}</div>}
+      </td>
+      <td className="num">
+        {x.rows.toLocaleString(locale)}
+        {x.status === "running" && x.rows_total != null && ` / ${x.rows_total.toLocaleString(locale)}`}
+      </td>
+      <td className="num">{x.status === "succeeded" ? formatBytes(x.bytes) : ""}</td>
+      <td>{x.created_by_name || "cli"}</td>
+      <td>{formatDate(x.started_at, locale)}</td>
+      <td>{x.expires_at ? formatDate(x.expires_at, locale) : ""}</td>
+      <td>
+        {x.downloadable ? (
+          <a href={`/api/v1/exports/${x.id}/file`} download>
+            {t("download")}
+          </a>
+        ) : (
+          x.status === "succeeded" && x.expires_at && <span className="muted">{t("expired")}</span>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -351,59 +351,79 @@ macro_rules! escape {
     };
 }
 
-/// The export's numbers, in phone order. COPY takes no parameters, so the filter's values
-/// are bound as parameters of `set_config` (see [`bind_filter`]) and read back here with
-/// their types: the statement text never holds a value.
-macro_rules! selected_numbers {
-    () => {
+/// The filter's values, read once from the settings [`bind_filter`] made, with their types.
+const FILTER_VALUES: &str = "WITH p AS MATERIALIZED (
+    SELECT current_setting('dialpool.export_tenant')::bigint AS tenant,
+           current_setting('dialpool.export_project')::bigint AS project,
+           NULLIF(current_setting('dialpool.export_status'), '')::smallint AS status,
+           NULLIF(current_setting('dialpool.export_provider'), '')::bigint AS provider,
+           NULLIF(current_setting('dialpool.export_geo'), '')::bigint AS geo,
+           NULLIF(current_setting('dialpool.export_allocated_from'), '')::timestamptz AS allocated_from,
+           NULLIF(current_setting('dialpool.export_allocated_to'), '')::timestamptz AS allocated_to,
+           NULLIF(current_setting('dialpool.export_attempts_min'), '')::smallint AS attempts_min,
+           NULLIF(current_setting('dialpool.export_attempts_max'), '')::smallint AS attempts_max,
+           NULLIF(current_setting('dialpool.export_limit'), '')::bigint AS row_limit
+ )";
+
+/// The export's numbers, in phone order: joins and the filters in use. COPY takes no
+/// parameters, so the filter's values are bound as parameters of `set_config` (see
+/// [`bind_filter`]) and read back once, typed, in [`FILTER_VALUES`]; the statement text
+/// never holds a value. Only the filters in use are written: `(value IS NULL OR …)` for
+/// every filter made the planner expect a few rows and walk the phone index instead of
+/// sorting the project's numbers.
+fn selected_numbers(filter: &ExportFilter) -> String {
+    let mut sql = String::from(
         " FROM phone_numbers n
           JOIN providers pr ON pr.tenant_id = n.tenant_id AND pr.id = n.provider_id
           JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
           LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
-         WHERE n.tenant_id = current_setting('dialpool.export_tenant')::bigint
-           AND n.project_id = current_setting('dialpool.export_project')::bigint
-           AND (NULLIF(current_setting('dialpool.export_status'), '') IS NULL
-                OR n.status = NULLIF(current_setting('dialpool.export_status'), '')::smallint)
-           AND (NULLIF(current_setting('dialpool.export_provider'), '') IS NULL
-                OR n.provider_id = NULLIF(current_setting('dialpool.export_provider'), '')::bigint)
-           AND (NULLIF(current_setting('dialpool.export_geo'), '') IS NULL
-                OR n.geo_id = NULLIF(current_setting('dialpool.export_geo'), '')::bigint)
-           AND (NULLIF(current_setting('dialpool.export_allocated_from'), '') IS NULL
-                OR n.allocated_at >= NULLIF(current_setting('dialpool.export_allocated_from'), '')::timestamptz)
-           AND (NULLIF(current_setting('dialpool.export_allocated_to'), '') IS NULL
-                OR n.allocated_at < NULLIF(current_setting('dialpool.export_allocated_to'), '')::timestamptz)
-           AND (NULLIF(current_setting('dialpool.export_attempts_min'), '') IS NULL
-                OR n.attempts >= NULLIF(current_setting('dialpool.export_attempts_min'), '')::smallint)
-           AND (NULLIF(current_setting('dialpool.export_attempts_max'), '') IS NULL
-                OR n.attempts <= NULLIF(current_setting('dialpool.export_attempts_max'), '')::smallint)
-           AND (current_setting('dialpool.export_never_exported') = 'false' OR NOT EXISTS (
+         WHERE n.tenant_id = (SELECT tenant FROM p) AND n.project_id = (SELECT project FROM p)",
+    );
+    let conditions = [
+        (filter.status.is_some(), " AND n.status = (SELECT status FROM p)"),
+        (filter.provider_id.is_some(), " AND n.provider_id = (SELECT provider FROM p)"),
+        (filter.geo_id.is_some(), " AND n.geo_id = (SELECT geo FROM p)"),
+        (filter.allocated_from.is_some(), " AND n.allocated_at >= (SELECT allocated_from FROM p)"),
+        (filter.allocated_to.is_some(), " AND n.allocated_at < (SELECT allocated_to FROM p)"),
+        (filter.attempts_min.is_some(), " AND n.attempts >= (SELECT attempts_min FROM p)"),
+        (filter.attempts_max.is_some(), " AND n.attempts <= (SELECT attempts_max FROM p)"),
+        (
+            filter.never_exported,
+            " AND NOT EXISTS (
                 SELECT FROM (SELECT unnest(b.phones) AS phone FROM export_batches b
-                              WHERE b.tenant_id = n.tenant_id AND b.project_id = n.project_id) taken
-                 WHERE taken.phone = n.phone))
-         ORDER BY n.phone
-         LIMIT NULLIF(current_setting('dialpool.export_limit'), '')::bigint"
-    };
+                              WHERE b.tenant_id = (SELECT tenant FROM p) AND b.project_id = (SELECT project FROM p)) taken
+                 WHERE taken.phone = n.phone)",
+        ),
+    ];
+    for (in_use, condition) in conditions {
+        if in_use {
+            sql.push_str(condition);
+        }
+    }
+    sql.push_str(" ORDER BY n.phone");
+    if filter.limit.is_some() {
+        sql.push_str(" LIMIT (SELECT row_limit FROM p)");
+    }
+    sql
 }
 
 /// The spreadsheet columns (CSV and XLSX). The phone is E.164 digits without the plus,
 /// which a spreadsheet would read as a formula; every text that came from a provider's
 /// file is escaped.
-const SHEET_QUERY: &str = concat!(
+const SHEET_COLUMNS: &str = concat!(
     "SELECT n.phone AS phone, pr.code AS provider, g.code AS geo, s.code AS status, n.attempts,
             n.allocated_at, ",
     escape!("(n.attributes->>'name')"),
     " AS name, ",
     escape!("n.attributes::text"),
-    " AS attributes",
-    selected_numbers!()
+    " AS attributes"
 );
 const SHEET_HEADER: [&str; 8] =
     ["phone", "provider", "geo", "status", "attempts", "allocated_at", "name", "attributes"];
 const SHEET_TYPES: &[Type] =
     &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT2, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT];
 
-const VICIDIAL_QUERY: &str =
-    concat!("SELECT n.phone, pr.code, g.country::text, g.region, n.attributes", selected_numbers!());
+const VICIDIAL_COLUMNS: &str = "SELECT n.phone, pr.code, g.country::text, g.region, n.attributes";
 const VICIDIAL_TYPES: &[Type] = &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT, Type::JSONB];
 
 /// Rows a batch of the export's membership holds.
@@ -550,12 +570,20 @@ async fn run_in_transaction(
     // One statement reads the numbers (one snapshot) and the file is written from it; the
     // phones it held are collected on the way, so the numbers are read once.
     let mut phones = Vec::new();
+    let numbers = selected_numbers(&request.filter);
     let bytes = match request.options.format {
-        ExportFormat::Csv => write_csv(&tx, request.options.csv, partial, progress, &mut phones).await?,
-        ExportFormat::Xlsx => write_xlsx(&tx, partial, progress, &mut phones).await?,
+        ExportFormat::Csv => {
+            let query = format!("{FILTER_VALUES} {SHEET_COLUMNS} {numbers}");
+            write_csv(&tx, &query, request.options.csv, partial, progress, &mut phones).await?
+        }
+        ExportFormat::Xlsx => {
+            let query = format!("{FILTER_VALUES} {SHEET_COLUMNS} {numbers}");
+            write_xlsx(&tx, &query, partial, progress, &mut phones).await?
+        }
         ExportFormat::Vicidial => {
+            let query = format!("{FILTER_VALUES} {VICIDIAL_COLUMNS} {numbers}");
             let list_id = request.options.vicidial_list_id.unwrap_or(request.project_id);
-            write_vicidial(&tx, list_id, partial, progress, &mut phones).await?
+            write_vicidial(&tx, &query, list_id, partial, progress, &mut phones).await?
         }
     };
     let rows = phones.len() as i64;
@@ -605,7 +633,7 @@ async fn bind_filter(tx: &Transaction<'_>, request: &ExportRequest) -> Result<()
         value.map(|v| v.to_string()).unwrap_or_default()
     }
     let f = &request.filter;
-    let settings: [(&str, String); 11] = [
+    let settings: [(&str, String); 10] = [
         ("dialpool.export_tenant", request.tenant.0.to_string()),
         ("dialpool.export_project", request.project_id.to_string()),
         ("dialpool.export_status", text(f.status)),
@@ -615,7 +643,6 @@ async fn bind_filter(tx: &Transaction<'_>, request: &ExportRequest) -> Result<()
         ("dialpool.export_allocated_to", text(f.allocated_to.map(|t| t.to_rfc3339()))),
         ("dialpool.export_attempts_min", text(f.attempts_min)),
         ("dialpool.export_attempts_max", text(f.attempts_max)),
-        ("dialpool.export_never_exported", f.never_exported.to_string()),
         ("dialpool.export_limit", text(f.limit)),
     ];
     let names: Vec<&str> = settings.iter().map(|(name, _)| *name).collect();
@@ -694,6 +721,7 @@ fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 
 async fn write_csv(
     tx: &Transaction<'_>,
+    query: &str,
     csv: CsvOptions,
     partial: &Path,
     progress: &Progress,
@@ -701,7 +729,7 @@ async fn write_csv(
 ) -> Result<i64> {
     let delimiter = csv.delimiter_sql()?;
     let copy = format!(
-        "COPY ({SHEET_QUERY}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{delimiter}', ENCODING '{}')",
+        "COPY ({query}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{delimiter}', ENCODING '{}')",
         csv.encoding.postgres_name()
     );
     // COPY sends a message per row; unbuffered, each would be a write of its own.
@@ -790,12 +818,13 @@ where
 
 async fn write_xlsx(
     tx: &Transaction<'_>,
+    query: &str,
     partial: &Path,
     progress: &Progress,
     phones: &mut Vec<i64>,
 ) -> Result<i64> {
     let path = partial.to_path_buf();
-    stream_rows(tx, SHEET_QUERY, SHEET_TYPES, progress, phones, xlsx::SheetRow::decode, move |rows| {
+    stream_rows(tx, query, SHEET_TYPES, progress, phones, xlsx::SheetRow::decode, move |rows| {
         xlsx::write(&path, rows, xlsx::SHEET_ROWS)
     })
     .await?;
@@ -804,6 +833,7 @@ async fn write_xlsx(
 
 async fn write_vicidial(
     tx: &Transaction<'_>,
+    query: &str,
     list_id: i64,
     partial: &Path,
     progress: &Progress,
@@ -812,7 +842,7 @@ async fn write_vicidial(
     let path = partial.to_path_buf();
     stream_rows(
         tx,
-        VICIDIAL_QUERY,
+        query,
         VICIDIAL_TYPES,
         progress,
         phones,
@@ -840,7 +870,7 @@ mod xlsx {
     /// Excel's rows per sheet, the header included.
     pub(super) const SHEET_ROWS: u32 = 1_048_576;
 
-    /// One row of [`super::SHEET_QUERY`].
+    /// One row of [`super::SHEET_COLUMNS`].
     #[derive(Debug, Clone, Default)]
     pub(super) struct SheetRow {
         pub phone: i64,

@@ -91,11 +91,12 @@ impl ExportFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
 pub enum Encoding {
+    #[serde(rename = "utf-8")]
     Utf8,
     /// For old Excel on Russian Windows; a number's attributes that Windows-1251 cannot
     /// hold make the export fail rather than turn into question marks.
+    #[serde(rename = "windows-1251")]
     Windows1251,
 }
 

@@ -243,3 +243,21 @@ test("a dialer leases numbers and posts outcomes with a token; the statuses move
   await calls.getByRole("row").filter({ hasText: "SALE" }).filter({ hasText: "anna" }).filter({ hasText: "95" }).waitFor();
   await page.getByRole("table", { name: "History" }).getByRole("row").filter({ hasText: "called" }).first().waitFor();
 }));
+
+test("a manager exports a project's numbers from the exports page and downloads the file", withPage(async (page) => {
+  // Runs after the dialer test: "E2E campaign" holds two numbers, one sold.
+  await page.getByRole("link", { name: "Exports", exact: true }).click();
+  const form = page.getByRole("form", { name: "New export" });
+  await form.getByRole("combobox", { name: /^Project\b/ }).selectOption({ label: "E2E campaign" });
+  await form.getByRole("combobox", { name: /^Delimiter\b/ }).selectOption(";");
+  await form.getByRole("button", { name: "Export" }).click();
+  const row = page.getByRole("table", { name: "Export history" }).getByRole("row").filter({ hasText: "E2E campaign" });
+  await row.filter({ hasText: "done" }).waitFor();
+  const href = await row.getByRole("link", { name: "Download" }).getAttribute("href");
+  const file = await page.request.get(`${baseUrl}${href}`);
+  assert.equal(file.status(), 200);
+  const lines = (await file.text()).trim().split("\n");
+  assert.equal(lines[0], "phone;provider;geo;status;attempts;allocated_at;name;attributes");
+  assert.equal(lines.length, 3, lines.join("\n"));
+  assert.ok(lines.some((l) => l.includes(";success;")), lines.join("\n"));
+}));

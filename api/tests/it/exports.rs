@@ -52,6 +52,21 @@ async fn an_export_runs_in_the_background_and_its_file_is_kept_until_it_expires(
     assert_eq!(history.as_array().unwrap().len(), 1);
     assert_eq!(history[0]["project"], "Dial");
 
+    // CSV options as the UI sends them.
+    let csv = api
+        .post(
+            &format!("/api/v1/projects/{project}/exports"),
+            &admin,
+            json!({"options": {"format": "csv", "csv": {"delimiter": ";", "encoding": "windows-1251"}}}),
+        )
+        .await
+        .expect(StatusCode::ACCEPTED)
+        .json();
+    let csv = finished(&api, &admin, csv["id"].as_i64().unwrap()).await;
+    assert_eq!(csv["status"], "succeeded", "{csv}");
+    let text = api.get(&format!("/api/v1/exports/{}/file", csv["id"]), &admin).await.expect(StatusCode::OK);
+    assert!(text.text().starts_with("phone;provider;"), "{}", text.text());
+
     // Bad options are refused before anything runs.
     let bad = api
         .post(&format!("/api/v1/projects/{project}/exports"), &admin, json!({"options": {"format": "pdf"}}))
@@ -81,6 +96,10 @@ async fn an_export_runs_in_the_background_and_its_file_is_kept_until_it_expires(
     api.get(&format!("/api/v1/exports/{id}"), &other).await.expect(StatusCode::NOT_FOUND);
     api.get(&format!("/api/v1/exports/{id}/file"), &other).await.expect(StatusCode::NOT_FOUND);
     let theirs = api.get("/api/v1/exports", &other).await.expect(StatusCode::OK).json();
+    assert_eq!(
+        api.get("/api/v1/exports", &admin).await.expect(StatusCode::OK).json().as_array().unwrap().len(),
+        2
+    );
     assert_eq!(theirs.as_array().unwrap().len(), 0);
     api.post(&format!("/api/v1/projects/{project}/exports"), &other, json!({}))
         .await
@@ -88,8 +107,12 @@ async fn an_export_runs_in_the_background_and_its_file_is_kept_until_it_expires(
 
     // Past its keep time the file goes; the history stays.
     let client = api.db.client().await;
-    client.execute("UPDATE exports SET expires_at = now() - interval '1 minute'", &[]).await.unwrap();
-    let stored: String = client.query_one("SELECT stored_path FROM exports", &[]).await.unwrap().get(0);
+    client
+        .execute("UPDATE exports SET expires_at = now() - interval '1 minute' WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    let stored: String =
+        client.query_one("SELECT stored_path FROM exports WHERE id = $1", &[&id]).await.unwrap().get(0);
     assert!(api.data_dir.join(&stored).exists());
     assert_eq!(dialpool_engine::export::delete_expired(&**client, &api.data_dir).await.unwrap(), 1);
     assert!(!api.data_dir.join(&stored).exists());

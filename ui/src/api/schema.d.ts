@@ -1426,7 +1426,7 @@ export interface components {
             reasons: string[];
         };
         /** @enum {string} */
-        Encoding: "utf8" | "windows1251";
+        Encoding: "utf-8" | "windows-1251";
         /** @description One entry of the audit log as readers see it. */
         Entry: {
             /** Format: int64 */

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(9, "exports", include_str!("../../migrations/0009_exports.sql")),
     Migration::new(10, "calls_are_events", include_str!("../../migrations/0010_calls_are_events.sql")),
     Migration::new(11, "export_files", include_str!("../../migrations/0011_export_files.sql")),
+    Migration::new(12, "conversion", include_str!("../../migrations/0012_conversion.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -7,6 +7,7 @@ pub mod allocate;
 pub mod audit;
 pub mod calls;
 pub mod cells;
+pub mod conversion;
 pub mod db;
 pub mod dnc;
 pub mod error;

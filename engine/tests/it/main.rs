@@ -3,6 +3,7 @@
 mod allocation;
 mod bad_input;
 mod calls;
+mod conversion;
 mod exports;
 mod formats;
 mod migrations;

@@ -63,9 +63,12 @@ pub enum Command {
     /// Call outcomes from dialer files (Asterisk Master.csv, VICIdial calls export, CSV).
     #[command(subcommand)]
     Outcomes(OutcomesCommand),
-    /// Export a project's numbers to a CSV file for a dialer; the numbers are marked
-    /// exported and stay with the project.
+    /// Export a batch of a project's numbers to a CSV, XLSX or VICIdial file; the export
+    /// records which numbers it took, and they stay with the project.
     Export(ExportArgs),
+    /// Conversion analytics: refresh the aggregates, or print a report.
+    #[command(subcommand)]
+    Conversion(ConversionCommand),
     /// Manage projects: settings, pool rules, schedules; pause, delete, restore, purge.
     #[command(subcommand)]
     Project(crate::cli_projects::ProjectCommand),
@@ -114,6 +117,9 @@ pub struct ServeArgs {
     /// three times longer (up to 6 hours), 8 tries in all.
     #[arg(long, env = "DIALPOOL_WEBHOOKS_RETRY_BASE_S", default_value_t = 60.0)]
     pub webhooks_retry_base_s: f64,
+    /// Seconds between refreshes of the conversion aggregates (0: never).
+    #[arg(long, env = "DIALPOOL_CONVERSION_REFRESH_S", default_value_t = 300)]
+    pub conversion_refresh_s: u64,
     /// Hours an export's file is kept for download before it is deleted.
     #[arg(long, env = "DIALPOOL_EXPORTS_KEEP_HOURS", default_value_t = 72)]
     pub exports_keep_hours: u32,
@@ -206,6 +212,44 @@ pub struct DncImportArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub options: FileOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConversionCommand {
+    /// Recompute the aggregates the calls, events and exports since the last refresh
+    /// touch (or all of them with --full).
+    Refresh(ConversionRefreshArgs),
+    /// Conversion grouped by dimensions over a date range, with totals.
+    Report(ConversionReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConversionRefreshArgs {
+    /// Rebuild every cell from all the rows.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConversionReportArgs {
+    /// Comma-separated: day, weekday, project, provider, geo (none: totals only).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// First day (YYYY-MM-DD, the project's own days), inclusive.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day, inclusive.
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Only this project (its id).
+    #[arg(long)]
+    pub project: Option<i64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -487,6 +531,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     out.push_str(&format!("\n  row {}: {}", r.line, r.reason));
                 }
                 out
+            })
+        }
+        Command::Conversion(ConversionCommand::Refresh(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let summary = dialpool_engine::conversion::refresh(&pool, args.full).await?;
+            print(args.json, &summary, || {
+                format!(
+                    "conversion {}: {} cells recomputed from {} rows, {} written; next from {}",
+                    if summary.full { "rebuilt" } else { "refreshed" },
+                    summary.cells,
+                    summary.rows_read,
+                    summary.rows_written,
+                    summary.watermark.to_rfc3339()
+                )
+            })
+        }
+        Command::Conversion(ConversionCommand::Report(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+            let query = dialpool_engine::conversion::ConversionQuery {
+                by: args.by.clone(),
+                from: args.from,
+                to: args.to,
+                project_id: args.project,
+                ..Default::default()
+            };
+            let report = dialpool_engine::conversion::report(&**client, tenant, None, &query).await?;
+            print(args.json, &report, || {
+                let rate =
+                    |r: Option<f64>| r.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into());
+                let mut lines = vec![format!(
+                    "{:<32} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                    "group", "allocated", "dialed", "contacted", "success", "conv.", "contact"
+                )];
+                for row in report.rows.iter().chain(std::iter::once(&report.totals)) {
+                    let label =
+                        if row.labels.is_empty() { "total".to_owned() } else { row.labels.join(" / ") };
+                    lines.push(format!(
+                        "{:<32} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+                        label,
+                        row.allocated,
+                        row.dialed,
+                        row.contacted,
+                        row.success,
+                        rate(row.conversion_rate),
+                        rate(row.contact_rate)
+                    ));
+                }
+                lines.join("\n")
             })
         }
         Command::Export(args) => {
@@ -794,6 +888,7 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         exports_keep: chrono::Duration::hours(i64::from(args.exports_keep_hours)),
     };
     let expiry_task = tokio::spawn(delete_expired_exports(pool.clone(), args.data_dir.clone()));
+    let conversion_task = tokio::spawn(refresh_conversion(pool.clone(), args.conversion_refresh_s));
     let sender_config = SenderConfig {
         allow_private: args.webhooks_allow_private,
         retry_base: Duration::try_from_secs_f64(args.webhooks_retry_base_s)
@@ -822,7 +917,27 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     let _ = stop_sender.send(());
     let _ = sender_task.await;
     expiry_task.abort();
+    conversion_task.abort();
     served
+}
+
+/// Refreshes the conversion aggregates every `every_s` seconds (0: never). The scheduled
+/// jobs of a later issue take this over.
+async fn refresh_conversion(pool: deadpool_postgres::Pool, every_s: u64) {
+    if every_s == 0 {
+        return;
+    }
+    let mut every = tokio::time::interval(Duration::from_secs(every_s));
+    loop {
+        every.tick().await;
+        match dialpool_engine::conversion::refresh(&pool, false).await {
+            Ok(summary) if summary.cells > 0 => {
+                tracing::info!(cells = summary.cells, rows = summary.rows_read, "conversion refreshed")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "refreshing conversion"),
+        }
+    }
 }
 
 /// Deletes export files past their keep time, every few minutes.

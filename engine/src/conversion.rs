@@ -507,3 +507,103 @@ fn conversion_row(row: &tokio_postgres::Row) -> ConversionRow {
         hours_to_success_median: row.get(11),
     }
 }
+
+const REPORT_MEASURES: [&str; 13] = [
+    "allocated",
+    "exported",
+    "leased",
+    "dialed",
+    "contacted",
+    "success",
+    "failure",
+    "no_answer",
+    "conversion_rate",
+    "contact_rate",
+    "attempts_per_success",
+    "hours_to_success_mean",
+    "hours_to_success_median",
+];
+
+fn report_header(report: &ConversionReport) -> Vec<String> {
+    let names = report.by.iter().map(|d| {
+        serde_json::to_value(d).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    });
+    names.chain(REPORT_MEASURES.iter().map(|m| (*m).to_owned())).collect()
+}
+
+/// The report's rows then a "total" row, each as its labels and measures.
+fn report_lines(report: &ConversionReport) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
+    let measures = |r: &ConversionRow| {
+        vec![
+            Some(r.allocated as f64),
+            Some(r.exported as f64),
+            Some(r.leased as f64),
+            Some(r.dialed as f64),
+            Some(r.contacted as f64),
+            Some(r.success as f64),
+            Some(r.failure as f64),
+            Some(r.no_answer as f64),
+            r.conversion_rate,
+            r.contact_rate,
+            r.attempts_per_success,
+            r.hours_to_success_mean,
+            r.hours_to_success_median,
+        ]
+    };
+    let mut lines: Vec<_> = report.rows.iter().map(|r| (r.labels.clone(), measures(r))).collect();
+    let mut total = vec![String::new(); report.by.len()];
+    if let Some(first) = total.first_mut() {
+        "total".clone_into(first);
+    }
+    lines.push((total, measures(&report.totals)));
+    lines
+}
+
+/// The report as CSV, labels escaped against formula injection.
+pub fn report_csv(report: &ConversionReport) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let failed = |e: csv::Error| Error::Worker(format!("writing the conversion CSV: {e}"));
+    writer.write_record(report_header(report)).map_err(failed)?;
+    for (labels, measures) in report_lines(report) {
+        let mut record: Vec<String> =
+            labels.iter().map(|l| crate::cells::escape_formula(l).into_owned()).collect();
+        record.extend(measures.iter().map(|m| m.map(|v| v.to_string()).unwrap_or_default()));
+        writer.write_record(&record).map_err(failed)?;
+    }
+    writer.into_inner().map_err(|e| Error::Worker(format!("writing the conversion CSV: {e}")))
+}
+
+/// The report as an XLSX workbook: labels as text cells, measures as numbers.
+pub fn report_xlsx(report: &ConversionReport) -> Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let failed =
+        |e: rust_xlsxwriter::XlsxError| Error::Worker(format!("writing the conversion workbook: {e}"));
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Conversion").map_err(failed)?;
+    let bold = Format::new().set_bold();
+    let share = Format::new().set_num_format("0.0%");
+    for (col, title) in report_header(report).iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, title, &bold).map_err(failed)?;
+    }
+    let dimensions = report.by.len();
+    for (i, (labels, measures)) in report_lines(report).into_iter().enumerate() {
+        let row = i as u32 + 1;
+        for (col, label) in labels.iter().enumerate() {
+            sheet.write_string(row, col as u16, crate::cells::escape_formula(label)).map_err(failed)?;
+        }
+        for (j, value) in measures.iter().enumerate() {
+            let col = (dimensions + j) as u16;
+            match value {
+                Some(v) if REPORT_MEASURES[j].ends_with("_rate") => {
+                    sheet.write_number_with_format(row, col, *v, &share).map_err(failed)?;
+                }
+                Some(v) => {
+                    sheet.write_number(row, col, *v).map_err(failed)?;
+                }
+                None => {}
+            }
+        }
+    }
+    workbook.save_to_buffer().map_err(failed)
+}

@@ -366,6 +366,7 @@ permissions! {
     NumbersWrite => "numbers.write",
     DncWrite => "dnc.write",
     ExportsCreate => "exports.create",
+    ConversionRead => "conversion.read",
 }
 
 /// A caller holding permission `P`; 401 without a caller, 403 without the permission.

@@ -90,6 +90,7 @@ impl AppState {
         (name = "imports", description = "Number file imports"),
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
+        (name = "conversion", description = "Conversion analytics by day, weekday, project, provider and geo"),
         (name = "exports", description = "Number batches out to files: start, follow, history, download"),
         (name = "calls", description = "Dialers and softphones: leases, screen pop, call outcomes, calling hours"),
         (name = "webhooks", description = "Outbound webhooks: signed events to subscribers, retries, delivery log"),
@@ -146,7 +147,8 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, exports, imports, numbers, projects, settings, tenants, tokens, users, webhooks,
+        audit, calls, conversion, exports, imports, numbers, projects, settings, tenants, tokens, users,
+        webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
@@ -192,6 +194,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::dry_run_allocation))
         .routes(routes!(projects::preview_allocation))
         .routes(routes!(projects::forecast))
+        .routes(routes!(conversion::report))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

@@ -225,6 +225,8 @@ async fn every_command_has_help() {
         vec!["import", "--help"],
         vec!["dnc", "import", "--help"],
         vec!["outcomes", "import", "--help"],
+        vec!["conversion", "refresh", "--help"],
+        vec!["conversion", "report", "--help"],
         vec!["export", "--help"],
     ] {
         let output = dialpool(&db, &args);

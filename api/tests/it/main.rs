@@ -3,6 +3,7 @@
 mod api;
 mod calls;
 mod cli;
+mod conversion;
 mod exports;
 mod http;
 mod numbers;

@@ -187,6 +187,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Conversion per day (in each project's zone) × project × provider × geo, grouped by the
+         *     dimensions asked for, with totals. Within a manager's projects only.
+         */
+        get: operations["report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dispositions": {
         parameters: {
             query?: never;
@@ -1301,6 +1321,64 @@ export interface components {
             /** Format: int32 */
             max_calls_24h?: number | null;
         };
+        ConversionReport: {
+            by: components["schemas"]["Dimension"][];
+            rows: components["schemas"]["ConversionRow"][];
+            totals: components["schemas"]["ConversionRow"];
+            /**
+             * Format: date-time
+             * @description When the aggregates were last refreshed.
+             */
+            refreshed_at?: string | null;
+        };
+        /** @description One row of the report: the group's keys and labels, its sums and the rates from them. */
+        ConversionRow: {
+            /** @description The group's key per dimension (ids as text, days as YYYY-MM-DD, weekdays 1-7). */
+            keys: string[];
+            /** @description What to show for each key (a project's name, a provider's code ...). */
+            labels: string[];
+            /** Format: int64 */
+            allocated: number;
+            /** Format: int64 */
+            exported: number;
+            /** Format: int64 */
+            leased: number;
+            /** Format: int64 */
+            dialed: number;
+            /** Format: int64 */
+            contacted: number;
+            /** Format: int64 */
+            success: number;
+            /** Format: int64 */
+            failure: number;
+            /** Format: int64 */
+            no_answer: number;
+            /**
+             * Format: double
+             * @description success / dialed.
+             */
+            conversion_rate?: number | null;
+            /**
+             * Format: double
+             * @description contacted / dialed.
+             */
+            contact_rate?: number | null;
+            /**
+             * Format: double
+             * @description dialed / success.
+             */
+            attempts_per_success?: number | null;
+            /**
+             * Format: double
+             * @description The mean hours from allocation to a success.
+             */
+            hours_to_success_mean?: number | null;
+            /**
+             * Format: double
+             * @description The median of the cells' own medians: exact for one cell, an estimate across cells.
+             */
+            hours_to_success_median?: number | null;
+        };
         /** @description A new subscription and, this once, its secret. */
         CreatedSubscription: components["schemas"]["Subscription"] & {
             /** @description Shown only now: the receiver verifies signatures with it. */
@@ -1345,6 +1423,11 @@ export interface components {
             /** @description Every try, oldest first; only on a single delivery. */
             tries?: components["schemas"]["Attempt"][];
         };
+        /**
+         * @description What the conversion API groups by.
+         * @enum {string}
+         */
+        Dimension: "day" | "weekday" | "project" | "provider" | "geo";
         Disposition: {
             /** @description Upper case, as matched (dialers' words are compared in upper case). */
             disposition: string;
@@ -3024,6 +3107,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    report: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated dimensions: day, weekday, project, provider, geo. */
+                by?: string;
+                from?: string;
+                to?: string;
+                project_id?: number;
+                provider_id?: number;
+                geo_id?: number;
+                /** @description `json` (default), `csv` or `xlsx`. */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or the same rows as CSV or XLSX with format=csv|xlsx */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversionReport"];
+                };
             };
             /** @description An error, as RFC 9457 problem details */
             default: {

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod calls;
+pub mod conversion;
 pub mod exports;
 pub mod imports;
 pub mod numbers;

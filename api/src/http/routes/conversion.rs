@@ -1,0 +1,75 @@
+//! Conversion analytics over HTTP: the report by any dimensions, as JSON, CSV or XLSX.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use dialpool_engine::conversion::{self, ConversionQuery, ConversionReport};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::http::AppState;
+use crate::http::auth::{Allowed, ConversionRead};
+use crate::http::error::ApiResult;
+use crate::http::extract::{Json, Query};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// Comma-separated dimensions: day, weekday, project, provider, geo.
+    pub by: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub project_id: Option<i64>,
+    pub provider_id: Option<i64>,
+    pub geo_id: Option<i64>,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// Conversion per day (in each project's zone) × project × provider × geo, grouped by the
+/// dimensions asked for, with totals. Within a manager's projects only.
+#[utoipa::path(get, path = "/conversion", tag = "conversion", params(ReportParams),
+    responses((status = 200, body = ConversionReport,
+        description = "JSON, or the same rows as CSV or XLSX with format=csv|xlsx")))]
+pub async fn report(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<ConversionRead>,
+    Query(params): Query<ReportParams>,
+) -> ApiResult<Response> {
+    let query = ConversionQuery {
+        by: params.by,
+        from: params.from,
+        to: params.to,
+        project_id: params.project_id,
+        provider_id: params.provider_id,
+        geo_id: params.geo_id,
+    };
+    let client = state.pool.get().await?;
+    let report =
+        conversion::report(&**client, caller.tenant(), caller.scope().project_filter(), &query).await?;
+    let (bytes, content_type, extension) = match params.format.as_deref().unwrap_or("json") {
+        "json" => return Ok(Json(report).into_response()),
+        "csv" => (conversion::report_csv(&report)?, "text/csv; charset=utf-8", "csv"),
+        "xlsx" => (
+            conversion::report_xlsx(&report)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        other => {
+            return Err(dialpool_engine::Error::invalid(
+                "format",
+                format!("'{other}' is not json, csv or xlsx"),
+            )
+            .into());
+        }
+    };
+    let mut response = Body::from(bytes).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"conversion.{extension}\"")) {
+        response.headers_mut().insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}

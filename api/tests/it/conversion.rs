@@ -1,0 +1,77 @@
+//! The conversion report over HTTP: JSON grouped by dimensions with totals, the same as
+//! CSV (escaped) and XLSX, within a manager's projects only.
+
+use axum::http::StatusCode;
+use dialpool_engine::access::Scopes;
+use serde_json::json;
+
+use crate::support::Api;
+
+#[tokio::test]
+async fn the_report_groups_totals_and_downloads_within_the_callers_projects() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    let project = api.dial_project(provider, 4).await;
+    api.db
+        .client()
+        .await
+        .execute("UPDATE projects SET name = '=Dial' WHERE id = $1", &[&project])
+        .await
+        .unwrap();
+    let at = chrono::Utc::now().to_rfc3339();
+    for (call, phone, disposition) in [
+        ("c1", "+79161000001", "SALE"),
+        ("c2", "+79161000002", "NO ANSWER"),
+        ("c3", "+79161000003", "NO ANSWER"),
+    ] {
+        api.post(
+            "/api/v1/outcomes",
+            &admin,
+            json!({"call_id": call, "phone": phone, "disposition": disposition, "started_at": at}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    }
+    dialpool_engine::conversion::refresh(&api.db.pool, false).await.unwrap();
+
+    let report =
+        api.get("/api/v1/conversion?by=project,provider", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(report["by"], json!(["project", "provider"]));
+    assert_eq!(report["rows"][0]["labels"], json!(["=Dial", "leads"]));
+    assert_eq!(report["totals"]["dialed"], 3);
+    assert_eq!(report["totals"]["success"], 1);
+    assert!((report["totals"]["conversion_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert!(report["refreshed_at"].is_string());
+
+    let csv = api.get("/api/v1/conversion?by=project&format=csv", &admin).await.expect(StatusCode::OK);
+    let text = csv.text();
+    assert!(text.starts_with("project,allocated,exported,leased,dialed"), "{text}");
+    assert!(text.contains("'=Dial,"), "a label a spreadsheet would run is escaped: {text}");
+    assert!(text.lines().last().unwrap().starts_with("total,"), "{text}");
+    let xlsx = api.get("/api/v1/conversion?by=day&format=xlsx", &admin).await.expect(StatusCode::OK);
+    assert_eq!(&xlsx.body[..2], b"PK");
+
+    api.get("/api/v1/conversion?by=hour", &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
+    api.get("/api/v1/conversion?format=pdf", &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A manager of another project sees none of it.
+    let tenant = api.tenant("default").await;
+    let elsewhere: i64 = api
+        .db
+        .client()
+        .await
+        .query_one(
+            "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Elsewhere', 'UTC', 1) RETURNING id",
+            &[&tenant.0],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    api.user(tenant, "other@example.com", "manager", Scopes { providers: vec![], projects: vec![elsewhere] })
+        .await;
+    let other = api.sign_in("other@example.com").await;
+    let theirs = api.get("/api/v1/conversion?by=project", &other).await.expect(StatusCode::OK).json();
+    assert_eq!(theirs["rows"], json!([]));
+    assert_eq!(theirs["totals"]["dialed"], 0);
+}

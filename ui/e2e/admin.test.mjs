@@ -30,7 +30,9 @@ const dataDir = mkdtempSync(path.join(tmpdir(), "dialpool-e2e-"));
 before(async () => {
   assert.ok(existsSync(binary), `build the server first: ${binary} is missing`);
   server = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
-    env: { ...process.env, DATABASE_URL: `${serverUrl}/${database}`, DIALPOOL_ADMIN_EMAIL: email, DIALPOOL_ADMIN_PASSWORD: password, DIALPOOL_LOG: "info", NO_COLOR: "1" },
+    env: { ...process.env, DATABASE_URL: `${serverUrl}/${database}`, DIALPOOL_ADMIN_EMAIL: email, DIALPOOL_ADMIN_PASSWORD: password, DIALPOOL_LOG: "info", NO_COLOR: "1",
+           // The conversion page's figures come from the aggregates; refresh them every second.
+           DIALPOOL_CONVERSION_REFRESH_S: "1" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   baseUrl = await new Promise((resolve, reject) => {
@@ -260,4 +262,28 @@ test("a manager exports a project's numbers from the exports page and downloads 
   assert.equal(lines[0], "phone;provider;geo;status;attempts;allocated_at;name;attributes");
   assert.equal(lines.length, 3, lines.join("\n"));
   assert.ok(lines.some((l) => l.includes(";success;")), lines.join("\n"));
+}));
+
+test("the conversion page shows what the dialer's calls produced", withPage(async (page) => {
+  // Runs after the dialer test: "E2E campaign" was allocated 2 numbers, leased 2, and
+  // its 2 calls made one sale; the serve refreshes the aggregates every second.
+  await page.getByRole("link", { name: "Conversion", exact: true }).click();
+  const row = page.getByTestId("conversion-E2E campaign");
+  await row.waitFor();
+  const cells = async () => (await row.getByRole("cell").allInnerTexts()).map((c) => c.trim());
+  for (let i = 0; i < 50 && (await cells())[3] !== "2"; i++) {
+    await page.reload();
+    await row.waitFor();
+  }
+  const [name, allocated, leased, dialed, , success, conversion] = await cells();
+  assert.deepEqual([name, allocated, leased, dialed, success, conversion], ["E2E campaign", "2", "2", "2", "1", "50.0%"]);
+  await page.getByTestId("conversion-totals").filter({ hasText: "50.0%" }).waitFor();
+
+  // Drill down to the project's providers and geos, then to the numbers behind a cell.
+  await row.getByRole("button", { name: "E2E campaign" }).click();
+  const cell = page.getByRole("table", { name: "Conversion" }).getByRole("row").filter({ hasText: "e2e-leads" }).first();
+  await cell.waitFor();
+  await cell.getByRole("link", { name: "Numbers" }).click();
+  await page.getByRole("heading", { name: "Numbers" }).waitFor();
+  assert.match(page.url(), /project_id=\d+/);
 }));

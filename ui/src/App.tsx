@@ -7,6 +7,7 @@ import { I18nContext, LOCALES, storedLocale, translate, useI18n, type Locale, ty
 import { AuditPage } from "./features/audit";
 import { ImportsPage } from "./features/imports";
 import { ExportsPage } from "./features/exports";
+import { ConversionPage } from "./features/conversion";
 import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
 import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
@@ -18,6 +19,7 @@ type Me = Schemas["Me"];
 /** Pages in the navigation, each shown to callers holding its permission. */
 const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
   { path: "/projects", label: "projects", permission: "projects.read", element: () => <ProjectsPage /> },
+  { path: "/conversion", label: "conversion", permission: "conversion.read", element: () => <ConversionPage /> },
   {
     path: "/numbers",
     label: "numbers",

@@ -37,18 +37,23 @@ INSERT INTO phone_numbers (tenant_id, phone, provider_id, geo_id, project_id, al
   SELECT 1, 79000000000 + i, ids.providers[1 + i % 4], ids.geos[1 + i % 10], ids.projects[1 + i % 50],
          timestamptz '2026-09-01' + (i % 60) * interval '1 day', 0, 0
     FROM generate_series(1, $NUMBERS) i, ids;
+-- Events and calls are written as they happen, so the tables are in time order (what
+-- the refresh's BRIN indexes rely on).
 INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id)
-  SELECT 1, allocated_at, phone, 'allocated', project_id, provider_id, geo_id FROM phone_numbers;
-INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id)
-  SELECT 1, allocated_at + interval '2 hours', phone, 'leased', project_id, provider_id, geo_id FROM phone_numbers;
+  SELECT 1, at, phone, kind::number_event_kind, project_id, provider_id, geo_id
+    FROM (SELECT allocated_at AS at, phone, 'allocated' AS kind, project_id, provider_id, geo_id FROM phone_numbers
+          UNION ALL
+          SELECT allocated_at + interval '2 hours', phone, 'leased', project_id, provider_id, geo_id FROM phone_numbers) e
+   ORDER BY at;
 INSERT INTO call_outcomes (tenant_id, call_id, phone, project_id, provider_id, geo_id, disposition, status_from,
-                           status_to, started_at, answered_at, source)
+                           status_to, started_at, answered_at, source, allocated_at)
   SELECT 1, 'c' || i, n.phone, n.project_id, n.provider_id, n.geo_id, 'X', 0,
          (SELECT id FROM number_statuses WHERE tenant_id = 1 AND code = (ARRAY['no_answer','busy','success','refused','in_work'])[1 + i % 5]),
          n.allocated_at + (3 + i % 40) * interval '1 hour',
-         CASE WHEN i % 5 >= 2 THEN n.allocated_at + (3 + i % 40) * interval '1 hour' END, 'bench'
+         CASE WHEN i % 5 >= 2 THEN n.allocated_at + (3 + i % 40) * interval '1 hour' END, 'bench', n.allocated_at
     FROM generate_series(1, $CALLS) i
-    JOIN phone_numbers n ON n.tenant_id = 1 AND n.phone = 79000000000 + 1 + (i % $NUMBERS);
+    JOIN phone_numbers n ON n.tenant_id = 1 AND n.phone = 79000000000 + 1 + (i % $NUMBERS)
+   ORDER BY 10;
 VACUUM ANALYZE;
 SQL
 echo "source rows: $((2 * NUMBERS)) events + $CALLS calls" >&2
@@ -83,11 +88,9 @@ SELECT r.tenant_id, r.project_id, (r.at AT TIME ZONE p.time_zone)::date AS day, 
            CASE WHEN s.category = 'success' THEN 1 WHEN s.category = 'failure' THEN 2
                 WHEN o.answered_at IS NULL AND s.category = 'retry' THEN 3
                 WHEN o.answered_at IS NOT NULL OR s.category IN ('in_work', 'callback', 'dnc') THEN 4 ELSE 0 END,
-           CASE WHEN s.category = 'success' THEN extract(epoch FROM o.started_at - held.allocated_at) / 3600 END
+                CASE WHEN s.category = 'success' THEN extract(epoch FROM o.started_at - o.allocated_at) / 3600 END
       FROM call_outcomes o
       JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
-      LEFT JOIN phone_numbers held ON s.category = 'success' AND held.tenant_id = o.tenant_id
-                                  AND held.phone = o.phone AND held.project_id = o.project_id
      WHERE o.project_id IS NOT NULL
   ) r JOIN projects p ON p.tenant_id = r.tenant_id AND p.id = r.project_id
  GROUP BY 1, 2, 3, 4, 5, 6;

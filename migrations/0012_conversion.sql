@@ -36,6 +36,13 @@ CREATE TABLE conversion_state (
 );
 INSERT INTO conversion_state DEFAULT VALUES;
 
+-- When the number was allocated to the project, at the time of the call: the hours to
+-- a success are read from the call alone, without joining the numbers.
+ALTER TABLE call_outcomes ADD COLUMN allocated_at timestamptz;
+UPDATE call_outcomes o SET allocated_at = n.allocated_at
+  FROM phone_numbers n
+ WHERE n.tenant_id = o.tenant_id AND n.phone = o.phone AND n.project_id = o.project_id;
+
 -- The job finds new rows by time. These tables grow in time order, so block ranges are
 -- nearly free to keep and narrow a scan to the recent blocks.
 CREATE INDEX call_outcomes_received_brin ON call_outcomes USING brin (received_at);

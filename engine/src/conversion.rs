@@ -89,11 +89,9 @@ fn source_query(cells: bool) -> String {
                         WHEN o.answered_at IS NULL AND s.category = 'retry' THEN {no_answer}
                         WHEN o.answered_at IS NOT NULL OR s.category IN ('in_work', 'callback', 'dnc') THEN {contacted}
                         ELSE {not_reached} END::int2,
-                   CASE WHEN s.category = 'success' THEN extract(epoch FROM o.started_at - held.allocated_at) / 3600 END
+                   CASE WHEN s.category = 'success' THEN extract(epoch FROM o.started_at - o.allocated_at) / 3600 END
               FROM call_outcomes o
               JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
-              LEFT JOIN phone_numbers held ON s.category = 'success' AND held.tenant_id = o.tenant_id
-                                          AND held.phone = o.phone AND held.project_id = o.project_id
              WHERE o.project_id IS NOT NULL {calls}
            ) r
            JOIN projects p ON p.tenant_id = r.tenant_id AND p.id = r.project_id

@@ -2,7 +2,6 @@
 //! CSV (escaped) and XLSX, within a manager's projects only.
 
 use axum::http::StatusCode;
-use dialpool_engine::access::Scopes;
 use serde_json::json;
 
 use crate::support::Api;
@@ -56,21 +55,7 @@ async fn the_report_groups_totals_and_downloads_within_the_callers_projects() {
     api.get("/api/v1/conversion?format=pdf", &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
 
     // A manager of another project sees none of it.
-    let tenant = api.tenant("default").await;
-    let elsewhere: i64 = api
-        .db
-        .client()
-        .await
-        .query_one(
-            "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Elsewhere', 'UTC', 1) RETURNING id",
-            &[&tenant.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    api.user(tenant, "other@example.com", "manager", Scopes { providers: vec![], projects: vec![elsewhere] })
-        .await;
-    let other = api.sign_in("other@example.com").await;
+    let other = api.manager_of_another_project().await;
     let theirs = api.get("/api/v1/conversion?by=project", &other).await.expect(StatusCode::OK).json();
     assert_eq!(theirs["rows"], json!([]));
     assert_eq!(theirs["totals"]["dialed"], 0);

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use dialpool_engine::access::Scopes;
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth};
@@ -78,21 +77,7 @@ async fn an_export_runs_in_the_background_and_its_file_is_kept_until_it_expires(
         .expect(StatusCode::UNPROCESSABLE_ENTITY);
 
     // Another project's manager reaches neither the export nor its file.
-    let tenant = api.tenant("default").await;
-    let elsewhere: i64 = api
-        .db
-        .client()
-        .await
-        .query_one(
-            "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Elsewhere', 'UTC', 1) RETURNING id",
-            &[&tenant.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    api.user(tenant, "other@example.com", "manager", Scopes { providers: vec![], projects: vec![elsewhere] })
-        .await;
-    let other = api.sign_in("other@example.com").await;
+    let other = api.manager_of_another_project().await;
     api.get(&format!("/api/v1/exports/{id}"), &other).await.expect(StatusCode::NOT_FOUND);
     api.get(&format!("/api/v1/exports/{id}/file"), &other).await.expect(StatusCode::NOT_FOUND);
     let theirs = api.get("/api/v1/exports", &other).await.expect(StatusCode::OK).json();

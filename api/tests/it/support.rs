@@ -153,6 +153,30 @@ impl Api {
     }
 
     /// A signed-in administrator of the default tenant.
+    /// A signed-in manager whose only project is a new, empty one.
+    pub async fn manager_of_another_project(&self) -> Auth {
+        let tenant = self.tenant("default").await;
+        let elsewhere: i64 = self
+            .db
+            .client()
+            .await
+            .query_one(
+                "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES ($1, 'Elsewhere', 'UTC', 1) RETURNING id",
+                &[&tenant.0],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        self.user(
+            tenant,
+            "other@example.com",
+            "manager",
+            Scopes { providers: vec![], projects: vec![elsewhere] },
+        )
+        .await;
+        self.sign_in("other@example.com").await
+    }
+
     pub async fn admin(&self) -> Auth {
         let tenant = self.tenant("default").await;
         self.user(tenant, "admin@example.com", "admin", Scopes::default()).await;

@@ -215,7 +215,10 @@ const RECORD_COLUMNS: &str = "x.id, x.project_id, p.name AS project, x.format, x
     x.rows_total, x.bytes, x.file_name, x.error, x.created_by, u.display_name AS created_by_name, x.started_at,
     x.finished_at, x.expires_at,
     (x.status = 'succeeded' AND x.stored_path IS NOT NULL AND x.deleted_at IS NULL
-     AND COALESCE(x.expires_at > now(), true)) AS downloadable";
+     AND COALESCE(x.expires_at > now(), true)) AS downloadable, x.stored_path
+   FROM exports x
+   JOIN projects p ON p.tenant_id = x.tenant_id AND p.id = x.project_id
+   LEFT JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.created_by";
 
 fn record(row: &tokio_postgres::Row) -> ExportRecord {
     ExportRecord {
@@ -252,9 +255,6 @@ pub async fn list(
         .query(
             &format!(
                 "SELECT {RECORD_COLUMNS}
-                   FROM exports x
-                   JOIN projects p ON p.tenant_id = x.tenant_id AND p.id = x.project_id
-                   LEFT JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.created_by
                   WHERE x.tenant_id = $1 AND ($2::bigint[] IS NULL OR x.project_id = ANY($2))
                     AND ($3::bigint IS NULL OR x.project_id = $3)
                   ORDER BY x.started_at DESC, x.id DESC LIMIT $4"
@@ -270,40 +270,37 @@ pub async fn get(
     tenant: TenantId,
     id: i64,
 ) -> Result<ExportRecord> {
-    client
-        .query_opt(
-            &format!(
-                "SELECT {RECORD_COLUMNS}
-                   FROM exports x
-                   JOIN projects p ON p.tenant_id = x.tenant_id AND p.id = x.project_id
-                   LEFT JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.created_by
-                  WHERE x.tenant_id = $1 AND x.id = $2"
-            ),
-            &[&tenant.0, &id],
-        )
-        .await?
-        .map(|row| record(&row))
-        .ok_or_else(|| Error::NotFound { entity: "export", key: id.to_string() })
+    Ok(get_with_file(client, tenant, id).await?.0)
 }
 
-/// Where a downloadable export's file is kept, relative to the server's data directory.
-pub async fn stored_path(
+/// An export and where the server keeps its file, relative to its data directory (None
+/// for a CLI export written elsewhere).
+pub async fn get_with_file(
     client: &impl tokio_postgres::GenericClient,
     tenant: TenantId,
     id: i64,
-) -> Result<String> {
-    let export = get(client, tenant, id).await?;
-    if !export.downloadable {
-        return Err(Error::Refused(match export.status.as_str() {
+) -> Result<(ExportRecord, Option<String>)> {
+    client
+        .query_opt(
+            &format!("SELECT {RECORD_COLUMNS} WHERE x.tenant_id = $1 AND x.id = $2"),
+            &[&tenant.0, &id],
+        )
+        .await?
+        .map(|row| (record(&row), row.get("stored_path")))
+        .ok_or_else(|| Error::NotFound { entity: "export", key: id.to_string() })
+}
+
+/// The kept file of a downloadable export, or why there is none.
+pub fn kept_file(export: &ExportRecord, stored_path: Option<String>) -> Result<String> {
+    let id = export.id;
+    match stored_path {
+        Some(path) if export.downloadable => Ok(path),
+        _ => Err(Error::Refused(match export.status.as_str() {
             "running" => format!("export {id} is still running"),
             "failed" => format!("export {id} failed; it has no file"),
             _ => format!("export {id}'s file is no longer kept (it expired or was written elsewhere)"),
-        }));
+        })),
     }
-    let row = client
-        .query_one("SELECT stored_path FROM exports WHERE tenant_id = $1 AND id = $2", &[&tenant.0, &id])
-        .await?;
-    Ok(row.get(0))
 }
 
 /// Deletes the kept files whose time is up (under `data_dir`) and records it; returns how

@@ -14,14 +14,7 @@ use crate::http::AppState;
 use crate::http::auth::{Allowed, Caller, ExportsCreate};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-
-/// A scoped manager reaches only the projects in their scope; others are not found.
-fn check_project(caller: &Caller, id: i64) -> ApiResult<()> {
-    match caller.scope().project_filter() {
-        Some(allowed) if !allowed.contains(&id) => Err(ApiError::NotFound(format!("project '{id}'"))),
-        _ => Ok(()),
-    }
-}
+use crate::http::routes::projects::check_project;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -107,11 +100,12 @@ pub async fn list_exports(
     ))
 }
 
-async fn reachable(state: &AppState, caller: &Caller, id: i64) -> ApiResult<ExportRecord> {
+/// The export with its kept file's path, or not found for a manager outside its project.
+async fn reachable(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(ExportRecord, Option<String>)> {
     let client = state.pool.get().await?;
-    let record = export::get(&**client, caller.tenant(), id).await?;
+    let (record, stored) = export::get_with_file(&**client, caller.tenant(), id).await?;
     check_project(caller, record.project_id).map_err(|_| ApiError::NotFound(format!("export '{id}'")))?;
-    Ok(record)
+    Ok((record, stored))
 }
 
 /// One export: its status, progress (`rows` of `rows_total`) and whether its file can be
@@ -123,7 +117,7 @@ pub async fn get_export(
     Allowed(caller, _): Allowed<ExportsCreate>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ExportRecord>> {
-    Ok(Json(reachable(&state, &caller, id).await?))
+    Ok(Json(reachable(&state, &caller, id).await?.0))
 }
 
 /// The export's file, while the server keeps it.
@@ -134,11 +128,8 @@ pub async fn download_export(
     Allowed(caller, _): Allowed<ExportsCreate>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let record = reachable(&state, &caller, id).await?;
-    let stored = {
-        let client = state.pool.get().await?;
-        export::stored_path(&**client, caller.tenant(), id).await?
-    };
+    let (record, stored) = reachable(&state, &caller, id).await?;
+    let stored = export::kept_file(&record, stored)?;
     let file = tokio::fs::File::open(state.config.data_dir.join(&stored))
         .await
         .map_err(|e| ApiError::Internal(format!("opening export file {stored}: {e}")))?;

@@ -19,7 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 
 /// A scoped manager reaches only the projects in their scope; others are not found.
-fn check_project(caller: &Caller, id: i64) -> ApiResult<()> {
+pub(crate) fn check_project(caller: &Caller, id: i64) -> ApiResult<()> {
     match caller.scope().project_filter() {
         Some(allowed) if !allowed.contains(&id) => Err(ApiError::NotFound(format!("project '{id}'"))),
         _ => Ok(()),

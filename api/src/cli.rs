@@ -63,7 +63,7 @@ pub enum Command {
     /// Call outcomes from dialer files (Asterisk Master.csv, VICIdial calls export, CSV).
     #[command(subcommand)]
     Outcomes(OutcomesCommand),
-    /// Export a batch of a project's numbers to a CSV, XLSX or VICIdial file; the export
+    /// Export a batch of a project's numbers to a CSV, XLSX, VICIdial or Parquet file; the export
     /// records which numbers it took, and they stay with the project.
     Export(ExportArgs),
     /// Conversion analytics: refresh the aggregates, or print a report.
@@ -311,9 +311,9 @@ pub struct ExportArgs {
     /// At most this many rows (in phone order).
     #[arg(long)]
     pub limit: Option<i64>,
-    /// csv, xlsx (a sheet per 1,048,575 rows) or vicidial (the lead loader's standard
-    /// tab-separated layout).
-    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx", "vicidial"])]
+    /// csv, xlsx (a sheet per 1,048,575 rows), vicidial (the lead loader's standard
+    /// tab-separated layout) or parquet (typed columns for analysts).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx", "vicidial", "parquet"])]
     pub format: String,
     /// VICIdial's list id for the leads (default: the project's id).
     #[arg(long)]

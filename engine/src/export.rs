@@ -1,9 +1,9 @@
 //! Exports: a project's numbers out to a file for a dialer or an analyst. An export is a
 //! row in `exports` from the moment it starts (status `running`, with progress), then one
-//! transaction: the selection (filters bound as parameters) lands in a temporary table, a
-//! constant `COPY … TO STDOUT` streams it into the file's writer, the export's numbers
-//! are recorded as sorted batches of phones (what "never exported" and a number's
-//! history read), and the export is recorded as succeeded. The file replaces its
+//! transaction: one `COPY … TO STDOUT` of the selection (filters bound through settings)
+//! streams into the file's writer, the export's numbers are collected on the way and
+//! recorded as sorted batches of phones (what "never exported" and a number's history
+//! read), and the export is recorded as succeeded. The file replaces its
 //! destination only after commit. Exporting never changes which project holds a number;
 //! it changes a number's status only when asked to.
 
@@ -53,6 +53,8 @@ pub enum ExportFormat {
     Xlsx,
     /// VICIdial's standard lead-loader layout: 25 tab-separated fields, no header.
     Vicidial,
+    /// For analysts: the spreadsheet columns, typed and unescaped, Zstandard-compressed.
+    Parquet,
 }
 
 impl ExportFormat {
@@ -61,7 +63,10 @@ impl ExportFormat {
             "csv" => Ok(ExportFormat::Csv),
             "xlsx" => Ok(ExportFormat::Xlsx),
             "vicidial" => Ok(ExportFormat::Vicidial),
-            other => Err(Error::invalid("format", format!("'{other}' is not csv, xlsx or vicidial"))),
+            "parquet" => Ok(ExportFormat::Parquet),
+            other => {
+                Err(Error::invalid("format", format!("'{other}' is not csv, xlsx, vicidial or parquet")))
+            }
         }
     }
 
@@ -70,6 +75,7 @@ impl ExportFormat {
             ExportFormat::Csv => "csv",
             ExportFormat::Xlsx => "xlsx",
             ExportFormat::Vicidial => "vicidial",
+            ExportFormat::Parquet => "parquet",
         }
     }
 
@@ -78,6 +84,7 @@ impl ExportFormat {
             ExportFormat::Csv => "csv",
             ExportFormat::Xlsx => "xlsx",
             ExportFormat::Vicidial => "txt",
+            ExportFormat::Parquet => "parquet",
         }
     }
 
@@ -86,6 +93,7 @@ impl ExportFormat {
             ExportFormat::Csv => "text/csv",
             ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             ExportFormat::Vicidial => "text/tab-separated-values",
+            ExportFormat::Parquet => "application/vnd.apache.parquet",
         }
     }
 }
@@ -416,6 +424,10 @@ const SHEET_COLUMNS: &str = concat!(
     escape!("n.attributes::text"),
     " AS attributes"
 );
+/// [`SHEET_COLUMNS`] as they are: Parquet is read by code, not by a spreadsheet.
+const RAW_COLUMNS: &str =
+    "SELECT n.phone AS phone, pr.code AS provider, g.code AS geo, s.code AS status, n.attempts,
+            n.allocated_at, n.attributes->>'name' AS name, n.attributes::text AS attributes";
 const SHEET_HEADER: [&str; 8] =
     ["phone", "provider", "geo", "status", "attempts", "allocated_at", "name", "attributes"];
 const SHEET_TYPES: &[Type] =
@@ -582,6 +594,10 @@ async fn run_in_transaction(
             let query = format!("{FILTER_VALUES} {VICIDIAL_COLUMNS} {numbers}");
             let list_id = request.options.vicidial_list_id.unwrap_or(request.project_id);
             write_vicidial(&tx, &query, list_id, partial, progress, &mut phones).await?
+        }
+        ExportFormat::Parquet => {
+            let query = format!("{FILTER_VALUES} {RAW_COLUMNS} {numbers}");
+            write_parquet(&tx, &query, partial, progress, &mut phones).await?
         }
     };
     let rows = phones.len() as i64;
@@ -851,8 +867,117 @@ async fn write_vicidial(
     file_size(partial).await
 }
 
+async fn write_parquet(
+    tx: &Transaction<'_>,
+    query: &str,
+    partial: &Path,
+    progress: &Progress,
+    phones: &mut Vec<i64>,
+) -> Result<i64> {
+    let path = partial.to_path_buf();
+    stream_rows(tx, query, SHEET_TYPES, progress, phones, xlsx::SheetRow::decode, move |rows| {
+        parquet::write(&path, rows, parquet::ROW_GROUP_ROWS)
+    })
+    .await?;
+    file_size(partial).await
+}
+
 async fn file_size(path: &Path) -> Result<i64> {
     Ok(tokio::fs::metadata(path).await.map_err(write_error(path))?.len() as i64)
+}
+
+mod parquet {
+    use std::path::Path;
+
+    use polars::prelude::*;
+
+    use super::xlsx::SheetRow;
+    use super::{Chunks, SHEET_HEADER};
+    use crate::error::{Error, Result};
+
+    /// Rows per row group: large enough for good compression and column statistics,
+    /// small enough that the writer holds a few tens of megabytes.
+    pub(super) const ROW_GROUP_ROWS: usize = 131_072;
+
+    /// Writes the rows to `path`, one row group every `group_rows` rows.
+    pub(super) fn write(path: &Path, mut rows: Chunks<SheetRow>, group_rows: usize) -> Result<()> {
+        let failed =
+            |e: PolarsError| Error::io(format!("writing {}", path.display()), std::io::Error::other(e));
+        let file =
+            std::fs::File::create(path).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        let mut writer = ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 20, file))
+            .with_compression(ParquetCompression::Zstd(None))
+            .batched(&schema())
+            .map_err(failed)?;
+        let mut group = Vec::with_capacity(group_rows);
+        let mut wrote_any = false;
+        loop {
+            let chunk = rows.blocking_recv();
+            let end = chunk.is_none();
+            group.extend(chunk.into_iter().flatten());
+            // An empty export still gets one (empty) row group, so readers see the schema.
+            if group.len() >= group_rows || (end && (!group.is_empty() || !wrote_any)) {
+                writer.write_batch(&frame(std::mem::take(&mut group)).map_err(failed)?).map_err(failed)?;
+                wrote_any = true;
+            }
+            if end {
+                break;
+            }
+        }
+        writer.finish().map_err(failed)?;
+        Ok(())
+    }
+
+    fn schema() -> Schema {
+        let types = [
+            DataType::Int64,
+            DataType::String,
+            DataType::String,
+            DataType::String,
+            DataType::Int16,
+            DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+            DataType::String,
+            DataType::String,
+        ];
+        SHEET_HEADER.iter().zip(types).map(|(name, dtype)| Field::new((*name).into(), dtype)).collect()
+    }
+
+    fn frame(rows: Vec<SheetRow>) -> PolarsResult<DataFrame> {
+        let height = rows.len();
+        let mut phone = Vec::with_capacity(height);
+        let mut provider = Vec::with_capacity(height);
+        let mut geo = Vec::with_capacity(height);
+        let mut status = Vec::with_capacity(height);
+        let mut attempts = Vec::with_capacity(height);
+        let mut allocated_at = Vec::with_capacity(height);
+        let mut name = Vec::with_capacity(height);
+        let mut attributes = Vec::with_capacity(height);
+        for row in rows {
+            phone.push(row.phone);
+            provider.push(row.provider);
+            geo.push(row.geo);
+            status.push(row.status);
+            attempts.push(row.attempts);
+            allocated_at.push(row.allocated_at.map(|at| at.timestamp_micros()));
+            name.push(row.name);
+            attributes.push(row.attributes);
+        }
+        let [h0, h1, h2, h3, h4, h5, h6, h7] = SHEET_HEADER;
+        DataFrame::new(
+            height,
+            vec![
+                Column::new(h0.into(), phone),
+                Column::new(h1.into(), provider),
+                Column::new(h2.into(), geo),
+                Column::new(h3.into(), status),
+                Column::new(h4.into(), attempts),
+                Column::new(h5.into(), allocated_at)
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?,
+                Column::new(h6.into(), name),
+                Column::new(h7.into(), attributes),
+            ],
+        )
+    }
 }
 
 mod xlsx {

@@ -1,5 +1,5 @@
 //! Exports against a real PostgreSQL: formula cells escaped in CSV and XLSX, Windows-1251,
-//! VICIdial's layout, filters and limits, the export's numbers recorded and never moved,
+//! VICIdial's layout, Parquet, filters and limits, the export's numbers recorded and never moved,
 //! an optional status move, the tenant's daily limit, and a round trip into a fresh
 //! database.
 
@@ -193,6 +193,46 @@ async fn an_xlsx_export_writes_text_cells_never_formulas() {
     assert!(matches!(rows[1][5], Data::DateTime(_)), "allocated_at is a date: {:?}", rows[1][5]);
     let formulas = book.worksheet_formula("Numbers").unwrap();
     assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no cell holds a formula");
+}
+
+#[tokio::test]
+async fn a_parquet_export_holds_the_values_typed_and_unescaped() {
+    use polars::prelude::*;
+    let shop = shop().await;
+    let options = ExportOptions { format: ExportFormat::Parquet, ..ExportOptions::default() };
+    let summary = shop.export("out.parquet", ExportFilter::default(), options.clone()).await;
+    assert_eq!(summary.rows, 3);
+    let path = shop.dir.join("out.parquet");
+    assert_eq!(summary.bytes as u64, std::fs::metadata(&path).unwrap().len());
+    let frame = ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap();
+    assert_eq!(frame.height(), 3);
+    let phones: Vec<i64> = frame.column("phone").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(phones, [79160000001, 79160000002, 79160000003]);
+    let names: Vec<Option<&str>> = frame.column("name").unwrap().str().unwrap().iter().collect();
+    assert_eq!(
+        names,
+        [Some("=HYPERLINK(\"http://x\")"), Some("Анна Петрова"), Some("@SUM(A1)")],
+        "analysts get the values as the provider sent them"
+    );
+    let attempts: Vec<i16> = frame.column("attempts").unwrap().i16().unwrap().into_no_null_iter().collect();
+    assert_eq!(attempts, [0, 2, 0]);
+    assert_eq!(
+        frame.column("allocated_at").unwrap().dtype(),
+        &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+    );
+    let stored_micros =
+        shop.scalar("SELECT (extract(epoch FROM allocated_at) * 1000000)::bigint FROM phone_numbers WHERE phone = 79160000002").await;
+    let written = frame.column("allocated_at").unwrap().datetime().unwrap().physical().get(1);
+    assert_eq!(written, Some(stored_micros));
+    assert!(frame.column("geo").unwrap().is_null().all(), "no geo was set");
+
+    // Nothing left to export still makes a file a reader opens, with the columns.
+    let again = ExportFilter { never_exported: true, ..ExportFilter::default() };
+    assert_eq!(shop.export("empty.parquet", again, options).await.rows, 0);
+    let empty =
+        ParquetReader::new(std::fs::File::open(shop.dir.join("empty.parquet")).unwrap()).finish().unwrap();
+    assert_eq!(empty.height(), 0);
+    assert_eq!(empty.width(), 8);
 }
 
 #[tokio::test]

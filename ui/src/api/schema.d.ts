@@ -1583,7 +1583,7 @@ export interface components {
             limit?: number | null;
         };
         /** @enum {string} */
-        ExportFormat: "csv" | "xlsx" | "vicidial";
+        ExportFormat: "csv" | "xlsx" | "vicidial" | "parquet";
         /** @description How the file is written, and what the export does to its numbers besides recording them. */
         ExportOptions: {
             format?: components["schemas"]["ExportFormat"];
@@ -3457,7 +3457,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file (CSV, XLSX or VICIdial text) */
+            /** @description The file (CSV, XLSX, VICIdial text or Parquet) */
             200: {
                 headers: {
                     [name: string]: unknown;

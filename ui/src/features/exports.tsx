@@ -81,6 +81,7 @@ export function ExportsPage() {
             <option value="csv">CSV</option>
             <option value="xlsx">XLSX (Excel)</option>
             <option value="vicidial">VICIdial</option>
+            <option value="parquet">Parquet</option>
           </select>
         </label>
         {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: s.code })), t("any"))}

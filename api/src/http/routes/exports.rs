@@ -122,7 +122,7 @@ pub async fn get_export(
 
 /// The export's file, while the server keeps it.
 #[utoipa::path(get, path = "/exports/{id}/file", tag = "exports", params(("id" = i64, Path)),
-    responses((status = 200, description = "The file (CSV, XLSX or VICIdial text)", content_type = "application/octet-stream")))]
+    responses((status = 200, description = "The file (CSV, XLSX, VICIdial text or Parquet)", content_type = "application/octet-stream")))]
 pub async fn download_export(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<ExportsCreate>,

@@ -1,6 +1,7 @@
 //! Conversion analytics: per day (in the project's time zone) × project × provider × geo,
 //! how many numbers were allocated, exported and leased, and how many calls were dialled,
-//! reached a person, succeeded, failed or went unanswered.
+//! reached a person, succeeded, failed or went unanswered; and the calls of each of those
+//! cells split by the hour they started (the weekday × hour heat map).
 //!
 //! The refresh reads the source rows (allocation and lease events, the exports' batches,
 //! the calls) with one binary `COPY`, aggregates them in Polars, and writes the cells back
@@ -68,7 +69,8 @@ fn source_query(cells: bool) -> String {
     let exports = window.replace("{at}", "x.started_at");
     format!(
         "SELECT r.tenant_id, r.project_id, r.provider_id, COALESCE(r.geo_id, 0),
-                ((r.at AT TIME ZONE p.time_zone)::date - DATE '1970-01-01')::int4, r.kind, r.outcome, r.hours
+                ((r.at AT TIME ZONE p.time_zone)::date - DATE '1970-01-01')::int4,
+                extract(hour FROM r.at AT TIME ZONE p.time_zone)::int2, r.kind, r.outcome, r.hours
            FROM (
             SELECT ne.tenant_id, ne.project_id, ne.provider_id, ne.geo_id, ne.at,
                    CASE ne.kind WHEN 'allocated' THEN {allocated} ELSE {leased} END::int2 AS kind,
@@ -108,8 +110,17 @@ fn source_query(cells: bool) -> String {
     )
 }
 
-const SOURCE_TYPES: &[Type] =
-    &[Type::INT8, Type::INT8, Type::INT8, Type::INT8, Type::INT4, Type::INT2, Type::INT2, Type::FLOAT8];
+const SOURCE_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT4,
+    Type::INT2,
+    Type::INT2,
+    Type::INT2,
+    Type::FLOAT8,
+];
 
 /// The source rows as columns, the way Polars takes them.
 #[derive(Default)]
@@ -119,6 +130,7 @@ struct Columns {
     provider: Vec<i64>,
     geo: Vec<i64>,
     day: Vec<i32>,
+    hour: Vec<i16>,
     kind: Vec<i16>,
     outcome: Vec<i16>,
     hours: Vec<Option<f64>>,
@@ -136,7 +148,7 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
     let (watermark, started): (Option<DateTime<Utc>>, DateTime<Utc>) = (state.get(0), state.get(1));
     let full = full || watermark.is_none();
     let cells = if full {
-        tx.execute("DELETE FROM project_conversions", &[]).await?;
+        tx.batch_execute("DELETE FROM project_conversions; DELETE FROM project_conversion_hours").await?;
         None
     } else {
         Some(touch(&tx, watermark.unwrap_or(started) - OVERLAP).await?)
@@ -146,10 +158,11 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
         _ => {
             let columns = read_sources(&tx, cells.is_some()).await?;
             let rows_read = columns.tenant.len() as i64;
-            let aggregated = tokio::task::spawn_blocking(move || aggregate(columns))
+            let (days, hours) = tokio::task::spawn_blocking(move || aggregate(columns))
                 .await
                 .map_err(|e| Error::Worker(e.to_string()))??;
-            (rows_read, write_cells(&tx, &aggregated).await?)
+            write_hours(&tx, &hours).await?;
+            (rows_read, write_cells(&tx, &days).await?)
         }
     };
     // A transaction still running started before its rows' stamps; the next refresh must
@@ -198,6 +211,8 @@ async fn touch(tx: &Transaction<'_>, since: DateTime<Utc>) -> Result<i64> {
     tx.batch_execute(
         "ANALYZE touched;
          DELETE FROM project_conversions c USING touched t
+          WHERE c.tenant_id = t.tenant_id AND c.project_id = t.project_id AND c.day = t.day;
+         DELETE FROM project_conversion_hours c USING touched t
           WHERE c.tenant_id = t.tenant_id AND c.project_id = t.project_id AND c.day = t.day",
     )
     .await?;
@@ -222,9 +237,10 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
         c.provider.push(row.get(2));
         c.geo.push(row.get(3));
         c.day.push(row.get(4));
-        c.kind.push(row.get(5));
-        c.outcome.push(row.get(6));
-        c.hours.push(row.get(7));
+        c.hour.push(row.get(5));
+        c.kind.push(row.get(6));
+        c.outcome.push(row.get(7));
+        c.hours.push(row.get(8));
     }
     if cells {
         tx.batch_execute("SET LOCAL enable_nestloop = on").await?;
@@ -236,8 +252,8 @@ fn polars_error(error: PolarsError) -> Error {
     Error::Worker(format!("aggregating conversion: {error}"))
 }
 
-/// Sums per cell. Returns the result frame, its rows in key order.
-fn aggregate(c: Columns) -> Result<DataFrame> {
+/// Sums per cell, and the calls' sums per cell and hour. Returns both frames.
+fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame)> {
     let height = c.tenant.len();
     let frame = DataFrame::new(
         height,
@@ -247,7 +263,8 @@ fn aggregate(c: Columns) -> Result<DataFrame> {
             Column::new("provider".into(), c.provider),
             Column::new("geo".into(), c.geo),
             Column::new("day".into(), c.day),
-            // Polars builds without 16-bit integers here.
+            Column::new("hour".into(), c.hour),
+            // Comparisons with i32 literals below.
             Column::new("kind".into(), c.kind.into_iter().map(i32::from).collect::<Vec<_>>()),
             Column::new("outcome".into(), c.outcome.into_iter().map(i32::from).collect::<Vec<_>>()),
             Column::new("hours".into(), c.hours),
@@ -255,7 +272,24 @@ fn aggregate(c: Columns) -> Result<DataFrame> {
     )
     .map_err(polars_error)?;
     let count = |column: &str, value: i16| col(column).eq(lit(i32::from(value))).cast(DataType::Int64).sum();
-    frame
+    let reached = col("outcome")
+        .eq(lit(i32::from(outcome::SUCCESS)))
+        .or(col("outcome").eq(lit(i32::from(outcome::FAILURE))))
+        .or(col("outcome").eq(lit(i32::from(outcome::CONTACTED))));
+    let call = col("kind").eq(lit(i32::from(kind::CALL)));
+    let hours = frame
+        .clone()
+        .lazy()
+        .filter(call.clone())
+        .group_by([col("tenant"), col("project"), col("day"), col("provider"), col("geo"), col("hour")])
+        .agg([
+            len().cast(DataType::Int64).alias("dialed"),
+            reached.clone().cast(DataType::Int64).sum().alias("contacted"),
+            count("outcome", outcome::SUCCESS).alias("success"),
+        ])
+        .collect()
+        .map_err(polars_error)?;
+    let days = frame
         .lazy()
         .group_by([col("tenant"), col("project"), col("day"), col("provider"), col("geo")])
         .agg([
@@ -263,14 +297,7 @@ fn aggregate(c: Columns) -> Result<DataFrame> {
             count("kind", kind::EXPORTED).alias("exported"),
             count("kind", kind::LEASED).alias("leased"),
             count("kind", kind::CALL).alias("dialed"),
-            (col("outcome")
-                .eq(lit(i32::from(outcome::SUCCESS)))
-                .or(col("outcome").eq(lit(i32::from(outcome::FAILURE))))
-                .or(col("outcome").eq(lit(i32::from(outcome::CONTACTED)))))
-            .and(col("kind").eq(lit(i32::from(kind::CALL))))
-            .cast(DataType::Int64)
-            .sum()
-            .alias("contacted"),
+            reached.and(call).cast(DataType::Int64).sum().alias("contacted"),
             count("outcome", outcome::SUCCESS).alias("success"),
             count("outcome", outcome::FAILURE).alias("failure"),
             count("outcome", outcome::NO_ANSWER).alias("no_answer"),
@@ -279,15 +306,71 @@ fn aggregate(c: Columns) -> Result<DataFrame> {
         ])
         .sort(["tenant", "project", "day", "provider", "geo"], SortMultipleOptions::default())
         .collect()
-        .map_err(polars_error)
+        .map_err(polars_error)?;
+    Ok((days, hours))
+}
+
+fn int64_column(frame: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    let column = frame.column(name).map_err(polars_error)?.cast(&DataType::Int64).map_err(polars_error)?;
+    Ok(column.i64().map_err(polars_error)?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+fn date_of(epoch_day: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(epoch_day)
+}
+
+async fn write_hours(tx: &Transaction<'_>, hours: &DataFrame) -> Result<i64> {
+    let i64s = |name: &str| int64_column(hours, name);
+    let (tenant, project, day, provider, geo) =
+        (i64s("tenant")?, i64s("project")?, i64s("day")?, i64s("provider")?, i64s("geo")?);
+    let (hour, dialed, contacted, success) =
+        (i64s("hour")?, i64s("dialed")?, i64s("contacted")?, i64s("success")?);
+    let sink = tx
+        .copy_in(
+            "COPY project_conversion_hours (tenant_id, project_id, day, provider_id, geo_id, hour, weekday, dialed,
+                                            contacted, success) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::INT8,
+        Type::INT8,
+        Type::DATE,
+        Type::INT8,
+        Type::INT8,
+        Type::INT2,
+        Type::INT2,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    for i in 0..tenant.len() {
+        let date = date_of(day[i]);
+        let weekday = date.weekday().number_from_monday() as i16;
+        let hour = hour[i] as i16;
+        writer
+            .as_mut()
+            .write(&[
+                &tenant[i],
+                &project[i],
+                &date,
+                &provider[i],
+                &geo[i],
+                &hour,
+                &weekday,
+                &dialed[i],
+                &contacted[i],
+                &success[i],
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(tenant.len() as i64)
 }
 
 async fn write_cells(tx: &Transaction<'_>, cells: &DataFrame) -> Result<i64> {
-    let i64s = |name: &str| -> Result<Vec<i64>> {
-        let column =
-            cells.column(name).map_err(polars_error)?.cast(&DataType::Int64).map_err(polars_error)?;
-        Ok(column.i64().map_err(polars_error)?.iter().map(|v| v.unwrap_or(0)).collect())
-    };
+    let i64s = |name: &str| int64_column(cells, name);
     let f64s = |name: &str| -> Result<Vec<Option<f64>>> {
         let column =
             cells.column(name).map_err(polars_error)?.cast(&DataType::Float64).map_err(polars_error)?;
@@ -314,9 +397,8 @@ async fn write_cells(tx: &Transaction<'_>, cells: &DataFrame) -> Result<i64> {
     types.extend([Type::FLOAT8, Type::FLOAT8]);
     let writer = BinaryCopyInWriter::new(sink, &types);
     pin_mut!(writer);
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     for i in 0..tenant.len() {
-        let date = epoch + chrono::Duration::days(day[i]);
+        let date = date_of(day[i]);
         let weekday = date.weekday().number_from_monday() as i16;
         let sum = hours_sum[i].unwrap_or(0.0);
         let mut row: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
@@ -489,6 +571,86 @@ pub async fn report(
     let totals = client.query_one(&statement(&[], &[]), &params).await.map(|r| conversion_row(&r))?;
     let refreshed_at = client.query_one("SELECT refreshed_at FROM conversion_state", &[]).await?.get(0);
     Ok(ConversionReport { by, rows, totals, refreshed_at })
+}
+
+/// One cell of the weekday × hour heat map: the calls that started in that hour of that
+/// weekday, in each project's zone.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct HourCell {
+    /// ISO weekday: 1 is Monday, 7 Sunday.
+    pub weekday: i16,
+    /// 0–23.
+    pub hour: i16,
+    pub dialed: i64,
+    pub contacted: i64,
+    pub success: i64,
+    /// success / dialed.
+    pub conversion_rate: Option<f64>,
+    /// contacted / dialed.
+    pub contact_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HourReport {
+    /// Only the weekday × hour cells that had calls, by weekday then hour.
+    pub cells: Vec<HourCell>,
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// Calls by weekday × hour, with the filters of `query` (which must not group: the
+/// grouping is the heat map's), within the projects `projects` allows (None: all).
+pub async fn hours(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    projects: Option<&[i64]>,
+    query: &ConversionQuery,
+) -> Result<HourReport> {
+    if query.by.as_deref().is_some_and(|by| !by.is_empty()) {
+        return Err(Error::invalid("by", "the hour report is always by weekday and hour"));
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        return Err(Error::invalid("to", "is before from"));
+    }
+    let rows = client
+        .query(
+            "SELECT weekday, hour, sum(dialed)::bigint, sum(contacted)::bigint, sum(success)::bigint
+               FROM project_conversion_hours c
+              WHERE c.tenant_id = $1 AND ($2::bigint[] IS NULL OR c.project_id = ANY($2))
+                AND ($3::date IS NULL OR c.day >= $3) AND ($4::date IS NULL OR c.day <= $4)
+                AND ($5::bigint IS NULL OR c.project_id = $5) AND ($6::bigint IS NULL OR c.provider_id = $6)
+                AND ($7::bigint IS NULL OR c.geo_id = $7)
+              GROUP BY weekday, hour ORDER BY weekday, hour",
+            &[
+                &tenant.0,
+                &projects.map(<[i64]>::to_vec),
+                &query.from,
+                &query.to,
+                &query.project_id,
+                &query.provider_id,
+                &query.geo_id,
+            ],
+        )
+        .await?;
+    let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+    let cells = rows
+        .iter()
+        .map(|row| {
+            let (dialed, contacted, success): (i64, i64, i64) = (row.get(2), row.get(3), row.get(4));
+            HourCell {
+                weekday: row.get(0),
+                hour: row.get(1),
+                dialed,
+                contacted,
+                success,
+                conversion_rate: ratio(success, dialed),
+                contact_rate: ratio(contacted, dialed),
+            }
+        })
+        .collect();
+    let refreshed_at = client.query_one("SELECT refreshed_at FROM conversion_state", &[]).await?.get(0);
+    Ok(HourReport { cells, refreshed_at })
 }
 
 fn conversion_row(row: &tokio_postgres::Row) -> ConversionRow {

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(10, "calls_are_events", include_str!("../../migrations/0010_calls_are_events.sql")),
     Migration::new(11, "export_files", include_str!("../../migrations/0011_export_files.sql")),
     Migration::new(12, "conversion", include_str!("../../migrations/0012_conversion.sql")),
+    Migration::new(13, "conversion_hours", include_str!("../../migrations/0013_conversion_hours.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -278,6 +278,11 @@ test("the conversion page shows what the dialer's calls produced", withPage(asyn
   const [name, allocated, leased, dialed, , success, conversion] = await cells();
   assert.deepEqual([name, allocated, leased, dialed, success, conversion], ["E2E campaign", "2", "2", "2", "1", "50.0%"]);
   await page.getByTestId("conversion-totals").filter({ hasText: "50.0%" }).waitFor();
+  // Both calls started in the same hour: one cell of the weekday × hour heat map.
+  const hours = page.getByRole("table", { name: "weekday × hour" }).locator('[data-testid^="hour-"]');
+  await hours.first().waitFor();
+  assert.equal(await hours.count(), 1);
+  assert.equal((await hours.first().innerText()).trim(), "50.0%");
 
   // Drill down to the project's providers and geos, then to the numbers behind a cell.
   await row.getByRole("button", { name: "E2E campaign" }).click();

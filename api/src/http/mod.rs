@@ -195,6 +195,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::preview_allocation))
         .routes(routes!(projects::forecast))
         .routes(routes!(conversion::report))
+        .routes(routes!(conversion::hours))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

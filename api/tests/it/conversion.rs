@@ -1,5 +1,5 @@
 //! The conversion report over HTTP: JSON grouped by dimensions with totals, the same as
-//! CSV (escaped) and XLSX, within a manager's projects only.
+//! CSV (escaped) and XLSX, the weekday × hour heat map, within a manager's projects only.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -51,6 +51,33 @@ async fn the_report_groups_totals_and_downloads_within_the_callers_projects() {
     let xlsx = api.get("/api/v1/conversion?by=day&format=xlsx", &admin).await.expect(StatusCode::OK);
     assert_eq!(&xlsx.body[..2], b"PK");
 
+    // The three calls started in one hour of one weekday, in the project's zone.
+    let (weekday, hour): (f64, f64) = {
+        let row = api
+            .db
+            .client()
+            .await
+            .query_one(
+                "SELECT extract(isodow FROM $1::timestamptz AT TIME ZONE time_zone)::float8,
+                        extract(hour FROM $1::timestamptz AT TIME ZONE time_zone)::float8
+                   FROM projects WHERE id = $2",
+                &[&chrono::DateTime::parse_from_rfc3339(&at).unwrap(), &project],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let heat = api
+        .get(&format!("/api/v1/conversion/hours?project_id={project}"), &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        heat["cells"],
+        json!([{"weekday": weekday as i64, "hour": hour as i64, "dialed": 3, "contacted": 1, "success": 1,
+                "conversion_rate": 1.0 / 3.0, "contact_rate": 1.0 / 3.0}])
+    );
+    api.get("/api/v1/conversion/hours?by=day", &admin).await.expect(StatusCode::BAD_REQUEST);
     api.get("/api/v1/conversion?by=hour", &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
     api.get("/api/v1/conversion?format=pdf", &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -59,4 +86,6 @@ async fn the_report_groups_totals_and_downloads_within_the_callers_projects() {
     let theirs = api.get("/api/v1/conversion?by=project", &other).await.expect(StatusCode::OK).json();
     assert_eq!(theirs["rows"], json!([]));
     assert_eq!(theirs["totals"]["dialed"], 0);
+    let theirs = api.get("/api/v1/conversion/hours", &other).await.expect(StatusCode::OK).json();
+    assert_eq!(theirs["cells"], json!([]));
 }

@@ -1,6 +1,6 @@
 //! Conversion aggregates against a real PostgreSQL: the refresh (COPY → Polars → COPY)
-//! gives the figures plain SQL computes over the same rows; days are the project's own;
-//! an incremental refresh equals a full rebuild.
+//! gives the figures plain SQL computes over the same rows, by day and by hour; days and
+//! hours are the project's own; an incremental refresh equals a full rebuild.
 
 use dialpool_engine::access::Scope;
 use dialpool_engine::audit::Actor;
@@ -103,6 +103,36 @@ impl Floor {
             .collect()
     }
 
+    /// The calls by cell and hour, then the same by plain SQL.
+    async fn hour_cells(&self) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+        let client = self.db.client().await;
+        let read = |sql: &'static str| {
+            let client = &client;
+            async move {
+                client.query(sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect::<Vec<Vec<String>>>()
+            }
+        };
+        let stored = read(
+            "SELECT ARRAY[day::text, provider_id::text, geo_id::text, hour::text, weekday::text, dialed::text,
+                          contacted::text, success::text]
+               FROM project_conversion_hours ORDER BY day, provider_id, geo_id, hour",
+        )
+        .await;
+        let plain = read(
+            "SELECT ARRAY[local::date::text, o.provider_id::text, COALESCE(o.geo_id, 0)::text,
+                          extract(hour FROM local)::text, extract(isodow FROM local)::text, count(*)::text,
+                          count(*) FILTER (WHERE o.answered_at IS NOT NULL
+                                              OR s.category IN ('success', 'failure', 'in_work', 'callback', 'dnc'))::text,
+                          count(*) FILTER (WHERE s.category = 'success')::text]
+               FROM call_outcomes o JOIN number_statuses s ON s.id = o.status_to,
+                    LATERAL (SELECT o.started_at AT TIME ZONE 'Europe/Moscow' AS local) l
+              GROUP BY local::date, o.provider_id, COALESCE(o.geo_id, 0), extract(hour FROM local), extract(isodow FROM local)
+              ORDER BY 1",
+        )
+        .await;
+        (stored, plain)
+    }
+
     /// The same figures by plain SQL, one GROUP BY per source.
     async fn plain_sql(&self) -> Vec<Vec<String>> {
         self.db
@@ -179,6 +209,8 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
     assert!(full.full && full.rows_read > 0, "{full:?}");
     let cells = floor.cells().await;
     assert_eq!(without_hours(&cells), floor.plain_sql().await, "the refresh and plain SQL agree");
+    let (hours, plain_hours) = floor.hour_cells().await;
+    assert_eq!(hours, plain_hours, "by hour too");
 
     let client = floor.db.client().await;
     let report =
@@ -224,6 +256,18 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
     .await
     .unwrap_err();
     assert!(error.to_string().contains("'hour' is not one of"), "{error}");
+
+    // 2026-11-23 is a Monday: three calls at 14:xx Moscow time; the refusal at 02:30 on
+    // Tuesday.
+    let heat = conversion::hours(&**client, floor.tenant, None, &ConversionQuery::default()).await.unwrap();
+    let cells: Vec<(i16, i16, i64, i64, i64)> =
+        heat.cells.iter().map(|c| (c.weekday, c.hour, c.dialed, c.contacted, c.success)).collect();
+    assert_eq!(cells, [(1, 14, 3, 1, 1), (2, 2, 1, 1, 0)]);
+    let other =
+        conversion::hours(&**client, floor.tenant, Some(&[floor.project + 1]), &ConversionQuery::default())
+            .await
+            .unwrap();
+    assert!(other.cells.is_empty(), "another project's scope sees none of it");
     drop(client);
 
     // New calls, one for a day already aggregated: the incremental refresh recomputes the
@@ -234,6 +278,8 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
     assert!(!incremental.full && incremental.cells >= 2, "{incremental:?}");
     let after_incremental = floor.cells().await;
     assert_eq!(without_hours(&after_incremental), floor.plain_sql().await);
+    let (hours_incremental, plain_hours) = floor.hour_cells().await;
+    assert_eq!(hours_incremental, plain_hours);
     let again = conversion::refresh(&floor.db.pool, false).await.unwrap();
     assert_eq!(
         floor.cells().await,
@@ -242,4 +288,5 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
     );
     conversion::refresh(&floor.db.pool, true).await.unwrap();
     assert_eq!(floor.cells().await, after_incremental, "incremental equals full");
+    assert_eq!(floor.hour_cells().await.0, hours_incremental, "by hour too");
 }

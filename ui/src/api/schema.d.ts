@@ -207,6 +207,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversion/hours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calls by weekday × hour of the day they started (in each project's zone): dialled,
+         *     reached, succeeded, and the rates. Within a manager's projects only.
+         */
+        get: operations["hours"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dispositions": {
         parameters: {
             query?: never;
@@ -1721,6 +1741,44 @@ export interface components {
             name?: string | null;
             time_zone?: string | null;
         };
+        /**
+         * @description One cell of the weekday × hour heat map: the calls that started in that hour of that
+         *     weekday, in each project's zone.
+         */
+        HourCell: {
+            /**
+             * Format: int32
+             * @description ISO weekday: 1 is Monday, 7 Sunday.
+             */
+            weekday: number;
+            /**
+             * Format: int32
+             * @description 0–23.
+             */
+            hour: number;
+            /** Format: int64 */
+            dialed: number;
+            /** Format: int64 */
+            contacted: number;
+            /** Format: int64 */
+            success: number;
+            /**
+             * Format: double
+             * @description success / dialed.
+             */
+            conversion_rate?: number | null;
+            /**
+             * Format: double
+             * @description contacted / dialed.
+             */
+            contact_rate?: number | null;
+        };
+        HourReport: {
+            /** @description Only the weekday × hour cells that had calls, by weekday then hour. */
+            cells: components["schemas"]["HourCell"][];
+            /** Format: date-time */
+            refreshed_at?: string | null;
+        };
         ImportRecord: {
             /** Format: int64 */
             id: number;
@@ -3145,6 +3203,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConversionReport"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    hours: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                project_id?: number;
+                provider_id?: number;
+                geo_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HourReport"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

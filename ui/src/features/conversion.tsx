@@ -1,5 +1,6 @@
 // Project conversion: the report grouped by project, provider, geo, day or weekday, with
-// totals, a funnel, conversion over time and a provider × geo heat map; a project drills
+// totals, a funnel, conversion over time and heat maps of provider × geo and weekday ×
+// hour; a project drills
 // down to its providers and geos, and a cell links to the numbers behind it.
 import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
@@ -7,7 +8,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
 import { useProjects } from "../lib/catalog";
-import { conversionQuery, heatColor, percentText, sortRows, type SortKey } from "../lib/conversion";
+import { conversionQuery, heatColor, hourGrid, percentText, sortRows, weekdayNames, type SortKey } from "../lib/conversion";
 import { useI18n } from "../lib/i18n";
 
 type Row = Schemas["ConversionRow"];
@@ -40,6 +41,12 @@ export function ConversionPage() {
   const heat = useQuery({
     queryKey: ["conversion", { ...query, by: "provider,geo" }],
     queryFn: async () => unwrap(await api.GET("/api/v1/conversion", { params: { query: { ...query, by: "provider,geo" } } })),
+  });
+  // The heat map of hours has its own grouping: the filters alone.
+  const filters = { from: query.from, to: query.to, project_id: query.project_id };
+  const hours = useQuery({
+    queryKey: ["conversion-hours", filters],
+    queryFn: async () => unwrap(await api.GET("/api/v1/conversion/hours", { params: { query: filters } })),
   });
   const rows = useMemo(() => sortRows(report.data?.rows ?? [], sort.key, sort.descending), [report.data, sort]);
   const by = report.data?.by ?? [];
@@ -172,6 +179,10 @@ export function ConversionPage() {
         <h3>{t("heatMap")}</h3>
         <HeatMap rows={heat.data?.rows ?? []} />
       </section>
+      <section className="panel" aria-label={t("hourHeatMap")}>
+        <h3>{t("hourHeatMap")}</h3>
+        <HourHeatMap cells={hours.data?.cells ?? []} />
+      </section>
       {report.data?.refreshed_at && (
         <p className="muted">
           {t("refreshedAt")} {new Date(report.data.refreshed_at).toLocaleString(locale)}
@@ -272,5 +283,53 @@ function HeatMap({ rows }: { rows: Row[] }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+function HourHeatMap({ cells }: { cells: Schemas["HourCell"][] }) {
+  const { t, locale } = useI18n();
+  const [measure, setMeasure] = useState<"conversion_rate" | "contact_rate">("conversion_rate");
+  if (cells.length === 0) return <p className="muted">–</p>;
+  const grid = hourGrid(cells);
+  const days = weekdayNames(locale);
+  const top = Math.max(0.0001, ...cells.map((c) => c[measure] ?? 0));
+  return (
+    <>
+      <label>
+        {t("showRate")}{" "}
+        <select value={measure} onChange={(e) => setMeasure(e.target.value as typeof measure)}>
+          <option value="conversion_rate">{t("conversionRate")}</option>
+          <option value="contact_rate">{t("contactRate")}</option>
+        </select>
+      </label>
+      <table className="heat hours" aria-label="weekday × hour">
+        <thead>
+          <tr>
+            <th />
+            {Array.from({ length: 24 }, (_, hour) => (
+              <th key={hour}>{hour}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {grid.map((hoursOfDay, day) => (
+            <tr key={day}>
+              <th>{days[day]}</th>
+              {hoursOfDay.map((cell, hour) => (
+                <td
+                  key={hour}
+                  data-testid={cell ? `hour-${day + 1}-${hour}` : undefined}
+                  className="num"
+                  style={{ background: heatColor(cell?.[measure], top) }}
+                  title={cell ? `${days[day]} ${hour}:00 — ${t("dialed")} ${cell.dialed}, ${t("contacted")} ${cell.contacted}, ${t("successes")} ${cell.success}` : undefined}
+                >
+                  {cell ? percentText(cell[measure]) : ""}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }

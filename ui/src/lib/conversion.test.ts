@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { conversionQuery, heatColor, percentText, sortRows } from "./conversion";
+import { conversionQuery, heatColor, hourGrid, percentText, sortRows, weekdayNames } from "./conversion";
 
 const row = (dialed: number, rate: number | null) =>
   ({ keys: [String(dialed)], labels: [String(dialed)], allocated: 0, exported: 0, leased: 0, dialed, contacted: 0, success: 0, failure: 0, no_answer: 0, conversion_rate: rate }) as never;
@@ -22,5 +22,16 @@ describe("conversion page helpers", () => {
     expect(percentText(null)).toBe("–");
     expect(heatColor(null, 1)).toBe("transparent");
     expect(heatColor(0.5, 0.5)).toBe("rgba(34, 160, 90, 0.80)");
+  });
+
+  it("lays the hour cells out Monday first, hour 0 first, and names weekdays in the locale", () => {
+    const cell = (weekday: number, hour: number) => ({ weekday, hour, dialed: 1, contacted: 0, success: 0, conversion_rate: 0, contact_rate: 0 });
+    const grid = hourGrid([cell(1, 14), cell(7, 0), cell(8, 3)]);
+    expect(grid).toHaveLength(7);
+    expect(grid[0][14]?.hour).toBe(14);
+    expect(grid[6][0]?.weekday).toBe(7);
+    expect(grid.flat().filter(Boolean)).toHaveLength(2);
+    expect(weekdayNames("en")[0]).toBe("Mon");
+    expect(weekdayNames("en")[6]).toBe("Sun");
   });
 });

@@ -34,6 +34,22 @@ export function percentText(rate: number | null | undefined): string {
   return rate == null ? "–" : `${(rate * 100).toFixed(1)}%`;
 }
 
+type HourCell = Schemas["HourCell"];
+
+/** The heat map's 7 × 24 grid (Monday first, hour 0 first); hours without calls are null. */
+export function hourGrid(cells: HourCell[]): (HourCell | null)[][] {
+  const grid: (HourCell | null)[][] = Array.from({ length: 7 }, () => Array.from({ length: 24 }, () => null));
+  for (const cell of cells) {
+    if (cell.weekday >= 1 && cell.weekday <= 7 && cell.hour >= 0 && cell.hour <= 23) grid[cell.weekday - 1][cell.hour] = cell;
+  }
+  return grid;
+}
+
+/** Monday to Sunday, short, in the locale's language (2024-01-01 was a Monday). */
+export function weekdayNames(locale: string): string[] {
+  return Array.from({ length: 7 }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toLocaleDateString(locale, { weekday: "short", timeZone: "UTC" }));
+}
+
 /** Green with the cell's share of the best rate as its strength. */
 export function heatColor(rate: number | null | undefined, top: number): string {
   if (rate == null) return "transparent";

@@ -258,6 +258,8 @@ const en = {
   funnel: "Funnel",
   conversionOverTime: "Conversion over time",
   heatMap: "Provider × geo",
+  hourHeatMap: "Weekday × hour (calls by the hour they started, in the project's zone)",
+  showRate: "Show",
   refreshedAt: "Figures as of",
 };
 
@@ -518,6 +520,8 @@ const ru: Partial<Record<MessageKey, string>> = {
   funnel: "Воронка",
   conversionOverTime: "Конверсия по дням",
   heatMap: "Поставщик × гео",
+  hourHeatMap: "День недели × час (звонки по часу начала, в поясе проекта)",
+  showRate: "Показать",
   refreshedAt: "Данные на",
 };
 

@@ -1,11 +1,12 @@
-//! Conversion analytics over HTTP: the report by any dimensions, as JSON, CSV or XLSX.
+//! Conversion analytics over HTTP: the report by any dimensions, as JSON, CSV or XLSX,
+//! and the weekday × hour heat map.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use dialpool_engine::conversion::{self, ConversionQuery, ConversionReport};
+use dialpool_engine::conversion::{self, ConversionQuery, ConversionReport, HourReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -72,4 +73,36 @@ pub async fn report(
         response.headers_mut().insert(CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HoursParams {
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub project_id: Option<i64>,
+    pub provider_id: Option<i64>,
+    pub geo_id: Option<i64>,
+}
+
+/// Calls by weekday × hour of the day they started (in each project's zone): dialled,
+/// reached, succeeded, and the rates. Within a manager's projects only.
+#[utoipa::path(get, path = "/conversion/hours", tag = "conversion", params(HoursParams),
+    responses((status = 200, body = HourReport)))]
+pub async fn hours(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<ConversionRead>,
+    Query(params): Query<HoursParams>,
+) -> ApiResult<Json<HourReport>> {
+    let query = ConversionQuery {
+        by: None,
+        from: params.from,
+        to: params.to,
+        project_id: params.project_id,
+        provider_id: params.provider_id,
+        geo_id: params.geo_id,
+    };
+    let client = state.pool.get().await?;
+    Ok(Json(conversion::hours(&**client, caller.tenant(), caller.scope().project_filter(), &query).await?))
 }

@@ -273,6 +273,25 @@ pub async fn list(
     Ok(rows.iter().map(record).collect())
 }
 
+/// The exports still running, oldest first, in the projects `projects` allows (None: all).
+pub async fn running(
+    client: &impl tokio_postgres::GenericClient,
+    tenant: TenantId,
+    projects: Option<&[i64]>,
+) -> Result<Vec<ExportRecord>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {RECORD_COLUMNS}
+                  WHERE x.tenant_id = $1 AND x.status = 'running' AND ($2::bigint[] IS NULL OR x.project_id = ANY($2))
+                  ORDER BY x.started_at, x.id"
+            ),
+            &[&tenant.0, &projects.map(<[i64]>::to_vec)],
+        )
+        .await?;
+    Ok(rows.iter().map(record).collect())
+}
+
 pub async fn get(
     client: &impl tokio_postgres::GenericClient,
     tenant: TenantId,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod calls;
 pub mod cells;
 pub mod conversion;
+pub mod dashboard;
 pub mod db;
 pub mod dnc;
 pub mod error;

@@ -1,7 +1,8 @@
 // The admin UI end to end: a real `dialpool serve` on a fresh database, Debian's Chromium
 // driven by playwright-core. The tests run in order on one database: import a fixture and
 // find it in the audit log; configure a project and allocate; a dialer leases and posts
-// outcomes with a token while the numbers page shows the statuses move.
+// outcomes with a token while the numbers page shows the statuses move; export; read the
+// conversion page and the home page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -291,4 +292,28 @@ test("the conversion page shows what the dialer's calls produced", withPage(asyn
   await cell.getByRole("link", { name: "Numbers" }).click();
   await page.getByRole("heading", { name: "Numbers" }).waitFor();
   assert.match(page.url(), /project_id=\d+/);
+}));
+
+test("the home page shows today's figures and follows new calls without a reload", withPage(async (page) => {
+  // Runs after the dialer test: "E2E campaign" was allocated 2 numbers today and its 2
+  // calls made one sale.
+  await page.getByRole("link", { name: "Today", exact: true }).click();
+  const row = page.getByTestId("today-E2E campaign");
+  const cells = async () => (await row.getByRole("cell").allInnerTexts()).map((c) => c.trim());
+  await row.waitFor();
+  const [, , quota, leased, dialed, , success, conversion] = await cells();
+  assert.deepEqual([quota, leased, dialed, success, conversion], ["2 / 2", "2", "2", "1", "50.0%"]);
+
+  // A call posted elsewhere shows up on its own.
+  const me = await (await page.request.get(`${baseUrl}/api/v1/me`)).json();
+  const [project] = (await (await page.request.get(`${baseUrl}/api/v1/projects`)).json()).filter((p) => p.name === "E2E campaign");
+  const numbers = await (await page.request.get(`${baseUrl}/api/v1/numbers?project_id=${project.id}`)).json();
+  const posted = await page.request.post(`${baseUrl}/api/v1/outcomes`, {
+    headers: { "X-CSRF-Token": me.csrf_token },
+    data: { call_id: "e2e-3", phone: numbers.items[0].phone, disposition: "SALE", started_at: new Date().toISOString() },
+  });
+  assert.equal(posted.status(), 200, await posted.text());
+  await row.getByRole("cell", { name: "66.7%" }).waitFor();
+  assert.equal((await cells())[4], "3");
+  await page.getByRole("region", { name: "Today in all projects" }).getByText("66.7%").waitFor();
 }));

@@ -8,6 +8,7 @@ import { AuditPage } from "./features/audit";
 import { ImportsPage } from "./features/imports";
 import { ExportsPage } from "./features/exports";
 import { ConversionPage } from "./features/conversion";
+import { DashboardPage } from "./features/dashboard";
 import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
 import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
@@ -18,6 +19,7 @@ type Me = Schemas["Me"];
 
 /** Pages in the navigation, each shown to callers holding its permission. */
 const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
+  { path: "/today", label: "dashboard", permission: "projects.read", element: () => <DashboardPage /> },
   { path: "/projects", label: "projects", permission: "projects.read", element: () => <ProjectsPage /> },
   { path: "/conversion", label: "conversion", permission: "conversion.read", element: () => <ConversionPage /> },
   {

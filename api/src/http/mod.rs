@@ -147,8 +147,8 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, conversion, exports, imports, numbers, projects, settings, tenants, tokens, users,
-        webhooks,
+        audit, calls, conversion, dashboard, exports, imports, numbers, projects, settings, tenants, tokens,
+        users, webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
@@ -196,6 +196,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::forecast))
         .routes(routes!(conversion::report))
         .routes(routes!(conversion::hours))
+        .routes(routes!(dashboard::dashboard))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

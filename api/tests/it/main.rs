@@ -4,6 +4,7 @@ mod api;
 mod calls;
 mod cli;
 mod conversion;
+mod dashboard;
 mod exports;
 mod http;
 mod numbers;

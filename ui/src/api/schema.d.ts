@@ -227,6 +227,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Today (in each project's zone) per project and in total: numbers allocated and
+         *     leased, calls, people reached, successes; with the exports and imports running.
+         *     Within the caller's projects; poll it for a live view.
+         */
+        get: operations["dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dispositions": {
         parameters: {
             query?: never;
@@ -1414,6 +1435,25 @@ export interface components {
             delimiter: string;
             encoding: components["schemas"]["Encoding"];
         };
+        Dashboard: {
+            /**
+             * Format: date-time
+             * @description When these figures were read.
+             */
+            at: string;
+            projects: components["schemas"]["ProjectToday"][];
+            totals: components["schemas"]["TodayCounts"];
+            running_exports: components["schemas"]["ExportRecord"][];
+            /**
+             * Format: date-time
+             * @description When the conversion aggregates were last refreshed.
+             */
+            conversion_refreshed_at?: string | null;
+        };
+        DashboardView: components["schemas"]["Dashboard"] & {
+            /** @description Imports this server is running, of the providers the caller reaches. */
+            running_imports: components["schemas"]["ImportTaskView"][];
+        };
         Delivery: {
             /** Format: int64 */
             id: number;
@@ -2485,6 +2525,24 @@ export interface components {
              */
             conversion?: number | null;
         };
+        ProjectToday: components["schemas"]["TodayCounts"] & {
+            /** Format: int64 */
+            project_id: number;
+            name: string;
+            /** @description `active` or `paused`. */
+            status: string;
+            /**
+             * Format: date
+             * @description Today in the project's zone.
+             */
+            day: string;
+            time_zone: string;
+            /**
+             * Format: int32
+             * @description Numbers a day the allocation hands the project (0: none).
+             */
+            daily_quota: number;
+        };
         Provider: {
             /** Format: int64 */
             id: number;
@@ -2751,6 +2809,26 @@ export interface components {
             /** Format: int64 */
             max_export_rows_per_day?: number | null;
             disabled?: boolean | null;
+        };
+        TodayCounts: {
+            /** Format: int64 */
+            allocated: number;
+            /** Format: int64 */
+            leased: number;
+            /** Format: int64 */
+            dialed: number;
+            /**
+             * Format: int64
+             * @description Calls a person answered (as conversion counts them).
+             */
+            contacted: number;
+            /** Format: int64 */
+            success: number;
+            /**
+             * Format: double
+             * @description success / dialed.
+             */
+            conversion_rate?: number | null;
         };
         User: {
             /** Format: int64 */
@@ -3237,6 +3315,34 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HourReport"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardView"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

@@ -261,6 +261,14 @@ const en = {
   hourHeatMap: "Weekday × hour (calls by the hour they started, in the project's zone)",
   showRate: "Show",
   refreshedAt: "Figures as of",
+  dashboard: "Today",
+  todayTotals: "Today in all projects",
+  todayByProject: "Today by project",
+  allocatedOfQuota: "Allocated / quota",
+  paused: "paused",
+  runningNow: "Running now",
+  nothingRunning: "Nothing is running.",
+  updatedAt: "Updated",
 };
 
 export type MessageKey = keyof typeof en;
@@ -523,6 +531,14 @@ const ru: Partial<Record<MessageKey, string>> = {
   hourHeatMap: "День недели × час (звонки по часу начала, в поясе проекта)",
   showRate: "Показать",
   refreshedAt: "Данные на",
+  dashboard: "Сегодня",
+  todayTotals: "Сегодня по всем проектам",
+  todayByProject: "Сегодня по проектам",
+  allocatedOfQuota: "Выдано / квота",
+  paused: "приостановлен",
+  runningNow: "Выполняется сейчас",
+  nothingRunning: "Ничего не выполняется.",
+  updatedAt: "Обновлено",
 };
 
 export const LOCALES = ["en", "ru"] as const;

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod calls;
 pub mod conversion;
+pub mod dashboard;
 pub mod exports;
 pub mod imports;
 pub mod numbers;

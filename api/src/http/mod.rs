@@ -197,6 +197,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(conversion::report))
         .routes(routes!(conversion::hours))
         .routes(routes!(dashboard::dashboard))
+        .routes(routes!(dashboard::dashboard_events))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

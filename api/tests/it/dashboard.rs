@@ -1,5 +1,6 @@
 //! The home page's figures over HTTP: today's allocations, leases, calls and successes per
-//! project (in its zone) and in total, the exports running, within the caller's projects.
+//! project (in its zone) and in total, the exports running, within the caller's projects;
+//! the same as a stream of Server-Sent Events.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -83,4 +84,49 @@ async fn the_dashboard_counts_today_per_project_and_shows_running_work_in_scope(
     api.request(axum::http::Method::GET, "/api/v1/dashboard", &crate::support::Auth::Anonymous, None)
         .await
         .expect(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_dashboard_stream_sends_the_figures_then_each_change() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    api.dial_project(provider, 2).await;
+    let crate::support::Auth::Session { cookie, .. } = &admin else { panic!("the admin signs in") };
+    let request =
+        Request::get("/api/v1/dashboard/events").header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+    let response = api.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = response.into_body();
+    // The next `dashboard` event's data, skipping keep-alive comments.
+    let mut next_figures = async || -> serde_json::Value {
+        loop {
+            let frame = body.frame().await.expect("the stream ends only after minutes").unwrap();
+            let Ok(data) = frame.into_data() else { continue };
+            let text = String::from_utf8(data.to_vec()).unwrap();
+            if let Some(json) = text.lines().find_map(|l| l.strip_prefix("data: ")) {
+                assert!(text.starts_with("event: dashboard"), "{text}");
+                return serde_json::from_str(json).unwrap();
+            }
+        }
+    };
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), next_figures()).await.unwrap();
+    assert_eq!(first["totals"]["dialed"], 0);
+
+    api.post(
+        "/api/v1/outcomes",
+        &admin,
+        json!({"call_id": "s1", "phone": "+79161000001", "disposition": "SALE", "started_at": chrono::Utc::now().to_rfc3339()}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let changed = tokio::time::timeout(std::time::Duration::from_secs(20), next_figures()).await.unwrap();
+    assert_eq!(changed["totals"]["dialed"], 1, "{changed}");
+    assert_eq!(changed["totals"]["success"], 1);
 }

@@ -237,9 +237,30 @@ export interface paths {
         /**
          * Today (in each project's zone) per project and in total: numbers allocated and
          *     leased, calls, people reached, successes; with the exports and imports running.
-         *     Within the caller's projects; poll it for a live view.
+         *     Within the caller's projects.
          */
         get: operations["dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dashboard/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same figures as Server-Sent Events: a `dashboard` event (data: as `GET /dashboard`)
+         *     at once and whenever they change, read every 3 seconds; the stream ends after 5
+         *     minutes (an `EventSource` reconnects by itself).
+         */
+        get: operations["dashboard_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3343,6 +3364,34 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DashboardView"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dashboard_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             /** @description An error, as RFC 9457 problem details */

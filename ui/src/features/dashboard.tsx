@@ -1,7 +1,8 @@
 // The home page: each project's today (in its own zone) — allocated against the daily
 // quota, leased, dialed, reached, successes — with totals and the work running now,
-// read again every few seconds.
-import { useQuery } from "@tanstack/react-query";
+// pushed by the server as they change (Server-Sent Events), polled while the stream is down.
+import { useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
@@ -9,15 +10,27 @@ import { percentText } from "../lib/conversion";
 import { formatBytes, formatDate, percent } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 
-/** How often the figures are read again. */
-const REFRESH_MS = 5000;
+/** How often the figures are polled while the event stream is down. */
+const POLL_MS = 5000;
 
 export function DashboardPage() {
   const { t, locale } = useI18n();
+  const queryClient = useQueryClient();
+  const [streaming, setStreaming] = useState(false);
+  useEffect(() => {
+    // The browser reconnects by itself when the stream drops or ends.
+    const source = new EventSource("/api/v1/dashboard/events");
+    source.addEventListener("dashboard", (e) => {
+      queryClient.setQueryData(["dashboard"], JSON.parse((e as MessageEvent).data));
+      setStreaming(true);
+    });
+    source.onerror = () => setStreaming(false);
+    return () => source.close();
+  }, [queryClient]);
   const board = useQuery({
     queryKey: ["dashboard"],
     queryFn: async () => unwrap(await api.GET("/api/v1/dashboard")),
-    refetchInterval: REFRESH_MS,
+    refetchInterval: streaming ? false : POLL_MS,
   });
   const data = board.data;
   const n = (v: number) => v.toLocaleString(locale);

@@ -129,7 +129,7 @@ psql -q -v ON_ERROR_STOP=1 "$URL" -c "
          (SELECT id FROM number_statuses WHERE tenant_id = 1 AND code = 'no_answer'), now() - (i % 3) * interval '1 day', 'bench'
     FROM generate_series(1, 100000) i JOIN phone_numbers n ON n.tenant_id = 1 AND n.phone = 79000000000 + 1 + i"
 START=$(date +%s.%N)
-DATABASE_URL=$URL "$BIN" conversion refresh --json > "$(mktemp)"
+DATABASE_URL=$URL DIALPOOL_LOG=dialpool_engine=info "$BIN" conversion refresh --json > "$(mktemp)"
 INCREMENTAL=$(seconds "$START")
 echo "dialpool conversion refresh after 100k new calls  ${INCREMENTAL} s" >&2
 

@@ -147,22 +147,37 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
     let state = tx.query_one("SELECT watermark, now() FROM conversion_state", &[]).await?;
     let (watermark, started): (Option<DateTime<Utc>>, DateTime<Utc>) = (state.get(0), state.get(1));
     let full = full || watermark.is_none();
+    let clock = std::time::Instant::now();
     let cells = if full {
         tx.batch_execute("DELETE FROM project_conversions; DELETE FROM project_conversion_hours").await?;
         None
     } else {
         Some(touch(&tx, watermark.unwrap_or(started) - OVERLAP).await?)
     };
+    let touched_s = clock.elapsed().as_secs_f64();
     let (rows_read, rows_written) = match cells {
         Some(0) => (0, 0),
         _ => {
+            let read = std::time::Instant::now();
             let columns = read_sources(&tx, cells.is_some()).await?;
             let rows_read = columns.tenant.len() as i64;
+            let read_s = read.elapsed().as_secs_f64();
             let (days, hours) = tokio::task::spawn_blocking(move || aggregate(columns))
                 .await
                 .map_err(|e| Error::Worker(e.to_string()))??;
+            let write = std::time::Instant::now();
             write_hours(&tx, &hours).await?;
-            (rows_read, write_cells(&tx, &days).await?)
+            let written = write_cells(&tx, &days).await?;
+            // Where a slow refresh spends its time.
+            tracing::info!(
+                touched_s,
+                read_s,
+                aggregate_s = (write - read).as_secs_f64() - read_s,
+                write_s = write.elapsed().as_secs_f64(),
+                rows_read,
+                "conversion refresh steps"
+            );
+            (rows_read, written)
         }
     };
     // A transaction still running started before its rows' stamps; the next refresh must

@@ -9,7 +9,7 @@
 //! rows stamped since the last watermark touch, each from all of its rows, so running it
 //! twice, or over an overlap, changes nothing, and it equals a full rebuild.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use futures_util::{StreamExt, pin_mut};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -69,8 +69,7 @@ fn source_query(cells: bool) -> String {
     let exports = window.replace("{at}", "x.started_at");
     format!(
         "SELECT r.tenant_id, r.project_id, r.provider_id, COALESCE(r.geo_id, 0),
-                ((r.at AT TIME ZONE p.time_zone)::date - DATE '1970-01-01')::int4,
-                extract(hour FROM r.at AT TIME ZONE p.time_zone)::int2, r.kind, r.outcome, r.hours
+                r.at AT TIME ZONE p.time_zone, r.kind, r.outcome, r.hours
            FROM (
             SELECT ne.tenant_id, ne.project_id, ne.provider_id, ne.geo_id, ne.at,
                    CASE ne.kind WHEN 'allocated' THEN {allocated} ELSE {leased} END::int2 AS kind,
@@ -110,17 +109,11 @@ fn source_query(cells: bool) -> String {
     )
 }
 
-const SOURCE_TYPES: &[Type] = &[
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT4,
-    Type::INT2,
-    Type::INT2,
-    Type::INT2,
-    Type::FLOAT8,
-];
+/// The row's time comes as the project's wall-clock time: the day and the hour are read
+/// from it here, since converting to a zone is most of what the query costs per row
+/// (converting once instead of twice took a 10M-row read from 8.3 to 6.2 s).
+const SOURCE_TYPES: &[Type] =
+    &[Type::INT8, Type::INT8, Type::INT8, Type::INT8, Type::TIMESTAMP, Type::INT2, Type::INT2, Type::FLOAT8];
 
 /// The source rows as columns, the way Polars takes them.
 #[derive(Default)]
@@ -238,27 +231,31 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
     if cells {
         // The time window comes from the touched cells at run time, so the planner
         // expects a handful of source rows and loops over the cells for each; a window
-        // holding a busy day's millions made that minutes. Hash joins stay linear.
-        tx.batch_execute("SET LOCAL enable_nestloop = off").await?;
+        // holding a busy day's millions made that minutes. Hash joins stay linear. The
+        // cost of the nested loops that remain (one per export batch) is then "disabled"
+        // and huge, which would have JIT compile the plan: 0.7 s for a 0.15 s read.
+        tx.batch_execute("SET LOCAL enable_nestloop = off; SET LOCAL jit = off").await?;
     }
     let stream = tx.copy_out(&format!("COPY ({}) TO STDOUT (FORMAT binary)", source_query(cells))).await?;
     let rows = BinaryCopyOutStream::new(stream, SOURCE_TYPES);
     pin_mut!(rows);
     let mut c = Columns::default();
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     while let Some(row) = rows.next().await {
         let row = row?;
+        let local: NaiveDateTime = row.get(4);
         c.tenant.push(row.get(0));
         c.project.push(row.get(1));
         c.provider.push(row.get(2));
         c.geo.push(row.get(3));
-        c.day.push(row.get(4));
-        c.hour.push(row.get(5));
-        c.kind.push(row.get(6));
-        c.outcome.push(row.get(7));
-        c.hours.push(row.get(8));
+        c.day.push((local.date() - epoch).num_days() as i32);
+        c.hour.push(local.hour() as i16);
+        c.kind.push(row.get(5));
+        c.outcome.push(row.get(6));
+        c.hours.push(row.get(7));
     }
     if cells {
-        tx.batch_execute("SET LOCAL enable_nestloop = on").await?;
+        tx.batch_execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL jit TO DEFAULT").await?;
     }
     Ok(c)
 }

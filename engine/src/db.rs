@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(11, "export_files", include_str!("../../migrations/0011_export_files.sql")),
     Migration::new(12, "conversion", include_str!("../../migrations/0012_conversion.sql")),
     Migration::new(13, "conversion_hours", include_str!("../../migrations/0013_conversion_hours.sql")),
+    Migration::new(14, "jobs", include_str!("../../migrations/0014_jobs.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

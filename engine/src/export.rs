@@ -514,10 +514,29 @@ pub async fn run(
     export_id: i64,
     request: &ExportRequest,
 ) -> Result<ExportSummary> {
+    run_for(pool, export_id, request, None).await
+}
+
+/// [`run`] as the work of a queued job, marked succeeded in the export's transaction.
+pub async fn run_as_job(
+    pool: &deadpool_postgres::Pool,
+    export_id: i64,
+    request: &ExportRequest,
+    claim: &crate::job::Claim,
+) -> Result<ExportSummary> {
+    run_for(pool, export_id, request, Some(claim)).await
+}
+
+async fn run_for(
+    pool: &deadpool_postgres::Pool,
+    export_id: i64,
+    request: &ExportRequest,
+    job: Option<&crate::job::Claim>,
+) -> Result<ExportSummary> {
     let progress = Progress::default();
     let ticker = tokio::spawn(report_progress(pool.clone(), request.tenant, export_id, progress.clone()));
     let partial = request.out.with_extension("partial");
-    let result = run_in_transaction(pool, export_id, request, &partial, &progress).await;
+    let result = run_in_transaction(pool, export_id, request, &partial, &progress, job).await;
     ticker.abort();
     match result {
         Ok(summary) => {
@@ -583,6 +602,7 @@ async fn run_in_transaction(
     request: &ExportRequest,
     partial: &Path,
     progress: &Progress,
+    job: Option<&crate::job::Claim>,
 ) -> Result<ExportSummary> {
     let mut pooled = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut pooled;
@@ -656,6 +676,9 @@ async fn run_in_transaction(
         Change::created("export.create", "export", export_id, &summary),
     )
     .await?;
+    if let Some(claim) = job {
+        crate::job::complete_in(&tx, claim, &serde_json::to_value(&summary).unwrap_or_default()).await?;
+    }
     tx.commit().await?;
     Ok(summary)
 }

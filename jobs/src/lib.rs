@@ -1,2 +1,10 @@
-//! The durable job queue in PostgreSQL and cron schedules (issue 7). The `jobs` table and
-//! `dialpool_ensure_monthly_partitions()` it will call already exist in the schema.
+//! The consumers of the durable job queue (`dialpool_engine::job`): workers that claim
+//! jobs and run them, renewing their lock and reporting progress, and the ticker that
+//! turns cron schedules into jobs. `dialpool serve` runs both; `dialpool jobs work` runs
+//! a worker alone.
+
+pub mod handlers;
+pub mod ticker;
+pub mod worker;
+
+pub use worker::{Worker, WorkerConfig};

@@ -567,6 +567,22 @@ pub async fn run(
     Ok(report)
 }
 
+/// Runs allocation as the work of a queued job, marked succeeded in its transaction.
+pub async fn run_as_job(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    request: &Request,
+    claim: &crate::job::Claim,
+) -> Result<Report> {
+    let tx = client.transaction().await?;
+    let report = run_in(&tx, tenant, actor, request).await?;
+    audit::record(&tx, tenant, actor, summary_change("allocation.run", request, &report)).await?;
+    crate::job::complete_in(&tx, claim, &serde_json::to_value(&report).unwrap_or_default()).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
 /// Dry-runs allocation as if `input` were saved (as project `id`, or as a new project):
 /// the admin's preview before saving. Nothing is stored.
 pub async fn preview(

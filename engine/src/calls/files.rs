@@ -82,6 +82,23 @@ const CHUNK: usize = 20_000;
 const REJECTIONS_SHOWN: usize = 100;
 
 pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeFileSummary> {
+    import_for(pool, request, None).await
+}
+
+/// [`import`] as the work of a queued job, marked succeeded in the file's transaction.
+pub async fn import_as_job(
+    pool: &Pool,
+    request: OutcomeFileRequest,
+    claim: &crate::job::Claim,
+) -> Result<OutcomeFileSummary> {
+    import_for(pool, request, Some(claim)).await
+}
+
+async fn import_for(
+    pool: &Pool,
+    request: OutcomeFileRequest,
+    job: Option<&crate::job::Claim>,
+) -> Result<OutcomeFileSummary> {
     let file = request.display_name.clone().unwrap_or_else(|| {
         request
             .path
@@ -147,6 +164,9 @@ pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeF
         },
     )
     .await?;
+    if let Some(claim) = job {
+        crate::job::complete_in(&tx, claim, &serde_json::to_value(&summary).unwrap_or_default()).await?;
+    }
     tx.commit().await?;
     Ok(summary)
 }

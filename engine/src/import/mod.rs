@@ -168,11 +168,32 @@ pub async fn import_file(
     request: ImportRequest,
     progress: ImportProgress,
 ) -> Result<ImportSummary> {
+    import_file_for(pool, request, progress, None).await
+}
+
+/// [`import_file`] as the work of a queued job: the job is marked succeeded in the
+/// import's own transaction, so a retry after a crash finds it done instead of importing
+/// the file again.
+pub async fn import_file_as_job(
+    pool: &Pool,
+    request: ImportRequest,
+    progress: ImportProgress,
+    claim: &crate::job::Claim,
+) -> Result<ImportSummary> {
+    import_file_for(pool, request, progress, Some(claim)).await
+}
+
+async fn import_file_for(
+    pool: &Pool,
+    request: ImportRequest,
+    progress: ImportProgress,
+    job: Option<&crate::job::Claim>,
+) -> Result<ImportSummary> {
     let started_at = Utc::now();
     let mut client = pool.get().await?;
     let provider = provider::find_by_code(&**client, request.tenant, &request.provider_code).await?;
     let display_name = request.display_name.clone().unwrap_or_else(|| file_name(&request.path));
-    match run(&mut client, &request, &provider, &display_name, started_at, progress).await {
+    match run(&mut client, &request, &provider, &display_name, started_at, progress, job).await {
         Ok(summary) => {
             tracing::info!(
                 import_id = summary.import_id,
@@ -211,6 +232,7 @@ async fn run(
     display_name: &str,
     started_at: DateTime<Utc>,
     progress: ImportProgress,
+    job: Option<&crate::job::Claim>,
 ) -> Result<ImportSummary> {
     let clock = Instant::now();
     let tenant = request.tenant;
@@ -338,7 +360,11 @@ async fn run(
         rejects_file: rejects_file.as_ref().map(|p| p.display().to_string()),
         seconds: clock.elapsed().as_secs_f64(),
     };
-    let finished = finish_import(&tx, tenant, import_id, &outcome.sha256, &summary, &request.actor).await;
+    let mut finished = finish_import(&tx, tenant, import_id, &outcome.sha256, &summary, &request.actor).await;
+    if let (Ok(()), Some(claim)) = (&finished, job) {
+        finished =
+            crate::job::complete_in(&tx, claim, &serde_json::to_value(&summary).unwrap_or_default()).await;
+    }
     let committed = match finished {
         Ok(()) => tx.commit().await.map_err(Error::from),
         Err(e) => Err(e),

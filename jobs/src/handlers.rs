@@ -1,0 +1,279 @@
+//! What each kind of job does with its arguments. Work with a transaction of its own
+//! marks the job succeeded inside it (`*_as_job`), so a retry after a crash never doubles
+//! it; work that is idempotent anyway (conversion refresh, partitions) is marked by the
+//! worker afterwards.
+//!
+//! Arguments (JSON objects; unknown fields are refused):
+//! - `import`: `provider` (code), `path` (the file; relative paths are under the data
+//!   directory), optional `file_name`, `format`, `encoding`, `sheet`, `region`, `mapping`,
+//!   `on_duplicate` (`skip`/`update`), `rejects_path`.
+//! - `outcome_import`: `path`, optional `file_name`, `format` (`asterisk`/`vicidial`/`csv`),
+//!   `time_zone`, `region`, `project_id`.
+//! - `export`: `project_id`, `out` (relative to the data directory), optional `filter`,
+//!   `options` (as `POST /projects/{id}/exports` takes them).
+//! - `allocation`: optional `project_id` (all live projects without it).
+//! - `conversion_refresh`: optional `full` (bool).
+//! - `partition_maintenance`: optional `months_ahead` (default 3).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use dialpool_engine::audit::Actor;
+use dialpool_engine::job::{Claim, JobKind};
+use dialpool_engine::tenant::TenantId;
+use dialpool_engine::{Error, Result};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// What a running job last reported: `{"done", "total", "unit", "message"}`.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Value>>);
+
+impl Progress {
+    pub fn set(&self, value: Value) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    pub fn snapshot(&self) -> Value {
+        let value = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if value.is_null() { json!({}) } else { value }
+    }
+}
+
+pub struct JobContext {
+    pub pool: deadpool_postgres::Pool,
+    pub claim: Claim,
+    pub data_dir: PathBuf,
+    pub progress: Progress,
+}
+
+impl JobContext {
+    fn tenant(&self) -> Result<TenantId> {
+        self.claim.tenant.ok_or_else(|| {
+            Error::invalid("tenant", format!("a {} job belongs to a tenant", self.claim.kind.name()))
+        })
+    }
+
+    fn actor(&self) -> Actor {
+        Actor { label: format!("job {}", self.claim.id), ..Actor::default() }
+    }
+
+    fn args<T: for<'de> Deserialize<'de>>(&self) -> Result<T> {
+        serde_json::from_value(self.claim.args.clone())
+            .map_err(|e| Error::invalid("args", format!("of a {} job: {e}", self.claim.kind.name())))
+    }
+
+    /// A path from the arguments: as given when absolute, else under the data directory,
+    /// which it may not leave.
+    fn path(&self, field: &'static str, given: &str) -> Result<PathBuf> {
+        let path = Path::new(given);
+        if path.is_absolute() {
+            return Ok(path.to_path_buf());
+        }
+        if path.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(Error::invalid(field, format!("'{given}' leaves the data directory")));
+        }
+        Ok(self.data_dir.join(path))
+    }
+}
+
+/// Runs the job's work; its result is stored on the job.
+pub async fn run(context: JobContext) -> Result<Value> {
+    match context.claim.kind {
+        JobKind::Import => import(&context).await,
+        JobKind::OutcomeImport => outcome_import(&context).await,
+        JobKind::Export => export(&context).await,
+        JobKind::Allocation => allocation(&context).await,
+        JobKind::ConversionRefresh => conversion_refresh(&context).await,
+        JobKind::PartitionMaintenance => partition_maintenance(&context).await,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportArgs {
+    provider: String,
+    path: String,
+    file_name: Option<String>,
+    format: Option<String>,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    region: Option<String>,
+    mapping: Option<String>,
+    on_duplicate: Option<String>,
+    rejects_path: Option<String>,
+}
+
+async fn import(context: &JobContext) -> Result<Value> {
+    use dialpool_engine::import::source::SourceOptions;
+    use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+    let args: ImportArgs = context.args()?;
+    let request = ImportRequest {
+        tenant: context.tenant()?,
+        provider_code: args.provider,
+        path: context.path("path", &args.path)?,
+        display_name: args.file_name,
+        source: SourceOptions {
+            format: import::source::Format::parse(args.format.as_deref().unwrap_or("auto"))?,
+            encoding: args.encoding,
+            sheet: args.sheet,
+        },
+        region: args.region.as_deref().map(dialpool_engine::phone::Region::parse).transpose()?,
+        mapping: args
+            .mapping
+            .as_deref()
+            .map(dialpool_engine::import::mapping::ColumnMapping::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        on_duplicate: OnDuplicate::parse(args.on_duplicate.as_deref().unwrap_or("skip"))?,
+        rejects_path: args.rejects_path.as_deref().map(|p| context.path("rejects_path", p)).transpose()?,
+        actor: context.actor(),
+        batch_rows: None,
+    };
+    let progress = ImportProgress::default();
+    let reporter = {
+        let (progress, shown) = (progress.clone(), context.progress.clone());
+        tokio::spawn(async move {
+            loop {
+                shown.set(json!({
+                    "done": progress.read.bytes_read.load(Ordering::Relaxed),
+                    "total": progress.read.bytes_total.load(Ordering::Relaxed),
+                    "unit": "bytes",
+                    "message": format!("{} rows read, {} stored",
+                        progress.rows_read.load(Ordering::Relaxed), progress.rows_merged.load(Ordering::Relaxed)),
+                }));
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let summary = import::import_file_as_job(&context.pool, request, progress, &context.claim).await;
+    reporter.abort();
+    Ok(serde_json::to_value(summary?).unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeImportArgs {
+    path: String,
+    file_name: Option<String>,
+    format: Option<String>,
+    time_zone: Option<String>,
+    region: Option<String>,
+    project_id: Option<i64>,
+}
+
+async fn outcome_import(context: &JobContext) -> Result<Value> {
+    use dialpool_engine::calls::files::{self, Format, OutcomeFileRequest};
+    let args: OutcomeImportArgs = context.args()?;
+    let request = OutcomeFileRequest {
+        tenant: context.tenant()?,
+        scope: dialpool_engine::access::Scope::All,
+        path: context.path("path", &args.path)?,
+        display_name: args.file_name,
+        format: Format::parse(args.format.as_deref().unwrap_or("asterisk"))?,
+        time_zone: args.time_zone,
+        region: args.region.as_deref().map(dialpool_engine::phone::Region::parse).transpose()?,
+        project_id: args.project_id,
+        actor: context.actor(),
+    };
+    context.progress.set(json!({"message": "applying the file"}));
+    let summary = files::import_as_job(&context.pool, request, &context.claim).await?;
+    Ok(serde_json::to_value(summary).unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportArgs {
+    project_id: i64,
+    out: String,
+    #[serde(default)]
+    filter: dialpool_engine::export::ExportFilter,
+    #[serde(default)]
+    options: dialpool_engine::export::ExportOptions,
+}
+
+async fn export(context: &JobContext) -> Result<Value> {
+    use dialpool_engine::export::{self, ExportRequest};
+    let args: ExportArgs = context.args()?;
+    let out = context.path("out", &args.out)?;
+    if let Some(dir) = out.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let request = ExportRequest {
+        tenant: context.tenant()?,
+        project_id: args.project_id,
+        filter: args.filter,
+        options: args.options,
+        out,
+        stored_path: None,
+        expires_at: None,
+        actor: context.actor(),
+    };
+    let export_id = export::start(&context.pool, &request).await?;
+    context.progress.set(json!({"message": format!("export {export_id}")}));
+    let summary = export::run_as_job(&context.pool, export_id, &request, &context.claim).await?;
+    Ok(serde_json::to_value(summary).unwrap_or_default())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AllocationArgs {
+    project_id: Option<i64>,
+}
+
+async fn allocation(context: &JobContext) -> Result<Value> {
+    let args: AllocationArgs = context.args()?;
+    let request = dialpool_engine::allocate::Request {
+        projects: args.project_id.map(|id| vec![id]),
+        ..Default::default()
+    };
+    let mut client = context.pool.get().await?;
+    let report = dialpool_engine::allocate::run_as_job(
+        &mut **client,
+        context.tenant()?,
+        &context.actor(),
+        &request,
+        &context.claim,
+    )
+    .await?;
+    Ok(
+        json!({"allocated": report.allocated, "projects": report.projects.len(), "elapsed_ms": report.elapsed_ms}),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RefreshArgs {
+    #[serde(default)]
+    full: bool,
+}
+
+async fn conversion_refresh(context: &JobContext) -> Result<Value> {
+    let args: RefreshArgs = context.args()?;
+    let summary = dialpool_engine::conversion::refresh(&context.pool, args.full).await?;
+    Ok(serde_json::to_value(summary).unwrap_or_default())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PartitionArgs {
+    months_ahead: Option<i32>,
+}
+
+async fn partition_maintenance(context: &JobContext) -> Result<Value> {
+    let args: PartitionArgs = context.args()?;
+    let client = context.pool.get().await?;
+    let created: Vec<String> = client
+        .query(
+            "SELECT dialpool_ensure_monthly_partitions($1)",
+            &[&args.months_ahead.unwrap_or(3).clamp(1, 24)],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    Ok(json!({"created": created}))
+}

@@ -1,0 +1,275 @@
+//! The job queue against a real PostgreSQL: claims never overlap, unique keys dedupe,
+//! cancel (waiting and running), failures back off and end dead, retry, a dead worker's
+//! job is claimed again and its first run can no longer commit, a worker runs jobs end
+//! to end, and schedules enqueue each fire time once however many tickers run.
+
+use std::time::Duration;
+
+use dialpool_engine::audit::Actor;
+use dialpool_engine::job::{self, JobKind, JobScope, JobState, NewJob, Renewal};
+use dialpool_engine::schedule;
+use dialpool_engine::tenant::TenantId;
+use dialpool_engine::testkit::TestDb;
+use dialpool_jobs::{Worker, WorkerConfig};
+use serde_json::json;
+
+const TENANT: TenantId = TenantId(1);
+const SCOPE: JobScope = JobScope { tenant: TENANT, system: true };
+
+fn refresh_job() -> NewJob {
+    NewJob::new(None, JobKind::ConversionRefresh, json!({}))
+}
+
+async fn state_of(db: &TestDb, id: i64) -> job::JobRecord {
+    job::get(&**db.client().await, SCOPE, id).await.unwrap()
+}
+
+#[tokio::test]
+async fn claims_never_overlap_and_a_unique_key_enqueues_once() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut keyed = refresh_job();
+    keyed.unique_key = Some("once".into());
+    let first = job::enqueue(&**client, &keyed).await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(job::enqueue(&**client, &keyed).await.unwrap(), None, "the key is taken");
+    job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
+
+    // Two workers claiming at once get different jobs, then there are none.
+    let (a, b) = (db.client().await, db.client().await);
+    let lock = Duration::from_secs(30);
+    let (x, y) = tokio::join!(
+        job::claim(&**a, "a", &[JobKind::ConversionRefresh], lock),
+        job::claim(&**b, "b", &[JobKind::ConversionRefresh], lock)
+    );
+    let (x, y) = (x.unwrap().unwrap(), y.unwrap().unwrap());
+    assert_ne!(x.id, y.id);
+    assert!(job::claim(&**a, "a", &[JobKind::ConversionRefresh], lock).await.unwrap().is_none());
+    assert!(
+        job::claim(&**a, "a", &[JobKind::Import], lock).await.unwrap().is_none(),
+        "only the kinds asked for"
+    );
+    job::complete(&**a, &x, &json!({"ok": true})).await.unwrap();
+    let done = state_of(&db, x.id).await;
+    assert_eq!((done.state, done.result), (JobState::Succeeded, Some(json!({"ok": true}))));
+
+    // A waiting job is cancelled at once; a running one when its worker next renews.
+    let mut writer = db.client().await;
+    let waiting = job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
+    let cancelled = job::cancel(&mut **writer, SCOPE, &Actor::system("test"), waiting).await.unwrap();
+    assert_eq!(cancelled.state, JobState::Cancelled);
+    let asked = job::cancel(&mut **writer, SCOPE, &Actor::system("test"), y.id).await.unwrap();
+    assert!(asked.cancel_requested && asked.state == JobState::Running);
+    assert_eq!(job::renew(&**b, &y, lock, &json!({})).await.unwrap(), Renewal::Cancel);
+    let error = job::cancel(&mut **writer, SCOPE, &Actor::system("test"), x.id).await.unwrap_err();
+    assert!(error.to_string().contains("has ended (succeeded)"), "{error}");
+    // Another tenant's administrator does not see the installation's jobs.
+    let other = JobScope { tenant: TenantId(2), system: false };
+    assert!(job::get(&**client, other, x.id).await.is_err());
+}
+
+#[tokio::test]
+async fn failures_back_off_and_the_last_attempt_leaves_the_job_dead() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut two = refresh_job();
+    two.max_attempts = 2;
+    let id = job::enqueue(&**client, &two).await.unwrap().unwrap();
+    let lock = Duration::from_secs(30);
+    let claim = job::claim(&**client, "w", &[JobKind::ConversionRefresh], lock).await.unwrap().unwrap();
+    let state = job::fail(&**client, &claim, "first failure", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(state, JobState::Retrying);
+    let waiting = state_of(&db, id).await;
+    let delay = (waiting.run_at - chrono::Utc::now()).num_seconds();
+    assert!((55..=76).contains(&delay), "about a minute (with jitter): {delay}");
+    assert!(
+        job::claim(&**client, "w", &[JobKind::ConversionRefresh], lock).await.unwrap().is_none(),
+        "not before"
+    );
+
+    client.execute("UPDATE jobs SET run_at = now() WHERE id = $1", &[&id]).await.unwrap();
+    let again = job::claim(&**client, "w", &[JobKind::ConversionRefresh], lock).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    assert_eq!(
+        job::fail(&**client, &again, "second failure", Duration::from_secs(60)).await.unwrap(),
+        JobState::Dead
+    );
+    let dead = state_of(&db, id).await;
+    let errors: Vec<&str> =
+        dead.errors.as_array().unwrap().iter().map(|e| e["error"].as_str().unwrap()).collect();
+    assert_eq!(errors, ["first failure", "second failure"]);
+
+    // A user retries it: queued again with its attempts reset, errors kept.
+    let mut client = db.client().await;
+    let retried = job::retry(&mut **client, SCOPE, &Actor::system("test"), id).await.unwrap();
+    assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
+    assert_eq!(retried.errors.as_array().unwrap().len(), 2);
+    let error = job::retry(&mut **client, SCOPE, &Actor::system("test"), id).await.unwrap_err();
+    assert!(error.to_string().contains("only a dead or cancelled job is retried"), "{error}");
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_stopped_is_claimed_again_and_the_first_run_cannot_commit() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
+    let first = job::claim(&**client, "dead", &[JobKind::ConversionRefresh], Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        job::claim(&**client, "live", &[JobKind::ConversionRefresh], Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The first worker stops renewing; its lock runs out.
+    client
+        .execute("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    let second = job::claim(&**client, "live", &[JobKind::ConversionRefresh], Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((second.id, second.attempts), (id, 2));
+
+    // Were the first one only slow, its work could not commit beside the second's.
+    let mut other = db.client().await;
+    let other: &mut tokio_postgres::Client = &mut other;
+    let tx = other.transaction().await.unwrap();
+    let error = job::complete_in(&tx, &first, &json!({})).await.unwrap_err();
+    assert!(error.to_string().contains("no longer held by dead"), "{error}");
+    drop(tx);
+    assert_eq!(
+        job::renew(&**client, &first, Duration::from_secs(30), &json!({})).await.unwrap(),
+        Renewal::Lost
+    );
+    assert_eq!(
+        job::renew(&**client, &second, Duration::from_secs(30), &json!({"done": 1})).await.unwrap(),
+        Renewal::Continue
+    );
+    assert_eq!(state_of(&db, id).await.progress, json!({"done": 1}));
+}
+
+#[tokio::test]
+async fn a_worker_runs_due_jobs_records_failures_and_wakes_on_a_notification() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let refresh = job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
+    let partitions = job::enqueue(
+        &**client,
+        &NewJob::new(None, JobKind::PartitionMaintenance, json!({"months_ahead": 2})),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let bad = job::enqueue(&**client, &NewJob::new(Some(TENANT), JobKind::Allocation, json!({"project": 1})))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut config = WorkerConfig::new(std::env::temp_dir());
+    config.poll = Duration::from_millis(100);
+    config.listen = Some(db.config.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(Worker::new(db.pool.clone(), config).run(async {
+        let _ = stopped.await;
+    }));
+    let finished = |id: i64| {
+        let db = &db;
+        async move {
+            for _ in 0..200 {
+                let job = state_of(db, id).await;
+                if !matches!(job.state, JobState::Queued | JobState::Running) {
+                    return job;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("job {id} did not finish: {:?}", state_of(db, id).await);
+        }
+    };
+    let done = finished(refresh).await;
+    assert_eq!(done.state, JobState::Succeeded);
+    assert_eq!(done.result.unwrap()["full"], true, "the first refresh is a full one");
+    assert_eq!(finished(partitions).await.state, JobState::Succeeded);
+    let failed = finished(bad).await;
+    assert_eq!(failed.state, JobState::Retrying, "bad arguments fail the attempt");
+    assert!(
+        failed.errors[0]["error"].as_str().unwrap().contains("unknown field `project`"),
+        "{:?}",
+        failed.errors
+    );
+
+    // A job enqueued while the worker waits is picked up on its notification.
+    let woken = job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
+    assert_eq!(finished(woken).await.state, JobState::Succeeded);
+    stop.send(()).unwrap();
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn each_fire_time_is_enqueued_once_however_many_tickers_run() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES (1, 'Moscow desk', 'Europe/Moscow', 10)",
+            &[],
+        )
+        .await
+        .unwrap();
+    schedule::ensure_defaults(&**client).await.unwrap();
+    schedule::ensure_defaults(&**client).await.unwrap();
+    let listed = schedule::list(&**client, SCOPE).await.unwrap();
+    let names: Vec<(&str, &str, &str)> =
+        listed.iter().map(|s| (s.name.as_str(), s.cron.as_str(), s.time_zone.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            ("Conversion refresh", "*/5 * * * *", "UTC"),
+            ("Partition maintenance", "0 3 * * *", "UTC"),
+            ("Daily allocation: Moscow desk (#1)", "0 0 * * *", "Europe/Moscow"),
+        ]
+    );
+    // As if the schedules were made a day ago: each has one due fire time. Two tickers
+    // (two servers) run at once.
+    client.execute("UPDATE schedules SET updated_at = now() - interval '1 day'", &[]).await.unwrap();
+    let now = chrono::Utc::now();
+    let (one, two) = (db.client().await, db.client().await);
+    let (a, b) = tokio::join!(schedule::enqueue_due(&**one, now), schedule::enqueue_due(&**two, now));
+    assert_eq!(a.unwrap() + b.unwrap(), 3, "one job per schedule");
+    assert_eq!(schedule::enqueue_due(&**one, now).await.unwrap(), 0, "and none again");
+    let jobs: i64 = client
+        .query_one("SELECT count(*) FROM jobs WHERE schedule_id IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 3);
+    let allocation = client
+        .query_one("SELECT tenant_id, args, run_at FROM jobs WHERE kind = 'allocation'", &[])
+        .await
+        .unwrap();
+    assert_eq!(allocation.get::<_, Option<i64>>(0), Some(1));
+    assert_eq!(allocation.get::<_, serde_json::Value>(1), json!({"project_id": 1}));
+    let midnight: chrono::DateTime<chrono::Utc> = allocation.get(2);
+    assert_eq!(midnight.format("%H:%M").to_string(), "21:00", "midnight in Moscow");
+
+    // An edit takes effect at the next tick; a bad expression is refused whole.
+    let mut writer = db.client().await;
+    let id = listed[0].id;
+    let input = schedule::ScheduleInput {
+        name: "Conversion refresh".into(),
+        cron: "* * * * * *".into(),
+        time_zone: "UTC".into(),
+        kind: JobKind::ConversionRefresh,
+        args: json!({}),
+        enabled: true,
+    };
+    let edited = schedule::update(&mut **writer, SCOPE, &Actor::system("test"), id, &input).await.unwrap();
+    assert!(edited.next_fire_at.unwrap() <= chrono::Utc::now() + chrono::Duration::seconds(1));
+    let bad = schedule::ScheduleInput { cron: "every minute".into(), ..input };
+    let error = schedule::update(&mut **writer, SCOPE, &Actor::system("test"), id, &bad).await.unwrap_err();
+    assert!(error.to_string().starts_with("invalid cron"), "{error}");
+    let error = schedule::delete(&mut **writer, SCOPE, &Actor::system("test"), id).await.unwrap_err();
+    assert!(error.to_string().contains("disable it instead"), "{error}");
+}

@@ -78,6 +78,9 @@ pub enum Command {
     Forecast(crate::cli_projects::ForecastArgs),
     /// Where a number is, its history, and why each project can or cannot take it.
     Explain(crate::cli_projects::ExplainArgs),
+    /// The job queue: list, run, cancel and retry jobs, or run a worker.
+    #[command(subcommand)]
+    Jobs(crate::cli_jobs::JobsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -117,9 +120,16 @@ pub struct ServeArgs {
     /// three times longer (up to 6 hours), 8 tries in all.
     #[arg(long, env = "DIALPOOL_WEBHOOKS_RETRY_BASE_S", default_value_t = 60.0)]
     pub webhooks_retry_base_s: f64,
-    /// Seconds between refreshes of the conversion aggregates (0: never).
-    #[arg(long, env = "DIALPOOL_CONVERSION_REFRESH_S", default_value_t = 300)]
-    pub conversion_refresh_s: u64,
+    /// Jobs this server runs at once (0: this server runs none; another runs them).
+    #[arg(long, env = "DIALPOOL_JOBS_CONCURRENCY", default_value_t = 2)]
+    pub jobs_concurrency: usize,
+    /// Seconds a claimed job stays locked without renewal: how long a dead server's job
+    /// waits before another takes it.
+    #[arg(long, env = "DIALPOOL_JOBS_LOCK_S", default_value_t = 30)]
+    pub jobs_lock_s: u64,
+    /// Seconds between looks at the schedules (0: this server enqueues none).
+    #[arg(long, env = "DIALPOOL_SCHEDULE_TICK_S", default_value_t = 5)]
+    pub schedule_tick_s: u64,
     /// Hours an export's file is kept for download before it is deleted.
     #[arg(long, env = "DIALPOOL_EXPORTS_KEEP_HOURS", default_value_t = 72)]
     pub exports_keep_hours: u32,
@@ -401,6 +411,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             crate::cli_projects::explain(&pool, tenant, args).await
+        }
+        Command::Jobs(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            crate::cli_jobs::jobs(&pool, &config, tenant, command).await
         }
         Command::Demo(flag) => {
             let pool = ready_pool(&config, true).await?;
@@ -888,7 +903,26 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         exports_keep: chrono::Duration::hours(i64::from(args.exports_keep_hours)),
     };
     let expiry_task = tokio::spawn(delete_expired_exports(pool.clone(), args.data_dir.clone()));
-    let conversion_task = tokio::spawn(refresh_conversion(pool.clone(), args.conversion_refresh_s));
+    // The defaults exist before the first request, so they can be listed and edited at once.
+    {
+        let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+        dialpool_engine::schedule::ensure_defaults(&**client).await?;
+    }
+    let (stop_jobs, jobs_stopping) = tokio::sync::watch::channel(false);
+    let stopped = |mut signal: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = signal.wait_for(|stop| *stop).await;
+    };
+    let worker_task = (args.jobs_concurrency > 0).then(|| {
+        let mut worker = dialpool_jobs::WorkerConfig::new(args.data_dir.clone());
+        worker.concurrency = args.jobs_concurrency;
+        worker.lock_for = Duration::from_secs(args.jobs_lock_s.max(3));
+        worker.listen = Some(config.clone());
+        tokio::spawn(dialpool_jobs::Worker::new(pool.clone(), worker).run(stopped(jobs_stopping.clone())))
+    });
+    let ticker_task = (args.schedule_tick_s > 0).then(|| {
+        let every = Duration::from_secs(args.schedule_tick_s);
+        tokio::spawn(dialpool_jobs::ticker::run(pool.clone(), every, stopped(jobs_stopping.clone())))
+    });
     let sender_config = SenderConfig {
         allow_private: args.webhooks_allow_private,
         retry_base: Duration::try_from_secs_f64(args.webhooks_retry_base_s)
@@ -917,27 +951,12 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     let _ = stop_sender.send(());
     let _ = sender_task.await;
     expiry_task.abort();
-    conversion_task.abort();
+    // Running jobs stop and go back to the queue for another server (or the next start).
+    let _ = stop_jobs.send(true);
+    for task in [worker_task, ticker_task].into_iter().flatten() {
+        let _ = task.await;
+    }
     served
-}
-
-/// Refreshes the conversion aggregates every `every_s` seconds (0: never). The scheduled
-/// jobs of a later issue take this over.
-async fn refresh_conversion(pool: deadpool_postgres::Pool, every_s: u64) {
-    if every_s == 0 {
-        return;
-    }
-    let mut every = tokio::time::interval(Duration::from_secs(every_s));
-    loop {
-        every.tick().await;
-        match dialpool_engine::conversion::refresh(&pool, false).await {
-            Ok(summary) if summary.cells > 0 => {
-                tracing::info!(cells = summary.cells, rows = summary.rows_read, "conversion refreshed")
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "refreshing conversion"),
-        }
-    }
 }
 
 /// Deletes export files past their keep time, every few minutes.

@@ -1,5 +1,6 @@
 //! Dialpool's HTTP API and command line: both call the engine and nothing else.
 
 pub mod cli;
+mod cli_jobs;
 mod cli_projects;
 pub mod http;

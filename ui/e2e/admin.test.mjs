@@ -32,8 +32,8 @@ before(async () => {
   assert.ok(existsSync(binary), `build the server first: ${binary} is missing`);
   server = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
     env: { ...process.env, DATABASE_URL: `${serverUrl}/${database}`, DIALPOOL_ADMIN_EMAIL: email, DIALPOOL_ADMIN_PASSWORD: password, DIALPOOL_LOG: "info", NO_COLOR: "1",
-           // The conversion page's figures come from the aggregates; refresh them every second.
-           DIALPOOL_CONVERSION_REFRESH_S: "1" },
+           // Schedules are looked at every second (the conversion refresh's is set below).
+           DIALPOOL_SCHEDULE_TICK_S: "1" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   baseUrl = await new Promise((resolve, reject) => {
@@ -52,6 +52,8 @@ before(async () => {
     });
     server.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${seen}`)));
   });
+  // The conversion page's figures come from the aggregates: refresh them every second.
+  execFileSync("psql", [`${serverUrl}/${database}`, "-qc", "UPDATE schedules SET cron = '* * * * * *' WHERE system_key = 'conversion_refresh'"]);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],

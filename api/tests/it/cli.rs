@@ -228,6 +228,12 @@ async fn every_command_has_help() {
         vec!["conversion", "refresh", "--help"],
         vec!["conversion", "report", "--help"],
         vec!["export", "--help"],
+        vec!["jobs", "--help"],
+        vec!["jobs", "list", "--help"],
+        vec!["jobs", "run", "--help"],
+        vec!["jobs", "cancel", "--help"],
+        vec!["jobs", "retry", "--help"],
+        vec!["jobs", "work", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");

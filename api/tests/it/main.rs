@@ -7,6 +7,7 @@ mod conversion;
 mod dashboard;
 mod exports;
 mod http;
+mod jobs;
 mod numbers;
 mod projects;
 mod support;

@@ -1,0 +1,205 @@
+//! The job queue across processes: a worker killed mid-import leaves the job to another,
+//! which imports the file exactly once; two `dialpool serve` processes enqueue each
+//! schedule's fire time once; `dialpool jobs` lists, runs and cancels.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dialpool_engine::testkit::TestDb;
+
+fn dialpool(db: &TestDb) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dialpool"));
+    command.env("DATABASE_URL", db.url()).env_remove("DIALPOOL_TENANT").env("NO_COLOR", "1");
+    command
+}
+
+fn run_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    let output = dialpool(db).args(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    db.client().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+fn worker(db: &TestDb) -> Child {
+    dialpool(db)
+        .args(["jobs", "work", "--lock-s", "3", "--concurrency", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_import_leaves_the_job_to_another_which_imports_the_file_once() {
+    let db = TestDb::new().await;
+    run_json(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU", "--json"]);
+    let path = std::env::temp_dir().join(format!("dialpool-job-kill-{}.csv", db.name));
+    let rows = 300_000;
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        writeln!(file, "phone,note").unwrap();
+        for i in 0..rows {
+            writeln!(file, "+7916{i:07},row {i}").unwrap();
+        }
+    }
+    let args = serde_json::json!({"provider": "acme", "path": path}).to_string();
+    let queued = run_json(&db, &["jobs", "run", "import", "--args", &args, "--json"]);
+    let id = queued["id"].as_i64().unwrap();
+    assert_eq!(queued["state"], "queued");
+
+    // The first worker claims it and gets going; it is killed once the import's
+    // transaction has written numbers and the worker has reported progress.
+    let mut first = Killed(worker(&db));
+    let started = Instant::now();
+    loop {
+        let writing = scalar(
+            &db,
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+              WHERE c.relname LIKE 'phone_numbers_p%' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()",
+        )
+        .await;
+        let reported = scalar(
+            &db,
+            &format!("SELECT count(*) FROM jobs WHERE id = {id} AND (progress->>'done')::bigint > 0"),
+        )
+        .await;
+        if writing > 0 && reported > 0 {
+            break;
+        }
+        assert!(first.0.try_wait().unwrap().is_none(), "the worker exited");
+        assert!(started.elapsed() < Duration::from_secs(120), "the import never started writing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        scalar(&db, &format!("SELECT count(*) FROM jobs WHERE id = {id} AND state = 'running'")).await,
+        1
+    );
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scalar(&db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'").await > 0 {
+        assert!(Instant::now() < deadline, "the killed worker's transaction never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM phone_numbers").await,
+        0,
+        "nothing of the first run remains"
+    );
+
+    // A second worker takes the job once the dead one's lock (3 s) has run out.
+    let _second = Killed(worker(&db));
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let state: String =
+            db.client().await.query_one("SELECT state FROM jobs WHERE id = $1", &[&id]).await.unwrap().get(0);
+        if state == "succeeded" {
+            break;
+        }
+        assert!(matches!(state.as_str(), "running" | "queued"), "the job ended {state}");
+        assert!(Instant::now() < deadline, "the second worker never finished the job");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(scalar(&db, &format!("SELECT attempts::bigint FROM jobs WHERE id = {id}")).await, 2);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM imports WHERE status = 'succeeded'").await,
+        1,
+        "imported once"
+    );
+    assert_eq!(scalar(&db, "SELECT count(*) FROM phone_numbers").await, rows);
+    let result = run_json(&db, &["jobs", "list", "--kind", "import", "--json"]);
+    assert_eq!(result[0]["result"]["inserted"], rows, "the import summary is the job's result");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn two_servers_enqueue_each_fire_time_of_a_schedule_once() {
+    let db = TestDb::new().await;
+    // Migrated, with the defaults, before the servers start.
+    run_json(&db, &["migrate", "--json"]);
+    let data = std::env::temp_dir().join(format!("dialpool-two-servers-{}", db.name));
+    let serve = || {
+        Killed(
+            dialpool(&db)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+                .env("DIALPOOL_SCHEDULE_TICK_S", "1")
+                // No worker: the jobs stay queued to be counted.
+                .env("DIALPOOL_JOBS_CONCURRENCY", "0")
+                .env("DIALPOOL_ADMIN_PASSWORD", "two servers password")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let client = db.client().await;
+    let (a, b) = (serve(), serve());
+    // Both have made the defaults; a schedule firing every second is added.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while scalar(&db, "SELECT count(*) FROM schedules WHERE system_key = 'conversion_refresh'").await == 0 {
+        assert!(Instant::now() < deadline, "the servers never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .execute(
+            "INSERT INTO schedules (tenant_id, name, cron, kind, args) VALUES (1, 'every second', '* * * * * *', 'allocation', '{}')",
+            &[],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    drop((a, b));
+    let fired = scalar(
+        &db,
+        "SELECT count(*) FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE s.name = 'every second'",
+    )
+    .await;
+    let distinct = scalar(
+        &db,
+        "SELECT count(DISTINCT j.run_at) FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE s.name = 'every second'",
+    )
+    .await;
+    assert!(fired >= 3, "the schedule fired about every tick: {fired}");
+    assert_eq!(fired, distinct, "each fire time once");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test]
+async fn jobs_run_waits_for_a_worker_and_cancel_stops_a_waiting_job() {
+    let db = TestDb::new().await;
+    run_json(&db, &["migrate", "--json"]);
+    let queued =
+        run_json(&db, &["jobs", "run", "partition_maintenance", "--args", "{\"months_ahead\": 2}", "--json"]);
+    let cancelled = run_json(&db, &["jobs", "cancel", &queued["id"].to_string(), "--json"]);
+    assert_eq!(cancelled["state"], "cancelled");
+    let again = dialpool(&db).args(["jobs", "cancel", &queued["id"].to_string()]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to cancel"));
+    let bad = dialpool(&db).args(["jobs", "run", "retention"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("'retention' is not one of"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    let _worker = Killed(worker(&db));
+    let done = run_json(&db, &["jobs", "run", "conversion_refresh", "--wait", "--json"]);
+    assert_eq!(done["state"], "succeeded");
+    assert_eq!(done["result"]["full"], true);
+    let retried = run_json(&db, &["jobs", "retry", &queued["id"].to_string(), "--json"]);
+    assert_eq!(retried["state"], "queued");
+}

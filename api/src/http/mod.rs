@@ -90,6 +90,7 @@ impl AppState {
         (name = "imports", description = "Number file imports"),
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
+        (name = "jobs", description = "The job queue and the cron schedules that fill it"),
         (name = "conversion", description = "Conversion analytics by day, weekday, project, provider and geo"),
         (name = "exports", description = "Number batches out to files: start, follow, history, download"),
         (name = "calls", description = "Dialers and softphones: leases, screen pop, call outcomes, calling hours"),
@@ -147,8 +148,8 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, conversion, dashboard, exports, imports, numbers, projects, settings, tenants, tokens,
-        users, webhooks,
+        audit, calls, conversion, dashboard, exports, imports, jobs, numbers, projects, settings, tenants,
+        tokens, users, webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
@@ -198,6 +199,12 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(conversion::hours))
         .routes(routes!(dashboard::dashboard))
         .routes(routes!(dashboard::dashboard_events))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(jobs::list_schedules, jobs::create_schedule))
+        .routes(routes!(jobs::update_schedule, jobs::delete_schedule))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

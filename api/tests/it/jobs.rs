@@ -203,3 +203,91 @@ async fn jobs_run_waits_for_a_worker_and_cancel_stops_a_waiting_job() {
     let retried = run_json(&db, &["jobs", "retry", &queued["id"].to_string(), "--json"]);
     assert_eq!(retried["state"], "queued");
 }
+
+#[tokio::test]
+async fn schedules_and_jobs_over_http_need_settings_manage_and_check_what_they_are_given() {
+    use axum::http::{Method, StatusCode};
+    use serde_json::json;
+
+    let api = crate::support::Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    api.dial_project(provider, 1).await;
+    dialpool_engine::schedule::ensure_defaults(&**api.db.client().await).await.unwrap();
+    // A tenant administrator sees the tenant's schedules (its project's daily allocation),
+    // not the installation's own.
+    let listed = api.get("/api/v1/schedules", &admin).await.expect(StatusCode::OK).json();
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Daily allocation: Dial (#1)"]);
+
+    let bad = api
+        .post(
+            "/api/v1/schedules",
+            &admin,
+            json!({"name": "Nightly", "cron": "0 25 * * *", "kind": "allocation"}),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .json();
+    assert!(bad["detail"].as_str().unwrap().contains("cron"), "{bad}");
+    let created = api
+        .post(
+            "/api/v1/schedules",
+            &admin,
+            json!({"name": "Nightly", "cron": "30 2 * * *", "time_zone": "Europe/Moscow", "kind": "allocation"}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    assert_eq!(created["next_fire_at"].as_str().unwrap()[11..16], *"23:30", "02:30 in Moscow");
+    let id = created["id"].as_i64().unwrap();
+    api.post(
+        "/api/v1/schedules",
+        &admin,
+        json!({"name": "nightly", "cron": "* * * * *", "kind": "allocation"}),
+    )
+    .await
+    .expect(StatusCode::CONFLICT);
+    let disabled = api
+        .request(
+            Method::PUT,
+            &format!("/api/v1/schedules/{id}"),
+            &admin,
+            Some(json!({"name": "Nightly", "cron": "30 2 * * *", "kind": "allocation", "enabled": false})),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((disabled["enabled"].clone(), disabled["next_fire_at"].clone()), (json!(false), json!(null)));
+
+    // A job of the tenant, cancelled while it waits; retried.
+    let job = dialpool_engine::job::enqueue(
+        &**api.db.client().await,
+        &dialpool_engine::job::NewJob::new(
+            Some(dialpool_engine::tenant::TenantId(1)),
+            dialpool_engine::job::JobKind::Allocation,
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let cancelled = api
+        .post(&format!("/api/v1/jobs/{job}/cancel"), &admin, json!({}))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(cancelled["state"], "cancelled");
+    api.post(&format!("/api/v1/jobs/{job}/cancel"), &admin, json!({})).await.expect(StatusCode::CONFLICT);
+    let listed = api.get("/api/v1/jobs?state=cancelled", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(listed[0]["id"], job);
+    api.post(&format!("/api/v1/jobs/{job}/retry"), &admin, json!({})).await.expect(StatusCode::OK);
+    api.request(Method::DELETE, &format!("/api/v1/schedules/{id}"), &admin, None)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+
+    // A manager without settings.manage may not.
+    let manager = api.manager_of_another_project().await;
+    api.get("/api/v1/jobs", &manager).await.expect(StatusCode::FORBIDDEN);
+    api.get("/api/v1/schedules", &manager).await.expect(StatusCode::FORBIDDEN);
+}

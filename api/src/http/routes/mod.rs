@@ -10,6 +10,7 @@ pub mod conversion;
 pub mod dashboard;
 pub mod exports;
 pub mod imports;
+pub mod jobs;
 pub mod numbers;
 pub mod projects;
 pub mod settings;

@@ -2,7 +2,7 @@
 // driven by playwright-core. The tests run in order on one database: import a fixture and
 // find it in the audit log; configure a project and allocate; a dialer leases and posts
 // outcomes with a token while the numbers page shows the statuses move; export; read the
-// conversion page and the home page.
+// conversion page and the home page; the jobs page and a schedule switched off.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -318,4 +318,27 @@ test("the home page shows today's figures and follows new calls without a reload
   await row.getByRole("cell", { name: "66.7%" }).waitFor();
   assert.equal((await cells())[4], "3");
   await page.getByRole("region", { name: "Today in all projects" }).getByText("66.7%").waitFor();
+}));
+
+test("the jobs page shows the scheduled conversion refreshes and a schedule is switched off in place", withPage(async (page) => {
+  // The server refreshes conversion every second through the job queue (see before()).
+  await page.getByRole("link", { name: "Jobs", exact: true }).click();
+  const jobs = page.getByRole("table", { name: "Jobs" });
+  await jobs.getByRole("row").filter({ hasText: "conversion_refresh" }).filter({ hasText: "succeeded" }).first().waitFor();
+
+  const schedules = page.getByRole("table", { name: "Schedules" });
+  const row = schedules.getByRole("row").filter({ hasText: "Partition maintenance" });
+  const enabled = row.getByRole("checkbox");
+  assert.equal(await enabled.isChecked(), true);
+  // The box follows the saved schedule, so it changes once the server has it.
+  await enabled.click();
+  await row.locator("input[type=checkbox]:not(:checked)").waitFor();
+  await page.reload();
+  await page.getByRole("table", { name: "Schedules" }).getByRole("row").filter({ hasText: "Partition maintenance" }).waitFor();
+  assert.equal(await page.getByRole("table", { name: "Schedules" }).getByRole("row").filter({ hasText: "Partition maintenance" }).getByRole("checkbox").isChecked(), false);
+  // A bad expression is refused with the server's message, and nothing changes.
+  const cron = page.getByLabel("cron Partition maintenance");
+  await cron.fill("0 25 * * *");
+  await cron.blur();
+  await page.getByText(/invalid cron: '0 25 \* \* \*'/).waitFor();
 }));

@@ -9,6 +9,7 @@ import { ImportsPage } from "./features/imports";
 import { ExportsPage } from "./features/exports";
 import { ConversionPage } from "./features/conversion";
 import { DashboardPage } from "./features/dashboard";
+import { JobsPage } from "./features/jobs";
 import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
 import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
@@ -36,6 +37,7 @@ const PAGES: { path: string; label: MessageKey; permission: string | "platform";
   { path: "/statuses", label: "statuses", permission: "numbers.read", element: () => <StatusesPage /> },
   { path: "/dispositions", label: "dispositions", permission: "settings.manage", element: () => <DispositionsPage /> },
   { path: "/webhooks", label: "webhooks", permission: "settings.manage", element: () => <WebhooksPage /> },
+  { path: "/jobs", label: "jobs", permission: "settings.manage", element: () => <JobsPage /> },
   { path: "/users", label: "users", permission: "users.manage", element: () => <UsersPage /> },
   { path: "/roles", label: "roles", permission: "users.manage", element: () => <RolesPage /> },
   { path: "/tokens", label: "tokens", permission: "tokens.create", element: () => <TokensPage /> },

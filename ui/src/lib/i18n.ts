@@ -269,6 +269,16 @@ const en = {
   runningNow: "Running now",
   nothingRunning: "Nothing is running.",
   updatedAt: "Updated",
+  jobs: "Jobs",
+  kind: "Kind",
+  progress: "Progress",
+  created: "Created",
+  lastError: "Last error",
+  cancelling: "cancelling",
+  retry: "Retry",
+  schedules: "Schedules",
+  nextRun: "Next run",
+  enabled: "On",
 };
 
 export type MessageKey = keyof typeof en;
@@ -539,6 +549,16 @@ const ru: Partial<Record<MessageKey, string>> = {
   runningNow: "Выполняется сейчас",
   nothingRunning: "Ничего не выполняется.",
   updatedAt: "Обновлено",
+  jobs: "Задания",
+  kind: "Тип",
+  progress: "Ход",
+  created: "Создано",
+  lastError: "Последняя ошибка",
+  cancelling: "отменяется",
+  retry: "Повторить",
+  schedules: "Расписания",
+  nextRun: "Следующий запуск",
+  enabled: "Вкл.",
 };
 
 export const LOCALES = ["en", "ru"] as const;

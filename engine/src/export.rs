@@ -627,7 +627,10 @@ async fn run_in_transaction(
         }
         ExportFormat::Xlsx => {
             let query = format!("{FILTER_VALUES} {SHEET_COLUMNS} {numbers}");
-            write_xlsx(&tx, &query, partial, progress, &mut phones).await?
+            write_sheet_rows(&tx, &query, partial, progress, &mut phones, |path, rows| {
+                xlsx::write(path, rows, xlsx::SHEET_ROWS)
+            })
+            .await?
         }
         ExportFormat::Vicidial => {
             let query = format!("{FILTER_VALUES} {VICIDIAL_COLUMNS} {numbers}");
@@ -636,7 +639,10 @@ async fn run_in_transaction(
         }
         ExportFormat::Parquet => {
             let query = format!("{FILTER_VALUES} {RAW_COLUMNS} {numbers}");
-            write_parquet(&tx, &query, partial, progress, &mut phones).await?
+            write_sheet_rows(&tx, &query, partial, progress, &mut phones, |path, rows| {
+                parquet::write(path, rows, parquet::ROW_GROUP_ROWS)
+            })
+            .await?
         }
     };
     let rows = phones.len() as i64;
@@ -872,16 +878,18 @@ where
     worker.await.map_err(|e| Error::Worker(e.to_string()))?
 }
 
-async fn write_xlsx(
+/// Writes the spreadsheet columns' rows (XLSX, Parquet) to `partial` with `write`.
+async fn write_sheet_rows(
     tx: &Transaction<'_>,
     query: &str,
     partial: &Path,
     progress: &Progress,
     phones: &mut Vec<i64>,
+    write: fn(&Path, Chunks<xlsx::SheetRow>) -> Result<()>,
 ) -> Result<i64> {
     let path = partial.to_path_buf();
     stream_rows(tx, query, SHEET_TYPES, progress, phones, xlsx::SheetRow::decode, move |rows| {
-        xlsx::write(&path, rows, xlsx::SHEET_ROWS)
+        write(&path, rows)
     })
     .await?;
     file_size(partial).await
@@ -905,21 +913,6 @@ async fn write_vicidial(
         |row| row,
         move |rows| vicidial::write(&path, list_id, rows),
     )
-    .await?;
-    file_size(partial).await
-}
-
-async fn write_parquet(
-    tx: &Transaction<'_>,
-    query: &str,
-    partial: &Path,
-    progress: &Progress,
-    phones: &mut Vec<i64>,
-) -> Result<i64> {
-    let path = partial.to_path_buf();
-    stream_rows(tx, query, SHEET_TYPES, progress, phones, xlsx::SheetRow::decode, move |rows| {
-        parquet::write(&path, rows, parquet::ROW_GROUP_ROWS)
-    })
     .await?;
     file_size(partial).await
 }

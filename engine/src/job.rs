@@ -237,15 +237,7 @@ pub async fn complete_in(
     claim: &Claim,
     result: &serde_json::Value,
 ) -> Result<()> {
-    let updated = client
-        .execute(
-            "UPDATE jobs SET state = 'succeeded', result = $3, finished_at = now(), locked_by = NULL,
-                    locked_until = NULL
-              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-            &[&claim.id, &claim.worker, result],
-        )
-        .await?;
-    if updated == 0 {
+    if mark_succeeded(client, claim, result).await? == 0 {
         return Err(Error::Refused(format!(
             "job {} is no longer held by {}: another worker took it over or it was cancelled",
             claim.id, claim.worker
@@ -256,15 +248,24 @@ pub async fn complete_in(
 
 /// Marks the job succeeded unless its work already did (in its own transaction).
 pub async fn complete(client: &impl GenericClient, claim: &Claim, result: &serde_json::Value) -> Result<()> {
-    client
+    mark_succeeded(client, claim, result).await?;
+    Ok(())
+}
+
+/// Marks the job succeeded if this worker still holds it; returns the rows changed.
+async fn mark_succeeded(
+    client: &impl GenericClient,
+    claim: &Claim,
+    result: &serde_json::Value,
+) -> Result<u64> {
+    Ok(client
         .execute(
             "UPDATE jobs SET state = 'succeeded', result = $3, finished_at = now(), locked_by = NULL,
                     locked_until = NULL
               WHERE id = $1 AND locked_by = $2 AND state = 'running'",
             &[&claim.id, &claim.worker, result],
         )
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// Records a failed attempt: the job is retried after `backoff` (exponential in its

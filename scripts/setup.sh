@@ -13,6 +13,8 @@ command -v psql >/dev/null || need_apt+=(postgresql postgresql-client)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql-common)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 if $want_browser && ! command -v chromium >/dev/null; then need_apt+=(chromium); fi
+# The SFTP tests drive the server with OpenSSH's own client.
+command -v sftp >/dev/null || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -127,6 +127,9 @@ pub struct ServeArgs {
     /// waits before another takes it.
     #[arg(long, env = "DIALPOOL_JOBS_LOCK_S", default_value_t = 30)]
     pub jobs_lock_s: u64,
+    /// Where the partners' SFTP server listens (`off`: no SFTP server).
+    #[arg(long, env = "DIALPOOL_SFTP_LISTEN", default_value = "127.0.0.1:2222")]
+    pub sftp_listen: String,
     /// Seconds between looks at the schedules (0: this server enqueues none).
     #[arg(long, env = "DIALPOOL_SCHEDULE_TICK_S", default_value_t = 5)]
     pub schedule_tick_s: u64,
@@ -934,6 +937,30 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     let sender_task = tokio::spawn(sender.run(async {
         let _ = sender_stopped.await;
     }));
+    let sftp_task = match args.sftp_listen.as_str() {
+        "off" => None,
+        address => {
+            let listen: SocketAddr = address.parse().map_err(|_| {
+                dialpool_engine::Error::invalid(
+                    "sftp-listen",
+                    format!("'{address}' is not an address:port or off"),
+                )
+            })?;
+            let bound = dialpool_sftp::bind(
+                pool.clone(),
+                dialpool_sftp::SftpConfig { listen, data_dir: args.data_dir.clone() },
+            )
+            .await?;
+            let address = bound.local_addr()?;
+            tracing::info!(%address, "SFTP server listening");
+            eprintln!("dialpool SFTP for partners on {address}");
+            Some(tokio::spawn(async move {
+                if let Err(error) = bound.run().await {
+                    tracing::error!(%error, "the SFTP server stopped");
+                }
+            }))
+        }
+    };
     let app = crate::http::router(crate::http::AppState::new(pool, http_config))
         .into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -951,6 +978,9 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     let _ = stop_sender.send(());
     let _ = sender_task.await;
     expiry_task.abort();
+    if let Some(task) = sftp_task {
+        task.abort();
+    }
     // Running jobs stop and go back to the queue for another server (or the next start).
     let _ = stop_jobs.send(true);
     for task in [worker_task, ticker_task].into_iter().flatten() {

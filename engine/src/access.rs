@@ -93,7 +93,7 @@ pub async fn hash_password(password: &str) -> Result<String> {
     .map_err(|e| Error::Worker(e.to_string()))?
 }
 
-async fn verify_password(password: &str, hash: Option<String>) -> bool {
+pub(crate) async fn verify_password(password: &str, hash: Option<String>) -> bool {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         // An unknown account still pays for one verification, so timing does not tell

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(12, "conversion", include_str!("../../migrations/0012_conversion.sql")),
     Migration::new(13, "conversion_hours", include_str!("../../migrations/0013_conversion_hours.sql")),
     Migration::new(14, "jobs", include_str!("../../migrations/0014_jobs.sql")),
+    Migration::new(15, "sftp", include_str!("../../migrations/0015_sftp.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

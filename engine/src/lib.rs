@@ -22,6 +22,7 @@ pub mod phone;
 pub mod project;
 pub mod provider;
 pub mod schedule;
+pub mod sftp_account;
 pub mod status;
 pub mod tenant;
 pub mod webhook;

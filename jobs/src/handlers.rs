@@ -103,6 +103,17 @@ struct ImportArgs {
     mapping: Option<String>,
     on_duplicate: Option<String>,
     rejects_path: Option<String>,
+    /// For a partner's upload: where the file and the results go afterwards.
+    deliver: Option<Deliver>,
+}
+
+/// Folders (absolute) an SFTP upload's file and results go to once imported.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deliver {
+    processed: PathBuf,
+    errors: PathBuf,
+    outbox: PathBuf,
 }
 
 async fn import(context: &JobContext) -> Result<Value> {
@@ -147,9 +158,60 @@ async fn import(context: &JobContext) -> Result<Value> {
             }
         })
     };
+    let path = request.path.clone();
+    let name = request.display_name.clone().unwrap_or_else(|| file_name(&path));
     let summary = import::import_file_as_job(&context.pool, request, progress, &context.claim).await;
     reporter.abort();
+    if let Some(deliver) = &args.deliver {
+        deliver_upload(deliver, &path, &name, &summary, context.claim.attempts >= context.claim.max_attempts)
+            .await;
+    }
     Ok(serde_json::to_value(summary?).unwrap_or_default())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// After a partner's upload is imported: the file to `processed/`, the summary (and the
+/// rejects) to `outbox/`. After its last failed attempt: the file to `errors/` and the
+/// error to `outbox/`. An earlier failure leaves the file for the retry. Trouble here is
+/// logged, not failed: the import itself is done.
+async fn deliver_upload(
+    deliver: &Deliver,
+    path: &Path,
+    name: &str,
+    summary: &Result<dialpool_engine::import::ImportSummary>,
+    last_attempt: bool,
+) {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    let moved = match summary {
+        Ok(summary) => {
+            let report = serde_json::to_vec_pretty(summary).unwrap_or_default();
+            let mut result =
+                tokio::fs::write(deliver.outbox.join(format!("{name}.{stamp}.summary.json")), report).await;
+            if let (Ok(()), Some(rejects)) = (&result, &summary.rejects_file) {
+                result =
+                    tokio::fs::rename(rejects, deliver.outbox.join(format!("{name}.{stamp}.rejects.csv")))
+                        .await;
+            }
+            result.and(Ok(Some(deliver.processed.join(format!("{stamp}-{name}")))))
+        }
+        Err(error) if last_attempt => tokio::fs::write(
+            deliver.outbox.join(format!("{name}.{stamp}.error.txt")),
+            format!("{name} was not imported: {error}\n"),
+        )
+        .await
+        .map(|()| Some(deliver.errors.join(format!("{stamp}-{name}")))),
+        Err(_) => Ok(None),
+    };
+    let result = match moved {
+        Ok(Some(to)) => tokio::fs::rename(path, to).await,
+        other => other.map(|_| ()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(file = %path.display(), %error, "delivering an upload's results");
+    }
 }
 
 #[derive(Deserialize)]

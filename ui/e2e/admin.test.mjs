@@ -33,7 +33,7 @@ before(async () => {
   server = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
     env: { ...process.env, DATABASE_URL: `${serverUrl}/${database}`, DIALPOOL_ADMIN_EMAIL: email, DIALPOOL_ADMIN_PASSWORD: password, DIALPOOL_LOG: "info", NO_COLOR: "1",
            // Schedules are looked at every second (the conversion refresh's is set below).
-           DIALPOOL_SCHEDULE_TICK_S: "1" },
+           DIALPOOL_SCHEDULE_TICK_S: "1", DIALPOOL_SFTP_LISTEN: "127.0.0.1:0" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   baseUrl = await new Promise((resolve, reject) => {

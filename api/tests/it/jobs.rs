@@ -136,6 +136,7 @@ async fn two_servers_enqueue_each_fire_time_of_a_schedule_once() {
             dialpool(&db)
                 .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
                 .env("DIALPOOL_SCHEDULE_TICK_S", "1")
+                .env("DIALPOOL_SFTP_LISTEN", "off")
                 // No worker: the jobs stay queued to be counted.
                 .env("DIALPOOL_JOBS_CONCURRENCY", "0")
                 .env("DIALPOOL_ADMIN_PASSWORD", "two servers password")

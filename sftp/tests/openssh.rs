@@ -1,0 +1,359 @@
+//! The embedded SFTP server driven by OpenSSH's own `sftp` client: key and password
+//! logins, an upload that becomes an import (file to processed/, summary to outbox/), the
+//! same content again recorded and not imported, paths that try to leave the root, the
+//! inbox quota, a connection cut mid-upload, and no shell.
+//!
+//! The clients run as blocking child processes, so the server needs a runtime thread of
+//! its own: the tests run on a multi-threaded runtime.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dialpool_engine::audit::Actor;
+use dialpool_engine::sftp_account::{self, SftpAccountInput};
+use dialpool_engine::tenant::TenantId;
+use dialpool_engine::testkit::TestDb;
+
+struct Drop_ {
+    db: TestDb,
+    dir: PathBuf,
+    port: u16,
+    key: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+    worker: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+const PASSWORD: &str = "partner password 1";
+
+impl Drop for Drop_ {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some((stop, _)) = self.worker.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn drop_box(quota_files: Option<i32>, quota_mb: Option<i64>) -> Drop_ {
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("dialpool-sftp-{}", db.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("partner_key");
+    let generated = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "partner", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let mut client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO providers (tenant_id, code, name, default_region) VALUES (1, 'acme', 'Acme', 'RU')",
+            &[],
+        )
+        .await
+        .unwrap();
+    sftp_account::create(
+        &mut **client,
+        TenantId(1),
+        &Actor::system("test"),
+        &SftpAccountInput {
+            username: "acme".into(),
+            provider_code: "acme".into(),
+            password: Some(PASSWORD.into()),
+            public_keys: vec![public.trim().to_owned()],
+            quota_mb,
+            quota_files,
+            import_options: serde_json::json!({}),
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    let bound = dialpool_sftp::bind(
+        db.pool.clone(),
+        dialpool_sftp::SftpConfig { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.join("data") },
+    )
+    .await
+    .unwrap();
+    let port = bound.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let _ = bound.run().await;
+    });
+    Drop_ { db, dir, port, key, server, worker: None }
+}
+
+impl Drop_ {
+    fn start_worker(&mut self) {
+        let mut config = dialpool_jobs::WorkerConfig::new(self.dir.join("data"));
+        config.poll = Duration::from_millis(100);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = dialpool_jobs::Worker::new(self.db.pool.clone(), config);
+        let task = tokio::spawn(worker.run(async {
+            let _ = stopped.await;
+        }));
+        self.worker = Some((stop, task));
+    }
+
+    fn root(&self) -> PathBuf {
+        dialpool_sftp::account_root(&self.dir.join("data"), 1)
+    }
+
+    fn ssh_options(&self) -> Vec<String> {
+        [
+            "-P".to_owned(),
+            self.port.to_string(),
+            "-o".into(),
+            "StrictHostKeyChecking=no".into(),
+            "-o".into(),
+            "UserKnownHostsFile=/dev/null".into(),
+            "-o".into(),
+            "LogLevel=ERROR".into(),
+        ]
+        .into()
+    }
+
+    /// Runs `batch` with the partner's key; `-b` makes the first failing command fail the run.
+    fn sftp_with_key(&self, batch: &str) -> Output {
+        let file = self.dir.join("batch");
+        std::fs::write(&file, batch).unwrap();
+        Command::new("sftp")
+            .args(self.ssh_options())
+            .args(["-o", "BatchMode=yes", "-o", "PasswordAuthentication=no", "-i"])
+            .arg(&self.key)
+            .arg("-b")
+            .arg(&file)
+            .arg("acme@127.0.0.1")
+            .current_dir(&self.dir)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `batch` signing in with `password` through SSH_ASKPASS.
+    fn sftp_with_password(&self, password: &str, batch: &str) -> Output {
+        let file = self.dir.join("batch");
+        std::fs::write(&file, batch).unwrap();
+        let askpass = self.dir.join("askpass.sh");
+        std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n")).unwrap();
+        Command::new("chmod").arg("700").arg(&askpass).status().unwrap();
+        Command::new("sftp")
+            .args(self.ssh_options())
+            // `-b` makes sftp ask ssh for batch mode, which never asks for a password; ssh
+            // keeps the first value it is given for an option, and ours comes first.
+            .args([
+                "-o",
+                "BatchMode=no",
+                "-o",
+                "PubkeyAuthentication=no",
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+            ])
+            .arg("-b")
+            .arg(&file)
+            .arg("acme@127.0.0.1")
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(Stdio::null())
+            .current_dir(&self.dir)
+            .output()
+            .unwrap()
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        self.db.client().await.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    async fn wait_for(&self, sql: &str, want: i64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.scalar(sql).await != want {
+            assert!(Instant::now() < deadline, "{sql} never became {want}: {}", self.scalar(sql).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn numbers_file(path: &Path, rows: usize, first: usize) {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(file, "phone,name").unwrap();
+    for i in first..first + rows {
+        writeln!(file, "+7916{i:07},Person {i}").unwrap();
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_by_key_is_imported_once_and_its_results_appear_in_the_outbox() {
+    let mut drop = drop_box(None, None).await;
+    drop.start_worker();
+    numbers_file(&drop.dir.join("numbers.csv"), 500, 0);
+    let upload = drop.sftp_with_key("put numbers.csv /inbox/numbers.csv\nls /inbox\n");
+    assert!(upload.status.success(), "{}", text(&upload));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 1).await;
+    assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 500);
+    let root = drop.root();
+    let processed: Vec<String> = std::fs::read_dir(root.join("processed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(processed.len() == 1 && processed[0].ends_with("-numbers.csv"), "{processed:?}");
+    assert!(!root.join("inbox/numbers.csv").exists());
+
+    // The partner reads the summary from its outbox.
+    let listing = drop.sftp_with_key("ls /outbox\n");
+    assert!(listing.status.success(), "{}", text(&listing));
+    let summary = text(&listing)
+        .lines()
+        .find(|l| l.contains("numbers.csv.") && l.contains(".summary.json"))
+        .map(str::trim)
+        .map(str::to_owned);
+    let summary = summary.unwrap_or_else(|| panic!("no summary in {}", text(&listing)));
+    let fetched = drop.sftp_with_key(&format!("get {summary} summary.json\n"));
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(drop.dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(report["inserted"], 500);
+
+    // The same content under another name: recorded, not imported again.
+    std::fs::copy(drop.dir.join("numbers.csv"), drop.dir.join("again.csv")).unwrap();
+    let again = drop.sftp_with_key("put again.csv /inbox/again.csv\n");
+    assert!(again.status.success(), "{}", text(&again));
+    drop.wait_for("SELECT count(*) FROM sftp_uploads WHERE outcome = 'duplicate'", 1).await;
+    assert_eq!(drop.scalar("SELECT count(*) FROM jobs WHERE kind = 'import'").await, 1);
+    assert!(root.join("outbox/again.csv.duplicate.txt").exists());
+
+    // A client that uploads under a temporary name and renames it is imported once, by name.
+    numbers_file(&drop.dir.join("more.csv"), 10, 1000);
+    let renamed = drop.sftp_with_key(
+        "put more.csv /inbox/more.csv.filepart\nrename /inbox/more.csv.filepart /inbox/more.csv\n",
+    );
+    assert!(renamed.status.success(), "{}", text(&renamed));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 2).await;
+    assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 510);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_sign_in_wrong_ones_do_not_and_nothing_leaves_the_root() {
+    let drop = drop_box(None, None).await;
+    let good = drop.sftp_with_password(PASSWORD, "ls /\n");
+    assert!(good.status.success(), "{}", text(&good));
+    for folder in ["inbox", "outbox", "processed", "errors"] {
+        assert!(text(&good).contains(folder), "{}", text(&good));
+    }
+    let bad = drop.sftp_with_password("not the password", "ls /\n");
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("Permission denied"), "{}", text(&bad));
+
+    // Outside the root: refused or not there, whichever way it is named.
+    std::fs::write(drop.dir.join("x.csv"), "phone\n+79160000001\n").unwrap();
+    for batch in [
+        "get /../../../../etc/passwd passwd\n",
+        "get ../../etc/passwd passwd\n",
+        "ls /etc\n",
+        "put x.csv /../x.csv\n",
+        "put x.csv /outbox/x.csv\n",
+        "put x.csv /x.csv\n",
+        "mkdir /inbox/sub\n",
+        "symlink /inbox /inbox/link\n",
+    ] {
+        let tried = drop.sftp_with_key(batch);
+        assert!(!tried.status.success(), "{batch} succeeded: {}", text(&tried));
+    }
+    assert!(!drop.dir.join("passwd").exists());
+    assert!(!drop.dir.join("data/sftp/x.csv").exists() && !drop.root().join("x.csv").exists());
+    // A symbolic link put there by someone else is not followed.
+    std::os::unix::fs::symlink("/etc", drop.root().join("outbox/etc")).unwrap();
+    let followed = drop.sftp_with_key("get /outbox/etc/passwd passwd\n");
+    assert!(!followed.status.success(), "{}", text(&followed));
+    assert!(!drop.dir.join("passwd").exists());
+
+    // No shell and no commands.
+    let shell = Command::new("ssh")
+        .args([
+            "-p",
+            &drop.port.to_string(),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-i",
+        ])
+        .arg(&drop.key)
+        .args(["acme@127.0.0.1", "cat", "/etc/passwd"])
+        .output()
+        .unwrap();
+    assert!(!shell.status.success());
+    assert!(!String::from_utf8_lossy(&shell.stdout).contains("root:"), "{}", text(&shell));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_quota_refuses_an_upload_and_a_cut_connection_leaves_nothing() {
+    let drop = drop_box(Some(1), Some(1)).await;
+    numbers_file(&drop.dir.join("small.csv"), 100, 0);
+    numbers_file(&drop.dir.join("other.csv"), 100, 500);
+    // No worker runs: the first upload stays in the inbox, which may hold one file.
+    let first = drop.sftp_with_key("put small.csv /inbox/small.csv\n");
+    assert!(first.status.success(), "{}", text(&first));
+    let second = drop.sftp_with_key("put other.csv /inbox/other.csv\n");
+    assert!(!second.status.success());
+    assert_eq!(drop.scalar("SELECT count(*) FROM sftp_uploads").await, 1);
+    // Over the size quota (1 MiB) is refused too, and leaves no file.
+    std::fs::remove_file(drop.root().join("inbox/small.csv")).unwrap();
+    numbers_file(&drop.dir.join("big.csv"), 60_000, 0);
+    let big = drop.sftp_with_key("put big.csv /inbox/big.csv\n");
+    assert!(!big.status.success());
+    // OpenSSH's client shows the status ("Failure"), not the server's message.
+    assert!(text(&big).contains("Failure"), "{}", text(&big));
+    assert_eq!(std::fs::read_dir(drop.root().join("inbox")).unwrap().count(), 0, "nothing is left of it");
+    assert_eq!(drop.scalar("SELECT count(*) FROM sftp_uploads").await, 1, "and it is not an upload");
+
+    // A big upload cut off half-way: no file, no upload, no job.
+    let drop = drop_box(None, None).await;
+    numbers_file(&drop.dir.join("huge.csv"), 2_000_000, 0);
+    std::fs::write(drop.dir.join("batch"), "put huge.csv /inbox/huge.csv\n").unwrap();
+    let mut child = Command::new("sftp")
+        .args(drop.ssh_options())
+        .args(["-o", "BatchMode=yes", "-i"])
+        .arg(&drop.key)
+        .arg("-b")
+        .arg(drop.dir.join("batch"))
+        .arg("acme@127.0.0.1")
+        .current_dir(&drop.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let inbox = drop.root().join("inbox");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial: u64 = std::fs::read_dir(&inbox)
+            .map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0);
+        if partial > 1_000_000 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the upload finished before it could be cut");
+        assert!(Instant::now() < deadline, "the upload never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&inbox).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "the half upload was left in the inbox");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(drop.scalar("SELECT count(*) FROM sftp_uploads").await, 0);
+    assert_eq!(drop.scalar("SELECT count(*) FROM jobs").await, 0);
+}

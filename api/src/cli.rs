@@ -81,6 +81,9 @@ pub enum Command {
     /// The job queue: list, run, cancel and retry jobs, or run a worker.
     #[command(subcommand)]
     Jobs(crate::cli_jobs::JobsCommand),
+    /// Partner accounts of the SFTP server, and their uploads.
+    #[command(subcommand)]
+    Sftp(crate::cli_sftp::SftpCommand),
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +422,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             crate::cli_jobs::jobs(&pool, &config, tenant, command).await
+        }
+        Command::Sftp(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            crate::cli_sftp::sftp(&pool, tenant, command).await
         }
         Command::Demo(flag) => {
             let pool = ready_pool(&config, true).await?;

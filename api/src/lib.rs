@@ -3,4 +3,5 @@
 pub mod cli;
 mod cli_jobs;
 mod cli_projects;
+mod cli_sftp;
 pub mod http;

@@ -318,3 +318,48 @@ pub async fn record_upload(
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A completed upload, as the partners page lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SftpUpload {
+    pub id: i64,
+    pub account_id: i64,
+    pub username: String,
+    pub file_name: String,
+    pub bytes: i64,
+    /// `queued` (an import job) or `duplicate` (the same content came before).
+    pub outcome: String,
+    pub job_id: Option<i64>,
+    /// The import job's state, when there is one.
+    pub job_state: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// The tenant's latest uploads, newest first.
+pub async fn uploads(client: &impl GenericClient, tenant: TenantId, limit: i64) -> Result<Vec<SftpUpload>> {
+    let rows = client
+        .query(
+            "SELECT u.id, u.account_id, a.username, u.file_name, u.bytes, u.outcome, u.job_id, j.state, u.received_at
+               FROM sftp_uploads u
+               JOIN sftp_accounts a ON a.id = u.account_id
+               LEFT JOIN jobs j ON j.id = u.job_id
+              WHERE u.tenant_id = $1
+              ORDER BY u.id DESC LIMIT $2",
+            &[&tenant.0, &limit.clamp(1, 500)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| SftpUpload {
+            id: row.get(0),
+            account_id: row.get(1),
+            username: row.get(2),
+            file_name: row.get(3),
+            bytes: row.get(4),
+            outcome: row.get(5),
+            job_id: row.get(6),
+            job_state: row.get(7),
+            received_at: row.get(8),
+        })
+        .collect())
+}

@@ -2,11 +2,12 @@
 // driven by playwright-core. The tests run in order on one database: import a fixture and
 // find it in the audit log; configure a project and allocate; a dialer leases and posts
 // outcomes with a token while the numbers page shows the statuses move; export; read the
-// conversion page and the home page; the jobs page and a schedule switched off.
+// conversion page and the home page; the jobs page and a schedule switched off; a partner
+// added in the browser drops a file over SFTP and it is imported.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +25,8 @@ const password = "e2e password long";
 let server;
 let browser;
 let baseUrl;
+// Where the server's SFTP drop for partners listens ("127.0.0.1:PORT").
+let sftpAddress;
 // The server's last log lines, printed when a test fails so a CI log says what happened.
 const serverLog = [];
 const dataDir = mkdtempSync(path.join(tmpdir(), "dialpool-e2e-"));
@@ -43,6 +46,7 @@ before(async () => {
       seen += chunk;
       serverLog.push(...String(chunk).split("\n").filter(Boolean));
       serverLog.splice(0, Math.max(0, serverLog.length - 60));
+      sftpAddress ??= seen.match(/SFTP for partners on ([\d.]+:\d+)\r?\n/)?.[1];
       // Only a whole line: a chunk cut after "http://127" would parse as host 0.0.0.127.
       const match = seen.match(/serving on (http:\/\/[\d.:]+)\r?\n/);
       if (match) {
@@ -341,4 +345,33 @@ test("the jobs page shows the scheduled conversion refreshes and a schedule is s
   await cron.fill("0 25 * * *");
   await cron.blur();
   await page.getByText(/invalid cron: '0 25 \* \* \*'/).waitFor();
+}));
+
+test("an administrator adds a partner, whose file uploaded with OpenSSH's sftp is imported", withPage(async (page) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "dialpool-e2e-partner-"));
+  try {
+    const key = path.join(dir, "key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e partner", "-f", key]);
+    await page.getByRole("link", { name: "Partners", exact: true }).click();
+    const form = page.getByRole("form", { name: "Add partner" });
+    await form.getByLabel("Login").fill("e2e-partner");
+    await form.getByRole("combobox", { name: /^Provider\b/ }).selectOption("e2e-leads");
+    await form.getByLabel("Public keys").fill(readFileSync(`${key}.pub`, "utf8").trim());
+    await form.getByRole("button", { name: "Add partner" }).click();
+    await page.getByRole("table", { name: "Partners" }).getByRole("row").filter({ hasText: "e2e-partner" }).waitFor();
+
+    // The partner drops a file with OpenSSH's own client.
+    assert.ok(sftpAddress, "the server printed where SFTP listens");
+    const [host, port] = sftpAddress.split(":");
+    writeFileSync(path.join(dir, "drop.csv"), "phone,name\n+79169990001,Drop One\n+79169990002,Drop Two\n");
+    writeFileSync(path.join(dir, "batch"), "put drop.csv /inbox/drop.csv\n");
+    execFileSync("sftp", ["-P", port, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                          "-i", key, "-b", path.join(dir, "batch"), `e2e-partner@${host}`], { cwd: dir, stdio: "pipe" });
+    const upload = page.getByRole("table", { name: "Uploads" }).getByRole("row").filter({ hasText: "drop.csv" });
+    await upload.filter({ hasText: "succeeded" }).waitFor();
+    const number = await page.request.get(`${baseUrl}/api/v1/numbers/${encodeURIComponent("+79169990001")}`);
+    assert.equal(number.status(), 200, await number.text());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }));

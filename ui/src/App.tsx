@@ -10,6 +10,7 @@ import { ExportsPage } from "./features/exports";
 import { ConversionPage } from "./features/conversion";
 import { DashboardPage } from "./features/dashboard";
 import { JobsPage } from "./features/jobs";
+import { PartnersPage } from "./features/partners";
 import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
 import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
@@ -38,6 +39,7 @@ const PAGES: { path: string; label: MessageKey; permission: string | "platform";
   { path: "/dispositions", label: "dispositions", permission: "settings.manage", element: () => <DispositionsPage /> },
   { path: "/webhooks", label: "webhooks", permission: "settings.manage", element: () => <WebhooksPage /> },
   { path: "/jobs", label: "jobs", permission: "settings.manage", element: () => <JobsPage /> },
+  { path: "/partners", label: "partners", permission: "settings.manage", element: () => <PartnersPage /> },
   { path: "/users", label: "users", permission: "users.manage", element: () => <UsersPage /> },
   { path: "/roles", label: "roles", permission: "users.manage", element: () => <RolesPage /> },
   { path: "/tokens", label: "tokens", permission: "tokens.create", element: () => <TokensPage /> },

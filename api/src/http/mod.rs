@@ -90,6 +90,7 @@ impl AppState {
         (name = "imports", description = "Number file imports"),
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
+        (name = "sftp", description = "Partner SFTP accounts and their uploads"),
         (name = "jobs", description = "The job queue and the cron schedules that fill it"),
         (name = "conversion", description = "Conversion analytics by day, weekday, project, provider and geo"),
         (name = "exports", description = "Number batches out to files: start, follow, history, download"),
@@ -148,8 +149,8 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, conversion, dashboard, exports, imports, jobs, numbers, projects, settings, tenants,
-        tokens, users, webhooks,
+        audit, calls, conversion, dashboard, exports, imports, jobs, numbers, projects, settings, sftp,
+        tenants, tokens, users, webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
@@ -205,6 +206,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::retry_job))
         .routes(routes!(jobs::list_schedules, jobs::create_schedule))
         .routes(routes!(jobs::update_schedule, jobs::delete_schedule))
+        .routes(routes!(sftp::list_accounts, sftp::create_account))
+        .routes(routes!(sftp::list_uploads))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

@@ -234,6 +234,10 @@ async fn every_command_has_help() {
         vec!["jobs", "cancel", "--help"],
         vec!["jobs", "retry", "--help"],
         vec!["jobs", "work", "--help"],
+        vec!["sftp", "--help"],
+        vec!["sftp", "account", "add", "--help"],
+        vec!["sftp", "account", "list", "--help"],
+        vec!["sftp", "uploads", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");

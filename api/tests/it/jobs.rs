@@ -292,3 +292,63 @@ async fn schedules_and_jobs_over_http_need_settings_manage_and_check_what_they_a
     api.get("/api/v1/jobs", &manager).await.expect(StatusCode::FORBIDDEN);
     api.get("/api/v1/schedules", &manager).await.expect(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn sftp_accounts_over_http_are_checked_and_never_show_a_password() {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    let api = crate::support::Api::new().await;
+    let admin = api.admin().await;
+    api.provider(&admin, "leads").await;
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHBhcnRuZXIga2V5IGZvciB0aGUgdGVzdHMgb25seSE= partner";
+    let created = api
+        .post(
+            "/api/v1/sftp/accounts",
+            &admin,
+            json!({"username": "leads-drop", "provider_code": "leads", "password": "partner password 1", "public_keys": [key]}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    assert_eq!(
+        (created["has_password"].clone(), created["public_keys"][0].clone()),
+        (json!(true), json!(key))
+    );
+    assert!(!created.to_string().contains("partner password 1") && created.get("password_hash").is_none());
+    for (body, field) in [
+        (json!({"username": "x2", "provider_code": "leads"}), "password"),
+        (json!({"username": "x3", "provider_code": "leads", "public_keys": ["not a key"]}), "public_keys"),
+        (
+            json!({"username": "Bad Name", "provider_code": "leads", "password": "partner password 1"}),
+            "username",
+        ),
+        (json!({"username": "x4", "provider_code": "leads", "password": "short"}), "password"),
+    ] {
+        let refused = api
+            .post("/api/v1/sftp/accounts", &admin, body)
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY)
+            .json();
+        assert!(refused["detail"].as_str().unwrap().contains(field), "{refused}");
+    }
+    api.post(
+        "/api/v1/sftp/accounts",
+        &admin,
+        json!({"username": "leads-drop", "provider_code": "leads", "password": "partner password 1"}),
+    )
+    .await
+    .expect(StatusCode::CONFLICT);
+    api.post(
+        "/api/v1/sftp/accounts",
+        &admin,
+        json!({"username": "x5", "provider_code": "nobody", "password": "partner password 1"}),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
+    let listed = api.get("/api/v1/sftp/accounts", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let manager = api.manager_of_another_project().await;
+    api.get("/api/v1/sftp/accounts", &manager).await.expect(StatusCode::FORBIDDEN);
+    api.get("/api/v1/sftp/uploads", &manager).await.expect(StatusCode::FORBIDDEN);
+}

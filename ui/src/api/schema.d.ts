@@ -1093,6 +1093,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sftp/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Partner accounts with their quotas and last activity (passwords never shown). */
+        get: operations["list_accounts"];
+        put?: never;
+        /**
+         * Add a partner account for a provider: a password (10+ characters), OpenSSH public
+         *     keys, or both. Its files import as that provider.
+         */
+        post: operations["create_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sftp/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Completed uploads, newest first, with what became of each (its import job's state, or
+         *     a duplicate).
+         */
+        get: operations["list_uploads"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/statuses": {
         parameters: {
             query?: never;
@@ -2881,6 +2922,65 @@ export interface components {
             phones: string[];
         } | {
             filter: components["schemas"]["Filter"];
+        };
+        SftpAccount: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            tenant_id: number;
+            /** Format: int64 */
+            provider_id: number;
+            provider_code: string;
+            username: string;
+            has_password: boolean;
+            public_keys: string[];
+            /** Format: int64 */
+            quota_bytes: number;
+            /** Format: int32 */
+            quota_files: number;
+            import_options: unknown;
+            enabled: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_login_at?: string | null;
+            /** Format: date-time */
+            last_upload_at?: string | null;
+        };
+        /** @description An account as an administrator writes it. */
+        SftpAccountInput: {
+            username: string;
+            provider_code: string;
+            /** @description Set or replace the password (at least 10 characters); absent keeps it. */
+            password?: string | null;
+            /** @description OpenSSH public key lines; they replace the account's keys. */
+            public_keys?: string[];
+            /** Format: int64 */
+            quota_mb?: number | null;
+            /** Format: int32 */
+            quota_files?: number | null;
+            /** @description `region`, `format`, `encoding`, `on_duplicate`, `mapping` for its imports. */
+            import_options?: unknown;
+            enabled?: boolean;
+        };
+        /** @description A completed upload, as the partners page lists it. */
+        SftpUpload: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            account_id: number;
+            username: string;
+            file_name: string;
+            /** Format: int64 */
+            bytes: number;
+            /** @description `queued` (an import job) or `duplicate` (the same content came before). */
+            outcome: string;
+            /** Format: int64 */
+            job_id?: number | null;
+            /** @description The import job's state, when there is one. */
+            job_state?: string | null;
+            /** Format: date-time */
+            received_at: string;
         };
         /**
          * @description Numbers that match a project's rules but that it does not get, by the first reason
@@ -5559,6 +5659,97 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_accounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpAccount"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SftpAccountInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpAccount"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_uploads: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpUpload"][];
+                };
             };
             /** @description An error, as RFC 9457 problem details */
             default: {

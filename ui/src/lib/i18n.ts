@@ -279,6 +279,18 @@ const en = {
   schedules: "Schedules",
   nextRun: "Next run",
   enabled: "On",
+  partners: "Partners",
+  addPartner: "Add partner",
+  username: "Login",
+  publicKeys: "Public keys",
+  quotaMb: "Inbox quota, MB",
+  quotaFiles: "Inbox quota, files",
+  lastLogin: "Last login",
+  lastUpload: "Last upload",
+  uploads: "Uploads",
+  received: "Received",
+  duplicateUpload: "duplicate: not imported again",
+  importJob: "import job",
 };
 
 export type MessageKey = keyof typeof en;
@@ -559,6 +571,18 @@ const ru: Partial<Record<MessageKey, string>> = {
   schedules: "Расписания",
   nextRun: "Следующий запуск",
   enabled: "Вкл.",
+  partners: "Партнёры",
+  addPartner: "Добавить партнёра",
+  username: "Логин",
+  publicKeys: "Открытые ключи",
+  quotaMb: "Квота входящих, МБ",
+  quotaFiles: "Квота входящих, файлов",
+  lastLogin: "Последний вход",
+  lastUpload: "Последняя загрузка",
+  uploads: "Загрузки",
+  received: "Получен",
+  duplicateUpload: "повтор: не импортирован",
+  importJob: "задание импорта",
 };
 
 export const LOCALES = ["en", "ru"] as const;

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod numbers;
 pub mod projects;
 pub mod settings;
+pub mod sftp;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -16,6 +16,11 @@ use crate::tenant::TenantId;
 /// The folders every account's root holds.
 pub const FOLDERS: [&str; 4] = ["inbox", "outbox", "processed", "errors"];
 
+/// Where an account's files live under the server's data directory.
+pub fn root(data_dir: &std::path::Path, account_id: i64) -> std::path::PathBuf {
+    data_dir.join("sftp").join(account_id.to_string())
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SftpAccount {
     pub id: i64,

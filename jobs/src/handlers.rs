@@ -10,7 +10,8 @@
 //! - `outcome_import`: `path`, optional `file_name`, `format` (`asterisk`/`vicidial`/`csv`),
 //!   `time_zone`, `region`, `project_id`.
 //! - `export`: `project_id`, `out` (relative to the data directory), optional `filter`,
-//!   `options` (as `POST /projects/{id}/exports` takes them).
+//!   `options` (as `POST /projects/{id}/exports` takes them), `sftp_account_id` (then
+//!   `out` is a file name in that partner's `outbox/`).
 //! - `allocation`: optional `project_id` (all live projects without it).
 //! - `conversion_refresh`: optional `full` (bool).
 //! - `partition_maintenance`: optional `months_ahead` (default 3).
@@ -248,7 +249,10 @@ async fn outcome_import(context: &JobContext) -> Result<Value> {
 #[serde(deny_unknown_fields)]
 struct ExportArgs {
     project_id: i64,
+    /// Under the data directory; or, with `sftp_account_id`, a file name in that partner's
+    /// `outbox/`.
     out: String,
+    sftp_account_id: Option<i64>,
     #[serde(default)]
     filter: dialpool_engine::export::ExportFilter,
     #[serde(default)]
@@ -258,7 +262,21 @@ struct ExportArgs {
 async fn export(context: &JobContext) -> Result<Value> {
     use dialpool_engine::export::{self, ExportRequest};
     let args: ExportArgs = context.args()?;
-    let out = context.path("out", &args.out)?;
+    let out = match args.sftp_account_id {
+        Some(account) => {
+            // The partner must be the tenant's; the name may not leave its outbox.
+            let client = context.pool.get().await?;
+            dialpool_engine::sftp_account::get(&**client, context.tenant()?, account).await?;
+            let name = Path::new(&args.out);
+            if name.components().count() != 1
+                || !matches!(name.components().next(), Some(std::path::Component::Normal(_)))
+            {
+                return Err(Error::invalid("out", "with sftp_account_id, a file name (no folders)"));
+            }
+            dialpool_engine::sftp_account::root(&context.data_dir, account).join("outbox").join(name)
+        }
+        None => context.path("out", &args.out)?,
+    };
     if let Some(dir) = out.parent() {
         tokio::fs::create_dir_all(dir)
             .await

@@ -273,3 +273,94 @@ async fn each_fire_time_is_enqueued_once_however_many_tickers_run() {
     let error = schedule::delete(&mut **writer, SCOPE, &Actor::system("test"), id).await.unwrap_err();
     assert!(error.to_string().contains("disable it instead"), "{error}");
 }
+
+#[tokio::test]
+async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO providers (tenant_id, code, name) VALUES (1, 'acme', 'Acme');
+             INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES (1, 'Out', 'UTC', 10);
+             INSERT INTO phone_numbers (tenant_id, phone, provider_id, project_id, allocated_at, import_id, last_import_id)
+             SELECT 1, 79160000000 + i, (SELECT id FROM providers), (SELECT id FROM projects), now(), 0, 0
+               FROM generate_series(1, 3) i;",
+        )
+        .await
+        .unwrap();
+    let mut writer = db.client().await;
+    let account = dialpool_engine::sftp_account::create(
+        &mut **writer,
+        TENANT,
+        &Actor::system("test"),
+        &dialpool_engine::sftp_account::SftpAccountInput {
+            username: "acme-dialer".into(),
+            provider_code: "acme".into(),
+            password: Some("partner password 1".into()),
+            public_keys: Vec::new(),
+            quota_mb: None,
+            quota_files: None,
+            import_options: json!({}),
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    let data = std::env::temp_dir().join(format!("dialpool-export-outbox-{}", db.name));
+    let delivered = job::enqueue(
+        &**client,
+        &NewJob::new(
+            Some(TENANT),
+            JobKind::Export,
+            json!({"project_id": 1, "sftp_account_id": account.id, "out": "leads.csv"}),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let escaping = job::enqueue(
+        &**client,
+        &NewJob::new(
+            Some(TENANT),
+            JobKind::Export,
+            json!({"project_id": 1, "sftp_account_id": account.id, "out": "../inbox/x.csv"}),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut config = WorkerConfig::new(data.clone());
+    config.poll = Duration::from_millis(100);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(Worker::new(db.pool.clone(), config).run(async {
+        let _ = stopped.await;
+    }));
+    let ended = |id: i64| {
+        let db = &db;
+        async move {
+            for _ in 0..200 {
+                let job = state_of(db, id).await;
+                if !matches!(job.state, JobState::Queued | JobState::Running) {
+                    return job;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("job {id} did not end");
+        }
+    };
+    assert_eq!(ended(delivered).await.state, JobState::Succeeded);
+    let outbox = dialpool_engine::sftp_account::root(&data, account.id).join("outbox");
+    let text = std::fs::read_to_string(outbox.join("leads.csv")).unwrap();
+    assert_eq!(text.lines().count(), 4, "a header and the project's 3 numbers: {text}");
+    let refused = ended(escaping).await;
+    assert_eq!(refused.state, JobState::Retrying);
+    assert!(
+        refused.errors[0]["error"].as_str().unwrap().contains("a file name (no folders)"),
+        "{:?}",
+        refused.errors
+    );
+    assert!(!dialpool_engine::sftp_account::root(&data, account.id).join("inbox/x.csv").exists());
+    stop.send(()).unwrap();
+    worker.await.unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+}

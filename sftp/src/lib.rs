@@ -28,10 +28,7 @@ pub struct SftpConfig {
     pub data_dir: PathBuf,
 }
 
-/// Where an account's files live.
-pub fn account_root(data_dir: &Path, account_id: i64) -> PathBuf {
-    data_dir.join("sftp").join(account_id.to_string())
-}
+pub use dialpool_engine::sftp_account::root as account_root;
 
 /// The server's host key: generated on first start and kept, so partners' clients keep
 /// trusting the server.

@@ -24,6 +24,18 @@ async fn state_of(db: &TestDb, id: i64) -> job::JobRecord {
     job::get(&**db.client().await, SCOPE, id).await.unwrap()
 }
 
+/// The job once it is neither waiting nor running (within 10 s).
+async fn ended(db: &TestDb, id: i64) -> job::JobRecord {
+    for _ in 0..200 {
+        let job = state_of(db, id).await;
+        if !matches!(job.state, JobState::Queued | JobState::Running) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not end: {:?}", state_of(db, id).await);
+}
+
 #[tokio::test]
 async fn claims_never_overlap_and_a_unique_key_enqueues_once() {
     let db = TestDb::new().await;
@@ -175,24 +187,11 @@ async fn a_worker_runs_due_jobs_records_failures_and_wakes_on_a_notification() {
     let worker = tokio::spawn(Worker::new(db.pool.clone(), config).run(async {
         let _ = stopped.await;
     }));
-    let finished = |id: i64| {
-        let db = &db;
-        async move {
-            for _ in 0..200 {
-                let job = state_of(db, id).await;
-                if !matches!(job.state, JobState::Queued | JobState::Running) {
-                    return job;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("job {id} did not finish: {:?}", state_of(db, id).await);
-        }
-    };
-    let done = finished(refresh).await;
+    let done = ended(&db, refresh).await;
     assert_eq!(done.state, JobState::Succeeded);
     assert_eq!(done.result.unwrap()["full"], true, "the first refresh is a full one");
-    assert_eq!(finished(partitions).await.state, JobState::Succeeded);
-    let failed = finished(bad).await;
+    assert_eq!(ended(&db, partitions).await.state, JobState::Succeeded);
+    let failed = ended(&db, bad).await;
     assert_eq!(failed.state, JobState::Retrying, "bad arguments fail the attempt");
     assert!(
         failed.errors[0]["error"].as_str().unwrap().contains("unknown field `project`"),
@@ -202,7 +201,7 @@ async fn a_worker_runs_due_jobs_records_failures_and_wakes_on_a_notification() {
 
     // A job enqueued while the worker waits is picked up on its notification.
     let woken = job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
-    assert_eq!(finished(woken).await.state, JobState::Succeeded);
+    assert_eq!(ended(&db, woken).await.state, JobState::Succeeded);
     stop.send(()).unwrap();
     worker.await.unwrap();
 }
@@ -335,24 +334,11 @@ async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
     let worker = tokio::spawn(Worker::new(db.pool.clone(), config).run(async {
         let _ = stopped.await;
     }));
-    let ended = |id: i64| {
-        let db = &db;
-        async move {
-            for _ in 0..200 {
-                let job = state_of(db, id).await;
-                if !matches!(job.state, JobState::Queued | JobState::Running) {
-                    return job;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("job {id} did not end");
-        }
-    };
-    assert_eq!(ended(delivered).await.state, JobState::Succeeded);
+    assert_eq!(ended(&db, delivered).await.state, JobState::Succeeded);
     let outbox = dialpool_engine::sftp_account::root(&data, account.id).join("outbox");
     let text = std::fs::read_to_string(outbox.join("leads.csv")).unwrap();
     assert_eq!(text.lines().count(), 4, "a header and the project's 3 numbers: {text}");
-    let refused = ended(escaping).await;
+    let refused = ended(&db, escaping).await;
     assert_eq!(refused.state, JobState::Retrying);
     assert!(
         refused.errors[0]["error"].as_str().unwrap().contains("a file name (no folders)"),

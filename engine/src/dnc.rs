@@ -1,5 +1,5 @@
-//! The do-not-call list. Numbers on it are never imported (and, in later issues, never
-//! allocated or leased). Lists are loaded from files with the same reader as imports.
+//! The do-not-call list. Numbers on it are never imported, allocated or leased. Lists
+//! are loaded from files with the same reader as imports.
 
 use std::path::PathBuf;
 use std::sync::Arc;

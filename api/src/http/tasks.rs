@@ -1,6 +1,8 @@
 //! Imports started over HTTP run as background tasks in this process; their live progress
 //! is read from here (and streamed over SSE) until the engine's import row records the
-//! outcome. The durable job queue of a later issue takes this over for multi-instance use.
+//! outcome. They do not survive the process; moving them onto the job queue
+//! (`dialpool_engine::job`, as SFTP drops and `dialpool jobs run import` already are) is
+//! what makes them do so.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

@@ -514,6 +514,43 @@ pub struct ConversionReport {
     pub refreshed_at: Option<DateTime<Utc>>,
 }
 
+/// The filters of a [`ConversionQuery`] over a table of cells aliased `c`, bound as
+/// [`CellFilter::params`].
+const CELL_FILTER: &str = "c.tenant_id = $1 AND ($2::bigint[] IS NULL OR c.project_id = ANY($2))
+    AND ($3::date IS NULL OR c.day >= $3) AND ($4::date IS NULL OR c.day <= $4)
+    AND ($5::bigint IS NULL OR c.project_id = $5) AND ($6::bigint IS NULL OR c.provider_id = $6)
+    AND ($7::bigint IS NULL OR c.geo_id = $7)";
+
+/// The values [`CELL_FILTER`] binds, once the query's days are checked.
+struct CellFilter<'a> {
+    tenant: i64,
+    projects: Option<Vec<i64>>,
+    query: &'a ConversionQuery,
+}
+
+impl<'a> CellFilter<'a> {
+    fn new(tenant: TenantId, projects: Option<&[i64]>, query: &'a ConversionQuery) -> Result<Self> {
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            return Err(Error::invalid("to", "is before from"));
+        }
+        Ok(CellFilter { tenant: tenant.0, projects: projects.map(<[i64]>::to_vec), query })
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 7] {
+        [
+            &self.tenant,
+            &self.projects,
+            &self.query.from,
+            &self.query.to,
+            &self.query.project_id,
+            &self.query.provider_id,
+            &self.query.geo_id,
+        ]
+    }
+}
+
 /// Conversion grouped by `query.by`, within the projects `projects` allows (None: all).
 pub async fn report(
     client: &impl GenericClient,
@@ -525,11 +562,7 @@ pub async fn report(
         None | Some("") => Vec::new(),
         Some(list) => list.split(',').map(Dimension::parse).collect::<Result<_>>()?,
     };
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from > to
-    {
-        return Err(Error::invalid("to", "is before from"));
-    }
+    let filter = CellFilter::new(tenant, projects, query)?;
     // The grouping columns come from a fixed list; every value is a parameter.
     let keys: Vec<String> = by.iter().map(|d| d.sql().0.to_owned()).collect();
     let labels: Vec<String> = by.iter().map(|d| d.sql().1.to_owned()).collect();
@@ -557,24 +590,13 @@ pub async fn report(
                JOIN projects p ON p.tenant_id = c.tenant_id AND p.id = c.project_id
                JOIN providers pr ON pr.tenant_id = c.tenant_id AND pr.id = c.provider_id
                LEFT JOIN geos g ON g.tenant_id = c.tenant_id AND g.id = c.geo_id
-              WHERE c.tenant_id = $1 AND ($2::bigint[] IS NULL OR c.project_id = ANY($2))
-                AND ($3::date IS NULL OR c.day >= $3) AND ($4::date IS NULL OR c.day <= $4)
-                AND ($5::bigint IS NULL OR c.project_id = $5) AND ($6::bigint IS NULL OR c.provider_id = $6)
-                AND ($7::bigint IS NULL OR c.geo_id = $7)
+              WHERE {CELL_FILTER}
               {grouped}",
             keys = array(keys),
             labels = array(labels),
         )
     };
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
-        &tenant.0,
-        &projects.map(<[i64]>::to_vec),
-        &query.from,
-        &query.to,
-        &query.project_id,
-        &query.provider_id,
-        &query.geo_id,
-    ];
+    let params = filter.params();
     let rows: Vec<ConversionRow> = if by.is_empty() {
         Vec::new()
     } else {
@@ -620,29 +642,16 @@ pub async fn hours(
     if query.by.as_deref().is_some_and(|by| !by.is_empty()) {
         return Err(Error::invalid("by", "the hour report is always by weekday and hour"));
     }
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from > to
-    {
-        return Err(Error::invalid("to", "is before from"));
-    }
+    let filter = CellFilter::new(tenant, projects, query)?;
     let rows = client
         .query(
-            "SELECT weekday, hour, sum(dialed)::bigint, sum(contacted)::bigint, sum(success)::bigint
-               FROM project_conversion_hours c
-              WHERE c.tenant_id = $1 AND ($2::bigint[] IS NULL OR c.project_id = ANY($2))
-                AND ($3::date IS NULL OR c.day >= $3) AND ($4::date IS NULL OR c.day <= $4)
-                AND ($5::bigint IS NULL OR c.project_id = $5) AND ($6::bigint IS NULL OR c.provider_id = $6)
-                AND ($7::bigint IS NULL OR c.geo_id = $7)
-              GROUP BY weekday, hour ORDER BY weekday, hour",
-            &[
-                &tenant.0,
-                &projects.map(<[i64]>::to_vec),
-                &query.from,
-                &query.to,
-                &query.project_id,
-                &query.provider_id,
-                &query.geo_id,
-            ],
+            &format!(
+                "SELECT weekday, hour, sum(dialed)::bigint, sum(contacted)::bigint, sum(success)::bigint
+                   FROM project_conversion_hours c
+                  WHERE {CELL_FILTER}
+                  GROUP BY weekday, hour ORDER BY weekday, hour"
+            ),
+            &filter.params(),
         )
         .await?;
     let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);

@@ -352,13 +352,13 @@ pub struct ExportArgs {
 }
 
 /// Exit codes: 0 success, 1 internal failure, 2 usage, 3 not found, 4 conflict,
-/// 65 bad input data, 69 database unavailable.
+/// 65 bad input data, 69 database or remote host unavailable.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     match error.downcast_ref::<dialpool_engine::Error>().map(dialpool_engine::Error::kind) {
         Some(ErrorKind::InvalidInput) => 65,
         Some(ErrorKind::NotFound) => 3,
         Some(ErrorKind::Conflict) => 4,
-        Some(ErrorKind::Unavailable) => 69,
+        Some(ErrorKind::Unavailable | ErrorKind::Upstream) => 69,
         Some(ErrorKind::Internal) | None => 1,
     }
 }

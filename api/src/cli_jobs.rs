@@ -31,7 +31,8 @@ pub struct JobsListArgs {
     /// queued, running, retrying, succeeded, dead or cancelled.
     #[arg(long)]
     pub state: Option<String>,
-    /// import, export, allocation, conversion_refresh, outcome_import, partition_maintenance.
+    /// import, export, allocation, conversion_refresh, outcome_import, partition_maintenance,
+    /// sftp_pull, sftp_push, retention.
     #[arg(long)]
     pub kind: Option<String>,
     #[arg(long, default_value_t = 50)]
@@ -43,7 +44,8 @@ pub struct JobsListArgs {
 
 #[derive(Debug, Args)]
 pub struct JobsRunArgs {
-    /// import, export, allocation, conversion_refresh, outcome_import, partition_maintenance.
+    /// import, export, allocation, conversion_refresh, outcome_import, partition_maintenance,
+    /// sftp_pull, sftp_push, retention.
     pub kind: String,
     /// The job's arguments as a JSON object (see docs/jobs.md for each kind's).
     #[arg(long, default_value = "{}")]
@@ -128,7 +130,7 @@ pub async fn jobs(
             }
             // The installation's own kinds span tenants.
             let owner = match kind {
-                JobKind::ConversionRefresh | JobKind::PartitionMaintenance => None,
+                JobKind::ConversionRefresh | JobKind::PartitionMaintenance | JobKind::Retention => None,
                 _ => Some(tenant),
             };
             let mut new = NewJob::new(owner, kind, arguments);

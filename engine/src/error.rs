@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Unavailable,
     /// A fault of ours or of the environment; details go to the log, not to the user.
     Internal,
+    /// Another system we talk to (a remote SFTP host) failed or refused us.
+    Upstream,
 }
 
 /// Where in an input file something went wrong. Rows are numbered as a person sees them
@@ -86,6 +88,11 @@ pub enum Error {
 
     #[error("a worker thread stopped unexpectedly: {0}")]
     Worker(String),
+
+    /// A remote host (named `user@host:port`) failed: unreachable, refused our
+    /// credentials, offered another host key, or failed a file operation.
+    #[error("{remote}: {message}")]
+    Remote { remote: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -102,6 +109,7 @@ impl Error {
             | Error::MigrationChanged { .. }
             | Error::Io { .. }
             | Error::Worker(_) => ErrorKind::Internal,
+            Error::Remote { .. } => ErrorKind::Upstream,
         }
     }
 

@@ -35,16 +35,25 @@ pub enum JobKind {
     OutcomeImport,
     /// Monthly event partitions ahead of time.
     PartitionMaintenance,
+    /// New files from a remote SFTP host, each becoming an import job.
+    SftpPull,
+    /// Exports waiting for a remote SFTP host, sent.
+    SftpPush,
+    /// Old files and finished records deleted.
+    Retention,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::Import,
         JobKind::Export,
         JobKind::Allocation,
         JobKind::ConversionRefresh,
         JobKind::OutcomeImport,
         JobKind::PartitionMaintenance,
+        JobKind::SftpPull,
+        JobKind::SftpPush,
+        JobKind::Retention,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,7 +64,16 @@ impl JobKind {
             JobKind::ConversionRefresh => "conversion_refresh",
             JobKind::OutcomeImport => "outcome_import",
             JobKind::PartitionMaintenance => "partition_maintenance",
+            JobKind::SftpPull => "sftp_pull",
+            JobKind::SftpPush => "sftp_push",
+            JobKind::Retention => "retention",
         }
+    }
+
+    /// Work that spans tenants; only the installation's own schedules and platform
+    /// administrators start it.
+    pub fn is_installation_wide(self) -> bool {
+        matches!(self, JobKind::ConversionRefresh | JobKind::PartitionMaintenance | JobKind::Retention)
     }
 
     pub fn parse(name: &str) -> Result<JobKind> {

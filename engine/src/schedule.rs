@@ -158,6 +158,17 @@ fn check(input: &ScheduleInput) -> Result<()> {
     Ok(())
 }
 
+/// A tenant's schedule may not run work that spans every tenant.
+fn refuse_installation_wide(tenant: Option<TenantId>, kind: JobKind) -> Result<()> {
+    if tenant.is_some() && kind.is_installation_wide() {
+        return Err(Error::invalid(
+            "kind",
+            format!("{} is the installation's own work; its default schedule runs it", kind.name()),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a schedule of the caller's tenant.
 pub async fn create(
     client: &mut impl GenericClient,
@@ -166,6 +177,7 @@ pub async fn create(
     input: &ScheduleInput,
 ) -> Result<Schedule> {
     check(input)?;
+    refuse_installation_wide(Some(tenant), input.kind)?;
     let tx = client.transaction().await?;
     let id: i64 = tx
         .query_opt(
@@ -203,6 +215,7 @@ pub async fn update(
     check(input)?;
     let tx = client.transaction().await?;
     let before = get(&tx, scope, id).await?;
+    refuse_installation_wide(before.tenant_id.map(TenantId), input.kind)?;
     if before.system_key.is_some() && (input.kind != before.kind || input.args != before.args) {
         return Err(Error::invalid(
             "kind",
@@ -260,15 +273,16 @@ pub async fn delete(client: &mut impl GenericClient, scope: JobScope, actor: &Ac
     Ok(())
 }
 
-/// Keeps the default schedules: the installation's conversion refresh and partition
-/// maintenance, and one allocation per live project at midnight in its zone (following
+/// Keeps the default schedules: the installation's conversion refresh, partition
+/// maintenance and retention, and one allocation per live project at midnight in its zone (following
 /// renames and zone changes; gone with the project).
 pub async fn ensure_defaults(client: &impl GenericClient) -> Result<()> {
     client
         .batch_execute(
             "INSERT INTO schedules (tenant_id, name, cron, time_zone, kind, system_key)
              VALUES (NULL, 'Conversion refresh', '*/5 * * * *', 'UTC', 'conversion_refresh', 'conversion_refresh'),
-                    (NULL, 'Partition maintenance', '0 3 * * *', 'UTC', 'partition_maintenance', 'partition_maintenance')
+                    (NULL, 'Partition maintenance', '0 3 * * *', 'UTC', 'partition_maintenance', 'partition_maintenance'),
+                    (NULL, 'Retention', '30 3 * * *', 'UTC', 'retention', 'retention')
              ON CONFLICT (system_key) WHERE system_key IS NOT NULL DO NOTHING;
 
              INSERT INTO schedules (tenant_id, name, cron, time_zone, kind, args, system_key)

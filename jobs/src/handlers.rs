@@ -11,7 +11,10 @@
 //!   `time_zone`, `region`, `project_id`.
 //! - `export`: `project_id`, `out` (relative to the data directory), optional `filter`,
 //!   `options` (as `POST /projects/{id}/exports` takes them), `sftp_account_id` (then
-//!   `out` is a file name in that partner's `outbox/`).
+//!   `out` is a file name in that partner's `outbox/`) or `sftp_remote_id` (then `out` is
+//!   a file name, pushed to that remote host once written).
+//! - `sftp_pull`, `sftp_push`: `remote_id`.
+//! - `retention`: optional `files_days` (30), `jobs_days` (90), `transfers_days` (90).
 //! - `allocation`: optional `project_id` (all live projects without it).
 //! - `conversion_refresh`: optional `full` (bool).
 //! - `partition_maintenance`: optional `months_ahead` (default 3).
@@ -88,6 +91,8 @@ pub async fn run(context: JobContext) -> Result<Value> {
         JobKind::Allocation => allocation(&context).await,
         JobKind::ConversionRefresh => conversion_refresh(&context).await,
         JobKind::PartitionMaintenance => partition_maintenance(&context).await,
+        JobKind::SftpPull | JobKind::SftpPush => sftp_transfer(&context).await,
+        JobKind::Retention => retention(&context).await,
     }
 }
 
@@ -253,6 +258,7 @@ struct ExportArgs {
     /// `outbox/`.
     out: String,
     sftp_account_id: Option<i64>,
+    sftp_remote_id: Option<i64>,
     #[serde(default)]
     filter: dialpool_engine::export::ExportFilter,
     #[serde(default)]
@@ -262,20 +268,44 @@ struct ExportArgs {
 async fn export(context: &JobContext) -> Result<Value> {
     use dialpool_engine::export::{self, ExportRequest};
     let args: ExportArgs = context.args()?;
-    let out = match args.sftp_account_id {
-        Some(account) => {
-            // The partner must be the tenant's; the name may not leave its outbox.
+    // A partner's or a remote's outbox must be the tenant's; the name may not leave it.
+    let bare_name = || {
+        let name = Path::new(&args.out);
+        if name.components().count() != 1
+            || !matches!(name.components().next(), Some(std::path::Component::Normal(_)))
+        {
+            return Err(Error::invalid(
+                "out",
+                "with sftp_account_id or sftp_remote_id, a file name (no folders)",
+            ));
+        }
+        Ok(name)
+    };
+    let out = match (args.sftp_account_id, args.sftp_remote_id) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "sftp_remote_id",
+                "an export goes to a partner's outbox or a remote, not both",
+            ));
+        }
+        (Some(account), None) => {
             let client = context.pool.get().await?;
             dialpool_engine::sftp_account::get(&**client, context.tenant()?, account).await?;
-            let name = Path::new(&args.out);
-            if name.components().count() != 1
-                || !matches!(name.components().next(), Some(std::path::Component::Normal(_)))
-            {
-                return Err(Error::invalid("out", "with sftp_account_id, a file name (no folders)"));
-            }
-            dialpool_engine::sftp_account::root(&context.data_dir, account).join("outbox").join(name)
+            dialpool_engine::sftp_account::root(&context.data_dir, account).join("outbox").join(bare_name()?)
         }
-        None => context.path("out", &args.out)?,
+        (None, Some(remote)) => {
+            use dialpool_engine::sftp_remote::{self, Direction};
+            let client = context.pool.get().await?;
+            let found = sftp_remote::get(&**client, context.tenant()?, remote).await?;
+            if found.direction != Direction::PushExports {
+                return Err(Error::invalid(
+                    "sftp_remote_id",
+                    format!("remote {remote} does not push exports"),
+                ));
+            }
+            sftp_remote::local_root(&context.data_dir, remote).join("outbox").join(bare_name()?)
+        }
+        (None, None) => context.path("out", &args.out)?,
     };
     if let Some(dir) = out.parent() {
         tokio::fs::create_dir_all(dir)
@@ -295,6 +325,11 @@ async fn export(context: &JobContext) -> Result<Value> {
     let export_id = export::start(&context.pool, &request).await?;
     context.progress.set(json!({"message": format!("export {export_id}")}));
     let summary = export::run_as_job(&context.pool, export_id, &request, &context.claim).await?;
+    if let Some(remote) = args.sftp_remote_id {
+        // The export is committed; the push is its own job, retried on its own.
+        let client = context.pool.get().await?;
+        dialpool_engine::sftp_remote::enqueue_push(&**client, context.tenant()?, remote).await?;
+    }
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
@@ -356,4 +391,93 @@ async fn partition_maintenance(context: &JobContext) -> Result<Value> {
         .map(|row| row.get(0))
         .collect();
     Ok(json!({"created": created}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferArgs {
+    remote_id: i64,
+}
+
+async fn sftp_transfer(context: &JobContext) -> Result<Value> {
+    let args: TransferArgs = context.args()?;
+    let key = dialpool_engine::secret::SecretKey::load(&context.data_dir)?;
+    let (tenant, job) = (context.tenant()?, Some(context.claim.id));
+    context.progress.set(json!({"message": format!("transferring with remote {}", args.remote_id)}));
+    let report = match context.claim.kind {
+        JobKind::SftpPush => {
+            dialpool_sftp::remote::push(&context.pool, &context.data_dir, &key, tenant, args.remote_id, job)
+                .await?
+        }
+        _ => {
+            dialpool_sftp::remote::pull(&context.pool, &context.data_dir, &key, tenant, args.remote_id, job)
+                .await?
+        }
+    };
+    Ok(serde_json::to_value(report).unwrap_or_default())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RetentionArgs {
+    files_days: Option<u32>,
+    jobs_days: Option<i32>,
+    transfers_days: Option<i32>,
+}
+
+/// Keeps what is worth keeping: finished files (partners' processed, errors and outbox;
+/// remotes' processed, errors, results and sent) older than `files_days` are deleted, and
+/// finished jobs and transfer log rows older than theirs. What dedupes imports (upload
+/// and pulled-file fingerprints) is kept.
+async fn retention(context: &JobContext) -> Result<Value> {
+    let args: RetentionArgs = context.args()?;
+    let files_days = args.files_days.unwrap_or(30).max(1);
+    let cutoff =
+        std::time::SystemTime::now() - std::time::Duration::from_secs(u64::from(files_days) * 86_400);
+    let data_dir = context.data_dir.clone();
+    let files_deleted = tokio::task::spawn_blocking(move || {
+        let mut deleted = 0u64;
+        for (tree, folders) in [
+            ("sftp", &["processed", "errors", "outbox"][..]),
+            ("remotes", &["processed", "errors", "results", "sent"][..]),
+        ] {
+            let Ok(roots) = std::fs::read_dir(data_dir.join(tree)) else { continue };
+            for root in roots.flatten() {
+                for folder in folders {
+                    let Ok(files) = std::fs::read_dir(root.path().join(folder)) else { continue };
+                    for file in files.flatten() {
+                        let old = file
+                            .metadata()
+                            .ok()
+                            .filter(|m| m.is_file())
+                            .and_then(|m| m.modified().ok())
+                            .is_some_and(|modified| modified < cutoff);
+                        if old && std::fs::remove_file(file.path()).is_ok() {
+                            deleted += 1;
+                        }
+                    }
+                }
+            }
+        }
+        deleted
+    })
+    .await
+    .map_err(|e| Error::Worker(e.to_string()))?;
+    let client = context.pool.get().await?;
+    let jobs_deleted = client
+        .execute(
+            "DELETE FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled')
+                AND finished_at < now() - make_interval(days => $1)",
+            &[&args.jobs_days.unwrap_or(90).max(1)],
+        )
+        .await?;
+    let transfers_deleted = client
+        .execute(
+            "DELETE FROM sftp_jobs WHERE status <> 'running' AND finished_at < now() - make_interval(days => $1)",
+            &[&args.transfers_days.unwrap_or(90).max(1)],
+        )
+        .await?;
+    Ok(
+        json!({"files_deleted": files_deleted, "jobs_deleted": jobs_deleted, "transfers_deleted": transfers_deleted}),
+    )
 }

@@ -7,6 +7,7 @@
 //! only the temporary file, which is deleted. No shell, no commands, no forwarding.
 
 mod fs;
+pub mod remote;
 mod ssh;
 mod throttle;
 

@@ -66,6 +66,7 @@ impl ApiError {
                     (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
                 }
                 ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+                ErrorKind::Upstream => (StatusCode::BAD_GATEWAY, "upstream", "Remote host failed"),
             },
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
             ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad-credentials", "Sign-in failed"),
@@ -97,6 +98,8 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE => {
                     "the database is unavailable; try again shortly".to_owned()
                 }
+                // The remote host's own complaint, which the administrator must see to fix it.
+                StatusCode::BAD_GATEWAY => self.to_string(),
                 _ => "an internal error occurred; the server log has the details under this request's id"
                     .to_owned(),
             }

@@ -22,6 +22,10 @@ pub const EVENTS: &[(&str, &str)] = &[
     ),
     ("import.finished", "An import ended (succeeded or failed), with its counts"),
     ("export.finished", "An export ended, with its row count and file"),
+    (
+        "sftp.transfer_failed",
+        "A pull from or push to a remote SFTP host failed, with the error and the failures in a row",
+    ),
     ("ping", "Sent by the test button; only to the subscriber tested"),
 ];
 

@@ -15,6 +15,8 @@ command -v npm >/dev/null || need_apt+=(nodejs npm)
 if $want_browser && ! command -v chromium >/dev/null; then need_apt+=(chromium); fi
 # The SFTP tests drive the server with OpenSSH's own client.
 command -v sftp >/dev/null || need_apt+=(openssh-client)
+# The remote-host tests start a real OpenSSH server of their own on a loopback port.
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -290,7 +290,7 @@ async fn with_transfer_lock<T>(
     let tx = client.transaction().await?;
     let locked: bool = tx
         .query_one(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended('sftp_remote:' || $1::text, 0))",
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('sftp_remote:' || $1::bigint, 0))",
             &[&remote_id],
         )
         .await?

@@ -22,8 +22,6 @@ const TENANT: TenantId = TenantId(1);
 
 /// An OpenSSH server of our own: its config, host key and authorized key in `dir`.
 struct Sshd {
-    dir: PathBuf,
-    port: u16,
     child: Child,
 }
 
@@ -59,7 +57,7 @@ impl Sshd {
             assert!(started.elapsed() < Duration::from_secs(10), "sshd did not listen: {}", log(dir));
             std::thread::sleep(Duration::from_millis(50));
         }
-        Sshd { dir: dir.to_owned(), port, child }
+        Sshd { child }
     }
 
     fn stop(mut self) {

@@ -350,3 +350,65 @@ async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
     worker.await.unwrap();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn retention_deletes_old_finished_files_and_records_and_keeps_the_rest() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let data = std::env::temp_dir().join(format!("dialpool-retention-{}", db.name));
+    let month_and_a_half_ago = std::time::SystemTime::now() - Duration::from_secs(45 * 86_400);
+    let file = |path: std::path::PathBuf, old: bool| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "phone\n").unwrap();
+        if old {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(month_and_a_half_ago)
+                .unwrap();
+        }
+        path
+    };
+    let old_processed = file(data.join("sftp/7/processed/old.csv"), true);
+    let new_processed = file(data.join("sftp/7/processed/new.csv"), false);
+    let old_waiting = file(data.join("sftp/7/inbox/old.csv"), true);
+    let old_sent = file(data.join("remotes/3/sent/old.csv"), true);
+    let old_outbox = file(data.join("remotes/3/outbox/old.csv"), true);
+    client
+        .batch_execute(
+            "INSERT INTO jobs (kind, state, finished_at) VALUES
+                 ('conversion_refresh', 'succeeded', now() - interval '100 days'),
+                 ('conversion_refresh', 'dead', now() - interval '100 days'),
+                 ('conversion_refresh', 'succeeded', now() - interval '10 days');
+             INSERT INTO jobs (kind, state, run_at) VALUES ('conversion_refresh', 'retrying', now() + interval '1 day');",
+        )
+        .await
+        .unwrap();
+    let id =
+        job::enqueue(&**client, &NewJob::new(None, JobKind::Retention, json!({}))).await.unwrap().unwrap();
+    let mut config = WorkerConfig::new(data.clone());
+    config.poll = Duration::from_millis(100);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(Worker::new(db.pool.clone(), config).run(async {
+        let _ = stopped.await;
+    }));
+    let done = ended(&db, id).await;
+    stop.send(()).unwrap();
+    worker.await.unwrap();
+    assert_eq!(done.state, JobState::Succeeded, "{:?}", done.errors);
+    let result = done.result.unwrap();
+    assert_eq!((result["files_deleted"].clone(), result["jobs_deleted"].clone()), (json!(2), json!(2)));
+    assert!(!old_processed.exists() && !old_sent.exists());
+    assert!(new_processed.exists(), "younger than 30 days");
+    assert!(old_waiting.exists() && old_outbox.exists(), "files still waiting to be imported or sent stay");
+    let left: Vec<String> = client
+        .query("SELECT state FROM jobs WHERE kind = 'conversion_refresh' ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, ["succeeded", "retrying"]);
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -352,3 +352,158 @@ async fn sftp_accounts_over_http_are_checked_and_never_show_a_password() {
     api.get("/api/v1/sftp/accounts", &manager).await.expect(StatusCode::FORBIDDEN);
     api.get("/api/v1/sftp/uploads", &manager).await.expect(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn remotes_over_http_never_show_a_credential_and_stay_in_their_tenant() {
+    use axum::http::{Method, StatusCode};
+    use serde_json::json;
+
+    let api = crate::support::Api::new().await;
+    let admin = api.admin().await;
+    api.provider(&admin, "leads").await;
+    // A port nothing listens on: the connection test reports it, nothing hangs.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let body = json!({
+        "name": "Leads drop", "host": "127.0.0.1", "port": closed, "username": "dialpool",
+        "password": "remote secret 1", "direction": "pull_numbers", "provider_code": "leads",
+        "remote_dir": "/drop", "file_pattern": "*.csv", "after_pull": "move", "move_to": "done",
+        "cron": "0 * * * *"
+    });
+    let created =
+        api.post("/api/v1/sftp/remotes", &admin, body.clone()).await.expect(StatusCode::CREATED).json();
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(
+        (created["has_password"].clone(), created["has_private_key"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(created["host_key_fingerprint"], json!(null));
+    assert!(!created.to_string().contains("remote secret 1"), "{created}");
+    // Its schedule is kept with it.
+    let schedules = api.get("/api/v1/schedules", &admin).await.expect(StatusCode::OK).json();
+    let schedule =
+        schedules.as_array().unwrap().iter().find(|s| s["kind"] == json!("sftp_pull")).unwrap().clone();
+    assert_eq!(
+        (schedule["cron"].clone(), schedule["args"].clone()),
+        (json!("0 * * * *"), json!({"remote_id": id}))
+    );
+    let stored: Vec<u8> = api
+        .db
+        .client()
+        .await
+        .query_one("SELECT password_sealed FROM sftp_remotes WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!String::from_utf8_lossy(&stored).contains("remote secret 1"), "sealed at rest");
+
+    for (change, field) in [
+        (json!({"provider_code": null}), "provider_code"),
+        (json!({"move_to": null}), "move_to"),
+        (json!({"file_pattern": "in/*.csv"}), "file_pattern"),
+        (json!({"cron": "every hour"}), "cron"),
+        (json!({"host": "evil host; rm"}), "host"),
+    ] {
+        let mut bad = body.clone();
+        for (key, value) in change.as_object().unwrap() {
+            bad[key] = value.clone();
+        }
+        bad["name"] = json!(format!("bad {field}"));
+        let refused = api
+            .post("/api/v1/sftp/remotes", &admin, bad)
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY)
+            .json();
+        assert!(refused["detail"].as_str().unwrap().contains(field), "{refused}");
+    }
+    api.post("/api/v1/sftp/remotes", &admin, body.clone()).await.expect(StatusCode::CONFLICT);
+
+    let test = api
+        .post(&format!("/api/v1/sftp/remotes/{id}/test"), &admin, json!({}))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((test["ok"].clone(), test["stage"].clone()), (json!(false), json!("connect")), "{test}");
+    api.post(&format!("/api/v1/sftp/remotes/{id}/host-key"), &admin, json!({"fingerprint": "SHA256:x"}))
+        .await
+        .expect(StatusCode::CONFLICT);
+    let queued = api
+        .post(&format!("/api/v1/sftp/remotes/{id}/run"), &admin, json!({}))
+        .await
+        .expect(StatusCode::ACCEPTED)
+        .json();
+    assert!(queued["job_id"].as_i64().is_some());
+
+    // Without the password, an update keeps it.
+    let mut renamed = body.clone();
+    renamed["name"] = json!("Leads drop 2");
+    renamed.as_object_mut().unwrap().remove("password");
+    let updated = api
+        .request(Method::PUT, &format!("/api/v1/sftp/remotes/{id}"), &admin, Some(renamed))
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        (updated["name"].clone(), updated["has_password"].clone()),
+        (json!("Leads drop 2"), json!(true))
+    );
+    api.get("/api/v1/sftp/transfers", &admin).await.expect(StatusCode::OK);
+
+    let manager = api.manager_of_another_project().await;
+    api.get("/api/v1/sftp/remotes", &manager).await.expect(StatusCode::FORBIDDEN);
+    api.post(&format!("/api/v1/sftp/remotes/{id}/test"), &manager, json!({}))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+
+    api.db
+        .client()
+        .await
+        .execute("UPDATE users SET is_platform_admin = true WHERE email = 'admin@example.com'", &[])
+        .await
+        .unwrap();
+    api.post(
+        "/api/v1/tenants",
+        &admin,
+        json!({"slug": "other", "name": "Other Co", "admin_email": "boss@other.example", "admin_password": crate::support::PASSWORD}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    api.db
+        .client()
+        .await
+        .execute("UPDATE users SET password_must_change = false WHERE email = 'boss@other.example'", &[])
+        .await
+        .unwrap();
+    let other = api.sign_in("boss@other.example").await;
+    for (method, uri) in [
+        (Method::GET, format!("/api/v1/sftp/remotes/{id}")),
+        (Method::POST, format!("/api/v1/sftp/remotes/{id}/test")),
+        (Method::POST, format!("/api/v1/sftp/remotes/{id}/run")),
+        (Method::DELETE, format!("/api/v1/sftp/remotes/{id}")),
+    ] {
+        let reply = api.request(method.clone(), &uri, &other, Some(json!({}))).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {uri}: {}", reply.text());
+    }
+    let theirs = api.get("/api/v1/sftp/remotes", &other).await.expect(StatusCode::OK).json();
+    assert_eq!(theirs, json!([]));
+
+    api.request(Method::DELETE, &format!("/api/v1/sftp/remotes/{id}"), &admin, None)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let left: i64 = api
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM schedules WHERE kind = 'sftp_pull'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the schedule goes with the remote");
+
+    // A tenant's schedule may not run installation-wide work.
+    let refused = api
+        .post("/api/v1/schedules", &admin, json!({"name": "Wipe", "cron": "* * * * *", "kind": "retention"}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .json();
+    assert!(refused["detail"].as_str().unwrap().contains("installation"), "{refused}");
+}

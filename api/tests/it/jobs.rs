@@ -507,3 +507,59 @@ async fn remotes_over_http_never_show_a_credential_and_stay_in_their_tenant() {
         .json();
     assert!(refused["detail"].as_str().unwrap().contains("installation"), "{refused}");
 }
+
+#[tokio::test]
+async fn the_remote_cli_adds_lists_tests_and_refuses_an_unconfirmed_trust() {
+    use std::io::Write;
+
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .execute("INSERT INTO providers (tenant_id, code, name) VALUES (1, 'acme', 'Acme')", &[])
+        .await
+        .unwrap();
+    let data = std::env::temp_dir().join(format!("dialpool-cli-remote-{}", db.name));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut add = dialpool(&db)
+        .args([
+            "sftp",
+            "remote",
+            "add",
+            "Acme drop",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &closed,
+            "--user",
+            "dp",
+        ])
+        .args(["--password-stdin", "--direction", "pull_numbers", "--provider", "acme", "--pattern", "*.csv"])
+        .args(["--json", "--data-dir"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"remote secret 1\n").unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let remote: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!(remote["has_password"], serde_json::json!(true));
+    let id = remote["id"].as_i64().unwrap().to_string();
+    assert!(data.join("secret.key").exists(), "the secret key is generated in the data directory");
+
+    let listed = run_json(&db, &["sftp", "remote", "list", "--json"]);
+    assert_eq!(listed[0]["name"], serde_json::json!("Acme drop"));
+    // Nothing listens: the test says so and exits 69 (a remote host unavailable).
+    let tested =
+        dialpool(&db).args(["sftp", "remote", "test", &id, "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(tested.status.code(), Some(69), "{}", String::from_utf8_lossy(&tested.stderr));
+    assert!(String::from_utf8_lossy(&tested.stdout).contains("cannot connect"));
+    let trusted = dialpool(&db).args(["sftp", "remote", "trust", &id, "SHA256:abc"]).output().unwrap();
+    assert_eq!(trusted.status.code(), Some(4), "no key was offered yet: a conflict");
+    assert!(String::from_utf8_lossy(&trusted.stderr).contains("test the connection first"));
+    let transfers = run_json(&db, &["sftp", "transfers", "--json"]);
+    assert_eq!(transfers, serde_json::json!([]));
+    let _ = std::fs::remove_dir_all(&data);
+}

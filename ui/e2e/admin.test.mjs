@@ -3,7 +3,8 @@
 // find it in the audit log; configure a project and allocate; a dialer leases and posts
 // outcomes with a token while the numbers page shows the statuses move; export; read the
 // conversion page and the home page; the jobs page and a schedule switched off; a partner
-// added in the browser drops a file over SFTP and it is imported.
+// added in the browser drops a file over SFTP and it is imported; a remote host is added,
+// its host key confirmed from the connection test, and a transfer run.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -374,4 +375,49 @@ test("an administrator adds a partner, whose file uploaded with OpenSSH's sftp i
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}));
+
+test("an administrator adds a remote host, confirms the key its test shows, and runs a transfer", withPage(async (page) => {
+  // The remote is the server's own SFTP drop, signed in to with a partner's password.
+  assert.ok(sftpAddress, "the server printed where SFTP listens");
+  const [host, port] = sftpAddress.split(":");
+  await page.getByRole("link", { name: "Partners", exact: true }).click();
+  const partner = page.getByRole("form", { name: "Add partner" });
+  await partner.getByLabel("Login").fill("e2e-remote");
+  await partner.getByRole("combobox", { name: /^Provider\b/ }).selectOption("e2e-leads");
+  await partner.getByLabel("Password").fill("e2e remote password");
+  await partner.getByRole("button", { name: "Add partner" }).click();
+  await page.getByRole("table", { name: "Partners" }).getByRole("row").filter({ hasText: "e2e-remote" }).waitFor();
+
+  await page.getByRole("link", { name: "Remote hosts", exact: true }).click();
+  const form = page.getByRole("form", { name: "Add remote host" });
+  await form.getByLabel("Name", { exact: true }).fill("Own drop");
+  await form.getByLabel("Host", { exact: true }).fill(host);
+  await form.getByLabel("Port", { exact: true }).fill(port);
+  await form.getByLabel("Login", { exact: true }).fill("e2e-remote");
+  await form.getByLabel("Password", { exact: true }).fill("e2e remote password");
+  await form.getByRole("combobox", { name: "Provider" }).selectOption("e2e-leads");
+  await form.getByLabel("Remote folder", { exact: true }).fill("outbox");
+  await form.getByLabel("File pattern", { exact: true }).fill("*.csv");
+  await form.getByRole("button", { name: "Add remote host" }).click();
+  const row = page.getByRole("table", { name: "Remote hosts" }).getByRole("row").filter({ hasText: "Own drop" });
+  await row.filter({ hasText: "not confirmed" }).waitFor();
+
+  // The first test stops at the host key and shows it; it is the server's own.
+  await row.getByRole("button", { name: "Test connection" }).click();
+  const offered = page.getByText(/The host offers the key/);
+  await offered.waitFor();
+  const fingerprint = (await offered.locator("code").innerText()).trim();
+  const hostKey = readFileSync(path.join(dataDir, "sftp_host_ed25519_key"), "utf8");
+  const keyFile = path.join(dataDir, "host_key_copy");
+  writeFileSync(keyFile, hostKey, { mode: 0o600 });
+  const expected = execFileSync("ssh-keygen", ["-lf", keyFile], { encoding: "utf8" }).split(" ")[1];
+  assert.equal(fingerprint, expected);
+  await page.getByRole("button", { name: "Confirm this key" }).click();
+  await row.filter({ hasText: fingerprint }).waitFor();
+
+  await row.getByRole("button", { name: "Test connection" }).click();
+  await page.getByRole("status").filter({ hasText: "signed in to e2e-remote@" }).waitFor();
+  await row.getByRole("button", { name: "Run now" }).click();
+  await page.getByRole("table", { name: "Transfers" }).getByRole("row").filter({ hasText: "Own drop" }).filter({ hasText: "succeeded" }).waitFor();
 }));

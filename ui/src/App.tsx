@@ -11,6 +11,7 @@ import { ConversionPage } from "./features/conversion";
 import { DashboardPage } from "./features/dashboard";
 import { JobsPage } from "./features/jobs";
 import { PartnersPage } from "./features/partners";
+import { RemotesPage } from "./features/remotes";
 import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
 import { WebhooksPage } from "./features/webhooks";
 import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
@@ -40,6 +41,7 @@ const PAGES: { path: string; label: MessageKey; permission: string | "platform";
   { path: "/webhooks", label: "webhooks", permission: "settings.manage", element: () => <WebhooksPage /> },
   { path: "/jobs", label: "jobs", permission: "settings.manage", element: () => <JobsPage /> },
   { path: "/partners", label: "partners", permission: "settings.manage", element: () => <PartnersPage /> },
+  { path: "/remotes", label: "remotes", permission: "settings.manage", element: () => <RemotesPage /> },
   { path: "/users", label: "users", permission: "users.manage", element: () => <UsersPage /> },
   { path: "/roles", label: "roles", permission: "users.manage", element: () => <RolesPage /> },
   { path: "/tokens", label: "tokens", permission: "tokens.create", element: () => <TokensPage /> },

@@ -1114,6 +1114,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sftp/remotes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Remote SFTP hosts this tenant pulls from or pushes to (credentials never shown), with
+         *     their confirmed host key, schedule and failures.
+         */
+        get: operations["list_remotes"];
+        put?: never;
+        /**
+         * Add a remote host: its password or private key is stored sealed with the
+         *     installation's secret key. Test the connection next, then confirm the host key.
+         */
+        post: operations["create_remote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sftp/remotes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_remote"];
+        /**
+         * Replace a remote. Absent `password` / `private_key` keep the stored ones; a new host
+         *     or port forgets the confirmed host key.
+         */
+        put: operations["update_remote"];
+        post?: never;
+        delete: operations["delete_remote"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sftp/remotes/{id}/host-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm the host key the host last offered; only that key is accepted from now on. */
+        post: operations["confirm_host_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sftp/remotes/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pull (or push) now, outside the schedule: queues the remote's transfer job. */
+        post: operations["run_remote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sftp/remotes/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connect, sign in and list the remote folder. When the host's key is not the confirmed
+         *     one, stops before signing in and returns the offered key's fingerprint to confirm.
+         */
+        post: operations["test_remote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sftp/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The transfer log: every pull and push, newest first, with its files and error. */
+        get: operations["list_transfers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sftp/uploads": {
         parameters: {
             query?: never;
@@ -1415,6 +1530,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description What becomes of a remote file once pulled.
+         * @enum {string}
+         */
+        AfterPull: "delete" | "move" | "leave";
         AllocateInput: {
             /**
              * Format: date
@@ -1535,6 +1655,31 @@ export interface components {
             end: string;
             /** Format: int32 */
             max_calls_24h?: number | null;
+        };
+        ConfirmHostKey: {
+            /**
+             * @description The fingerprint the connection test showed (`SHA256:…`), after comparing it with
+             *     the host's administrator.
+             */
+            fingerprint: string;
+        };
+        /** @description What "test connection" found. */
+        ConnectionTest: {
+            ok: boolean;
+            /** @description Where it stopped: `connect`, `host_key`, `sign_in`, `sftp`, `directory`, or `ok`. */
+            stage: string;
+            message: string;
+            host_key_fingerprint?: string | null;
+            /**
+             * @description The key the host offered when it is not the confirmed one: compare it with the
+             *     host's administrator, then confirm it.
+             */
+            offered_host_key_fingerprint?: string | null;
+            /**
+             * Format: int64
+             * @description Files in the remote folder matching the pattern.
+             */
+            matching_files?: number | null;
         };
         ConversionReport: {
             by: components["schemas"]["Dimension"][];
@@ -1662,6 +1807,8 @@ export interface components {
          * @enum {string}
          */
         Dimension: "day" | "weekday" | "project" | "provider" | "geo";
+        /** @enum {string} */
+        Direction: "pull_numbers" | "pull_outcomes" | "push_exports";
         Disposition: {
             /** @description Upper case, as matched (dialers' words are compared in upper case). */
             disposition: string;
@@ -2076,7 +2223,7 @@ export interface components {
             file: string;
         };
         /** @enum {string} */
-        JobKind: "import" | "export" | "allocation" | "conversion_refresh" | "outcome_import" | "partition_maintenance";
+        JobKind: "import" | "export" | "allocation" | "conversion_refresh" | "outcome_import" | "partition_maintenance" | "sftp_pull" | "sftp_push" | "retention";
         /** @description A job as the jobs page and `dialpool jobs list` show it. */
         JobRecord: {
             /** Format: int64 */
@@ -2786,6 +2933,10 @@ export interface components {
             /** @description The project's name, repeated. */
             confirm: string;
         };
+        QueuedJob: {
+            /** Format: int64 */
+            job_id: number;
+        };
         /** @description An outcome that was not stored, and why. */
         Rejected: {
             /** Format: int64 */
@@ -2963,6 +3114,76 @@ export interface components {
             import_options?: unknown;
             enabled?: boolean;
         };
+        /** @description A remote as administrators see it: never a credential, only whether one is set. */
+        SftpRemote: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            host: string;
+            /** Format: int32 */
+            port: number;
+            username: string;
+            has_password: boolean;
+            has_private_key: boolean;
+            /** @description The confirmed host key's fingerprint (`SHA256:…`); transfers refuse until set. */
+            host_key_fingerprint?: string | null;
+            /** @description The key the host offered at the last attempt, when it is not the confirmed one. */
+            offered_host_key_fingerprint?: string | null;
+            direction: components["schemas"]["Direction"];
+            remote_dir: string;
+            file_pattern: string;
+            after_pull: components["schemas"]["AfterPull"];
+            move_to?: string | null;
+            provider_code?: string | null;
+            import_options: unknown;
+            enabled: boolean;
+            /** Format: int64 */
+            schedule_id?: number | null;
+            cron?: string | null;
+            time_zone?: string | null;
+            /**
+             * Format: int32
+             * @description Failed transfers since the last one that succeeded; above zero the remote alerts.
+             */
+            consecutive_failures: number;
+            last_error?: string | null;
+            /** Format: date-time */
+            last_failure_at?: string | null;
+            /** Format: date-time */
+            last_success_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description A remote as an administrator writes it. */
+        SftpRemoteInput: {
+            name: string;
+            host: string;
+            /** Format: int32 */
+            port?: number;
+            username: string;
+            /** @description Set or replace the password; absent keeps the stored one. */
+            password?: string | null;
+            /** @description An OpenSSH private key (PEM text, unencrypted); absent keeps the stored one. */
+            private_key?: string | null;
+            direction: components["schemas"]["Direction"];
+            remote_dir?: string;
+            file_pattern?: string;
+            after_pull?: components["schemas"]["AfterPull"];
+            move_to?: string | null;
+            /** @description Required for `pull_numbers`: the provider its files import as. */
+            provider_code?: string | null;
+            /**
+             * @description For pulled files: `region`, `format`, `encoding`, `on_duplicate`, `mapping`,
+             *     `sheet` (numbers) or `format`, `time_zone`, `region`, `project_id` (outcomes).
+             */
+            import_options?: unknown;
+            enabled?: boolean;
+            /** @description When it transfers (cron, five fields); every 15 minutes by default. */
+            cron?: string;
+            time_zone?: string;
+        };
         /** @description A completed upload, as the partners page lists it. */
         SftpUpload: {
             /** Format: int64 */
@@ -3135,6 +3356,42 @@ export interface components {
              * @description success / dialed.
              */
             conversion_rate?: number | null;
+        };
+        Transfer: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            remote_id: number;
+            remote_name: string;
+            /** Format: int64 */
+            job_id?: number | null;
+            /** @description `pull` or `push`. */
+            direction: string;
+            /** @description `running`, `succeeded` or `failed`. */
+            status: string;
+            /** Format: int32 */
+            files: number;
+            /** Format: int64 */
+            bytes: number;
+            details: components["schemas"]["TransferredFile"][];
+            error?: string | null;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+        };
+        /** @description A pulled file or a pushed one, in the transfer log. */
+        TransferredFile: {
+            name: string;
+            /** Format: int64 */
+            bytes: number;
+            /**
+             * @description `queued` (an import job), `duplicate` (content seen before), `sent`, or why it
+             *     was skipped.
+             */
+            outcome: string;
+            /** Format: int64 */
+            job_id?: number | null;
         };
         User: {
             /** Format: int64 */
@@ -5718,6 +5975,285 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SftpAccount"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_remotes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpRemote"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SftpRemoteInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpRemote"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpRemote"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SftpRemoteInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpRemote"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirm_host_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmHostKey"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SftpRemote"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    run_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuedJob"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    test_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_transfers: {
+        parameters: {
+            query?: {
+                /** @description Only this remote's. */
+                remote_id?: number;
+                /** @description At most this many (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transfer"][];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

@@ -268,10 +268,11 @@ fn check(input: &SftpRemoteInput) -> Result<()> {
     }
     if let Some(key) = &input.private_key
         && !key.contains("PRIVATE KEY")
+        && !key.trim_start().starts_with("PuTTY-User-Key-File-")
     {
         return Err(Error::invalid(
             "private_key",
-            "is not a PEM private key (\"-----BEGIN OPENSSH PRIVATE KEY-----\")",
+            "is not a private key (\"-----BEGIN OPENSSH PRIVATE KEY-----\" or a PuTTY .ppk)",
         ));
     }
     if input.file_pattern.is_empty() || input.file_pattern.contains('/') {
@@ -809,7 +810,7 @@ pub async fn record_pulled(
                 "rejects_path": std::path::Path::new(&folders.outbox).join(format!("{}.rejects.csv", file.name)),
                 "deliver": folders,
             }),
-            _ => serde_json::json!({"path": local_path, "file_name": file.name}),
+            _ => serde_json::json!({"path": local_path, "file_name": file.name, "deliver": folders}),
         };
         let allowed: &[&str] = match remote.direction {
             Direction::PullNumbers => &["region", "format", "encoding", "on_duplicate", "mapping", "sheet"],

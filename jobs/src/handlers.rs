@@ -169,7 +169,9 @@ async fn import(context: &JobContext) -> Result<Value> {
     let summary = import::import_file_as_job(&context.pool, request, progress, &context.claim).await;
     reporter.abort();
     if let Some(deliver) = &args.deliver {
-        deliver_upload(deliver, &path, &name, &summary, context.claim.attempts >= context.claim.max_attempts)
+        let report =
+            summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), s.rejects_file.clone()));
+        deliver_upload(deliver, &path, &name, report, context.claim.attempts >= context.claim.max_attempts)
             .await;
     }
     Ok(serde_json::to_value(summary?).unwrap_or_default())
@@ -187,16 +189,16 @@ async fn deliver_upload(
     deliver: &Deliver,
     path: &Path,
     name: &str,
-    summary: &Result<dialpool_engine::import::ImportSummary>,
+    summary: std::result::Result<(Value, Option<String>), &Error>,
     last_attempt: bool,
 ) {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
     let moved = match summary {
-        Ok(summary) => {
-            let report = serde_json::to_vec_pretty(summary).unwrap_or_default();
+        Ok((summary, rejects_file)) => {
+            let report = serde_json::to_vec_pretty(&summary).unwrap_or_default();
             let mut result =
                 tokio::fs::write(deliver.outbox.join(format!("{name}.{stamp}.summary.json")), report).await;
-            if let (Ok(()), Some(rejects)) = (&result, &summary.rejects_file) {
+            if let (Ok(()), Some(rejects)) = (&result, &rejects_file) {
                 result =
                     tokio::fs::rename(rejects, deliver.outbox.join(format!("{name}.{stamp}.rejects.csv")))
                         .await;
@@ -229,6 +231,8 @@ struct OutcomeImportArgs {
     time_zone: Option<String>,
     region: Option<String>,
     project_id: Option<i64>,
+    /// For a file pulled from a remote host: where it and its summary go afterwards.
+    deliver: Option<Deliver>,
 }
 
 async fn outcome_import(context: &JobContext) -> Result<Value> {
@@ -246,8 +250,15 @@ async fn outcome_import(context: &JobContext) -> Result<Value> {
         actor: context.actor(),
     };
     context.progress.set(json!({"message": "applying the file"}));
-    let summary = files::import_as_job(&context.pool, request, &context.claim).await?;
-    Ok(serde_json::to_value(summary).unwrap_or_default())
+    let (path, name) =
+        (request.path.clone(), request.display_name.clone().unwrap_or_else(|| file_name(&request.path)));
+    let summary = files::import_as_job(&context.pool, request, &context.claim).await;
+    if let Some(deliver) = &args.deliver {
+        let report = summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), None));
+        deliver_upload(deliver, &path, &name, report, context.claim.attempts >= context.claim.max_attempts)
+            .await;
+    }
+    Ok(serde_json::to_value(summary?).unwrap_or_default())
 }
 
 #[derive(Deserialize)]

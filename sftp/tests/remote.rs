@@ -320,7 +320,11 @@ async fn pulled_files_are_deleted_or_moved_on_the_host_and_exports_are_pushed() 
 
     let moving = s.dir.join("move-after");
     std::fs::create_dir_all(moving.join("done")).unwrap();
-    numbers_file(&moving.join("b.csv"), 5, 100);
+    std::fs::write(
+        moving.join("b.csv"),
+        "phone,call_id,disposition,at\n+79160000001,c-1,no_answer,2026-11-20T10:00:00Z\n",
+    )
+    .unwrap();
     let mut input = s.input(port, Direction::PullOutcomes, &moving);
     input.name = "outcomes".into();
     input.after_pull = AfterPull::Move;
@@ -341,6 +345,14 @@ async fn pulled_files_are_deleted_or_moved_on_the_host_and_exports_are_pushed() 
             .map(|r| r.get(0))
             .collect();
     assert_eq!(kinds, ["import", "outcome_import"], "outcome files become outcome imports");
+    s.run_jobs().await;
+    let states = s.scalar("SELECT count(*) FROM jobs WHERE state = 'succeeded'").await;
+    assert_eq!(states, 2, "both imports ran");
+    let outcomes_root = sftp_remote::local_root(&s.data, move_id);
+    assert_eq!(std::fs::read_dir(outcomes_root.join("inbox")).unwrap().count(), 0, "nothing left waiting");
+    assert_eq!(std::fs::read_dir(outcomes_root.join("processed")).unwrap().count(), 1);
+    let summaries = std::fs::read_dir(outcomes_root.join("results")).unwrap().count();
+    assert_eq!(summaries, 1, "the outcome file's summary is kept with the results");
 
     // An export job naming a push remote lands in its outbox and queues the push.
     s.db.client()

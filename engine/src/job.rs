@@ -297,6 +297,17 @@ pub async fn fail(
     finish_failed(client, claim, error, Some(backoff_base)).await
 }
 
+/// Records a failure no retry can mend: the job is dead at once.
+pub async fn fail_for_good(client: &impl GenericClient, claim: &Claim, error: &str) -> Result<JobState> {
+    finish_failed(client, claim, error, None).await
+}
+
+/// Whether a job that failed so should not be tried again: its input is wrong (a bad file,
+/// an invalid argument) and would be just as wrong the next time.
+pub fn is_final(error: &Error) -> bool {
+    error.kind() == crate::error::ErrorKind::InvalidInput
+}
+
 async fn finish_failed(
     client: &impl GenericClient,
     claim: &Claim,

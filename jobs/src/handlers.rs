@@ -59,6 +59,12 @@ impl JobContext {
         })
     }
 
+    /// Whether this attempt is the job's last: its attempts are used up, or it failed in
+    /// a way no retry mends (the worker then gives up at once).
+    fn last_attempt(&self, error: Option<&Error>) -> bool {
+        self.claim.attempts >= self.claim.max_attempts || error.is_some_and(dialpool_engine::job::is_final)
+    }
+
     fn actor(&self) -> Actor {
         Actor { label: format!("job {}", self.claim.id), ..Actor::default() }
     }
@@ -171,8 +177,7 @@ async fn import(context: &JobContext) -> Result<Value> {
     if let Some(deliver) = &args.deliver {
         let report =
             summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), s.rejects_file.clone()));
-        deliver_upload(deliver, &path, &name, report, context.claim.attempts >= context.claim.max_attempts)
-            .await;
+        deliver_upload(deliver, &path, &name, report, context.last_attempt(summary.as_ref().err())).await;
     }
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }
@@ -255,8 +260,7 @@ async fn outcome_import(context: &JobContext) -> Result<Value> {
     let summary = files::import_as_job(&context.pool, request, &context.claim).await;
     if let Some(deliver) = &args.deliver {
         let report = summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), None));
-        deliver_upload(deliver, &path, &name, report, context.claim.attempts >= context.claim.max_attempts)
-            .await;
+        deliver_upload(deliver, &path, &name, report, context.last_attempt(summary.as_ref().err())).await;
     }
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }

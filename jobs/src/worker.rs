@@ -214,7 +214,12 @@ async fn execute(pool: deadpool_postgres::Pool, config: Arc<WorkerConfig>, claim
                     }
                     _ => error.to_string(),
                 };
-                job::fail(&**client, &claim, &message, config.backoff_base).await.map(|state| {
+                let failed = if job::is_final(&error) {
+                    job::fail_for_good(&**client, &claim, &message).await
+                } else {
+                    job::fail(&**client, &claim, &message, config.backoff_base).await
+                };
+                failed.map(|state| {
                     tracing::warn!(job = claim.id, error = %message, state = state.name(), "job failed");
                 })
             }

@@ -192,7 +192,7 @@ async fn a_worker_runs_due_jobs_records_failures_and_wakes_on_a_notification() {
     assert_eq!(done.result.unwrap()["full"], true, "the first refresh is a full one");
     assert_eq!(ended(&db, partitions).await.state, JobState::Succeeded);
     let failed = ended(&db, bad).await;
-    assert_eq!(failed.state, JobState::Retrying, "bad arguments fail the attempt");
+    assert_eq!(failed.state, JobState::Dead, "bad arguments are not tried again");
     assert!(
         failed.errors[0]["error"].as_str().unwrap().contains("unknown field `project`"),
         "{:?}",
@@ -227,6 +227,7 @@ async fn each_fire_time_is_enqueued_once_however_many_tickers_run() {
         [
             ("Conversion refresh", "*/5 * * * *", "UTC"),
             ("Partition maintenance", "0 3 * * *", "UTC"),
+            ("Retention", "30 3 * * *", "UTC"),
             ("Daily allocation: Moscow desk (#1)", "0 0 * * *", "Europe/Moscow"),
         ]
     );
@@ -236,14 +237,14 @@ async fn each_fire_time_is_enqueued_once_however_many_tickers_run() {
     let now = chrono::Utc::now();
     let (one, two) = (db.client().await, db.client().await);
     let (a, b) = tokio::join!(schedule::enqueue_due(&**one, now), schedule::enqueue_due(&**two, now));
-    assert_eq!(a.unwrap() + b.unwrap(), 3, "one job per schedule");
+    assert_eq!(a.unwrap() + b.unwrap(), 4, "one job per schedule");
     assert_eq!(schedule::enqueue_due(&**one, now).await.unwrap(), 0, "and none again");
     let jobs: i64 = client
         .query_one("SELECT count(*) FROM jobs WHERE schedule_id IS NOT NULL", &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(jobs, 3);
+    assert_eq!(jobs, 4);
     let allocation = client
         .query_one("SELECT tenant_id, args, run_at FROM jobs WHERE kind = 'allocation'", &[])
         .await
@@ -339,7 +340,7 @@ async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
     let text = std::fs::read_to_string(outbox.join("leads.csv")).unwrap();
     assert_eq!(text.lines().count(), 4, "a header and the project's 3 numbers: {text}");
     let refused = ended(&db, escaping).await;
-    assert_eq!(refused.state, JobState::Retrying);
+    assert_eq!(refused.state, JobState::Dead, "a name that leaves the outbox is not tried again");
     assert!(
         refused.errors[0]["error"].as_str().unwrap().contains("a file name (no folders)"),
         "{:?}",

@@ -239,6 +239,21 @@ async fn an_upload_by_key_is_imported_once_and_its_results_appear_in_the_outbox(
     assert!(renamed.status.success(), "{}", text(&renamed));
     drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 2).await;
     assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 510);
+
+    // A file that cannot be imported is not tried again: errors/ and an explanation at once.
+    std::fs::write(drop.dir.join("broken.xlsx"), "this is no spreadsheet").unwrap();
+    let broken = drop.sftp_with_key("put broken.xlsx /inbox/broken.xlsx\n");
+    assert!(broken.status.success(), "{}", text(&broken));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'dead' AND attempts = 1", 1)
+        .await;
+    let explained = std::fs::read_dir(root.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("broken.xlsx.") && p.to_string_lossy().ends_with(".error.txt"))
+        .expect("an error note in the outbox");
+    assert!(std::fs::read_to_string(explained).unwrap().contains("broken.xlsx was not imported"));
+    let errors: Vec<_> = std::fs::read_dir(root.join("errors")).unwrap().collect();
+    assert_eq!(errors.len(), 1, "the file moved to errors/");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

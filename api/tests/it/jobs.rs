@@ -189,10 +189,10 @@ async fn jobs_run_waits_for_a_worker_and_cancel_stops_a_waiting_job() {
     let again = dialpool(&db).args(["jobs", "cancel", &queued["id"].to_string()]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to cancel"));
-    let bad = dialpool(&db).args(["jobs", "run", "retention"]).output().unwrap();
+    let bad = dialpool(&db).args(["jobs", "run", "reindex"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("'retention' is not one of"),
+        String::from_utf8_lossy(&bad.stderr).contains("'reindex' is not one of"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );

@@ -2,14 +2,16 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
 
 use crate::error::Result;
 use crate::tenant::TenantId;
 
-/// Who is acting. The CLI acts as `Actor::system("cli")`; the API will pass the user.
-#[derive(Debug, Clone, Default)]
+/// Who is acting. The CLI acts as `Actor::system("cli")`; the API passes the user; a job
+/// queued by a user carries them (`actor` in its arguments) so its changes are theirs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Actor {
     pub user_id: Option<i64>,
     pub token_id: Option<i64>,

@@ -155,6 +155,10 @@ fn check(input: &ScheduleInput) -> Result<()> {
     if !input.args.is_object() {
         return Err(Error::invalid("args", "must be a JSON object"));
     }
+    // A scheduled job acts as the schedule; naming someone else would forge the audit log.
+    if input.args.get("actor").is_some() {
+        return Err(Error::invalid("args", "'actor' is not for schedules: a scheduled job acts as itself"));
+    }
     Ok(())
 }
 

@@ -3,10 +3,12 @@
 //! it; work that is idempotent anyway (conversion refresh, partitions) is marked by the
 //! worker afterwards.
 //!
-//! Arguments (JSON objects; unknown fields are refused):
+//! Arguments (JSON objects; unknown fields are refused). Any kind may carry `actor`: who
+//! queued it, whose name its changes are audited under (schedules may not set it).
 //! - `import`: `provider` (code), `path` (the file; relative paths are under the data
 //!   directory), optional `file_name`, `format`, `encoding`, `sheet`, `region`, `mapping`,
-//!   `on_duplicate` (`skip`/`update`), `rejects_path`.
+//!   `on_duplicate` (`skip`/`update`), `rejects_path`, `remove_file` (bool: delete the
+//!   file once the import has its outcome).
 //! - `outcome_import`: `path`, optional `file_name`, `format` (`asterisk`/`vicidial`/`csv`),
 //!   `time_zone`, `region`, `project_id`.
 //! - `export`: `project_id`, `out` (relative to the data directory), optional `filter`,
@@ -29,6 +31,10 @@ use dialpool_engine::tenant::TenantId;
 use dialpool_engine::{Error, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// The argument every kind may carry: who queued the job (`user_id`, `token_id`, `label`),
+/// under whose name its changes are audited.
+pub const ACTOR: &str = "actor";
 
 /// What a running job last reported: `{"done", "total", "unit", "message"}`.
 #[derive(Debug, Clone, Default)]
@@ -65,12 +71,21 @@ impl JobContext {
         self.claim.attempts >= self.claim.max_attempts || error.is_some_and(dialpool_engine::job::is_final)
     }
 
+    /// Who queued the job, when a person did (`actor` in its arguments); else the job.
     fn actor(&self) -> Actor {
-        Actor { label: format!("job {}", self.claim.id), ..Actor::default() }
+        self.claim
+            .args
+            .get(ACTOR)
+            .and_then(|actor| serde_json::from_value(actor.clone()).ok())
+            .unwrap_or_else(|| Actor { label: format!("job {}", self.claim.id), ..Actor::default() })
     }
 
     fn args<T: for<'de> Deserialize<'de>>(&self) -> Result<T> {
-        serde_json::from_value(self.claim.args.clone())
+        let mut args = self.claim.args.clone();
+        if let Some(args) = args.as_object_mut() {
+            args.remove(ACTOR);
+        }
+        serde_json::from_value(args)
             .map_err(|e| Error::invalid("args", format!("of a {} job: {e}", self.claim.kind.name())))
     }
 
@@ -117,6 +132,9 @@ struct ImportArgs {
     rejects_path: Option<String>,
     /// For a partner's upload: where the file and the results go afterwards.
     deliver: Option<Deliver>,
+    /// For an upload over HTTP: the file is removed once the import has its outcome.
+    #[serde(default)]
+    remove_file: bool,
 }
 
 /// Folders (absolute) an SFTP upload's file and results go to once imported.
@@ -159,12 +177,17 @@ async fn import(context: &JobContext) -> Result<Value> {
         let (progress, shown) = (progress.clone(), context.progress.clone());
         tokio::spawn(async move {
             loop {
+                let (rows_read, rows_merged) = (
+                    progress.rows_read.load(Ordering::Relaxed),
+                    progress.rows_merged.load(Ordering::Relaxed),
+                );
                 shown.set(json!({
                     "done": progress.read.bytes_read.load(Ordering::Relaxed),
                     "total": progress.read.bytes_total.load(Ordering::Relaxed),
                     "unit": "bytes",
-                    "message": format!("{} rows read, {} stored",
-                        progress.rows_read.load(Ordering::Relaxed), progress.rows_merged.load(Ordering::Relaxed)),
+                    "rows_read": rows_read,
+                    "rows_merged": rows_merged,
+                    "message": format!("{rows_read} rows read, {rows_merged} stored"),
                 }));
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
@@ -174,6 +197,9 @@ async fn import(context: &JobContext) -> Result<Value> {
     let name = request.display_name.clone().unwrap_or_else(|| file_name(&path));
     let summary = import::import_file_as_job(&context.pool, request, progress, &context.claim).await;
     reporter.abort();
+    if args.remove_file && (summary.is_ok() || context.last_attempt(summary.as_ref().err())) {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
     if let Some(deliver) = &args.deliver {
         let report =
             summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), s.rejects_file.clone()));

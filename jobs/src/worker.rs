@@ -170,7 +170,8 @@ async fn execute(pool: deadpool_postgres::Pool, config: Arc<WorkerConfig>, claim
     // Boxed, so it can be dropped (and its transaction rolled back) before the end is
     // recorded.
     let mut work = Box::pin(handlers::run(context));
-    let mut renewals = tokio::time::interval(config.lock_for / 3);
+    // At least every second: the renewal also publishes progress, which people watch.
+    let mut renewals = tokio::time::interval((config.lock_for / 3).min(Duration::from_secs(1)));
     renewals.tick().await;
     let ended = loop {
         tokio::select! {

@@ -28,7 +28,6 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::{PROBLEM_JSON, Problem};
 use self::observe::Metrics;
-use self::tasks::ImportTasks;
 
 /// Settings of the HTTP server that are not the database.
 #[derive(Debug, Clone)]
@@ -57,7 +56,6 @@ impl Default for HttpConfig {
 pub struct AppState {
     pub pool: Pool,
     pub config: Arc<HttpConfig>,
-    pub tasks: Arc<ImportTasks>,
     pub metrics: Arc<Metrics>,
     /// Calling-hours gates leases share for the minute.
     pub gates: Arc<dialpool_engine::calls::hours::GateCache>,
@@ -65,13 +63,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: Pool, config: HttpConfig) -> Self {
-        AppState {
-            pool,
-            config: Arc::new(config),
-            tasks: Arc::default(),
-            metrics: Arc::default(),
-            gates: Arc::default(),
-        }
+        AppState { pool, config: Arc::new(config), metrics: Arc::default(), gates: Arc::default() }
     }
 }
 

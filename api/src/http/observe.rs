@@ -109,6 +109,11 @@ fn escape_label(value: &str) -> String {
 
 /// Prometheus text exposition of the HTTP, sign-in, import and connection-pool figures.
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // Read from the queue, so every server reports the installation's figure.
+    let running_imports = match state.pool.get().await {
+        Ok(client) => crate::http::tasks::running_count(&**client).await.ok(),
+        Err(_) => None,
+    };
     let mut out = String::new();
     out.push_str("# HELP dialpool_http_requests_total HTTP requests by method, route and status.\n");
     out.push_str("# TYPE dialpool_http_requests_total counter\n");
@@ -156,11 +161,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "# HELP dialpool_imports_started_total Imports started through the API.\n# TYPE dialpool_imports_started_total counter\ndialpool_imports_started_total {}",
         state.metrics.imports_started.load(Ordering::Relaxed)
     );
-    let _ = writeln!(
-        out,
-        "# HELP dialpool_imports_running Imports running in this process.\n# TYPE dialpool_imports_running gauge\ndialpool_imports_running {}",
-        state.tasks.running_count()
-    );
+    if let Some(running) = running_imports {
+        let _ = writeln!(
+            out,
+            "# HELP dialpool_imports_running Import jobs running, on every server.\n# TYPE dialpool_imports_running gauge\ndialpool_imports_running {running}"
+        );
+    }
     let pool = state.pool.status();
     let _ = writeln!(
         out,

@@ -1,21 +1,16 @@
-//! Imports started over HTTP run as background tasks in this process; their live progress
-//! is read from here (and streamed over SSE) until the engine's import row records the
-//! outcome. They do not survive the process; moving them onto the job queue
-//! (`dialpool_engine::job`, as SFTP drops and `dialpool jobs run import` already are) is
-//! what makes them do so.
-
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+//! Imports started over HTTP are import jobs on the durable queue (`dialpool_engine::job`),
+//! like SFTP drops and `dialpool jobs run import`: any server's worker runs them, and a
+//! server that dies mid-import leaves the job to another. An import "task" as the API
+//! shows it is that job: its id, the progress its worker reports, its outcome.
 
 use chrono::{DateTime, Utc};
-use dialpool_engine::import::{ImportProgress, ImportSummary};
 use dialpool_engine::tenant::TenantId;
+use dialpool_engine::{Error, Result};
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Running,
@@ -26,6 +21,7 @@ pub enum TaskStatus {
 /// A running or just-finished import as its progress stream reports it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportTaskView {
+    /// The import job's id.
     pub task_id: String,
     pub status: TaskStatus,
     pub provider_id: i64,
@@ -36,133 +32,126 @@ pub struct ImportTaskView {
     pub rows_read: u64,
     pub rows_merged: u64,
     pub started_at: DateTime<Utc>,
-    /// Set once the import has ended (also when it failed and was recorded).
+    /// Set once the import has succeeded.
     pub import_id: Option<i64>,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    Running,
-    Succeeded(Box<ImportSummary>),
-    Failed { error: String },
-}
-
-pub struct ImportTask {
-    pub id: String,
-    pub tenant: TenantId,
-    pub provider_id: i64,
-    pub provider_code: String,
-    pub file_name: String,
-    pub started_at: DateTime<Utc>,
-    pub progress: ImportProgress,
-    outcome: watch::Sender<Outcome>,
-}
-
-impl ImportTask {
-    pub fn view(&self) -> ImportTaskView {
-        let outcome = self.outcome.borrow().clone();
-        let (status, import_id, error) = match outcome {
-            Outcome::Running => (TaskStatus::Running, None, None),
-            Outcome::Succeeded(s) => (TaskStatus::Succeeded, Some(s.import_id), None),
-            Outcome::Failed { error } => (TaskStatus::Failed, None, Some(error)),
-        };
-        ImportTaskView {
-            task_id: self.id.clone(),
-            status,
-            provider_id: self.provider_id,
-            provider_code: self.provider_code.clone(),
-            file_name: self.file_name.clone(),
-            bytes_total: self.progress.read.bytes_total.load(Ordering::Relaxed),
-            bytes_read: self.progress.read.bytes_read.load(Ordering::Relaxed),
-            rows_read: self.progress.rows_read.load(Ordering::Relaxed),
-            rows_merged: self.progress.rows_merged.load(Ordering::Relaxed),
-            started_at: self.started_at,
-            import_id,
-            error,
-        }
-    }
-
+impl ImportTaskView {
     pub fn is_running(&self) -> bool {
-        matches!(*self.outcome.borrow(), Outcome::Running)
-    }
-
-    /// Wakes when the outcome changes; the subscriber reads the view itself.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<Outcome> {
-        self.outcome.subscribe()
-    }
-
-    pub fn finish(&self, result: &Result<ImportSummary, dialpool_engine::Error>) {
-        let outcome = match result {
-            Ok(summary) => Outcome::Succeeded(Box::new(summary.clone())),
-            Err(error) => Outcome::Failed {
-                error: match error.kind() {
-                    dialpool_engine::ErrorKind::Internal => {
-                        "the import failed; the server log has the details".into()
-                    }
-                    _ => error.to_string(),
-                },
-            },
-        };
-        self.outcome.send_replace(outcome);
+        self.status == TaskStatus::Running
     }
 }
 
-/// Finished tasks stay visible this long, so a page opened just after the end still
-/// shows the outcome from the stream before it switches to the import's record.
-const KEEP_FINISHED: chrono::Duration = chrono::Duration::minutes(10);
+/// Finished imports stay in the list this long, so a page opened just after the end
+/// still shows the outcome before it switches to the import's record.
+const KEEP_FINISHED_SECONDS: f64 = 600.0;
 
-#[derive(Default)]
-pub struct ImportTasks {
-    tasks: Mutex<HashMap<String, Arc<ImportTask>>>,
+const COLUMNS: &str =
+    "j.id, j.state, j.args, j.progress, j.result, j.errors, j.created_at, p.id AS provider_id
+    FROM jobs j
+    JOIN providers p ON p.tenant_id = j.tenant_id AND p.code = j.args->>'provider'";
+
+fn view(row: &tokio_postgres::Row) -> ImportTaskView {
+    let state: &str = row.get("state");
+    let args: serde_json::Value = row.get("args");
+    let progress: serde_json::Value = row.get("progress");
+    let result: Option<serde_json::Value> = row.get("result");
+    let errors: serde_json::Value = row.get("errors");
+    // A finished import's figures are its summary's; its progress trails by a renewal.
+    let summary = result.as_ref().filter(|_| state == "succeeded");
+    let count = |key: &str| progress.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let summed = |keys: &[&str]| -> Option<u64> {
+        let summary = summary?;
+        Some(keys.iter().filter_map(|k| summary.get(*k).and_then(serde_json::Value::as_u64)).sum())
+    };
+    let status = match state {
+        "succeeded" => TaskStatus::Succeeded,
+        "dead" | "cancelled" => TaskStatus::Failed,
+        _ => TaskStatus::Running,
+    };
+    let error = match (status, state) {
+        (TaskStatus::Failed, "cancelled") => Some("cancelled".to_owned()),
+        (TaskStatus::Failed, _) => errors
+            .as_array()
+            .and_then(|e| e.last())
+            .and_then(|e| e.get("error"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    let text = |value: &serde_json::Value, key: &str| {
+        value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_owned()
+    };
+    ImportTaskView {
+        task_id: row.get::<_, i64>("id").to_string(),
+        status,
+        provider_id: row.get("provider_id"),
+        provider_code: text(&args, "provider"),
+        file_name: text(&args, "file_name"),
+        bytes_total: count("total"),
+        bytes_read: if summary.is_some() { count("total") } else { count("done") },
+        rows_read: summed(&["total"]).unwrap_or_else(|| count("rows_read")),
+        rows_merged: summed(&["inserted", "updated", "duplicate_existing"])
+            .unwrap_or_else(|| count("rows_merged")),
+        started_at: row.get("created_at"),
+        import_id: result.as_ref().and_then(|r| r.get("import_id")).and_then(serde_json::Value::as_i64),
+        error,
+    }
 }
 
-impl ImportTasks {
-    pub fn start(
-        &self,
-        tenant: TenantId,
-        provider_id: i64,
-        provider_code: String,
-        file_name: String,
-        progress: ImportProgress,
-    ) -> Arc<ImportTask> {
-        let (outcome, _) = watch::channel(Outcome::Running);
-        let task = Arc::new(ImportTask {
-            id: dialpool_engine::access::random_secret()[..16].to_owned(),
-            tenant,
-            provider_id,
-            provider_code,
-            file_name,
-            started_at: Utc::now(),
-            progress,
-            outcome,
-        });
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let cutoff = Utc::now() - KEEP_FINISHED;
-        tasks.retain(|_, t| t.is_running() || t.started_at > cutoff);
-        tasks.insert(task.id.clone(), task.clone());
-        task
-    }
+/// A tenant's import task; None for another tenant's (its existence is not told).
+pub async fn get(client: &impl GenericClient, tenant: TenantId, id: &str) -> Result<Option<ImportTaskView>> {
+    let Ok(id) = id.parse::<i64>() else { return Ok(None) };
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} WHERE j.kind = 'import' AND j.tenant_id = $1 AND j.id = $2"),
+            &[&tenant.0, &id],
+        )
+        .await?;
+    Ok(row.as_ref().map(view))
+}
 
-    /// A tenant's task, or None (also for another tenant's: its existence is not told).
-    pub fn get(&self, tenant: TenantId, id: &str) -> Option<Arc<ImportTask>> {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).get(id).filter(|t| t.tenant == tenant).cloned()
-    }
+/// A tenant's imports waiting or running, and those finished in the last minutes; newest
+/// first.
+pub async fn list(client: &impl GenericClient, tenant: TenantId) -> Result<Vec<ImportTaskView>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS}
+                  WHERE j.kind = 'import' AND j.tenant_id = $1
+                    AND (j.state IN ('queued', 'running', 'retrying')
+                         OR j.finished_at > now() - make_interval(secs => $2))
+                  ORDER BY j.id DESC LIMIT 200"
+            ),
+            &[&tenant.0, &KEEP_FINISHED_SECONDS],
+        )
+        .await?;
+    Ok(rows.iter().map(view).collect())
+}
 
-    pub fn list(&self, tenant: TenantId) -> Vec<Arc<ImportTask>> {
-        let mut list: Vec<_> = self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|t| t.tenant == tenant)
-            .cloned()
-            .collect();
-        list.sort_by_key(|t| std::cmp::Reverse(t.started_at));
-        list
-    }
+/// Import jobs running now, on every server.
+pub async fn running_count(client: &impl GenericClient) -> Result<i64> {
+    Ok(client
+        .query_one("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'running'", &[])
+        .await?
+        .get(0))
+}
 
-    pub fn running_count(&self) -> usize {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).values().filter(|t| t.is_running()).count()
-    }
+/// Queues an HTTP upload's import. The job owns the uploaded file from here and removes
+/// it once the import has its outcome.
+pub async fn enqueue(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    created_by: Option<i64>,
+    args: serde_json::Value,
+) -> Result<i64> {
+    let mut new =
+        dialpool_engine::job::NewJob::new(Some(tenant), dialpool_engine::job::JobKind::Import, args);
+    new.created_by = created_by;
+    // People wait on these in the browser: ahead of scheduled and partners' imports.
+    new.priority = 10;
+    dialpool_engine::job::enqueue(client, &new)
+        .await?
+        .ok_or_else(|| Error::Refused("the import was not queued".into()))
 }

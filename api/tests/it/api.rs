@@ -420,6 +420,14 @@ async fn an_upload_imports_in_the_background_with_progress_events_and_rejects() 
     assert!(events >= 1);
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["rows_read"], 2002);
+    // A job ran it, but the change is the uploader's.
+    let audit = api.get("/api/v1/audit?action=import.", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(audit["items"][0]["actor_label"], "admin@example.com", "{audit}");
+    let upload_dir = api.data_dir.join("uploads");
+    let left: usize = std::fs::read_dir(&upload_dir)
+        .map(|tenants| tenants.map(|t| std::fs::read_dir(t.unwrap().path()).unwrap().count()).sum())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the job removes the upload once imported");
     let import = api
         .get(&format!("/api/v1/imports/{}", done["import_id"]), &admin)
         .await

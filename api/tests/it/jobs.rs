@@ -506,6 +506,17 @@ async fn remotes_over_http_never_show_a_credential_and_stay_in_their_tenant() {
         .expect(StatusCode::UNPROCESSABLE_ENTITY)
         .json();
     assert!(refused["detail"].as_str().unwrap().contains("installation"), "{refused}");
+    // Nor act in someone else's name.
+    let forged = api
+        .post(
+            "/api/v1/schedules",
+            &admin,
+            json!({"name": "Forged", "cron": "* * * * *", "kind": "allocation", "args": {"actor": {"label": "ceo@example.com"}}}),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .json();
+    assert!(forged["detail"].as_str().unwrap().contains("actor"), "{forged}");
 }
 
 #[tokio::test]

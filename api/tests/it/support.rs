@@ -20,6 +20,8 @@ pub struct Api {
     pub db: TestDb,
     pub app: Router,
     pub data_dir: std::path::PathBuf,
+    /// Runs the import jobs uploads queue, as `serve`'s worker does.
+    worker: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,7 +72,12 @@ impl Api {
             HttpConfig { data_dir: data_dir.clone(), max_upload_bytes: 1024 * 1024, ..HttpConfig::default() };
         let address: SocketAddr = address.parse().unwrap();
         let app = router(AppState::new(db.pool.clone(), config)).layer(MockConnectInfo(address));
-        Api { db, app, data_dir }
+        let mut jobs = dialpool_jobs::WorkerConfig::new(data_dir.clone());
+        jobs.kinds = vec![dialpool_engine::job::JobKind::Import];
+        jobs.poll = std::time::Duration::from_millis(50);
+        let worker =
+            tokio::spawn(dialpool_jobs::Worker::new(db.pool.clone(), jobs).run(std::future::pending()));
+        Api { db, app, data_dir, worker }
     }
 
     pub async fn request(&self, method: Method, uri: &str, auth: &Auth, body: Option<Value>) -> Reply {
@@ -307,6 +314,7 @@ impl Api {
 
 impl Drop for Api {
     fn drop(&mut self) {
+        self.worker.abort();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }

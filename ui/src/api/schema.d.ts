@@ -480,7 +480,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Imports running in this server or finished in the last minutes. */
+        /** Imports waiting, running or finished in the last minutes, on any server. */
         get: operations["list_tasks"];
         put?: never;
         post?: never;
@@ -514,8 +514,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Server-Sent Events: `progress` about twice a second while the import runs, then one
-         *     `done` event (data: the task, with `import_id` or `error`) and the stream ends.
+         * Server-Sent Events: `progress` about twice a second while the import waits or runs,
+         *     then one `done` event (data: the task, with `import_id` or `error`) and the stream
+         *     ends.
          */
         get: operations["task_events"];
         put?: never;
@@ -1770,7 +1771,7 @@ export interface components {
             conversion_refreshed_at?: string | null;
         };
         DashboardView: components["schemas"]["Dashboard"] & {
-            /** @description Imports this server is running, of the providers the caller reaches. */
+            /** @description Imports waiting or running (on any server), of the providers the caller reaches. */
             running_imports: components["schemas"]["ImportTaskView"][];
         };
         Delivery: {
@@ -2179,6 +2180,7 @@ export interface components {
         };
         /** @description A running or just-finished import as its progress stream reports it. */
         ImportTaskView: {
+            /** @description The import job's id. */
             task_id: string;
             status: components["schemas"]["TaskStatus"];
             /** Format: int64 */
@@ -2197,7 +2199,7 @@ export interface components {
             started_at: string;
             /**
              * Format: int64
-             * @description Set once the import has ended (also when it failed and was recorded).
+             * @description Set once the import has succeeded.
              */
             import_id?: number | null;
             error?: string | null;

@@ -27,7 +27,7 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 pub struct DashboardView {
     #[serde(flatten)]
     pub today: Dashboard,
-    /// Imports this server is running, of the providers the caller reaches.
+    /// Imports waiting or running (on any server), of the providers the caller reaches.
     pub running_imports: Vec<ImportTaskView>,
 }
 
@@ -35,12 +35,10 @@ async fn read(state: &AppState, caller: &Caller) -> ApiResult<DashboardView> {
     let scope = caller.scope();
     let client = state.pool.get().await?;
     let today = dashboard::today(&**client, caller.tenant(), scope.project_filter()).await?;
-    let running_imports = state
-        .tasks
-        .list(caller.tenant())
-        .iter()
+    let running_imports = crate::http::tasks::list(&**client, caller.tenant())
+        .await?
+        .into_iter()
         .filter(|t| t.is_running() && scope.allows_provider(t.provider_id))
-        .map(|t| t.view())
         .collect();
     Ok(DashboardView { today, running_imports })
 }

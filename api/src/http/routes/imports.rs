@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -12,10 +11,10 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use dialpool_engine::import::OnDuplicate;
 use dialpool_engine::import::history::{self, ImportRecord};
 use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::source::{Format, SourceOptions};
-use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+use dialpool_engine::import::source::Format;
 use dialpool_engine::page::Page;
 use dialpool_engine::phone::Region;
 use dialpool_engine::provider;
@@ -29,7 +28,7 @@ use crate::http::AppState;
 use crate::http::auth::{Allowed, Caller, ImportsCreate, NumbersRead};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::tasks::{ImportTask, ImportTaskView};
+use crate::http::tasks::{self, ImportTaskView};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -281,7 +280,7 @@ pub async fn upload(
     if started.is_err() {
         let _ = tokio::fs::remove_file(&path).await;
     }
-    Ok((StatusCode::ACCEPTED, Json(started?.view())))
+    Ok((StatusCode::ACCEPTED, Json(started?)))
 }
 
 async fn start_import(
@@ -290,78 +289,62 @@ async fn start_import(
     options: UploadOptions,
     path: PathBuf,
     original: String,
-) -> ApiResult<Arc<ImportTask>> {
+) -> ApiResult<ImportTaskView> {
     let provider_id =
         options.provider_id.ok_or_else(|| ApiError::BadRequest("the form has no 'provider_id'".into()))?;
     if !caller.scope().allows_provider(provider_id) {
         return Err(ApiError::NotFound(format!("provider '{provider_id}'")));
     }
-    let provider = {
-        let client = state.pool.get().await?;
-        provider::get(&**client, caller.tenant(), provider_id).await?
-    };
-    let request = ImportRequest {
-        tenant: caller.tenant(),
-        provider_code: provider.code.clone(),
-        path: path.clone(),
-        display_name: Some(original.clone()),
-        source: SourceOptions {
-            format: Format::parse(options.format.as_deref().unwrap_or("auto"))?,
-            encoding: options.encoding,
-            sheet: options.sheet,
-        },
-        region: options.region.as_deref().map(Region::parse).transpose()?,
-        mapping: ColumnMapping::parse(options.mapping.as_deref().unwrap_or(""))?,
-        on_duplicate: OnDuplicate::parse(options.on_duplicate.as_deref().unwrap_or("skip"))?,
-        rejects_path: None,
-        actor: caller.actor(),
-        batch_rows: None,
-    };
+    let client = state.pool.get().await?;
+    let provider = provider::get(&**client, caller.tenant(), provider_id).await?;
+    // Wrong options are the caller's to fix now, not the job's to discover.
+    Format::parse(options.format.as_deref().unwrap_or("auto"))?;
+    options.region.as_deref().map(Region::parse).transpose()?;
+    ColumnMapping::parse(options.mapping.as_deref().unwrap_or(""))?;
+    OnDuplicate::parse(options.on_duplicate.as_deref().unwrap_or("skip"))?;
     let rejects_dir = state.config.data_dir.join("rejects").join(caller.tenant().0.to_string());
     tokio::fs::create_dir_all(&rejects_dir)
         .await
         .map_err(|e| ApiError::Internal(format!("creating {}: {e}", rejects_dir.display())))?;
-    let progress = ImportProgress::default();
-    let task = state.tasks.start(caller.tenant(), provider.id, provider.code, original, progress.clone());
-    let request =
-        ImportRequest { rejects_path: Some(rejects_dir.join(format!("{}.rejects.csv", task.id))), ..request };
-    state.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
-    let pool = state.pool.clone();
-    let running = task.clone();
-    tokio::spawn(async move {
-        let result = import::import_file(&pool, request, progress).await;
-        if let Err(error) = &result {
-            tracing::warn!(task = %running.id, %error, "import failed");
-        }
-        running.finish(&result);
-        // The upload has served its purpose; the import row and rejects file remain.
-        let _ = tokio::fs::remove_file(&path).await;
+    let rejects =
+        rejects_dir.join(format!("{}.rejects.csv", &dialpool_engine::access::random_secret()[..16]));
+    let args = serde_json::json!({
+        "provider": provider.code,
+        "path": path,
+        "file_name": original,
+        "format": options.format,
+        "encoding": options.encoding,
+        "sheet": options.sheet,
+        "region": options.region,
+        "mapping": options.mapping,
+        "on_duplicate": options.on_duplicate,
+        "rejects_path": rejects,
+        "remove_file": true,
+        "actor": caller.actor(),
     });
-    Ok(task)
+    let job_id = tasks::enqueue(&**client, caller.tenant(), caller.actor().user_id, args).await?;
+    state.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
+    tasks::get(&**client, caller.tenant(), &job_id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("the import job {job_id} vanished")))
 }
 
-/// Imports running in this server or finished in the last minutes.
+/// Imports waiting, running or finished in the last minutes, on any server.
 #[utoipa::path(get, path = "/imports/tasks", tag = "imports", responses((status = 200, body = Vec<ImportTaskView>)))]
 pub async fn list_tasks(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<NumbersRead>,
 ) -> ApiResult<Json<Vec<ImportTaskView>>> {
     let scope = caller.scope();
-    Ok(Json(
-        state
-            .tasks
-            .list(caller.tenant())
-            .iter()
-            .filter(|t| scope.allows_provider(t.provider_id))
-            .map(|t| t.view())
-            .collect(),
-    ))
+    let client = state.pool.get().await?;
+    let listed = tasks::list(&**client, caller.tenant()).await?;
+    Ok(Json(listed.into_iter().filter(|t| scope.allows_provider(t.provider_id)).collect()))
 }
 
-fn find_task(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Arc<ImportTask>> {
-    state
-        .tasks
-        .get(caller.tenant(), id)
+async fn find_task(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ImportTaskView> {
+    let client = state.pool.get().await?;
+    tasks::get(&**client, caller.tenant(), id)
+        .await?
         .filter(|t| caller.scope().allows_provider(t.provider_id))
         .ok_or_else(|| ApiError::NotFound(format!("import task '{id}'")))
 }
@@ -373,11 +356,12 @@ pub async fn get_task(
     Allowed(caller, _): Allowed<NumbersRead>,
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<ImportTaskView>> {
-    Ok(Json(find_task(&state, &caller, &task_id)?.view()))
+    Ok(Json(find_task(&state, &caller, &task_id).await?))
 }
 
-/// Server-Sent Events: `progress` about twice a second while the import runs, then one
-/// `done` event (data: the task, with `import_id` or `error`) and the stream ends.
+/// Server-Sent Events: `progress` about twice a second while the import waits or runs,
+/// then one `done` event (data: the task, with `import_id` or `error`) and the stream
+/// ends.
 #[utoipa::path(get, path = "/imports/tasks/{task_id}/events", tag = "imports", params(("task_id" = String, Path)),
     responses((status = 200, content_type = "text/event-stream", body = String)))]
 pub async fn task_events(
@@ -385,24 +369,37 @@ pub async fn task_events(
     Allowed(caller, _): Allowed<NumbersRead>,
     Path(task_id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let task = find_task(&state, &caller, &task_id)?;
-    let changes = task.subscribe();
+    let first = find_task(&state, &caller, &task_id).await?;
+    let tenant = caller.tenant();
     let stream =
-        futures_util::stream::unfold((task, changes, false), |(task, mut changes, done)| async move {
-            if done {
-                return None;
+        futures_util::stream::unfold((state.pool.clone(), Some(first), false), move |(pool, known, done)| {
+            let task_id = task_id.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let view = match known {
+                    Some(view) => view,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        let read = match pool.get().await {
+                            Ok(client) => tasks::get(&**client, tenant, &task_id).await,
+                            Err(error) => Err(error.into()),
+                        };
+                        match read {
+                            Ok(Some(view)) => view,
+                            // Gone (deleted by retention) or unreadable: end the stream.
+                            Ok(None) | Err(_) => return None,
+                        }
+                    }
+                };
+                let finished = !view.is_running();
+                let event = Event::default()
+                    .event(if finished { "done" } else { "progress" })
+                    .json_data(&view)
+                    .unwrap_or_else(|_| Event::default().event("progress"));
+                Some((Ok(event), (pool, None, finished)))
             }
-            if task.is_running() {
-                // Wake on the outcome or after a tick, whichever comes first.
-                let _ = tokio::time::timeout(Duration::from_millis(500), changes.changed()).await;
-            }
-            let view = task.view();
-            let finished = !task.is_running();
-            let event = Event::default()
-                .event(if finished { "done" } else { "progress" })
-                .json_data(&view)
-                .unwrap_or_else(|_| Event::default().event("progress"));
-            Some((Ok(event), (task, changes, finished)))
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -14,7 +14,8 @@
 //! - `export`: `project_id`, `out` (relative to the data directory), optional `filter`,
 //!   `options` (as `POST /projects/{id}/exports` takes them), `sftp_account_id` (then
 //!   `out` is a file name in that partner's `outbox/`) or `sftp_remote_id` (then `out` is
-//!   a file name, pushed to that remote host once written).
+//!   a file name, pushed to that remote host once written), or `export_id` and
+//!   `keep_until` (an export started over HTTP, kept under `out` for download).
 //! - `sftp_pull`, `sftp_push`: `remote_id`.
 //! - `retention`: optional `files_days` (30), `jobs_days` (90), `transfers_days` (90).
 //! - `allocation`: optional `project_id` (all live projects without it).
@@ -300,6 +301,10 @@ struct ExportArgs {
     out: String,
     sftp_account_id: Option<i64>,
     sftp_remote_id: Option<i64>,
+    /// An export already recorded (started over HTTP): run it, kept for download under
+    /// `out` until `keep_until`.
+    export_id: Option<i64>,
+    keep_until: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     filter: dialpool_engine::export::ExportFilter,
     #[serde(default)]
@@ -353,17 +358,32 @@ async fn export(context: &JobContext) -> Result<Value> {
             .await
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
+    let kept = args.export_id.is_some();
     let request = ExportRequest {
         tenant: context.tenant()?,
         project_id: args.project_id,
         filter: args.filter,
         options: args.options,
         out,
-        stored_path: None,
-        expires_at: None,
+        stored_path: kept.then(|| args.out.clone()),
+        expires_at: args.keep_until,
         actor: context.actor(),
     };
-    let export_id = export::start(&context.pool, &request).await?;
+    let export_id = match args.export_id {
+        Some(id) => {
+            // Only the tenant's own export of this project.
+            let client = context.pool.get().await?;
+            let recorded = export::get(&**client, request.tenant, id).await?;
+            if recorded.project_id != request.project_id {
+                return Err(Error::invalid(
+                    "export_id",
+                    format!("export {id} is not of project {}", request.project_id),
+                ));
+            }
+            id
+        }
+        None => export::start(&context.pool, &request).await?,
+    };
     context.progress.set(json!({"message": format!("export {export_id}")}));
     let summary = export::run_as_job(&context.pool, export_id, &request, &context.claim).await?;
     if let Some(remote) = args.sftp_remote_id {

@@ -20,7 +20,7 @@ pub struct Api {
     pub db: TestDb,
     pub app: Router,
     pub data_dir: std::path::PathBuf,
-    /// Runs the import jobs uploads queue, as `serve`'s worker does.
+    /// Runs the import and export jobs the API queues, as `serve`'s worker does.
     worker: tokio::task::JoinHandle<()>,
 }
 
@@ -73,7 +73,7 @@ impl Api {
         let address: SocketAddr = address.parse().unwrap();
         let app = router(AppState::new(db.pool.clone(), config)).layer(MockConnectInfo(address));
         let mut jobs = dialpool_jobs::WorkerConfig::new(data_dir.clone());
-        jobs.kinds = vec![dialpool_engine::job::JobKind::Import];
+        jobs.kinds = vec![dialpool_engine::job::JobKind::Import, dialpool_engine::job::JobKind::Export];
         jobs.poll = std::time::Duration::from_millis(50);
         let worker =
             tokio::spawn(dialpool_jobs::Worker::new(db.pool.clone(), jobs).run(std::future::pending()));

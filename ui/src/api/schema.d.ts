@@ -845,7 +845,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Start exporting a project's numbers. The export runs in the background; follow it
+         * Start exporting a project's numbers. The export runs as a job; follow it
          *     with `GET /exports/{id}` and download the file from `/exports/{id}/file` once it has
          *     succeeded.
          */

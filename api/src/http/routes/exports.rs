@@ -7,6 +7,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dialpool_engine::export::{self, ExportFilter, ExportFormat, ExportOptions, ExportRecord, ExportRequest};
+use dialpool_engine::job::{self, JobKind, NewJob};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,7 +26,7 @@ pub struct StartExport {
     pub options: ExportOptions,
 }
 
-/// Start exporting a project's numbers. The export runs in the background; follow it
+/// Start exporting a project's numbers. The export runs as a job; follow it
 /// with `GET /exports/{id}` and download the file from `/exports/{id}/file` once it has
 /// succeeded.
 #[utoipa::path(post, path = "/projects/{id}/exports", tag = "exports", params(("id" = i64, Path)),
@@ -59,13 +60,22 @@ pub async fn start_export(
         actor: caller.actor(),
     };
     let export_id = export::start(&state.pool, &request).await?;
-    let pool = state.pool.clone();
-    tokio::spawn(async move {
-        if let Err(error) = export::run(&pool, export_id, &request).await {
-            tracing::warn!(export_id, %error, "export failed");
-        }
+    // The export runs as a job, so any server's worker takes it, and a server that dies
+    // mid-export leaves it to another.
+    let args = serde_json::json!({
+        "project_id": project_id,
+        "out": request.stored_path,
+        "export_id": export_id,
+        "keep_until": request.expires_at,
+        "filter": request.filter,
+        "options": request.options,
+        "actor": request.actor,
     });
     let client = state.pool.get().await?;
+    let mut new = NewJob::new(Some(tenant), JobKind::Export, args);
+    new.created_by = request.actor.user_id;
+    new.priority = 10;
+    job::enqueue(&**client, &new).await?;
     Ok((StatusCode::ACCEPTED, Json(export::get(&**client, tenant, export_id).await?)))
 }
 

@@ -129,6 +129,14 @@ pub struct SftpTransfersArgs {
     pub json: bool,
 }
 
+/// A password piped in (`echo … |`), without its line end: never on the command line,
+/// where other users' `ps` would see it.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
 fn parse_enum<T: serde::de::DeserializeOwned>(field: &'static str, value: &str) -> anyhow::Result<T> {
     serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
         dialpool_engine::Error::invalid(field, format!("'{value}' is not one of the choices")).into()
@@ -194,13 +202,7 @@ pub async fn sftp(
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     match command {
         SftpCommand::Account(SftpAccountCommand::Add(args)) => {
-            let password = if args.password_stdin {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text)?;
-                Some(text.trim_end_matches(['\n', '\r']).to_owned())
-            } else {
-                None
-            };
+            let password = if args.password_stdin { Some(password_from_stdin()?) } else { None };
             let mut public_keys = Vec::new();
             for path in &args.keys {
                 let text = std::fs::read_to_string(path)
@@ -308,13 +310,7 @@ async fn remote(
     match command {
         SftpRemoteCommand::Add(args) => {
             let key = SecretKey::load(&args.secret.data_dir)?;
-            let password = if args.password_stdin {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text)?;
-                Some(text.trim_end_matches(['\n', '\r']).to_owned())
-            } else {
-                None
-            };
+            let password = if args.password_stdin { Some(password_from_stdin()?) } else { None };
             let private_key = args
                 .private_key
                 .as_ref()
@@ -416,12 +412,9 @@ async fn remote(
             let key = SecretKey::load(&args.secret.data_dir)?;
             let remote = sftp_remote::get(&*client, tenant, args.id).await?;
             let data_dir = &args.secret.data_dir;
-            let report = match remote.direction {
-                sftp_remote::Direction::PushExports => {
-                    dialpool_sftp::remote::push(pool, data_dir, &key, tenant, args.id, None).await?
-                }
-                _ => dialpool_sftp::remote::pull(pool, data_dir, &key, tenant, args.id, None).await?,
-            };
+            let way = dialpool_sftp::remote::Way::of(remote.direction);
+            let report =
+                dialpool_sftp::remote::transfer(pool, data_dir, &key, tenant, args.id, None, way).await?;
             print(args.json, &report, || {
                 if let Some(skipped) = &report.skipped {
                     return skipped.clone();

@@ -465,16 +465,10 @@ async fn sftp_transfer(context: &JobContext) -> Result<Value> {
     let key = dialpool_engine::secret::SecretKey::load(&context.data_dir)?;
     let (tenant, job) = (context.tenant()?, Some(context.claim.id));
     context.progress.set(json!({"message": format!("transferring with remote {}", args.remote_id)}));
-    let report = match context.claim.kind {
-        JobKind::SftpPush => {
-            dialpool_sftp::remote::push(&context.pool, &context.data_dir, &key, tenant, args.remote_id, job)
-                .await?
-        }
-        _ => {
-            dialpool_sftp::remote::pull(&context.pool, &context.data_dir, &key, tenant, args.remote_id, job)
-                .await?
-        }
-    };
+    use dialpool_sftp::remote::{self, Way};
+    let way = if context.claim.kind == JobKind::SftpPush { Way::Push } else { Way::Pull };
+    let report =
+        remote::transfer(&context.pool, &context.data_dir, &key, tenant, args.remote_id, job, way).await?;
     Ok(serde_json::to_value(report).unwrap_or_default())
 }
 

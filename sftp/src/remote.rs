@@ -312,50 +312,50 @@ pub struct TransferReport {
     pub skipped: Option<String>,
 }
 
-/// Pulls a `pull_numbers` or `pull_outcomes` remote's new files; each becomes a job.
-pub async fn pull(
-    pool: &deadpool_postgres::Pool,
-    data_dir: &Path,
-    key: &SecretKey,
-    tenant: TenantId,
-    remote_id: i64,
-    job_id: Option<i64>,
-) -> Result<TransferReport> {
-    transfer(pool, data_dir, key, tenant, remote_id, job_id, "pull").await
+/// Which way a transfer goes; it must be the remote's direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// A `pull_numbers` or `pull_outcomes` remote's new files, each becoming a job.
+    Pull,
+    /// The exports waiting in a `push_exports` remote's local outbox.
+    Push,
 }
 
-/// Sends the exports waiting in a `push_exports` remote's local outbox.
-pub async fn push(
-    pool: &deadpool_postgres::Pool,
-    data_dir: &Path,
-    key: &SecretKey,
-    tenant: TenantId,
-    remote_id: i64,
-    job_id: Option<i64>,
-) -> Result<TransferReport> {
-    transfer(pool, data_dir, key, tenant, remote_id, job_id, "push").await
+impl Way {
+    pub fn of(direction: Direction) -> Way {
+        if direction == Direction::PushExports { Way::Push } else { Way::Pull }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Way::Pull => "pull",
+            Way::Push => "push",
+        }
+    }
 }
 
-async fn transfer(
+/// Pulls from or pushes to a remote, logging the transfer; one transfer per remote at
+/// a time (a second meanwhile does nothing and says so).
+pub async fn transfer(
     pool: &deadpool_postgres::Pool,
     data_dir: &Path,
     key: &SecretKey,
     tenant: TenantId,
     remote_id: i64,
     job_id: Option<i64>,
-    direction: &'static str,
+    way: Way,
 ) -> Result<TransferReport> {
     let endpoint = {
         let client = pool.get().await?;
         sftp_remote::endpoint(&**client, key, tenant, remote_id).await?
     };
-    let pushes = endpoint.remote.direction == Direction::PushExports;
-    if pushes != (direction == "push") {
+    if Way::of(endpoint.remote.direction) != way {
         return Err(Error::invalid(
             "remote_id",
             format!(
-                "remote {remote_id} is a {} remote; it cannot {direction}",
-                endpoint.remote.direction.name()
+                "remote {remote_id} is a {} remote; it cannot {}",
+                endpoint.remote.direction.name(),
+                way.name()
             ),
         ));
     }
@@ -365,12 +365,12 @@ async fn transfer(
     let work = async {
         let transfer_id = {
             let client = pool.get().await?;
-            sftp_remote::start_transfer(&**client, tenant, remote_id, job_id, direction).await?
+            sftp_remote::start_transfer(&**client, tenant, remote_id, job_id, way.name()).await?
         };
         let mut files = Vec::new();
-        let result = match direction {
-            "push" => push_files(pool, data_dir, &endpoint, &mut files).await,
-            _ => pull_files(pool, data_dir, &endpoint, &mut files).await,
+        let result = match way {
+            Way::Push => push_files(pool, data_dir, &endpoint, &mut files).await,
+            Way::Pull => pull_files(pool, data_dir, &endpoint, &mut files).await,
         };
         let error = result.as_ref().err().map(ToString::to_string);
         let mut client = pool.get().await?;

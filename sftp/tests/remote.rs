@@ -172,7 +172,7 @@ impl Setup {
     }
 
     async fn pull(&self, id: i64) -> dialpool_engine::Result<remote::TransferReport> {
-        remote::pull(&self.db.pool, &self.data, &self.key, TENANT, id, None).await
+        remote::transfer(&self.db.pool, &self.data, &self.key, TENANT, id, None, remote::Way::Pull).await
     }
 
     async fn confirm(&self, id: i64, fingerprint: &str) -> dialpool_engine::Result<sftp_remote::SftpRemote> {

@@ -271,12 +271,22 @@ async fn list_matching(sftp: &SftpSession, endpoint: &Endpoint) -> Result<Vec<Re
                 mtime: i64::from(metadata.mtime.unwrap_or(0)),
             }
         })
-        // Hidden and partial names are uploads still under way.
-        .filter(|file| !file.name.starts_with('.') && !file.name.ends_with(".partial"))
+        .filter(|file| is_pullable_name(&file.name))
         .filter(|file| pattern.matches(&file.name))
         .collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
+}
+
+/// Whether a listed name is a file to pull: a plain name (a hostile host could list
+/// `../x` or `a/b`, and the name becomes part of a local path), not hidden, not an
+/// upload still under way.
+fn is_pullable_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains(['/', '\\', '\0'])
+        && !name.chars().any(char::is_control)
+        && !name.starts_with('.')
+        && !name.ends_with(".partial")
 }
 
 /// Holds the remote's transfer lock (a transaction-scoped advisory lock, released if
@@ -649,4 +659,21 @@ async fn upload(sftp: &SftpSession, endpoint: &Endpoint, local: &Path, name: &st
         .await
         .map_err(sftp_error(endpoint, format!("renaming '{partial}' to '{target}'")))?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_pullable_name;
+
+    #[test]
+    fn only_plain_finished_names_are_pulled() {
+        for name in ["leads.csv", "leads 2026-11-21.xlsx", "номера.csv"] {
+            assert!(is_pullable_name(name), "{name}");
+        }
+        for name in
+            ["", "../x.csv", "a/b.csv", "..\\x.csv", ".hidden.csv", "big.csv.partial", "x\n.csv", "..", "."]
+        {
+            assert!(!is_pullable_name(name), "{name:?}");
+        }
+    }
 }

@@ -204,7 +204,15 @@ async fn import(context: &JobContext) -> Result<Value> {
     if let Some(deliver) = &args.deliver {
         let report =
             summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), s.rejects_file.clone()));
-        deliver_upload(deliver, &path, &name, report, context.last_attempt(summary.as_ref().err())).await;
+        deliver_upload(
+            deliver,
+            &path,
+            &name,
+            report,
+            context.last_attempt(summary.as_ref().err()),
+            context.claim.id,
+        )
+        .await;
     }
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }
@@ -223,8 +231,10 @@ async fn deliver_upload(
     name: &str,
     summary: std::result::Result<(Value, Option<String>), &Error>,
     last_attempt: bool,
+    job_id: i64,
 ) {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    // The job's id keeps two files of one name, done in the same second, apart.
+    let stamp = format!("{}-{job_id}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let moved = match summary {
         Ok((summary, rejects_file)) => {
             let report = serde_json::to_vec_pretty(&summary).unwrap_or_default();
@@ -287,7 +297,15 @@ async fn outcome_import(context: &JobContext) -> Result<Value> {
     let summary = files::import_as_job(&context.pool, request, &context.claim).await;
     if let Some(deliver) = &args.deliver {
         let report = summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), None));
-        deliver_upload(deliver, &path, &name, report, context.last_attempt(summary.as_ref().err())).await;
+        deliver_upload(
+            deliver,
+            &path,
+            &name,
+            report,
+            context.last_attempt(summary.as_ref().err()),
+            context.claim.id,
+        )
+        .await;
     }
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }

@@ -556,7 +556,15 @@ async fn tidy(sftp: &SftpSession, endpoint: &Endpoint, name: &str) -> Result<()>
             } else {
                 remote_path(&remote.remote_dir, folder)
             };
-            let to = remote_path(&folder, name);
+            let mut to = remote_path(&folder, name);
+            // A provider that drops the same name every day: the older file stays, the
+            // newer one is kept beside it with the time it was moved.
+            if sftp.try_exists(to.clone()).await.unwrap_or(false) {
+                to = remote_path(
+                    &folder,
+                    &format!("{name}.{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")),
+                );
+            }
             sftp.rename(path.clone(), to.clone())
                 .await
                 .map_err(sftp_error(endpoint, format!("moving '{path}' to '{to}'")))

@@ -335,6 +335,16 @@ async fn pulled_files_are_deleted_or_moved_on_the_host_and_exports_are_pushed() 
     s.confirm(move_id, &fingerprint).await.unwrap();
     s.pull(move_id).await.unwrap();
     assert!(!moving.join("b.csv").exists() && moving.join("done/b.csv").exists(), "moved into done/");
+    // The next day's file of the same name is moved beside it, not refused.
+    std::fs::write(
+        moving.join("b.csv"),
+        "phone,call_id,disposition,at\n+79160000002,c-22,no_answer,2026-11-21T10:00:00Z\n",
+    )
+    .unwrap();
+    let next_day = s.pull(move_id).await.unwrap();
+    assert_eq!(next_day.files[0].outcome, "queued");
+    assert!(!moving.join("b.csv").exists());
+    assert_eq!(std::fs::read_dir(moving.join("done")).unwrap().count(), 2, "both kept in done/");
     let kinds: Vec<String> =
         s.db.client()
             .await
@@ -344,15 +354,15 @@ async fn pulled_files_are_deleted_or_moved_on_the_host_and_exports_are_pushed() 
             .iter()
             .map(|r| r.get(0))
             .collect();
-    assert_eq!(kinds, ["import", "outcome_import"], "outcome files become outcome imports");
+    assert_eq!(kinds, ["import", "outcome_import", "outcome_import"], "outcome files become outcome imports");
     s.run_jobs().await;
     let states = s.scalar("SELECT count(*) FROM jobs WHERE state = 'succeeded'").await;
-    assert_eq!(states, 2, "both imports ran");
+    assert_eq!(states, 3, "every import ran");
     let outcomes_root = sftp_remote::local_root(&s.data, move_id);
     assert_eq!(std::fs::read_dir(outcomes_root.join("inbox")).unwrap().count(), 0, "nothing left waiting");
-    assert_eq!(std::fs::read_dir(outcomes_root.join("processed")).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(outcomes_root.join("processed")).unwrap().count(), 2);
     let summaries = std::fs::read_dir(outcomes_root.join("results")).unwrap().count();
-    assert_eq!(summaries, 1, "the outcome file's summary is kept with the results");
+    assert_eq!(summaries, 2, "each outcome file's summary is kept with the results");
 
     // An export job naming a push remote lands in its outbox and queues the push.
     s.db.client()

@@ -7,7 +7,12 @@
 # (b) `dialpool serve` (SFTP on loopback, one job worker) on another fresh database:
 #     from the start of OpenSSH's `sftp put` until the import job has succeeded — the
 #     upload, the content hash, the queue, the import and the delivery to processed/.
-# Target: (b) / (a) <= 1.2. Results go to docs/benchmarks.md by hand.
+# (c) a remote host: OpenSSH's sshd on loopback holds the file; `dialpool sftp remote run`
+#     pulls it (download, hash, fingerprint, queued import) and `dialpool jobs work`
+#     imports it, on a third fresh database: from the start of the pull until the
+#     import job has succeeded.
+# Target: (b) / (a) <= 1.2; (c) is reported against (a) too. Results go to
+# docs/benchmarks.md by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
@@ -23,7 +28,12 @@ raw="$DATA/numbers-$ROWS.csv"
 [ -s "$raw" ] || { echo "generating $ROWS rows"; $BIN/dialpool-gen csv --rows "$ROWS" --out "$raw" --normalised "$DATA/normalised-$ROWS.csv"; }
 WORK=$(mktemp -d)
 SERVE=
-cleanup() { [ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; rm -rf "$WORK"; }
+SSHD=
+WORKER=
+cleanup() {
+    for pid in $SERVE $SSHD $WORKER; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 fresh_db() {
@@ -70,3 +80,45 @@ sftp_rows=$(psql -X -Atq "$SERVER/$DB" -c "SELECT count(*) FROM phone_numbers")
 upload_s=$(elapsed "$t0" "$t1"); sftp_s=$(elapsed "$t0" "$t2")
 echo "    upload ${upload_s}s, until imported ${sftp_s}s, $sftp_rows numbers"
 python3 -c "print(f'sftp/cli {$sftp_s / $cli_s:.2f} (target <= 1.2)')"
+kill "$SERVE"
+SERVE=
+
+echo "(c) a pull from a remote host (OpenSSH sshd on loopback), then the import job"
+DB=dialpool_bench_sftp_pull
+fresh_db $DB
+SSHD_PORT=$((PORT + 1))
+mkdir -p "$WORK/remote" "$WORK/sshd"
+mkdir -p /run/sshd 2>/dev/null || true
+cp "$raw" "$WORK/remote/numbers.csv"
+ssh-keygen -q -t ed25519 -N "" -f "$WORK/sshd/host_key"
+cp "$WORK/key.pub" "$WORK/sshd/authorized_keys"
+printf '%s\n' "Port $SSHD_PORT" "ListenAddress 127.0.0.1" "HostKey $WORK/sshd/host_key" \
+    "PidFile $WORK/sshd/pid" "AuthorizedKeysFile $WORK/sshd/authorized_keys" "StrictModes no" "UsePAM no" \
+    "PasswordAuthentication no" "KbdInteractiveAuthentication no" "PermitRootLogin prohibit-password" \
+    "Subsystem sftp internal-sftp" > "$WORK/sshd/config"
+/usr/sbin/sshd -D -e -f "$WORK/sshd/config" 2> "$WORK/sshd/log" &
+SSHD=$!
+for _ in $(seq 1 100); do grep -q "Server listening" "$WORK/sshd/log" && break; sleep 0.1; done
+pull_db="$SERVER/$DB"
+DATABASE_URL="$pull_db" $BIN/dialpool sftp remote add bench-remote --host 127.0.0.1 --port "$SSHD_PORT" \
+    --user "$(id -un)" --key "$WORK/key" --direction pull_numbers --provider bench --dir "$WORK/remote" \
+    --pattern '*.csv' --data-dir "$WORK/data" >/dev/null
+DATABASE_URL="$pull_db" $BIN/dialpool sftp remote test 1 --data-dir "$WORK/data" >/dev/null || true
+DATABASE_URL="$pull_db" $BIN/dialpool sftp remote trust 1 "$(ssh-keygen -lf "$WORK/sshd/host_key.pub" | cut -d' ' -f2)" >/dev/null
+DATABASE_URL="$pull_db" DIALPOOL_LOG=warn $BIN/dialpool jobs work --data-dir "$WORK/data" --concurrency 1 \
+    2> "$WORK/worker.log" &
+WORKER=$!
+t0=$(now)
+DATABASE_URL="$pull_db" $BIN/dialpool sftp remote run 1 --data-dir "$WORK/data" >/dev/null
+t1=$(now)
+until [ "$(psql -X -Atq "$pull_db" -c "SELECT count(*) FROM jobs WHERE kind = 'import' AND state IN ('succeeded', 'dead', 'retrying')")" = 1 ]; do
+    sleep 0.05
+done
+t2=$(now)
+state=$(psql -X -Atq "$pull_db" -c "SELECT state FROM jobs WHERE kind = 'import'")
+[ "$state" = succeeded ] || { echo "the import job ended $state" >&2; exit 1; }
+pull_rows=$(psql -X -Atq "$pull_db" -c "SELECT count(*) FROM phone_numbers")
+[ "$cli_rows" = "$pull_rows" ] || { echo "different numbers: CLI $cli_rows, pull $pull_rows" >&2; exit 1; }
+pull_s=$(elapsed "$t0" "$t1"); pulled_s=$(elapsed "$t0" "$t2")
+echo "    pull ${pull_s}s, until imported ${pulled_s}s, $pull_rows numbers"
+python3 -c "print(f'pull/cli {$pulled_s / $cli_s:.2f}')"

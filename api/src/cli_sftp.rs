@@ -388,9 +388,10 @@ async fn remote(
             if report.ok {
                 Ok(())
             } else {
+                // The explanation is printed above; this says where it stopped.
                 Err(dialpool_engine::Error::Remote {
                     remote: format!("remote {}", args.id),
-                    message: report.stage,
+                    message: format!("the connection test stopped at the {} stage", report.stage),
                 }
                 .into())
             }

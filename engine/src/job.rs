@@ -336,7 +336,13 @@ async fn finish_failed(
         )
         .await?;
     match row {
-        Some(row) => JobState::parse(row.get(0)),
+        Some(row) => {
+            let state = JobState::parse(row.get(0))?;
+            if state == JobState::Dead {
+                given_up(client, claim.id, error).await?;
+            }
+            Ok(state)
+        }
         // Taken over or cancelled meanwhile: whoever holds it records its end.
         None => Ok(JobState::Running),
     }
@@ -357,11 +363,29 @@ pub async fn release_all(client: &impl GenericClient, worker: &str) -> Result<u6
 
 /// Records that the worker stopped the job because a user cancelled it.
 pub async fn mark_cancelled(client: &impl GenericClient, claim: &Claim) -> Result<()> {
-    client
+    let cancelled = client
         .execute(
             "UPDATE jobs SET state = 'cancelled', finished_at = now(), locked_by = NULL, locked_until = NULL
               WHERE id = $1 AND locked_by = $2 AND state = 'running'",
             &[&claim.id, &claim.worker],
+        )
+        .await?;
+    if cancelled == 1 {
+        given_up(client, claim.id, "cancelled").await?;
+    }
+    Ok(())
+}
+
+/// A job that will not run again (dead or cancelled) ends the record it was started for:
+/// an export started over HTTP is marked failed, so no one waits on it for ever.
+async fn given_up(client: &impl GenericClient, id: i64, reason: &str) -> Result<()> {
+    client
+        .execute(
+            "UPDATE exports e SET status = 'failed', error = $2, rows = 0, bytes = 0, finished_at = now()
+               FROM jobs j
+              WHERE j.id = $1 AND j.kind = 'export' AND e.tenant_id = j.tenant_id
+                AND e.id = (j.args->>'export_id')::bigint AND e.status = 'running'",
+            &[&id, &reason],
         )
         .await?;
     Ok(())
@@ -546,6 +570,9 @@ pub async fn cancel(
         )));
     }
     let job = get(&tx, scope, id).await?;
+    if job.state == JobState::Cancelled {
+        given_up(&tx, id, "cancelled").await?;
+    }
     audit::record(&tx, scope.tenant, actor, Change::updated("job.cancel", "job", id, &before, &job)).await?;
     tx.commit().await?;
     Ok(job)

@@ -413,3 +413,70 @@ async fn retention_deletes_old_finished_files_and_records_and_keeps_the_rest() {
     assert_eq!(left, ["succeeded", "retrying"]);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn an_export_whose_job_is_given_up_is_marked_failed_not_left_running() {
+    use dialpool_engine::export::{self, ExportRequest};
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO providers (tenant_id, code, name) VALUES (1, 'acme', 'Acme');
+             INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES (1, 'Out', 'UTC', 10);",
+        )
+        .await
+        .unwrap();
+    let project: i64 = client.query_one("SELECT id FROM projects", &[]).await.unwrap().get(0);
+    let request = |name: &str| ExportRequest {
+        tenant: TENANT,
+        project_id: project,
+        filter: Default::default(),
+        options: Default::default(),
+        out: std::env::temp_dir().join(name),
+        stored_path: Some(name.to_owned()),
+        expires_at: None,
+        actor: Actor::system("test"),
+    };
+    let status = |id: i64| {
+        let db = &db;
+        async move {
+            let row = db
+                .client()
+                .await
+                .query_one("SELECT status, error FROM exports WHERE id = $1", &[&id])
+                .await
+                .unwrap();
+            (row.get::<_, String>(0), row.get::<_, Option<String>>(1))
+        }
+    };
+    // Cancelled while waiting.
+    let waiting = export::start(&db.pool, &request("a.csv")).await.unwrap();
+    let job_a = job::enqueue(
+        &**client,
+        &NewJob::new(
+            Some(TENANT),
+            JobKind::Export,
+            json!({"project_id": project, "out": "a.csv", "export_id": waiting}),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut writer = db.client().await;
+    job::cancel(&mut **writer, SCOPE, &Actor::system("test"), job_a).await.unwrap();
+    assert_eq!(status(waiting).await, ("failed".to_owned(), Some("cancelled".to_owned())));
+    // Dead after its last attempt.
+    let dying = export::start(&db.pool, &request("b.csv")).await.unwrap();
+    let mut once = NewJob::new(
+        Some(TENANT),
+        JobKind::Export,
+        json!({"project_id": project, "out": "b.csv", "export_id": dying}),
+    );
+    once.max_attempts = 1;
+    job::enqueue(&**client, &once).await.unwrap().unwrap();
+    let claim =
+        job::claim(&**client, "w", &[JobKind::Export], Duration::from_secs(30)).await.unwrap().unwrap();
+    let state = job::fail(&**client, &claim, "disk full", Duration::from_secs(1)).await.unwrap();
+    assert_eq!(state, JobState::Dead);
+    assert_eq!(status(dying).await, ("failed".to_owned(), Some("disk full".to_owned())));
+}

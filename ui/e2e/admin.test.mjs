@@ -420,4 +420,15 @@ test("an administrator adds a remote host, confirms the key its test shows, and 
   await page.getByRole("status").filter({ hasText: "signed in to e2e-remote@" }).waitFor();
   await row.getByRole("button", { name: "Run now" }).click();
   await page.getByRole("table", { name: "Transfers" }).getByRole("row").filter({ hasText: "Own drop" }).filter({ hasText: "succeeded" }).waitFor();
+
+  // Switched off, it cannot be run; deleted, it is gone with its schedule.
+  await row.getByRole("button", { name: "Switch off" }).click();
+  await row.filter({ hasText: "Disabled" }).getByRole("button", { name: "Switch on" }).waitFor();
+  assert.ok(await row.getByRole("button", { name: "Run now" }).isDisabled());
+  page.once("dialog", (dialog) => dialog.accept());
+  await row.getByRole("button", { name: "Delete" }).click();
+  await row.waitFor({ state: "detached" });
+  const schedules = await page.request.get(`${baseUrl}/api/v1/schedules`);
+  assert.equal(schedules.status(), 200, await schedules.text());
+  assert.ok(!(await schedules.text()).includes("Own drop"), "the remote's schedule went with it");
 }));

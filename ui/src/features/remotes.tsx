@@ -263,6 +263,37 @@ function RemoteRow({ remote: r, locale }: { remote: Remote; locale: string }) {
       setTest(null);
       await refresh();
     });
+  const switchEnabled = () =>
+    act(async () => {
+      unwrap(
+        await api.PUT("/api/v1/sftp/remotes/{id}", {
+          params: { path: { id: r.id } },
+          body: {
+            name: r.name,
+            host: r.host,
+            port: r.port,
+            username: r.username,
+            direction: r.direction,
+            remote_dir: r.remote_dir,
+            file_pattern: r.file_pattern,
+            after_pull: r.after_pull,
+            move_to: r.move_to ?? undefined,
+            provider_code: r.provider_code ?? undefined,
+            import_options: r.import_options,
+            enabled: !r.enabled,
+            cron: r.cron ?? "*/15 * * * *",
+            time_zone: r.time_zone ?? "UTC",
+          },
+        }),
+      );
+      await refresh();
+    });
+  const remove = () =>
+    act(async () => {
+      if (!window.confirm(t("confirmDeleteRemote"))) return;
+      unwrap(await api.DELETE("/api/v1/sftp/remotes/{id}", { params: { path: { id: r.id } } }));
+      await refresh();
+    });
   const runNow = () =>
     act(async () => {
       unwrap(await api.POST("/api/v1/sftp/remotes/{id}/run", { params: { path: { id: r.id } } }));
@@ -288,6 +319,7 @@ function RemoteRow({ remote: r, locale }: { remote: Remote; locale: string }) {
         </td>
         <td>{r.cron}</td>
         <td className={r.consecutive_failures > 0 ? "error" : undefined} title={r.last_error ?? ""}>
+          {!r.enabled && <div className="muted">{t("disabled")}</div>}
           {r.consecutive_failures > 0
             ? `${t("failing")} (${r.consecutive_failures})`
             : r.last_success_at
@@ -298,8 +330,14 @@ function RemoteRow({ remote: r, locale }: { remote: Remote; locale: string }) {
           <button type="button" disabled={busy} onClick={testConnection}>
             {t("testConnection")}
           </button>{" "}
-          <button type="button" disabled={busy || !r.host_key_fingerprint} onClick={runNow}>
+          <button type="button" disabled={busy || !r.host_key_fingerprint || !r.enabled} onClick={runNow}>
             {t("runNow")}
+          </button>{" "}
+          <button type="button" disabled={busy} onClick={switchEnabled}>
+            {r.enabled ? t("switchOff") : t("switchOn")}
+          </button>{" "}
+          <button type="button" disabled={busy} onClick={remove}>
+            {t("delete")}
           </button>
         </td>
       </tr>

@@ -318,6 +318,9 @@ const en = {
   lastSuccess: "last success",
   transfers: "Transfers",
   files: "Files",
+  switchOff: "Switch off",
+  switchOn: "Switch on",
+  confirmDeleteRemote: "Delete this remote host, its schedule and its transfer log? Files already pulled stay.",
 };
 
 export type MessageKey = keyof typeof en;
@@ -637,6 +640,9 @@ const ru: Partial<Record<MessageKey, string>> = {
   lastSuccess: "последний успех",
   transfers: "Передачи",
   files: "Файлы",
+  switchOff: "Выключить",
+  switchOn: "Включить",
+  confirmDeleteRemote: "Удалить удалённый сервер, его расписание и журнал передач? Уже полученные файлы останутся.",
 };
 
 export const LOCALES = ["en", "ru"] as const;

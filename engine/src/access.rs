@@ -291,7 +291,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// Its `Debug` hides the password.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub email: String,
@@ -304,6 +305,16 @@ pub struct NewUser {
     pub locale: String,
     #[serde(default)]
     pub scopes: Scopes,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("role_id", &self.role_id)
+            .field("password", &"…")
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_locale() -> String {

@@ -39,8 +39,8 @@ pub struct SftpAccount {
     pub last_upload_at: Option<DateTime<Utc>>,
 }
 
-/// An account as an administrator writes it.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// An account as an administrator writes it. Its `Debug` hides the password.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SftpAccountInput {
     pub username: String,
@@ -57,6 +57,17 @@ pub struct SftpAccountInput {
     pub import_options: serde_json::Value,
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for SftpAccountInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SftpAccountInput")
+            .field("username", &self.username)
+            .field("provider_code", &self.provider_code)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("public_keys", &self.public_keys.len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn empty_object() -> serde_json::Value {

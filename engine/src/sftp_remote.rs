@@ -121,8 +121,8 @@ pub struct SftpRemote {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A remote as an administrator writes it.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// A remote as an administrator writes it. Its `Debug` hides the credentials.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SftpRemoteInput {
     pub name: String,
@@ -155,6 +155,21 @@ pub struct SftpRemoteInput {
     pub cron: String,
     #[serde(default = "utc")]
     pub time_zone: String,
+}
+
+impl std::fmt::Debug for SftpRemoteInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SftpRemoteInput")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("private_key", &self.private_key.as_ref().map(|_| "…"))
+            .field("direction", &self.direction)
+            .field("remote_dir", &self.remote_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 fn ssh_port() -> i32 {
@@ -865,6 +880,18 @@ pub async fn enqueue_push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_input_never_shows_its_credentials_in_debug_output() {
+        let input: SftpRemoteInput = serde_json::from_value(serde_json::json!({
+            "name": "n", "host": "h", "username": "u", "password": "pw-secret-1",
+            "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nkey-secret-2", "direction": "push_exports"
+        }))
+        .unwrap();
+        let shown = format!("{input:?}");
+        assert!(!shown.contains("pw-secret-1") && !shown.contains("key-secret-2"), "{shown}");
+        assert!(shown.contains("host"), "{shown}");
+    }
 
     #[test]
     fn fingerprints_match_openssh() {

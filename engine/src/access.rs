@@ -291,7 +291,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-/// Its `Debug` hides the password.
+// Its Debug hides the password (see the impl below).
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {

@@ -39,7 +39,8 @@ pub struct SftpAccount {
     pub last_upload_at: Option<DateTime<Utc>>,
 }
 
-/// An account as an administrator writes it. Its `Debug` hides the password.
+// Its Debug hides the password (see the impl below).
+/// An account as an administrator writes it.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SftpAccountInput {

@@ -121,7 +121,8 @@ pub struct SftpRemote {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A remote as an administrator writes it. Its `Debug` hides the credentials.
+// Its Debug hides the credentials (see the impl below).
+/// A remote as an administrator writes it.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SftpRemoteInput {

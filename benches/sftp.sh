@@ -43,6 +43,17 @@ fresh_db() {
     psql -X -q "$SERVER/$1" -c "CHECKPOINT"
 }
 now() { date +%s.%N; }
+# Waits until the database's one import job has ended and sets t2 to that moment; fails
+# unless the job succeeded.
+wait_for_import() {
+    until [ "$(psql -X -Atq "$1" -c "SELECT count(*) FROM jobs WHERE kind = 'import' AND state IN ('succeeded', 'dead', 'retrying')")" = 1 ]; do
+        sleep 0.05
+    done
+    t2=$(now)
+    local state
+    state=$(psql -X -Atq "$1" -c "SELECT state FROM jobs WHERE kind = 'import'")
+    [ "$state" = succeeded ] || { echo "the import job ended $state" >&2; exit 1; }
+}
 elapsed() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
 
 echo "(a) dialpool import (CLI)"
@@ -68,12 +79,7 @@ t0=$(now)
 (cd "$WORK" && sftp -q -P "$PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
     -i "$WORK/key" -b "$WORK/batch" bench-drop@127.0.0.1 >/dev/null)
 t1=$(now)
-until [ "$(psql -X -Atq "$SERVER/$DB" -c "SELECT count(*) FROM jobs WHERE kind = 'import' AND state IN ('succeeded', 'dead', 'retrying')")" = 1 ]; do
-    sleep 0.05
-done
-t2=$(now)
-state=$(psql -X -Atq "$SERVER/$DB" -c "SELECT state FROM jobs WHERE kind = 'import'")
-[ "$state" = succeeded ] || { echo "the import job ended $state" >&2; exit 1; }
+wait_for_import "$SERVER/$DB"
 cli_rows=$(psql -X -Atq "$SERVER/dialpool_bench_sftp_cli" -c "SELECT count(*) FROM phone_numbers")
 sftp_rows=$(psql -X -Atq "$SERVER/$DB" -c "SELECT count(*) FROM phone_numbers")
 [ "$cli_rows" = "$sftp_rows" ] || { echo "different numbers: CLI $cli_rows, SFTP $sftp_rows" >&2; exit 1; }
@@ -111,12 +117,7 @@ WORKER=$!
 t0=$(now)
 DATABASE_URL="$pull_db" $BIN/dialpool sftp remote run 1 --data-dir "$WORK/data" >/dev/null
 t1=$(now)
-until [ "$(psql -X -Atq "$pull_db" -c "SELECT count(*) FROM jobs WHERE kind = 'import' AND state IN ('succeeded', 'dead', 'retrying')")" = 1 ]; do
-    sleep 0.05
-done
-t2=$(now)
-state=$(psql -X -Atq "$pull_db" -c "SELECT state FROM jobs WHERE kind = 'import'")
-[ "$state" = succeeded ] || { echo "the import job ended $state" >&2; exit 1; }
+wait_for_import "$pull_db"
 pull_rows=$(psql -X -Atq "$pull_db" -c "SELECT count(*) FROM phone_numbers")
 [ "$cli_rows" = "$pull_rows" ] || { echo "different numbers: CLI $cli_rows, pull $pull_rows" >&2; exit 1; }
 pull_s=$(elapsed "$t0" "$t1"); pulled_s=$(elapsed "$t0" "$t2")

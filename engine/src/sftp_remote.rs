@@ -777,14 +777,21 @@ pub struct RemoteFile {
     pub mtime: i64,
 }
 
-pub async fn pulled_before(client: &impl GenericClient, remote_id: i64, file: &RemoteFile) -> Result<bool> {
-    Ok(client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM sftp_remote_files WHERE remote_id = $1 AND name = $2 AND bytes = $3 AND mtime = $4)",
-            &[&remote_id, &file.name, &file.bytes, &file.mtime],
+/// Which of the listed files were pulled before (same name, size and time): one query
+/// for the whole listing, since a folder of files left on the host is listed every run.
+pub async fn pulled_before(
+    client: &impl GenericClient,
+    remote_id: i64,
+    listed: &[RemoteFile],
+) -> Result<std::collections::HashSet<(String, i64, i64)>> {
+    let names: Vec<&str> = listed.iter().map(|f| f.name.as_str()).collect();
+    let rows = client
+        .query(
+            "SELECT name, bytes, mtime FROM sftp_remote_files WHERE remote_id = $1 AND name = ANY($2)",
+            &[&remote_id, &names],
         )
-        .await?
-        .get(0))
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect())
 }
 
 /// Local folders a pulled file and its results go to (absolute paths).

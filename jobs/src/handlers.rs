@@ -73,6 +73,22 @@ impl JobContext {
     }
 
     /// Who queued the job, when a person did (`actor` in its arguments); else the job.
+    /// For a file that arrived by SFTP (a partner's drop or a pull): the file and its
+    /// results go where `deliver` says, once this attempt's outcome is known.
+    async fn deliver<T: serde::Serialize>(
+        &self,
+        deliver: Option<&Deliver>,
+        path: &Path,
+        name: &str,
+        summary: &Result<T>,
+        rejects_file: Option<String>,
+    ) {
+        let Some(deliver) = deliver else { return };
+        let report = summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), rejects_file));
+        let last_attempt = self.last_attempt(summary.as_ref().err());
+        deliver_upload(deliver, path, name, report, last_attempt, self.claim.id).await;
+    }
+
     fn actor(&self) -> Actor {
         self.claim
             .args
@@ -201,19 +217,8 @@ async fn import(context: &JobContext) -> Result<Value> {
     if args.remove_file && (summary.is_ok() || context.last_attempt(summary.as_ref().err())) {
         let _ = tokio::fs::remove_file(&path).await;
     }
-    if let Some(deliver) = &args.deliver {
-        let report =
-            summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), s.rejects_file.clone()));
-        deliver_upload(
-            deliver,
-            &path,
-            &name,
-            report,
-            context.last_attempt(summary.as_ref().err()),
-            context.claim.id,
-        )
-        .await;
-    }
+    let rejects = summary.as_ref().ok().and_then(|s| s.rejects_file.clone());
+    context.deliver(args.deliver.as_ref(), &path, &name, &summary, rejects).await;
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }
 
@@ -295,18 +300,7 @@ async fn outcome_import(context: &JobContext) -> Result<Value> {
     let (path, name) =
         (request.path.clone(), request.display_name.clone().unwrap_or_else(|| file_name(&request.path)));
     let summary = files::import_as_job(&context.pool, request, &context.claim).await;
-    if let Some(deliver) = &args.deliver {
-        let report = summary.as_ref().map(|s| (serde_json::to_value(s).unwrap_or_default(), None));
-        deliver_upload(
-            deliver,
-            &path,
-            &name,
-            report,
-            context.last_attempt(summary.as_ref().err()),
-            context.claim.id,
-        )
-        .await;
-    }
+    context.deliver(args.deliver.as_ref(), &path, &name, &summary, None).await;
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }
 

@@ -421,13 +421,13 @@ async fn pull_files(
     let session = open(pool, endpoint).await?;
     let result = async {
         let listed = list_matching(&session.sftp, endpoint).await?;
+        let pulled_before = {
+            let client = pool.get().await?;
+            sftp_remote::pulled_before(&**client, remote.id, &listed).await?
+        };
         let mut failures = Vec::new();
         for file in listed {
-            let pulled_before = {
-                let client = pool.get().await?;
-                sftp_remote::pulled_before(&**client, remote.id, &file).await?
-            };
-            if pulled_before {
+            if pulled_before.contains(&(file.name.clone(), file.bytes, file.mtime)) {
                 // Left by choice, or its delete/move failed after the import was queued.
                 if remote.after_pull != AfterPull::Leave {
                     tidy(&session.sftp, endpoint, &file.name).await?;

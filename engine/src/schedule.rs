@@ -37,13 +37,25 @@ pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz> {
 }
 
 /// The latest fire time at or before `now`.
+///
+/// Fire times are whole seconds: croner keeps the sub-second part of the instant it is
+/// asked from, and a fire time is the unique key that lets one tick of one server enqueue
+/// it, so two ticks a second apart must name the same fire time.
 pub fn last_fire(cron: &Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    cron.find_previous_occurrence(&now.with_timezone(&zone), true).ok().map(|t| t.with_timezone(&Utc))
+    cron.find_previous_occurrence(&whole_second(now).with_timezone(&zone), true)
+        .ok()
+        .map(|t| whole_second(t.with_timezone(&Utc)))
 }
 
-/// The first fire time after `now`.
+/// The first fire time after `now`, in whole seconds as [`last_fire`].
 pub fn next_fire(cron: &Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    cron.find_next_occurrence(&now.with_timezone(&zone), false).ok().map(|t| t.with_timezone(&Utc))
+    cron.find_next_occurrence(&whole_second(now).with_timezone(&zone), false)
+        .ok()
+        .map(|t| whole_second(t.with_timezone(&Utc)))
+}
+
+fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -372,5 +384,18 @@ mod tests {
         // Midnight in Moscow is 21:00 UTC the evening before.
         assert_eq!(last_fire(&cron, moscow, now).unwrap().to_rfc3339(), "2026-11-20T21:00:00+00:00");
         assert_eq!(next_fire(&cron, moscow, now).unwrap().to_rfc3339(), "2026-11-21T21:00:00+00:00");
+    }
+
+    #[test]
+    fn a_fire_time_is_the_same_whole_second_whenever_it_is_asked_for() {
+        let cron = parse_cron("40 1 * * *").unwrap();
+        let utc = parse_zone("UTC").unwrap();
+        let fire: DateTime<Utc> = "2026-11-21T01:40:00Z".parse().unwrap();
+        for late_ms in [0, 1, 300, 999, 1_700, 4_900, 59_999] {
+            let now = fire + chrono::Duration::milliseconds(late_ms) + chrono::Duration::nanoseconds(123);
+            assert_eq!(last_fire(&cron, utc, now), Some(fire), "asked {late_ms} ms late");
+        }
+        let before = fire - chrono::Duration::nanoseconds(1);
+        assert_eq!(next_fire(&cron, utc, before), Some(fire));
     }
 }

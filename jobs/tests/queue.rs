@@ -275,6 +275,46 @@ async fn each_fire_time_is_enqueued_once_however_many_tickers_run() {
 }
 
 #[tokio::test]
+async fn tickers_a_fraction_of_a_second_apart_enqueue_a_fire_time_once() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    schedule::ensure_defaults(&**client).await.unwrap();
+    // A fixed fire time (01:40 UTC is a conversion refresh) and servers ticking at
+    // sub-second instants after it, as real clocks do; all of them at once, then again.
+    let fire: chrono::DateTime<chrono::Utc> = "2030-01-15T01:40:00Z".parse().unwrap();
+    client
+        .execute("UPDATE schedules SET updated_at = $1::timestamptz - interval '1 day'", &[&fire])
+        .await
+        .unwrap();
+    let ticks: Vec<_> = [137_u64, 1_301_500, 2_999_999_999, 4_200_000_001, 59_000_000_017]
+        .into_iter()
+        .map(|ns| fire + chrono::Duration::nanoseconds(ns as i64))
+        .collect();
+    let clients = futures_util::future::join_all(ticks.iter().map(|_| db.client())).await;
+    let enqueued = futures_util::future::join_all(
+        clients.iter().zip(&ticks).map(|(c, at)| schedule::enqueue_due(&***c, *at)),
+    )
+    .await;
+    let total: u32 = enqueued.into_iter().map(Result::unwrap).sum();
+    for at in &ticks {
+        assert_eq!(schedule::enqueue_due(&**client, *at).await.unwrap(), 0, "nothing more at {at}");
+    }
+    let refreshes: Vec<chrono::DateTime<chrono::Utc>> = client
+        .query("SELECT run_at FROM jobs WHERE kind = 'conversion_refresh'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(refreshes, [fire], "one refresh, at the whole fire time");
+    assert_eq!(
+        total,
+        1 + 2,
+        "the refresh, and the maintenance and retention of 03:00 and 03:30 the day before"
+    );
+}
+
+#[tokio::test]
 async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
     let db = TestDb::new().await;
     let client = db.client().await;

@@ -40,8 +40,11 @@ async fn a_dialer_token_leases_looks_up_and_posts_outcomes_once() {
         api.get("/api/v1/screen-pop/89161000002?region=RU", &dialer).await.expect(StatusCode::OK).json();
     assert_eq!(national["phone"], "+79161000002");
 
+    // The server leases by its own clock, so the call is dated by it too: its 4-hour
+    // cool-down must still hold when the next lease is asked for below.
+    let started_at = chrono::Utc::now().to_rfc3339();
     let outcome = json!({"call_id": "a-1", "phone": phone, "disposition": "NO ANSWER",
-                         "started_at": "2026-11-23T09:00:00Z", "duration_s": 0, "agent": "anna"});
+                         "started_at": started_at, "duration_s": 0, "agent": "anna"});
     let first = api.post("/api/v1/outcomes", &dialer, outcome.clone()).await.expect(StatusCode::OK).json();
     assert_eq!(
         (first["duplicate"].clone(), first["status_to"].clone(), first["attempts"].clone()),
@@ -56,7 +59,7 @@ async fn a_dialer_token_leases_looks_up_and_posts_outcomes_once() {
         .json();
     assert_eq!(pop["last_calls"][0]["call_id"], "a-1");
 
-    let unknown = json!({"call_id": "a-2", "phone": phone, "disposition": "MAYBE", "started_at": "2026-11-23T09:00:00Z"});
+    let unknown = json!({"call_id": "a-2", "phone": phone, "disposition": "MAYBE", "started_at": started_at});
     let problem =
         api.post("/api/v1/outcomes", &dialer, unknown).await.expect(StatusCode::UNPROCESSABLE_ENTITY).json();
     assert!(problem["detail"].as_str().unwrap().contains("MAYBE"), "{problem}");

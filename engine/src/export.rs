@@ -189,6 +189,9 @@ pub struct ExportSummary {
     pub file: String,
     /// Numbers moved to the requested status (those already in it are not counted).
     pub status_changed: i64,
+    /// Numbers the filter matched that were left out because they are on the do-not-call
+    /// list (or hold a DNC status).
+    pub withheld_dnc: i64,
 }
 
 /// An export as its history shows it, with its progress while it runs.
@@ -206,6 +209,8 @@ pub struct ExportRecord {
     pub rows: i64,
     /// Rows selected; known once the selection is made.
     pub rows_total: Option<i64>,
+    /// Numbers left out of the file because they are do-not-call; known once it succeeded.
+    pub withheld_dnc: Option<i64>,
     pub bytes: i64,
     pub file_name: Option<String>,
     pub error: Option<String>,
@@ -220,7 +225,7 @@ pub struct ExportRecord {
 }
 
 const RECORD_COLUMNS: &str = "x.id, x.project_id, p.name AS project, x.format, x.options, x.status, x.rows,
-    x.rows_total, x.bytes, x.file_name, x.error, x.created_by, u.display_name AS created_by_name, x.started_at,
+    x.rows_total, x.withheld_dnc, x.bytes, x.file_name, x.error, x.created_by, u.display_name AS created_by_name, x.started_at,
     x.finished_at, x.expires_at,
     (x.status = 'succeeded' AND x.stored_path IS NOT NULL AND x.deleted_at IS NULL
      AND COALESCE(x.expires_at > now(), true)) AS downloadable, x.stored_path
@@ -238,6 +243,7 @@ fn record(row: &tokio_postgres::Row) -> ExportRecord {
         status: row.get("status"),
         rows: row.get("rows"),
         rows_total: row.get("rows_total"),
+        withheld_dnc: row.get("withheld_dnc"),
         bytes: row.get("bytes"),
         file_name: row.get("file_name"),
         error: row.get("error"),
@@ -404,6 +410,32 @@ fn selected_numbers(filter: &ExportFilter) -> String {
           LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
          WHERE n.tenant_id = (SELECT tenant FROM p) AND n.project_id = (SELECT project FROM p)",
     );
+    sql.push_str(&filter_conditions(filter));
+    // A do-not-call number never leaves, whatever the filter: listed after allocation,
+    // or given a DNC status by hand. [`withheld_dnc`] counts what this kept back.
+    sql.push_str(" AND s.category <> 'dnc' AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = n.tenant_id AND d.phone = n.phone)");
+    sql.push_str(" ORDER BY n.phone");
+    if filter.limit.is_some() {
+        sql.push_str(" LIMIT (SELECT row_limit FROM p)");
+    }
+    sql
+}
+
+/// How many numbers the filter matched that the do-not-call gate of
+/// [`selected_numbers`] withheld (the limit aside: they are not in the file either way).
+async fn withheld_dnc(tx: &Transaction<'_>, filter: &ExportFilter) -> Result<i64> {
+    let sql = format!(
+        "{FILTER_VALUES} SELECT count(*) FROM phone_numbers n
+           JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
+          WHERE n.tenant_id = (SELECT tenant FROM p) AND n.project_id = (SELECT project FROM p) {}
+            AND (s.category = 'dnc' OR EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = n.tenant_id AND d.phone = n.phone))",
+        filter_conditions(filter)
+    );
+    Ok(tx.query_one(&sql, &[]).await?.get(0))
+}
+
+/// The filters in use, as `AND …` conditions on `n` (see [`selected_numbers`]).
+fn filter_conditions(filter: &ExportFilter) -> String {
     let conditions = [
         (filter.status.is_some(), " AND n.status = (SELECT status FROM p)"),
         (filter.provider_id.is_some(), " AND n.provider_id = (SELECT provider FROM p)"),
@@ -420,16 +452,7 @@ fn selected_numbers(filter: &ExportFilter) -> String {
                  WHERE taken.phone = n.phone)",
         ),
     ];
-    for (in_use, condition) in conditions {
-        if in_use {
-            sql.push_str(condition);
-        }
-    }
-    sql.push_str(" ORDER BY n.phone");
-    if filter.limit.is_some() {
-        sql.push_str(" LIMIT (SELECT row_limit FROM p)");
-    }
-    sql
+    conditions.into_iter().filter(|(in_use, _)| *in_use).map(|(_, condition)| condition).collect()
 }
 
 /// The spreadsheet columns (CSV and XLSX). The phone is E.164 digits without the plus,
@@ -661,11 +684,14 @@ async fn run_in_transaction(
         }
         None => 0,
     };
-    let summary = ExportSummary { export_id, rows, bytes, file: file_name(&request.out), status_changed };
+    let withheld_dnc = withheld_dnc(&tx, &request.filter).await?;
+    let summary =
+        ExportSummary { export_id, rows, bytes, file: file_name(&request.out), status_changed, withheld_dnc };
     tx.execute(
-        "UPDATE exports SET status = 'succeeded', rows = $3, rows_total = $3, bytes = $4, finished_at = now()
+        "UPDATE exports SET status = 'succeeded', rows = $3, rows_total = $3, bytes = $4, withheld_dnc = $5,
+                            finished_at = now()
           WHERE tenant_id = $1 AND id = $2",
-        &[&request.tenant.0, &export_id, &rows, &bytes],
+        &[&request.tenant.0, &export_id, &rows, &bytes, &withheld_dnc],
     )
     .await?;
     crate::webhook::enqueue(
@@ -1174,10 +1200,36 @@ mod vicidial {
 
     const FIELDS: usize = 25;
 
+    /// The lead fields taken from attributes: position in the layout, other attribute
+    /// names that mean the same, and the width of VICIdial's `vicidial_list` column.
+    const LEAD_FIELDS: &[(usize, &[&str], usize)] = &[
+        (5, &[], 4),
+        (6, &[], 30),
+        (7, &[], 1),
+        (8, &[], 30),
+        (9, &["address"], 100),
+        (10, &[], 100),
+        (11, &[], 100),
+        (12, &[], 50),
+        (13, &[], 2),
+        (14, &[], 50),
+        (15, &["zip"], 10),
+        (16, &[], 3),
+        (17, &[], 1),
+        (18, &["birth_date"], 10),
+        (19, &[], 12),
+        (20, &[], 70),
+        (21, &[], 100),
+        (22, &["note", "notes"], 255),
+    ];
+
     /// Country calling codes are prefix-free, so the first 1–3 digits that are one split
     /// an E.164 number into VICIdial's phone_code and phone_number.
     fn calling_codes() -> HashSet<u16> {
-        (1..1000u16).filter(|code| phonenumber::metadata::DATABASE.by_code(code).is_some()).collect()
+        rlibphonenumber::PHONE_NUMBER_UTIL
+            .get_supported_calling_codes()
+            .filter_map(|c| u16::try_from(c).ok())
+            .collect()
     }
 
     fn split(e164: i64, codes: &HashSet<u16>) -> (String, String) {
@@ -1225,27 +1277,34 @@ mod vicidial {
                 let attributes = attributes.as_ref().unwrap_or(&empty);
                 let (phone_code, national) = split(phone, &codes);
                 let name = attribute(attributes, &["name", "full_name"]);
-                let (first, last) =
-                    match (attribute(attributes, &["first_name"]), attribute(attributes, &["last_name"])) {
-                        ("", "") => name.trim().split_once(' ').unwrap_or((name.trim(), "")),
-                        pair => pair,
-                    };
+                let (first, last) = name.trim().split_once(' ').unwrap_or((name.trim(), ""));
                 fields.iter_mut().for_each(String::clear);
                 fields[0] = phone.to_string();
                 fields[1] = clean(row.get::<&str>(1), 50);
                 fields[2].clone_from(&list_id);
                 fields[3] = phone_code;
                 fields[4] = national;
-                fields[5] = clean(attribute(attributes, &["title"]), 4);
-                fields[6] = clean(first, 30);
-                fields[8] = clean(last, 30);
-                fields[9] = clean(attribute(attributes, &["address", "address1"]), 100);
-                fields[12] = clean(attribute(attributes, &["city"]), 50);
-                fields[13] = clean(row.get::<Option<&str>>(3).unwrap_or(""), 2);
-                fields[15] = clean(attribute(attributes, &["postal_code", "zip"]), 10);
-                fields[16] = row.get::<Option<&str>>(2).unwrap_or("").to_owned();
-                fields[20] = clean(attribute(attributes, &["email"]), 70);
-                fields[22] = clean(attribute(attributes, &["comments", "note", "notes"]), 255);
+                // Every lead field a VICIdial file brought comes back under its own
+                // name (an import keeps them as attributes); the common other names and
+                // the number's geo fill in where it brought none.
+                for &(index, aliases, width) in LEAD_FIELDS {
+                    let name = crate::import::layout::VICIDIAL_FIELDS[index];
+                    let value = match attribute(attributes, &[name]) {
+                        "" => attribute(attributes, aliases),
+                        value => value,
+                    };
+                    fields[index] = clean(value, width);
+                }
+                if fields[6].is_empty() && fields[8].is_empty() {
+                    fields[6] = clean(first, 30);
+                    fields[8] = clean(last, 30);
+                }
+                if fields[13].is_empty() {
+                    fields[13] = clean(row.get::<Option<&str>>(3).unwrap_or(""), 2);
+                }
+                if fields[16].is_empty() {
+                    fields[16] = row.get::<Option<&str>>(2).unwrap_or("").to_owned();
+                }
                 out.write_all(fields.join("\t").as_bytes()).map_err(failed)?;
                 out.write_all(b"\r\n").map_err(failed)?;
             }

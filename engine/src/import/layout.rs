@@ -13,7 +13,7 @@ use crate::phone::{self, Region};
 pub const HEADER_SEARCH_ROWS: usize = 20;
 
 /// VICIdial's standard lead layout, by 0-based position.
-const VICIDIAL_FIELDS: [&str; 23] = [
+pub(crate) const VICIDIAL_FIELDS: [&str; 23] = [
     "vendor_lead_code",
     "source_id",
     "list_id",

@@ -378,3 +378,79 @@ async fn a_value_holding_line_breaks_and_delimiters_stays_one_row() {
         shop.db.client().await.query_one("SELECT phones FROM export_batches", &[]).await.unwrap().get(0);
     assert_eq!(recorded, [79160000001, 79160000002, 79160000003], "the name's digits are not a phone");
 }
+
+#[tokio::test]
+async fn a_do_not_call_number_never_leaves_in_any_format_and_the_export_says_how_many_it_withheld() {
+    let shop = shop().await;
+    let client = shop.db.client().await;
+    // Listed after it was allocated, as a complaint arrives; another given a DNC status.
+    let mut writer = shop.db.client().await;
+    let input = dialpool_engine::dnc::DncInput {
+        phone: "+79160000002".into(),
+        region: None,
+        reason: Some("asked on the phone".into()),
+    };
+    dialpool_engine::dnc::add(&mut **writer, shop.tenant, &Actor::system("test"), &input).await.unwrap();
+    client
+        .execute(
+            "UPDATE phone_numbers SET status = (SELECT id FROM number_statuses WHERE tenant_id = $1 AND category = 'dnc' LIMIT 1)
+              WHERE phone = 79160000003",
+            &[&shop.tenant.0],
+        )
+        .await
+        .unwrap();
+    for (file, format) in [
+        ("dnc.csv", ExportFormat::Csv),
+        ("dnc.xlsx", ExportFormat::Xlsx),
+        ("dnc.txt", ExportFormat::Vicidial),
+        ("dnc.parquet", ExportFormat::Parquet),
+    ] {
+        let options = ExportOptions { format, ..ExportOptions::default() };
+        let summary = shop.export(file, ExportFilter::default(), options).await;
+        assert_eq!((summary.rows, summary.withheld_dnc), (1, 2), "{file}");
+        let bytes = std::fs::read(shop.dir.join(file)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        if matches!(format, ExportFormat::Csv | ExportFormat::Vicidial) {
+            assert!(text.contains("79160000001"), "{file}: {text}");
+            assert!(!text.contains("79160000002") && !text.contains("79160000003"), "{file}: {text}");
+        }
+    }
+    let frame = {
+        use polars::prelude::*;
+        ParquetReader::new(std::fs::File::open(shop.dir.join("dnc.parquet")).unwrap()).finish().unwrap()
+    };
+    let phones: Vec<i64> = frame.column("phone").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(phones, [79160000001]);
+    let mut book: Xlsx<_> = calamine::open_workbook(shop.dir.join("dnc.xlsx")).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let cells: Vec<String> = sheet.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert_eq!(cells, ["79160000001"]);
+    // The history says it too, and the withheld numbers are not recorded as exported.
+    assert_eq!(shop.scalar("SELECT min(withheld_dnc) FROM exports").await, 2);
+    assert_eq!(shop.scalar("SELECT count(*) FROM export_batches WHERE 79160000002 = ANY(phones)").await, 0);
+}
+
+#[tokio::test]
+async fn a_vicidial_export_gives_back_the_lead_fields_a_vicidial_file_brought() {
+    let shop = shop().await;
+    shop.db
+        .client()
+        .await
+        .execute(
+            "UPDATE phone_numbers SET attributes = '{\"first_name\": \"Ann\", \"middle_initial\": \"Q\", \"last_name\": \"Lee\",
+               \"state\": \"CA\", \"gender\": \"F\", \"province\": \"Bay\", \"date_of_birth\": \"1970-01-02\",
+               \"alt_phone\": \"4155550100\", \"security_phrase\": \"blue\", \"address2\": \"Suite 5\"}'
+              WHERE phone = 79160000001",
+            &[],
+        )
+        .await
+        .unwrap();
+    let options = ExportOptions { format: ExportFormat::Vicidial, ..ExportOptions::default() };
+    shop.export("leads.txt", ExportFilter::default(), options).await;
+    let text = std::fs::read_to_string(shop.dir.join("leads.txt")).unwrap();
+    let lead: Vec<&str> = text.lines().next().unwrap().split('\t').collect();
+    assert_eq!(
+        (lead[6], lead[7], lead[8], lead[10], lead[13], lead[14], lead[17], lead[18], lead[19], lead[21]),
+        ("Ann", "Q", "Lee", "Suite 5", "CA", "Bay", "F", "1970-01-02", "4155550100", "blue")
+    );
+}

@@ -90,7 +90,9 @@ fn source_query(cells: bool) -> String {
                         WHEN o.answered_at IS NULL AND s.category = 'retry' THEN {no_answer}
                         WHEN o.answered_at IS NOT NULL OR s.category IN ('in_work', 'callback', 'dnc') THEN {contacted}
                         ELSE {not_reached} END::int2,
-                   CASE WHEN s.category = 'success' THEN extract(epoch FROM o.started_at - o.allocated_at) / 3600 END
+                   -- Never negative: outcomes may trail the allocation by a dialer's clock skew
+                   -- (calls::outcome allows 5 minutes), and rows stored before that rule held.
+                   CASE WHEN s.category = 'success' THEN greatest(0, extract(epoch FROM o.started_at - o.allocated_at) / 3600) END
               FROM call_outcomes o
               JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
              WHERE o.project_id IS NOT NULL {calls}

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(14, "jobs", include_str!("../../migrations/0014_jobs.sql")),
     Migration::new(15, "sftp", include_str!("../../migrations/0015_sftp.sql")),
     Migration::new(16, "sftp_remotes", include_str!("../../migrations/0016_sftp_remotes.sql")),
+    Migration::new(17, "trust", include_str!("../../migrations/0017_trust.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -21,6 +21,27 @@ pub struct Explanation {
     /// Newest first, at most 100.
     pub history: Vec<Event>,
     pub projects: Vec<Eligibility>,
+    /// Where it rings and when it may be called there today; absent for a number that
+    /// is not stored and whose zones its prefix does not tell.
+    pub rings_in: Option<RingsIn>,
+}
+
+/// The time zones a number rings in and its calling hours there.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RingsIn {
+    /// IANA zones; calls must be legal in all of them.
+    pub zones: Vec<String>,
+    /// `number` (its own prefix), `region` (the region geo its file named), or `geo` (its
+    /// geo's zone: stored before zones were derived, or the prefix tells none).
+    pub source: String,
+    /// The calling-hours rule in force for its geo, local time.
+    pub start: String,
+    pub end: String,
+    /// Today's legal hours in every zone at once, absent when they do not overlap.
+    pub legal_from: Option<DateTime<Utc>>,
+    pub legal_until: Option<DateTime<Utc>>,
+    /// Whether it may be called at the instant explained.
+    pub legal_now: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -211,5 +232,59 @@ pub async fn explain(
             reasons,
         });
     }
-    Ok(Explanation { phone: phone::format_e164(e164), number, dnc, history, projects: verdicts })
+    let rings_in = rings_in(client, tenant, e164, region, at).await?;
+    Ok(Explanation { phone: phone::format_e164(e164), number, dnc, history, projects: verdicts, rings_in })
+}
+
+async fn rings_in(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    e164: i64,
+    region: Option<Region>,
+    at: DateTime<Utc>,
+) -> Result<Option<RingsIn>> {
+    let stored = client
+        .query_opt(
+            "SELECT n.geo_id, z.zones, g.time_zone, g.region IS NOT NULL AND z.zones = ARRAY[g.time_zone] AS from_region
+               FROM phone_numbers n
+               LEFT JOIN phone_zone_sets z ON z.id = n.zone_set
+               LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
+              WHERE n.tenant_id = $1 AND n.phone = $2",
+            &[&tenant.0, &e164],
+        )
+        .await?;
+    let (geo, zones, source) = match stored {
+        Some(row) => {
+            match (row.get::<_, Option<Vec<String>>>("zones"), row.get::<_, Option<String>>("time_zone")) {
+                (Some(zones), _) => {
+                    let source = if row.get::<_, Option<bool>>("from_region") == Some(true) {
+                        "region"
+                    } else {
+                        "number"
+                    };
+                    (row.get("geo_id"), zones, source)
+                }
+                (None, Some(zone)) => (row.get("geo_id"), vec![zone], "geo"),
+                (None, None) => return Ok(None),
+            }
+        }
+        None => {
+            let own = phone::normalise(&phone::format_e164(e164), region).ok().and_then(|n| n.zones);
+            match own {
+                Some(set) => (None, set.zones().map(str::to_owned).collect(), "number"),
+                None => return Ok(None),
+            }
+        }
+    };
+    let (start, end) = crate::calls::hours::rule_of(client, tenant, geo).await?;
+    let (window, legal_now) = crate::calls::hours::legal_hours(&zones, &start, &end, at);
+    Ok(Some(RingsIn {
+        zones,
+        source: source.to_owned(),
+        start,
+        end,
+        legal_from: window.map(|w| w.0),
+        legal_until: window.map(|w| w.1),
+        legal_now,
+    }))
 }

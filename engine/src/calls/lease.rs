@@ -57,8 +57,10 @@ pub struct Lease {
     pub project_id: i64,
     pub leased_until: DateTime<Utc>,
     pub numbers: Vec<LeasedNumber>,
-    /// Why fewer numbers than asked came back, when that has one reason: `paused`,
-    /// `holiday`, `outside_schedule`, `outside_calling_hours`, `empty`.
+    /// Why fewer numbers than asked came back: `paused`, `holiday`, `outside_schedule`,
+    /// `outside_calling_hours` (numbers wait, but it is not a legal hour where they ring),
+    /// `daily_cap` (numbers wait, but each was called as often as 24 hours allow) or
+    /// `empty` (no number waits).
     pub short_reason: Option<String>,
 }
 
@@ -145,18 +147,19 @@ pub async fn lease(
     let gate = gates.get(&tx, tenant, &zone, at, project.get("rules_version")).await?;
     // Due retries and call-backs first (by due time), then fresh numbers; each branch is
     // a range of the lease index. The eligibility tests that follow are cheap per row.
-    let eligible = "n.tenant_id = $1 AND n.project_id = $2 AND n.leased_until IS NULL
+    let waiting = "n.tenant_id = $1 AND n.project_id = $2 AND n.leased_until IS NULL
             AND n.attempts < $5
             AND n.status IN (SELECT id FROM number_statuses
                               WHERE tenant_id = $1 AND category IN ('fresh', 'retry', 'callback'))
-            AND (n.geo_id = ANY($6) OR (n.geo_id IS NULL AND $7))
-            AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
-            AND NOT EXISTS (
-                SELECT FROM unnest($8::bigint[], $9::int2[]) c(geo, cap)
+            AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)";
+    let hours_open = hours::open_condition(6);
+    let under_cap = "NOT EXISTS (
+                SELECT FROM unnest($12::bigint[], $13::int2[]) c(geo, cap)
                  WHERE c.geo = COALESCE(n.geo_id, 0)
                    AND (SELECT count(*) FROM call_outcomes o
                          WHERE o.tenant_id = $1 AND o.phone = n.phone
                            AND o.started_at > $3::timestamptz - interval '24 hours') >= c.cap)";
+    let eligible = format!("{waiting} AND {hours_open} AND {under_cap}");
     let statement = tx
         .prepare_cached(&format!(
             "WITH due AS (
@@ -168,15 +171,15 @@ pub async fn lease(
                  WHERE {eligible} AND n.next_eligible_at IS NULL
                  LIMIT greatest(0, $4 - (SELECT count(*) FROM due)) FOR UPDATE SKIP LOCKED
              ), leased AS (
-                UPDATE phone_numbers n SET leased_until = $10, updated_at = now()
+                UPDATE phone_numbers n SET leased_until = $14, updated_at = now()
                   FROM (SELECT phone FROM due UNION ALL SELECT phone FROM fresh) p
                  WHERE n.tenant_id = $1 AND n.phone = p.phone
                 RETURNING n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.attributes
              ), logged AS (
                 INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
                                            status_from, status_to, actor_user_id, data)
-                SELECT $1, $3, phone, 'leased', $2, provider_id, geo_id, status, status, $11,
-                       jsonb_build_object('until', $10::timestamptz, 'token', $12::bigint)
+                SELECT $1, $3, phone, 'leased', $2, provider_id, geo_id, status, status, $15,
+                       jsonb_build_object('until', $14::timestamptz, 'token', $16::bigint)
                   FROM leased
              )
              SELECT l.phone, l.provider_id, l.geo_id, s.code AS status, l.attempts, l.attributes
@@ -184,26 +187,26 @@ pub async fn lease(
               ORDER BY l.phone"
         ))
         .await?;
-    let rows = tx
-        .query(
-            &statement,
-            &[
-                &tenant.0,
-                &project_id,
-                &at,
-                &request.count,
-                &max_attempts,
-                &gate.open_geos,
-                &gate.no_geo_open,
-                &gate.cap_geos,
-                &gate.caps,
-                &leased_until,
-                &actor.user_id,
-                &actor.token_id,
-            ],
-        )
-        .await?;
-    tx.commit().await?;
+    let [g0, g1, g2, g3, g4, g5] = gate.params();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 16] = [
+        &tenant.0,
+        &project_id,
+        &at,
+        &request.count,
+        &max_attempts,
+        g0,
+        g1,
+        g2,
+        g3,
+        g4,
+        g5,
+        &gate.cap_geos,
+        &gate.caps,
+        &leased_until,
+        &actor.user_id,
+        &actor.token_id,
+    ];
+    let rows = tx.query(&statement, &params).await?;
     let numbers: Vec<LeasedNumber> = rows
         .iter()
         .map(|r| LeasedNumber {
@@ -215,13 +218,35 @@ pub async fn lease(
             attributes: r.get("attributes"),
         })
         .collect();
+    // Fewer than asked: say what holds the rest back, from a sample of the numbers still
+    // waiting (the leased ones are no longer waiting). Only a short lease pays for this.
     let short_reason = if numbers.len() as i64 >= request.count {
         None
-    } else if gate.open_geos.is_empty() && !gate.no_geo_open {
-        Some("outside_calling_hours".to_owned())
     } else {
-        Some("empty".to_owned())
+        let statement = tx
+            .prepare_cached(&format!(
+                "SELECT count(*) FILTER (WHERE NOT hours_open) AS closed,
+                        count(*) FILTER (WHERE hours_open AND NOT under_cap) AS capped
+                   FROM (SELECT {hours_open} AS hours_open, {under_cap} AS under_cap
+                           FROM phone_numbers n
+                          WHERE {waiting} AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $3)
+                          LIMIT greatest($4::int8, 1000)) x"
+            ))
+            .await?;
+        let row = tx.query_one(&statement, &params[..13]).await?;
+        let (closed, capped): (i64, i64) = (row.get("closed"), row.get("capped"));
+        Some(
+            if closed > 0 {
+                "outside_calling_hours"
+            } else if capped > 0 {
+                "daily_cap"
+            } else {
+                "empty"
+            }
+            .to_owned(),
+        )
     };
+    tx.commit().await?;
     Ok(Lease { project_id, leased_until, numbers, short_reason })
 }
 

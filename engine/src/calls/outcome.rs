@@ -191,7 +191,7 @@ pub async fn apply(
     // Each check removes what it rejects, so a row gets its first reason only. A caller
     // who sees every project needs no scope check.
     let scope_projects = scope.project_filter().map(<[i64]>::to_vec);
-    let checks: [(&'static str, &str); 4] = [
+    let checks: [(&'static str, &str); 5] = [
         (
             "disposition",
             "DELETE FROM outcome_staging s
@@ -219,11 +219,28 @@ pub async fn apply(
                 AND NOT (COALESCE(s.project_id, n.project_id, -1) = ANY($2))
              RETURNING line, call_id, 'number +' || s.phone || ' is not in a project of your scope'",
         ),
+        // A call cannot precede the number's allocation to the project it is counted in:
+        // hours to success would be negative. Five minutes allow for a dialer's clock.
+        // A call stored before is a repeat, answered below as one.
+        (
+            "started_at",
+            "DELETE FROM outcome_staging s
+              USING phone_numbers n
+              WHERE n.tenant_id = $1 AND n.phone = s.phone
+                AND n.project_id = COALESCE(s.project_id, n.project_id)
+                AND CASE WHEN s.wall_clock THEN (s.started_at AT TIME ZONE 'UTC') AT TIME ZONE $2
+                         ELSE s.started_at END < n.allocated_at - interval '5 minutes'
+                AND NOT EXISTS (SELECT FROM call_outcomes o WHERE o.tenant_id = $1 AND o.call_id = s.call_id)
+             RETURNING line, call_id, 'the call started before number +' || s.phone
+                       || ' was allocated to project ' || n.project_id || ' ('
+                       || to_char(n.allocated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'",
+        ),
     ];
     for (index, (field, sql)) in checks.into_iter().enumerate() {
         let rows = match (index, &scope_projects) {
             (3, None) => continue,
             (3, Some(allowed)) => tx.query(sql, &[&tenant.0, allowed]).await?,
+            (4, _) => tx.query(sql, &[&tenant.0, &zone]).await?,
             _ => tx.query(sql, &[&tenant.0]).await?,
         };
         summary.rejected += rows.len() as i64;

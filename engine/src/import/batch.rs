@@ -14,7 +14,7 @@ use super::layout::{self, HEADER_SEARCH_ROWS, Layout};
 use super::mapping::{ColumnMapping, normalise_header};
 use super::source::{self, Detected, ReadCounters, Row, SourceOptions};
 use crate::error::{Error, Location, Result};
-use crate::phone::{self, Region};
+use crate::phone::{self, Region, ZoneSet, zones};
 
 /// Why a row was not stored; the name is what the rejects file and the counts say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -60,6 +60,9 @@ pub struct Reject {
 pub struct Staged {
     pub phone: i64,
     pub geo_id: Option<i64>,
+    /// Where it rings: a region geo's zone, else the number's own zones, else its
+    /// country geo's zone.
+    pub zones: Option<&'static ZoneSet>,
     pub attributes: Vec<u8>,
     pub row: u64,
     pub raw: String,
@@ -73,6 +76,8 @@ pub struct Batch {
     pub rows: u64,
     /// Whether geos came from a column of the file (so an update may change them).
     pub has_geo_column: bool,
+    /// The distinct zone sets of `staged`, to record before they are stored.
+    pub zone_sets: Vec<&'static ZoneSet>,
 }
 
 /// Tenant geos by code (`RU`, `RU-MOW`) and by name, and the country geo for each country.
@@ -80,14 +85,35 @@ pub struct Batch {
 pub struct GeoDirectory {
     pub by_key: HashMap<String, i64>,
     pub by_country: HashMap<String, i64>,
+    /// Each geo's zone, and whether it is a region's (more precise than a number's prefix).
+    pub zones: HashMap<i64, (bool, &'static ZoneSet)>,
 }
 
 impl GeoDirectory {
-    pub fn insert(&mut self, id: i64, code: &str, country: &str, region: Option<&str>, name: &str) {
+    pub fn insert(
+        &mut self,
+        id: i64,
+        code: &str,
+        country: &str,
+        region: Option<&str>,
+        name: &str,
+        zone: &str,
+    ) {
         self.by_key.insert(code.to_ascii_uppercase(), id);
         self.by_key.entry(normalise_header(name)).or_insert(id);
         if region.is_none() {
             self.by_country.insert(country.to_owned(), id);
+        }
+        self.zones.insert(id, (region.is_some(), zones::single(zone)));
+    }
+
+    /// Where a number of `geo` rings: the region's zone when the geo is a region (the
+    /// file named it), else the number's own zones, else the country's zone.
+    fn zones_of(&self, geo: Option<i64>, own: Option<&'static ZoneSet>) -> Option<&'static ZoneSet> {
+        match geo.and_then(|g| self.zones.get(&g)) {
+            Some((true, region)) => Some(region),
+            Some((false, country)) => own.or(Some(country)),
+            None => own,
         }
     }
 
@@ -254,9 +280,10 @@ impl BatchBuilder<'_> {
 
         let geos = &self.context.geos;
         let geo_value = layout.geo.map(|c| row.cell(c)).filter(|v| !v.is_empty());
-        let named_geo = geo_value.and_then(|v| geos.lookup(v, number.country_code()));
-        let geo_id =
-            named_geo.or_else(|| number.country_code().and_then(|c| geos.by_country.get(c).copied()));
+        let country = number.country_code();
+        let country = country.as_deref();
+        let named_geo = geo_value.and_then(|v| geos.lookup(v, country));
+        let geo_id = named_geo.or_else(|| country.and_then(|c| geos.by_country.get(c).copied()));
 
         let mut attributes = Vec::with_capacity(64);
         attributes.push(b'{');
@@ -275,9 +302,16 @@ impl BatchBuilder<'_> {
         }
         attributes.push(b'}');
 
+        let zones = geos.zones_of(geo_id, number.zones);
+        if let Some(set) = zones
+            && !self.batch.zone_sets.iter().any(|s| s.id == set.id)
+        {
+            self.batch.zone_sets.push(set);
+        }
         self.batch.staged.push(Staged {
             phone: number.e164,
             geo_id,
+            zones,
             attributes,
             row: row.number,
             raw: raw.to_owned(),

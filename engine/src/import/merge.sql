@@ -16,8 +16,8 @@
 -- partitioned table, and a correlated lookup per row costs more than the insert.)
 WITH written AS (
     INSERT INTO phone_numbers AS p
-           (tenant_id, phone, provider_id, geo_id, import_id, last_import_id, attributes)
-    SELECT $1, s.phone, $2, s.geo_id, $3, $3, s.attributes
+           (tenant_id, phone, provider_id, geo_id, zone_set, import_id, last_import_id, attributes)
+    SELECT $1, s.phone, $2, s.geo_id, s.zone_set, $3, $3, s.attributes
     FROM import_staging s
     WHERE NOT s.dnc
     -- In key order each partition's primary key takes its entries page by page:

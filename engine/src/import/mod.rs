@@ -30,7 +30,7 @@ use self::rejects::RejectsFile;
 use self::source::{ReadCounters, SourceOptions};
 use crate::audit::{self, Actor, Change};
 use crate::error::{Error, Result};
-use crate::phone::Region;
+use crate::phone::{Region, zones};
 use crate::provider::{self, Provider};
 use crate::tenant::TenantId;
 
@@ -50,6 +50,7 @@ const ON_CONFLICT_SKIP: &str = "ON CONFLICT (tenant_id, phone) DO UPDATE
 const ON_CONFLICT_UPDATE: &str = "ON CONFLICT (tenant_id, phone) DO UPDATE
         SET attributes = p.attributes || EXCLUDED.attributes,
             geo_id = CASE WHEN $4 THEN EXCLUDED.geo_id ELSE p.geo_id END,
+            zone_set = CASE WHEN $4 THEN EXCLUDED.zone_set ELSE COALESCE(p.zone_set, EXCLUDED.zone_set) END,
             last_import_id = EXCLUDED.last_import_id,
             updated_at = clock_timestamp()
         WHERE p.last_import_id <> $3";
@@ -274,6 +275,7 @@ async fn run(
              ord        integer NOT NULL,
              phone      bigint NOT NULL,
              geo_id     bigint,
+             zone_set   integer,
              attributes jsonb NOT NULL,
              dnc        boolean NOT NULL DEFAULT false
          ) ON COMMIT DROP",
@@ -395,10 +397,20 @@ fn options_json(
 async fn load_geos(client: &impl GenericClient, tenant: TenantId) -> Result<GeoDirectory> {
     let mut geos = GeoDirectory::default();
     for row in client
-        .query("SELECT id, code, country::text, region, name FROM geos WHERE tenant_id = $1", &[&tenant.0])
+        .query(
+            "SELECT id, code, country::text, region, name, time_zone FROM geos WHERE tenant_id = $1",
+            &[&tenant.0],
+        )
         .await?
     {
-        geos.insert(row.get(0), row.get(1), row.get(2), row.get::<_, Option<&str>>(3), row.get(4));
+        geos.insert(
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get::<_, Option<&str>>(3),
+            row.get(4),
+            row.get(5),
+        );
     }
     Ok(geos)
 }
@@ -426,7 +438,7 @@ impl Statements {
             .replace("{returned_rewrite_is_reject}", returned_rewrite_is_reject);
         Ok(Statements {
             copy: tx
-                .prepare("COPY import_staging (ord, phone, geo_id, attributes) FROM STDIN (FORMAT binary)")
+                .prepare("COPY import_staging (ord, phone, geo_id, zone_set, attributes) FROM STDIN (FORMAT binary)")
                 .await?,
             mark_dnc: tx
                 .prepare(
@@ -508,12 +520,18 @@ async fn stage_and_merge<'b>(
     batch_rejects: &mut Vec<(u64, &'b str, RejectReason, &'b str)>,
 ) -> Result<()> {
     tx.batch_execute("TRUNCATE import_staging").await?;
+    zones::record(tx, &batch.zone_sets).await?;
     let sink = tx.copy_in(&statements.copy).await?;
-    let writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT8, Type::INT8, Type::JSONB]);
+    let writer =
+        BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT8, Type::INT8, Type::INT4, Type::JSONB]);
     pin_mut!(writer);
     for (ord, staged) in batch.staged.iter().enumerate() {
         let ord = ord as i32;
-        writer.as_mut().write(&[&ord, &staged.phone, &staged.geo_id, &RawJsonb(&staged.attributes)]).await?;
+        let zone_set = staged.zones.map(|z| z.id);
+        writer
+            .as_mut()
+            .write(&[&ord, &staged.phone, &staged.geo_id, &zone_set, &RawJsonb(&staged.attributes)])
+            .await?;
     }
     writer.finish().await?;
     if params.tenant_has_dnc {

@@ -1,45 +1,60 @@
 //! Phone numbers to E.164: whatever way a provider wrote them, a number is stored as its
 //! E.164 digits in a `bigint`, and what is not a valid number is rejected with a reason.
+//!
+//! Parsing and validity are libphonenumber's, through `rlibphonenumber` (a port that
+//! follows libphonenumber's metadata releases closely and parses several times faster
+//! than the `phonenumber` crate, whose metadata had fallen a year behind); the zones a
+//! number rings in are libphonenumber's too ([`zones`]).
+
+pub mod zones;
 
 use std::fmt;
-use std::str::FromStr;
 
-use phonenumber::country;
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber};
 
 use crate::error::{Error, Result};
 
+pub use self::zones::ZoneSet;
+
 /// An ISO 3166 alpha-2 region, used to read numbers written without a country code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Region(country::Id);
+pub struct Region(rlibphonenumber::Region);
 
 impl Region {
     pub fn parse(code: &str) -> Result<Region> {
-        country::Id::from_str(&code.trim().to_ascii_uppercase()).map(Region).map_err(|_| {
-            Error::invalid("region", format!("'{code}' is not an ISO 3166 country code such as RU or US"))
-        })
+        let invalid =
+            || Error::invalid("region", format!("'{code}' is not an ISO 3166 country code such as RU or US"));
+        let region =
+            rlibphonenumber::Region::from_code(&code.trim().to_ascii_uppercase()).map_err(|_| invalid())?;
+        // Any two letters make a `Region`; only those with numbering metadata read numbers.
+        PHONE_NUMBER_UTIL.get_country_code_for_region(region).ok_or_else(invalid)?;
+        Ok(Region(region))
     }
 
-    pub fn code(&self) -> &str {
-        self.0.as_ref()
+    pub fn code(&self) -> String {
+        self.0.as_region_str().to_string()
     }
 }
 
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_ref())
+        f.write_str(&self.code())
     }
 }
 
-/// A valid number: its E.164 digits and the country it belongs to.
+/// A valid number: its E.164 digits, the country it belongs to and the time zones it may
+/// ring in (`None` where libphonenumber knows none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Normalised {
     pub e164: i64,
-    pub country: Option<country::Id>,
+    pub country: Option<rlibphonenumber::Region>,
+    pub zones: Option<&'static ZoneSet>,
 }
 
 impl Normalised {
-    pub fn country_code(&self) -> Option<&str> {
-        self.country.as_ref().map(|c| c.as_ref())
+    /// `RU`, `US` …: held on the stack, as the import asks it of every row.
+    pub fn country_code(&self) -> Option<rlibphonenumber::RegionStr> {
+        self.country.map(|c| c.as_region_str())
     }
 }
 
@@ -123,41 +138,44 @@ pub fn normalise(raw: &str, region: Option<Region>) -> Result<Normalised, Reject
         let mut international = String::with_capacity(digits.len() + 1);
         international.push('+');
         international.push_str(digits);
-        phonenumber::parse(None, &international)
+        PHONE_NUMBER_UTIL.parse(&international, None)
     } else {
-        phonenumber::parse(region.map(|r| r.0), digits)
+        PHONE_NUMBER_UTIL.parse(digits, region.map(|r| r.0))
     };
     let number = parsed.map_err(|e| match e {
         _ if guessed_international => Rejection::NoRegion,
-        phonenumber::ParseError::InvalidCountryCode => Rejection::UnknownCountryCode,
-        phonenumber::ParseError::TooShortNsn | phonenumber::ParseError::TooShortAfterIdd => {
+        rlibphonenumber::ParseError::InvalidCountryCode => Rejection::UnknownCountryCode,
+        rlibphonenumber::ParseError::TooShortNsn | rlibphonenumber::ParseError::TooShortAfterIdd => {
             Rejection::TooShort
         }
-        phonenumber::ParseError::TooLong => Rejection::TooLong,
+        rlibphonenumber::ParseError::TooLongNsn => Rejection::TooLong,
         _ => invalid(),
     })?;
-    if !phonenumber::is_valid(&number) {
+    if !number.is_valid() {
         return Err(invalid());
     }
-    let national = number.national();
-    let national_digits =
-        national.value().checked_ilog10().map_or(1, |l| l + 1) + u32::from(national.zeros());
-    let e164 = u64::from(number.code().value())
-        .checked_mul(10u64.pow(national_digits))
-        .and_then(|v| v.checked_add(national.value()))
-        .filter(|v| *v <= 999_999_999_999_999)
-        .ok_or(Rejection::TooLong)?;
-    Ok(Normalised { e164: e164 as i64, country: country_of(&number) })
+    let e164 = e164_of(&number).ok_or(Rejection::TooLong)?;
+    Ok(Normalised { e164, country: country_of(&number), zones: zones::of_number(&number, e164) })
 }
 
-/// The number's country; where the metadata names none for a valid number (it does so
-/// for some Italian fixed lines), the main country of its calling code.
-fn country_of(number: &phonenumber::PhoneNumber) -> Option<country::Id> {
-    number.country().id().or_else(|| {
-        phonenumber::metadata::DATABASE
-            .by_code(&number.code().value())
-            .and_then(|regions| regions.first().and_then(|m| m.id().parse().ok()))
-    })
+/// The E.164 digits of a parsed number (the national number keeps Italian leading zeros).
+fn e164_of(number: &PhoneNumber) -> Option<i64> {
+    let national = number.national_number;
+    let zeros =
+        if number.italian_leading_zero() { number.number_of_leading_zeros().max(1) as u32 } else { 0 };
+    let national_digits = national.checked_ilog10().map_or(1, |l| l + 1) + zeros;
+    u64::try_from(number.country_code)
+        .ok()?
+        .checked_mul(10u64.checked_pow(national_digits)?)
+        .and_then(|v| v.checked_add(national))
+        .filter(|v| *v <= 999_999_999_999_999)
+        .map(|v| v as i64)
+}
+
+/// The number's country; where the metadata names none for a valid number, the main
+/// country of its calling code.
+fn country_of(number: &PhoneNumber) -> Option<rlibphonenumber::Region> {
+    number.get_region_code().or_else(|| PHONE_NUMBER_UTIL.get_region_for_country_code(number.country_code))
 }
 
 /// Reads one number a caller typed (an API field, a CLI argument): its E.164 digits, or
@@ -230,13 +248,13 @@ mod tests {
     fn italian_leading_zeros_survive() {
         let n = normalise("+39 06 1234 5678", None).unwrap();
         assert_eq!(n.e164, 390612345678);
-        assert_eq!(n.country_code(), Some("IT"));
+        assert_eq!(n.country_code().as_deref(), Some("IT"));
     }
 
     #[test]
     fn the_country_comes_from_the_number_not_the_default_region() {
-        assert_eq!(normalise("+77012345678", ru()).unwrap().country_code(), Some("KZ"));
-        assert_eq!(normalise("89161234567", ru()).unwrap().country_code(), Some("RU"));
+        assert_eq!(normalise("+77012345678", ru()).unwrap().country_code().as_deref(), Some("KZ"));
+        assert_eq!(normalise("89161234567", ru()).unwrap().country_code().as_deref(), Some("RU"));
     }
 
     #[test]

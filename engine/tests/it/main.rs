@@ -9,3 +9,4 @@ mod formats;
 mod migrations;
 mod pipeline;
 mod support;
+mod zones;

@@ -1933,6 +1933,7 @@ export interface components {
             /** @description Newest first, at most 100. */
             history: components["schemas"]["Event"][];
             projects: components["schemas"]["Eligibility"][];
+            rings_in?: components["schemas"]["RingsIn"] | null;
         };
         /** @description Which of the project's numbers to export. */
         ExportFilter: {
@@ -2004,6 +2005,11 @@ export interface components {
              * @description Rows selected; known once the selection is made.
              */
             rows_total?: number | null;
+            /**
+             * Format: int64
+             * @description Numbers left out of the file because they are do-not-call; known once it succeeded.
+             */
+            withheld_dnc?: number | null;
             /** Format: int64 */
             bytes: number;
             file_name?: string | null;
@@ -2271,8 +2277,10 @@ export interface components {
             leased_until: string;
             numbers: components["schemas"]["LeasedNumber"][];
             /**
-             * @description Why fewer numbers than asked came back, when that has one reason: `paused`,
-             *     `holiday`, `outside_schedule`, `outside_calling_hours`, `empty`.
+             * @description Why fewer numbers than asked came back: `paused`, `holiday`, `outside_schedule`,
+             *     `outside_calling_hours` (numbers wait, but it is not a legal hour where they ring),
+             *     `daily_cap` (numbers wait, but each was called as often as 24 hours allow) or
+             *     `empty` (no number waits).
              */
             short_reason?: string | null;
         };
@@ -2970,6 +2978,28 @@ export interface components {
         Returned: {
             /** Format: int64 */
             returned: number;
+        };
+        /** @description The time zones a number rings in and its calling hours there. */
+        RingsIn: {
+            /** @description IANA zones; calls must be legal in all of them. */
+            zones: string[];
+            /**
+             * @description `number` (its own prefix), `region` (the region geo its file named), or `geo` (its
+             *     geo's zone: stored before zones were derived, or the prefix tells none).
+             */
+            source: string;
+            /** @description The calling-hours rule in force for its geo, local time. */
+            start: string;
+            end: string;
+            /**
+             * Format: date-time
+             * @description Today's legal hours in every zone at once, absent when they do not overlap.
+             */
+            legal_from?: string | null;
+            /** Format: date-time */
+            legal_until?: string | null;
+            /** @description Whether it may be called at the instant explained. */
+            legal_now: boolean;
         };
         Role: {
             /** Format: int64 */

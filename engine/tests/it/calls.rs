@@ -206,8 +206,11 @@ async fn calling_hours_are_the_numbers_own_across_zones_and_dst() {
     let release_all = || async {
         desk.db.client().await.execute("UPDATE phone_numbers SET leased_until = NULL", &[]).await.unwrap();
     };
-    // 09:00 in Moscow, 01:00 in New York: only Moscow may be called.
-    assert_eq!(count_by_country(&desk.lease(10, at("2026-11-23T06:00:00Z")).await), (3, 0));
+    // 09:00 in Moscow, 01:00 in New York: only Moscow may be called, and the lease says
+    // why the rest did not come.
+    let early = desk.lease(10, at("2026-11-23T06:00:00Z")).await;
+    assert_eq!(count_by_country(&early), (3, 0));
+    assert_eq!(early.short_reason.as_deref(), Some("outside_calling_hours"));
     release_all().await;
     // 20:59 in Moscow, 12:59 in New York: both; 21:00 in Moscow closes it.
     assert_eq!(count_by_country(&desk.lease(10, at("2026-11-23T17:59:00Z")).await), (3, 3));
@@ -252,6 +255,57 @@ async fn calling_hours_are_the_numbers_own_across_zones_and_dst() {
         CallingHoursInput { geo_id: None, start: "21:00".into(), end: "08:00".into(), max_calls_24h: None };
     let error = hours::set(&mut **client, desk.tenant, &actor(), &bad).await.unwrap_err();
     assert!(matches!(error, Error::InvalidArgument { field: "end", .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_lease_held_back_by_the_daily_cap_says_so() {
+    let desk = desk(5).await;
+    desk.numbers(79160000000, 2, Some(desk.mow)).await;
+    let mut client = desk.db.client().await;
+    let rule = CallingHoursInput {
+        geo_id: None,
+        start: "00:00".into(),
+        end: "24:00".into(),
+        max_calls_24h: Some(1),
+    };
+    hours::set(&mut **client, desk.tenant, &actor(), &rule).await.unwrap();
+    assert_eq!(desk.lease(10, at("2026-11-23T07:30:00Z")).await.numbers.len(), 2);
+    desk.post("c1", "+79160000000", "BUSY", "2026-11-23T07:31:00Z").await;
+    desk.post("c2", "+79160000001", "BUSY", "2026-11-23T07:32:00Z").await;
+    // Their 30-minute cool-down is over, but each was called once in 24 hours.
+    let capped = desk.lease(10, at("2026-11-23T09:00:00Z")).await;
+    assert_eq!((capped.numbers.len(), capped.short_reason.as_deref()), (0, Some("daily_cap")));
+    let next_day = desk.lease(2, at("2026-11-24T09:00:00Z")).await;
+    assert_eq!((next_day.numbers.len(), next_day.short_reason), (2, None));
+    let drained = desk.lease(10, at("2026-11-24T09:00:00Z")).await;
+    assert_eq!(drained.short_reason.as_deref(), Some("empty"), "all leased: nothing waits");
+}
+
+#[tokio::test]
+async fn a_call_dated_before_the_numbers_allocation_is_refused_with_both_times() {
+    let desk = desk(5).await;
+    // Allocated at 2026-11-22 00:00 UTC.
+    desk.numbers(79160000000, 1, Some(desk.mow)).await;
+    let mut client = desk.db.client().await;
+    let early = outcome_input("early-1", "+79160000000", "SALE", "2026-11-21T10:00:00Z");
+    let error = outcome::post(&mut **client, desk.tenant, &Scope::All, &actor(), &early).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument { field: "started_at", .. }), "{error}");
+    assert!(error.to_string().contains("2026-11-22 00:00:00 UTC"), "{error}");
+    // A dialer's clock a minute behind is not a reason to lose a call.
+    let skewed = outcome_input("skew-1", "+79160000000", "SALE", "2026-11-21T23:59:00Z");
+    assert!(
+        !outcome::post(&mut **client, desk.tenant, &Scope::All, &actor(), &skewed).await.unwrap().duplicate
+    );
+    // Conversion counts hours to success from the allocation, never below zero.
+    dialpool_engine::conversion::refresh(&desk.db.pool, true).await.unwrap();
+    assert_eq!(
+        desk.scalar(
+            "SELECT count(*) FROM project_conversions WHERE success_hours_sum < 0 OR success_hours_median < 0"
+        )
+        .await,
+        0
+    );
+    assert_eq!(desk.scalar("SELECT sum(success)::bigint FROM project_conversions").await, 1);
 }
 
 #[tokio::test]

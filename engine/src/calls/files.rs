@@ -291,10 +291,11 @@ fn asterisk_row(r: &csv::StringRecord, line: i64, region: Option<Region>) -> Res
         return Err(("1", format!("{} columns; a Master.csv row has 16, 17 or 18", r.len())));
     }
     let (started_at, wall_clock) = time("start (10)", &r[9])?.ok_or(("start (10)", "empty".to_owned()))?;
-    let uniqueid = r.get(16).map(str::trim).filter(|u| !u.is_empty());
-    // Without loguniqueid a call is known by its channel and start, which Asterisk
-    // never repeats; the same file sent twice still changes nothing.
-    let call_id = uniqueid.map_or_else(|| format!("{}@{}", r[5].trim(), r[9].trim()), str::to_owned);
+    // A call is known by its channel and start, which Asterisk never repeats and which
+    // every layout carries: the same calls sent again, with or without loguniqueid,
+    // change nothing. (The uniqueid only the longer layouts hold cannot be the key: the
+    // 16-column copy of the same call would be counted a second time.)
+    let call_id = format!("{}@{}", r[5].trim(), r[9].trim());
     // With loguserfield, a dialplan's `Set(CDR(userfield)=SALE)` is the agent's result
     // and says more than Asterisk's own disposition.
     let disposition = r.get(17).map(str::trim).filter(|u| !u.is_empty()).unwrap_or(r[14].trim());

@@ -258,6 +258,43 @@ async fn calling_hours_are_the_numbers_own_across_zones_and_dst() {
 }
 
 #[tokio::test]
+async fn the_same_calls_in_the_16_and_the_18_column_layout_are_counted_once() {
+    let desk = desk(5).await;
+    desk.numbers(79160000001, 2, Some(desk.mow)).await;
+    let dir = std::env::temp_dir().join(format!("dialpool-cdr-{}", desk.db.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let call = |phone: &str, channel: &str, start: &str, tail: &str| {
+        format!(
+            "\"\",\"1001\",\"{phone}\",\"outbound\",\"1001\",\"{channel}\",\"SIP/trunk-1\",\"Dial\",\"x\",\"{start}\",\"\",\"{start}\",4,0,\"BUSY\",\"DOCUMENTATION\"{tail}\n"
+        )
+    };
+    let short = call("+79160000001", "SIP/1001-0000a", "2026-11-23 12:00:00", "")
+        + &call("+79160000002", "SIP/1001-0000b", "2026-11-23 12:01:00", "");
+    let long = call("+79160000001", "SIP/1001-0000a", "2026-11-23 12:00:00", ",\"1795510800.11\",\"\"")
+        + &call("+79160000002", "SIP/1001-0000b", "2026-11-23 12:01:00", ",\"1795510860.12\",\"\"");
+    let mut results = Vec::new();
+    for (name, text) in [("Master-16.csv", short), ("Master-18.csv", long)] {
+        std::fs::write(dir.join(name), text).unwrap();
+        let request = OutcomeFileRequest {
+            tenant: desk.tenant,
+            scope: Scope::All,
+            display_name: None,
+            path: dir.join(name),
+            format: Format::Asterisk,
+            time_zone: Some("Europe/Moscow".into()),
+            region: None,
+            project_id: None,
+            actor: actor(),
+        };
+        let applied = files::import(&desk.db.pool, request).await.unwrap().applied;
+        results.push((applied.applied, applied.duplicates));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(results, [(2, 0), (0, 2)], "the longer layout of the same calls is a repeat");
+    assert_eq!(desk.scalar("SELECT sum(attempts)::bigint FROM phone_numbers").await, 2);
+}
+
+#[tokio::test]
 async fn a_lease_held_back_by_the_daily_cap_says_so() {
     let desk = desk(5).await;
     desk.numbers(79160000000, 2, Some(desk.mow)).await;
@@ -464,7 +501,7 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
         "the same file twice changes nothing"
     );
 
-    // 18 columns: the unique id is the call id and the user field the agent's result.
+    // 18 columns: the user field is the agent's result.
     let second = import("Master-18.csv", Format::Asterisk, Some("Europe/Moscow")).await;
     assert_eq!((second.applied.applied, second.applied.dnc_added), (3, 1));
     let status = |phone: i64| {

@@ -156,6 +156,10 @@ pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<MigrationRep
         }
     }
     tx.commit().await?;
+    if report.applied.iter().any(|m| m.starts_with("0017_")) {
+        let placed = crate::phone::zones::backfill(client).await?;
+        tracing::info!(placed, "numbers placed in their time zones");
+    }
     Ok(report)
 }
 

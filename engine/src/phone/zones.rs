@@ -156,6 +156,58 @@ pub async fn record(client: &impl GenericClient, sets: &[&ZoneSet]) -> Result<()
     Ok(())
 }
 
+/// Places the numbers stored before zones were derived (`zone_set` NULL), a chunk at a
+/// time in phone order, each chunk its own transaction: run once, when the column
+/// arrives. Returns how many got a set.
+pub async fn backfill(client: &mut tokio_postgres::Client) -> Result<u64> {
+    const CHUNK: i64 = 50_000;
+    let mut after: (i64, i64) = (i64::MIN, i64::MIN);
+    let mut placed = 0;
+    loop {
+        let rows = client
+            .query(
+                "SELECT n.tenant_id, n.phone, g.region IS NOT NULL AS region, g.time_zone
+                   FROM phone_numbers n LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
+                  WHERE n.zone_set IS NULL AND (n.tenant_id, n.phone) > ($1, $2)
+                  ORDER BY n.tenant_id, n.phone LIMIT $3",
+                &[&after.0, &after.1, &CHUNK],
+            )
+            .await?;
+        let Some(last) = rows.last() else { return Ok(placed) };
+        after = (last.get(0), last.get(1));
+        let (mut tenants, mut phones, mut ids, mut sets) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let phone: i64 = row.get(1);
+            let own =
+                crate::phone::normalise(&crate::phone::format_e164(phone), None).ok().and_then(|n| n.zones);
+            let geo_zone = row.get::<_, Option<&str>>(3).map(single);
+            let set = match (row.get::<_, Option<bool>>(2), geo_zone) {
+                (Some(true), Some(region)) => Some(region),
+                (_, country) => own.or(country),
+            };
+            if let Some(set) = set {
+                tenants.push(row.get::<_, i64>(0));
+                phones.push(phone);
+                ids.push(set.id);
+                if !sets.iter().any(|s: &&ZoneSet| s.id == set.id) {
+                    sets.push(set);
+                }
+            }
+        }
+        let tx = client.transaction().await?;
+        record(&tx, &sets).await?;
+        placed += tx
+            .execute(
+                "UPDATE phone_numbers n SET zone_set = u.set
+                   FROM unnest($1::int8[], $2::int8[], $3::int4[]) AS u(tenant, phone, set)
+                  WHERE n.tenant_id = u.tenant AND n.phone = u.phone AND n.zone_set IS NULL",
+                &[&tenants, &phones, &ids],
+            )
+            .await?;
+        tx.commit().await?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,3 +141,47 @@ async fn a_new_tenant_gets_country_geos_statuses_and_built_in_roles() {
         .get(0);
     assert_eq!(moscow, "Europe/Moscow");
 }
+
+#[tokio::test]
+async fn numbers_stored_before_zones_were_derived_are_placed_when_the_column_arrives() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    // The database as it was before 0017, with numbers in it.
+    client
+        .batch_execute(
+            "DELETE FROM schema_migrations WHERE version = 17;
+             ALTER TABLE exports DROP COLUMN withheld_dnc;
+             ALTER TABLE phone_numbers DROP COLUMN zone_set;
+             DROP TABLE phone_zone_sets;
+             INSERT INTO providers (tenant_id, code, name) VALUES (1, 'p', 'P');
+             INSERT INTO geos (tenant_id, country, region, name, time_zone) VALUES (1, 'RU', 'PRI', 'Primorye', 'Asia/Vladivostok');
+             INSERT INTO phone_numbers (tenant_id, phone, provider_id, geo_id, import_id, last_import_id)
+             SELECT 1, p, (SELECT id FROM providers), g, 0, 0
+               FROM (VALUES (12135550143, (SELECT id FROM geos WHERE code = 'US')),
+                            (79161234567, (SELECT id FROM geos WHERE code = 'RU-PRI')),
+                            (74952221234, (SELECT id FROM geos WHERE code = 'RU'))) v(p, g);",
+        )
+        .await
+        .unwrap();
+    let report = db::migrate(&mut client).await.unwrap();
+    assert_eq!(report.applied, ["0017_trust"]);
+    let placed: Vec<(i64, Vec<String>)> = client
+        .query(
+            "SELECT n.phone, z.zones FROM phone_numbers n JOIN phone_zone_sets z ON z.id = n.zone_set ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            (12135550143, vec!["America/Los_Angeles".to_owned()]),
+            (74952221234, vec!["Europe/Moscow".to_owned()]),
+            (79161234567, vec!["Asia/Vladivostok".to_owned()]),
+        ],
+        "by the number, or by the region its file named"
+    );
+}

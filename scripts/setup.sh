@@ -28,6 +28,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest >/dev/null
 fi
 
+# Python packages the tests drive Dialpool with, in a folder of their own (listed in
+# scripts/test-python.txt): libphonenumber's own port for the phone equivalence test,
+# paramiko for the SFTP tests. Reinstalled when the list changes.
+py_deps="${DIALPOOL_PYTHON_DEPS:-${HOME:-/tmp}/.cache/dialpool-python}"
+if [ ! -f "$py_deps/.installed" ] || ! cmp -s scripts/test-python.txt "$py_deps/.installed"; then
+    echo "setup: installing the tests' Python packages into $py_deps" >&2
+    rm -rf "$py_deps"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$py_deps" -r scripts/test-python.txt >/dev/null
+    cp scripts/test-python.txt "$py_deps/.installed"
+fi
+
 # The UI's packages, exactly as locked; reinstalled when the lock file changes.
 if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     echo "setup: installing the UI's npm packages" >&2

@@ -7,6 +7,7 @@ mod conversion;
 mod exports;
 mod formats;
 mod migrations;
+mod phones;
 mod pipeline;
 mod support;
 mod zones;

@@ -12,3 +12,8 @@ CREATE TABLE phone_zone_sets (
 -- NULL for numbers stored before this column: they are timed by their geo's zone, as
 -- before, until they are imported again.
 ALTER TABLE phone_numbers ADD COLUMN zone_set integer;
+
+-- An upload whose import failed for good no longer blocks the same content: it is marked
+-- `failed`, and the next upload of that content is imported.
+ALTER TABLE sftp_uploads DROP CONSTRAINT sftp_uploads_outcome_check,
+    ADD CONSTRAINT sftp_uploads_outcome_check CHECK (outcome IN ('queued', 'duplicate', 'failed'));

@@ -286,57 +286,117 @@ pub async fn record_upload(
     .map_err(|e| Error::io(format!("reading the upload {}", path.display()), e))?;
     let tx = client.transaction().await?;
     tx.execute("UPDATE sftp_accounts SET last_upload_at = now() WHERE id = $1", &[&login.account_id]).await?;
-    let seen: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM sftp_uploads WHERE account_id = $1 AND sha256 = $2 AND outcome = 'queued')",
-            &[&login.account_id, &sha256],
-        )
-        .await?
-        .get(0);
-    let outcome = if seen {
-        UploadOutcome::Duplicate
-    } else {
-        let mut args = serde_json::json!({
-            "provider": login.provider_code,
-            "path": path,
-            "file_name": file_name,
-            // Rejects go straight to where the partner reads results.
-            "rejects_path": std::path::Path::new(&delivery.outbox).join(format!("{file_name}.rejects.csv")),
-            "deliver": delivery,
-        });
-        if let (Some(args), Some(options)) = (args.as_object_mut(), login.import_options.as_object()) {
-            for key in ["region", "format", "encoding", "on_duplicate", "mapping", "sheet"] {
-                if let Some(value) = options.get(key) {
-                    args.insert(key.to_owned(), value.clone());
-                }
-            }
-        }
-        let mut new = NewJob::new(Some(login.tenant), JobKind::Import, args);
-        new.unique_key = Some(format!("sftp:{}:{}", login.account_id, hex(&sha256)));
-        match job::enqueue(&tx, &new).await? {
-            Some(job_id) => UploadOutcome::Queued { job_id },
-            None => UploadOutcome::Duplicate,
-        }
-    };
-    let (name, job_id) = match &outcome {
-        UploadOutcome::Queued { job_id } => ("queued", Some(*job_id)),
-        UploadOutcome::Duplicate => ("duplicate", None),
-    };
+    // Content counts as seen only while its import may still succeed or did: an upload
+    // whose import failed for good gives way (its outcome becomes `failed`), so the
+    // partner's corrected retry, or the same file after a fix on our side, is imported.
     tx.execute(
-        "INSERT INTO sftp_uploads (tenant_id, account_id, file_name, bytes, sha256, outcome, job_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&login.tenant.0, &login.account_id, &file_name, &bytes, &sha256, &name, &job_id],
+        "UPDATE sftp_uploads u SET outcome = 'failed'
+           FROM jobs j
+          WHERE u.account_id = $1 AND u.sha256 = $2 AND u.outcome = 'queued'
+            AND j.id = u.job_id AND j.state IN ('dead', 'cancelled')",
+        &[&login.account_id, &sha256],
     )
     .await?;
+    // The partial unique index on queued content decides between two uploads of the same
+    // content at once: the second finds the first's row and is a duplicate.
+    let upload: Option<i64> = tx
+        .query_opt(
+            "INSERT INTO sftp_uploads (tenant_id, account_id, file_name, bytes, sha256, outcome)
+             VALUES ($1, $2, $3, $4, $5, 'queued')
+             ON CONFLICT (account_id, sha256) WHERE outcome = 'queued' DO NOTHING
+             RETURNING id",
+            &[&login.tenant.0, &login.account_id, &file_name, &bytes, &sha256],
+        )
+        .await?
+        .map(|r| r.get(0));
+    let outcome = match upload {
+        None => {
+            tx.execute(
+                "INSERT INTO sftp_uploads (tenant_id, account_id, file_name, bytes, sha256, outcome)
+                 VALUES ($1, $2, $3, $4, $5, 'duplicate')",
+                &[&login.tenant.0, &login.account_id, &file_name, &bytes, &sha256],
+            )
+            .await?;
+            UploadOutcome::Duplicate
+        }
+        Some(upload) => {
+            let mut args = serde_json::json!({
+                "provider": login.provider_code,
+                "path": path,
+                "file_name": file_name,
+                // Rejects go straight to where the partner reads results.
+                "rejects_path": std::path::Path::new(&delivery.outbox)
+                    .join(fit_name(&format!("{file_name}.{upload}"), ".rejects.csv")),
+                "deliver": delivery,
+            });
+            if let (Some(args), Some(options)) = (args.as_object_mut(), login.import_options.as_object()) {
+                for key in ["region", "format", "encoding", "on_duplicate", "mapping", "sheet"] {
+                    if let Some(value) = options.get(key) {
+                        args.insert(key.to_owned(), value.clone());
+                    }
+                }
+            }
+            let mut new = NewJob::new(Some(login.tenant), JobKind::Import, args);
+            new.unique_key = Some(format!("sftp-upload:{upload}"));
+            let job_id = job::enqueue(&tx, &new)
+                .await?
+                .ok_or_else(|| Error::Worker(format!("upload {upload} already has an import job")))?;
+            tx.execute("UPDATE sftp_uploads SET job_id = $2 WHERE id = $1", &[&upload, &job_id]).await?;
+            UploadOutcome::Queued { job_id }
+        }
+    };
     tx.commit().await?;
     Ok(outcome)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// How long a partner's uploaded file keeps its name in `inbox/` at least: clients
+/// confirm an upload with a stat of the name right after closing it (paramiko's `put`
+/// does), so it must not vanish under them the moment its import is done.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The longest name a file keeps in a partner's folders; longer names are refused when
+/// the upload opens, so that every name made from it (`.queued-…-NAME`,
+/// `NAME.20261207T101500-123.summary.json`, …) still fits the 255 bytes a file name may
+/// have.
+pub const MAX_NAME_BYTES: usize = 230;
+
+/// `name` followed by `suffix`, with `name` cut (at a character boundary, keeping its
+/// extension where it can) so that the whole fits in 255 bytes: names that came from a
+/// remote host, or stamps, may be long.
+pub fn fit_name(name: &str, suffix: &str) -> String {
+    const MAX: usize = 255;
+    if name.len() + suffix.len() <= MAX {
+        return format!("{name}{suffix}");
+    }
+    let room = MAX.saturating_sub(suffix.len());
+    let (stem, extension) = match name.rfind('.') {
+        Some(dot) if name.len() - dot <= 10 && dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    let keep = room.saturating_sub(extension.len() + 1);
+    let mut cut = keep.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{extension}{suffix}", &stem[..cut])
 }
 
 /// A completed upload, as the partners page lists it.
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_cut_to_fit_and_keeps_its_extension() {
+        assert_eq!(fit_name("a.csv", ".summary.json"), "a.csv.summary.json");
+        let long = format!("{}.csv", "я".repeat(120));
+        let fitted = fit_name(&long, ".20261207T101500-123.summary.json");
+        assert!(fitted.len() <= 255, "{}", fitted.len());
+        assert!(fitted.ends_with("~.csv.20261207T101500-123.summary.json"), "{fitted}");
+        assert!(fitted.starts_with('я'));
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SftpUpload {
     pub id: i64,
@@ -344,7 +404,8 @@ pub struct SftpUpload {
     pub username: String,
     pub file_name: String,
     pub bytes: i64,
-    /// `queued` (an import job) or `duplicate` (the same content came before).
+    /// `queued` (an import job), `duplicate` (the same content came before) or `failed`
+    /// (its import failed for good; the same content may be uploaded again).
     pub outcome: String,
     pub job_id: Option<i64>,
     /// The import job's state, when there is one.

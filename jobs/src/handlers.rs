@@ -228,8 +228,10 @@ fn file_name(path: &Path) -> String {
 
 /// After a partner's upload is imported: the file to `processed/`, the summary (and the
 /// rejects) to `outbox/`. After its last failed attempt: the file to `errors/` and the
-/// error to `outbox/`. An earlier failure leaves the file for the retry. Trouble here is
-/// logged, not failed: the import itself is done.
+/// error to `outbox/`. An earlier failure leaves the file for the retry. Result names are
+/// cut to fit the file system whatever the file was called. The name the partner sees
+/// in `inbox/` (the same file under another name, see the SFTP server) goes too, once it
+/// has settled. Trouble here is logged, not failed: the import itself is done.
 async fn deliver_upload(
     deliver: &Deliver,
     path: &Path,
@@ -238,35 +240,73 @@ async fn deliver_upload(
     last_attempt: bool,
     job_id: i64,
 ) {
+    use dialpool_engine::sftp_account::fit_name;
     // The job's id keeps two files of one name, done in the same second, apart.
     let stamp = format!("{}-{job_id}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let moved = match summary {
         Ok((summary, rejects_file)) => {
             let report = serde_json::to_vec_pretty(&summary).unwrap_or_default();
-            let mut result =
-                tokio::fs::write(deliver.outbox.join(format!("{name}.{stamp}.summary.json")), report).await;
+            let mut result = tokio::fs::write(
+                deliver.outbox.join(fit_name(name, &format!(".{stamp}.summary.json"))),
+                report,
+            )
+            .await;
             if let (Ok(()), Some(rejects)) = (&result, &rejects_file) {
-                result =
-                    tokio::fs::rename(rejects, deliver.outbox.join(format!("{name}.{stamp}.rejects.csv")))
-                        .await;
+                let to = deliver.outbox.join(fit_name(name, &format!(".{stamp}.rejects.csv")));
+                result = tokio::fs::rename(rejects, to).await;
             }
-            result.and(Ok(Some(deliver.processed.join(format!("{stamp}-{name}")))))
+            result.and(Ok(Some(deliver.processed.join(fit_name(&format!("{stamp}-"), name)))))
         }
         Err(error) if last_attempt => tokio::fs::write(
-            deliver.outbox.join(format!("{name}.{stamp}.error.txt")),
+            deliver.outbox.join(fit_name(name, &format!(".{stamp}.error.txt"))),
             format!("{name} was not imported: {error}\n"),
         )
         .await
-        .map(|()| Some(deliver.errors.join(format!("{stamp}-{name}")))),
+        .map(|()| Some(deliver.errors.join(fit_name(&format!("{stamp}-"), name)))),
         Err(_) => Ok(None),
     };
+    let seen_as = visible_names(path).await;
     let result = match moved {
         Ok(Some(to)) => tokio::fs::rename(path, to).await,
         other => other.map(|_| ()),
     };
     if let Err(error) = result {
         tracing::warn!(file = %path.display(), %error, "delivering an upload's results");
+        return;
     }
+    // On a task of its own: the job has ended (the import recorded it), and its worker
+    // drops the job's work at the next lock renewal.
+    if let Some((names, settled_at)) = seen_as {
+        tokio::spawn(async move {
+            if let Ok(wait) = settled_at.duration_since(std::time::SystemTime::now()) {
+                tokio::time::sleep(wait).await;
+            }
+            for visible in names {
+                let _ = tokio::fs::remove_file(visible).await;
+            }
+        });
+    }
+}
+
+/// The other names of the file at `path` in its folder (hard links: the name a partner
+/// uploaded, or renamed it to), and when the youngest of them has settled.
+async fn visible_names(path: &Path) -> Option<(Vec<PathBuf>, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let own = tokio::fs::metadata(path).await.ok()?;
+    if own.nlink() < 2 {
+        return None;
+    }
+    let mut entries = tokio::fs::read_dir(path.parent()?).await.ok()?;
+    let (mut names, mut latest) = (Vec::new(), std::time::SystemTime::UNIX_EPOCH);
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let Ok(meta) = entry.metadata().await else { continue };
+        if meta.ino() == own.ino() && meta.dev() == own.dev() && entry.path() != path {
+            latest = latest
+                .max(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(meta.ctime() as u64));
+            names.push(entry.path());
+        }
+    }
+    Some((names, latest + dialpool_engine::sftp_account::SETTLE))
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Temporary upload names start with this; listings hide them.
 const UPLOADING: &str = ".uploading-";
+/// A completed upload's own name, which its import reads (see `Partner::arrived`).
+const QUEUED: &str = ".queued-";
 /// Names clients give a file while they upload it and rename afterwards (WinSCP,
 /// FileZilla, lftp): such a file is imported when it is renamed, not when it closes.
 const PARTIAL_SUFFIXES: [&str; 4] = [".filepart", ".part", ".partial", ".tmp"];
@@ -110,9 +112,14 @@ impl Partner {
         Ok(Partner { pool, login, root, handles: HashMap::new(), next_handle: 0 })
     }
 
-    /// The real path of a client path, checked to hold no symbolic link.
+    /// The real path of a client path, checked to hold no symbolic link. Names starting
+    /// with `.` are the server's own (uploads in progress, uploads waiting for their
+    /// import): they do not exist for the partner.
     async fn resolve(&self, path: &str) -> Result<(Vec<String>, PathBuf), StatusReply> {
         let parts = confine(path)?;
+        if parts.iter().any(|p| p.starts_with('.')) {
+            return Err(StatusCode::NoSuchFile.with_message("no such file"));
+        }
         let mut real = self.root.clone();
         for part in &parts {
             real.push(part);
@@ -133,13 +140,17 @@ impl Partner {
         handle
     }
 
-    /// Files in `inbox/` and their bytes, uploads in progress included.
+    /// Files in `inbox/` and their bytes, uploads in progress and uploads waiting for
+    /// their import included; a file under two names (its own and the import's) counts
+    /// once.
     async fn inbox_usage(&self) -> std::io::Result<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
         let mut entries = tokio::fs::read_dir(self.root.join("inbox")).await?;
+        let mut seen = std::collections::HashSet::new();
         let (mut files, mut bytes) = (0, 0);
         while let Some(entry) = entries.next_entry().await? {
             let meta = entry.metadata().await?;
-            if meta.is_file() {
+            if meta.is_file() && seen.insert(meta.ino()) {
                 files += 1;
                 bytes += meta.len();
             }
@@ -151,9 +162,7 @@ impl Partner {
         if parts.len() != 2 || parts[0] != "inbox" {
             return Err(denied("files are uploaded into /inbox"));
         }
-        if parts[1].starts_with('.') {
-            return Err(denied("names starting with '.' are not accepted"));
-        }
+        check_name(&parts[1])?;
         let (files, bytes) = self.inbox_usage().await.map_err(io_error)?;
         if files >= self.login.quota_files as u64 {
             return Err(failure(format!(
@@ -164,10 +173,7 @@ impl Partner {
         let room = (self.login.quota_bytes as u64).saturating_sub(bytes);
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).map_err(|e| failure(e.to_string()))?;
-        let temporary = self
-            .root
-            .join("inbox")
-            .join(format!("{UPLOADING}{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+        let temporary = self.root.join("inbox").join(format!("{UPLOADING}{}", hex(&random)));
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -185,48 +191,108 @@ impl Partner {
             let _ = tokio::fs::remove_file(&upload.temporary).await;
             return Err(failure("the upload was incomplete and is discarded"));
         }
-        upload.file.flush().await.map_err(io_error)?;
-        upload.file.sync_all().await.map_err(io_error)?;
+        let synced = async {
+            upload.file.flush().await?;
+            upload.file.sync_all().await
+        };
+        let taken = match synced.await {
+            Ok(()) => tokio::fs::rename(&upload.temporary, &upload.destination).await,
+            Err(error) => Err(error),
+        };
         drop(upload.file);
-        tokio::fs::rename(&upload.temporary, &upload.destination).await.map_err(io_error)?;
+        if let Err(error) = taken {
+            // Nothing half-done stays behind to count against the quota.
+            let _ = tokio::fs::remove_file(&upload.temporary).await;
+            return Err(io_error(error));
+        }
         self.arrived(&upload.destination).await
     }
 
+    /// A file took its final name in `inbox/`: its content gets a name of its own, which
+    /// the import reads, so that the partner may upload the same name again, rename or
+    /// remove the file at once, and every upload is still imported as it was.
     async fn arrived(&self, path: &Path) -> Result<(), StatusReply> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if is_partial(&name) {
             return Ok(());
         }
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| failure(e.to_string()))?;
+        let queued = self.root.join("inbox").join(format!("{QUEUED}{}-{name}", hex(&random)));
+        tokio::fs::hard_link(path, &queued).await.map_err(io_error)?;
         let delivery = Delivery {
             processed: self.root.join("processed").display().to_string(),
             errors: self.root.join("errors").display().to_string(),
             outbox: self.root.join("outbox").display().to_string(),
         };
-        let mut client = self.pool.get().await.map_err(|e| failure(format!("the server is busy: {e}")))?;
-        let outcome = sftp_account::record_upload(&mut **client, &self.login, path, &name, &delivery)
-            .await
-            .map_err(|error| {
-            tracing::warn!(%error, "recording an SFTP upload");
-            failure("the upload could not be recorded; try again")
-        })?;
+        let recorded = async {
+            let mut client =
+                self.pool.get().await.map_err(|e| failure(format!("the server is busy: {e}")))?;
+            sftp_account::record_upload(&mut **client, &self.login, &queued, &name, &delivery).await.map_err(
+                |error| {
+                    tracing::warn!(%error, "recording an SFTP upload");
+                    failure("the upload could not be recorded; upload it again")
+                },
+            )
+        };
+        let outcome = match recorded.await {
+            Ok(outcome) => outcome,
+            Err(reply) => {
+                // Not recorded, not imported: nothing of it stays, and the client is told.
+                let _ = tokio::fs::remove_file(&queued).await;
+                let _ = tokio::fs::remove_file(path).await;
+                return Err(reply);
+            }
+        };
         match outcome {
             UploadOutcome::Queued { job_id } => {
                 tracing::info!(account = self.login.account_id, job_id, file = %name, "SFTP upload queued for import");
             }
             UploadOutcome::Duplicate => {
                 tracing::info!(account = self.login.account_id, file = %name, "SFTP upload is a duplicate; not imported");
-                let to = self.root.join("processed").join(format!("duplicate-{name}"));
-                let note = self.root.join("outbox").join(format!("{name}.duplicate.txt"));
+                let _ = tokio::fs::remove_file(&queued).await;
+                let note = self.root.join("outbox").join(sftp_account::fit_name(&name, ".duplicate.txt"));
                 let _ = tokio::fs::write(
                     &note,
                     format!("{name} has the same content as an earlier upload; it was not imported again.\n"),
                 )
                 .await;
-                let _ = tokio::fs::rename(path, to).await;
+                // Clients confirm an upload with a stat of its name right after closing it
+                // (paramiko's put does): the name stays a moment before it goes.
+                let (visible, processed) = (path.to_path_buf(), self.root.join("processed"));
+                tokio::spawn(async move {
+                    tokio::time::sleep(sftp_account::SETTLE).await;
+                    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+                    let to = processed.join(sftp_account::fit_name(&format!("duplicate-{stamp}-"), &name));
+                    let _ = tokio::fs::rename(visible, to).await;
+                });
             }
         }
         Ok(())
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A name an upload may take: printable, not hidden, short enough that every name made
+/// from it fits the file system.
+fn check_name(name: &str) -> Result<(), StatusReply> {
+    if name.starts_with('.') {
+        return Err(denied("names starting with '.' are not accepted"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StatusCode::BadMessage.with_message("a file name may not hold control characters"));
+    }
+    if name.len() > sftp_account::MAX_NAME_BYTES {
+        return Err(StatusCode::BadMessage.with_message(format!(
+            "the name is {} bytes long; at most {} are accepted",
+            name.len(),
+            sftp_account::MAX_NAME_BYTES
+        )));
+    }
+    Ok(())
 }
 
 impl Drop for Partner {
@@ -309,7 +375,7 @@ impl russh_sftp::server::Handler for Partner {
         let mut entries = Vec::new();
         while let Some(entry) = read.next_entry().await.map_err(io_error)? {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(UPLOADING) {
+            if name.starts_with('.') {
                 continue;
             }
             let meta = entry.metadata().await.map_err(io_error)?;
@@ -420,6 +486,7 @@ impl russh_sftp::server::Handler for Partner {
         if !in_inbox(&from_parts) || !in_inbox(&to_parts) {
             return Err(denied("files can be renamed within /inbox only"));
         }
+        check_name(&to_parts[1])?;
         tokio::fs::rename(&from_real, &to_real).await.map_err(io_error)?;
         // A client that uploads under a temporary name renames it when it is done.
         if is_partial(&from_parts[1]) {

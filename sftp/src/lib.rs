@@ -89,6 +89,9 @@ pub async fn bind(pool: deadpool_postgres::Pool, config: SftpConfig) -> Result<B
         auth_rejection_time: Duration::from_secs(1),
         auth_rejection_time_initial: Some(Duration::from_millis(0)),
         max_auth_attempts: 6,
+        // What partners sign in with, and nothing else: a client that sees `none` or
+        // `keyboard-interactive` offered may wait on them.
+        methods: ssh::METHODS.into(),
         inactivity_timeout: Some(Duration::from_secs(600)),
         ..Default::default()
     };

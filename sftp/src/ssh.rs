@@ -7,12 +7,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dialpool_engine::sftp_account::{self, Login};
+use russh::MethodKind;
 use russh::keys::PublicKey;
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId};
 
 use crate::fs::Partner;
 use crate::throttle::Throttle;
+
+/// The ways a partner signs in.
+pub(crate) const METHODS: &[MethodKind] = &[MethodKind::PublicKey, MethodKind::Password];
+
+/// A refusal that still offers both ways. russh's plain refusal drops the method just
+/// tried from the list it sends back; paramiko, told after a wrong password that
+/// passwords are not accepted at all, waits for its authentication timeout (30 s)
+/// instead of reporting the wrong password.
+fn refuse() -> Auth {
+    Auth::Reject { proceed_with_methods: Some(METHODS.into()), partial_success: false }
+}
 
 #[derive(Clone)]
 pub(crate) struct Server {
@@ -79,7 +91,7 @@ impl Connection {
         if let Some(address) = self.address {
             self.server.throttle.failed(address);
         }
-        Auth::reject()
+        refuse()
     }
 }
 
@@ -90,9 +102,13 @@ fn same_key(line: &str, key: &PublicKey) -> bool {
 impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        Ok(refuse())
+    }
+
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         if self.banned() {
-            return Ok(Auth::reject());
+            return Ok(refuse());
         }
         let login = self.account(user).await;
         // An unknown user costs the same argon2 verification as a known one.
@@ -120,7 +136,7 @@ impl russh::server::Handler for Connection {
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
         if self.banned() {
-            return Ok(Auth::reject());
+            return Ok(refuse());
         }
         let public_key = key.public_key.clone();
         Ok(match self.account(user).await {

@@ -166,6 +166,49 @@ impl Drop_ {
             .unwrap()
     }
 
+    /// Runs the paramiko client (`paramiko_client.py`) and returns the JSON line it prints.
+    fn paramiko(&self, password: &str, action: &[&str]) -> serde_json::Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/paramiko_client.py");
+        let deps = std::env::var_os("DIALPOOL_PYTHON_DEPS").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".cache/dialpool-python")
+        });
+        let output = Command::new("python3")
+            .arg(script)
+            .args([&self.port.to_string(), "acme", password])
+            .args(action)
+            .env("PYTHONPATH", &deps)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+            panic!(
+                "paramiko (from {} , scripts/setup.sh installs it) printed no result: {}",
+                deps.display(),
+                text(&output)
+            )
+        })
+    }
+
+    /// Names in a folder of the partner's root, hidden ones too.
+    fn names(&self, folder: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root().join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Waits until `folder` holds exactly the names `want` says it should.
+    async fn wait_names(&self, folder: &str, want: impl Fn(&[String]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !want(&self.names(folder)) {
+            assert!(Instant::now() < deadline, "{folder} holds {:?}", self.names(folder));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn scalar(&self, sql: &str) -> i64 {
         self.db.client().await.query_one(sql, &[]).await.unwrap().get(0)
     }
@@ -206,7 +249,7 @@ async fn an_upload_by_key_is_imported_once_and_its_results_appear_in_the_outbox(
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(processed.len() == 1 && processed[0].ends_with("-numbers.csv"), "{processed:?}");
-    assert!(!root.join("inbox/numbers.csv").exists());
+    drop.wait_names("inbox", <[String]>::is_empty).await;
 
     // The partner reads the summary from its outbox.
     let listing = drop.sftp_with_key("ls /outbox\n");
@@ -230,6 +273,10 @@ async fn an_upload_by_key_is_imported_once_and_its_results_appear_in_the_outbox(
     drop.wait_for("SELECT count(*) FROM sftp_uploads WHERE outcome = 'duplicate'", 1).await;
     assert_eq!(drop.scalar("SELECT count(*) FROM jobs WHERE kind = 'import'").await, 1);
     assert!(root.join("outbox/again.csv.duplicate.txt").exists());
+    drop.wait_names("processed", |names| {
+        names.iter().any(|n| n.starts_with("duplicate-") && n.ends_with("-again.csv"))
+    })
+    .await;
 
     // A client that uploads under a temporary name and renames it is imported once, by name.
     numbers_file(&drop.dir.join("more.csv"), 10, 1000);
@@ -323,8 +370,12 @@ async fn the_inbox_quota_refuses_an_upload_and_a_cut_connection_leaves_nothing()
     let second = drop.sftp_with_key("put other.csv /inbox/other.csv\n");
     assert!(!second.status.success());
     assert_eq!(drop.scalar("SELECT count(*) FROM sftp_uploads").await, 1);
-    // Over the size quota (1 MiB) is refused too, and leaves no file.
-    std::fs::remove_file(drop.root().join("inbox/small.csv")).unwrap();
+    // Over the size quota (1 MiB) is refused too, and leaves no file. (Removing the file
+    // the partner sees does not take the queued import's copy: empty the inbox as its
+    // import would.)
+    for entry in std::fs::read_dir(drop.root().join("inbox")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
     numbers_file(&drop.dir.join("big.csv"), 60_000, 0);
     let big = drop.sftp_with_key("put big.csv /inbox/big.csv\n");
     assert!(!big.status.success());
@@ -371,4 +422,96 @@ async fn the_inbox_quota_refuses_an_upload_and_a_cut_connection_leaves_nothing()
     }
     assert_eq!(drop.scalar("SELECT count(*) FROM sftp_uploads").await, 0);
     assert_eq!(drop.scalar("SELECT count(*) FROM jobs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_completed_upload_is_imported_whatever_the_partner_does_with_the_name_next() {
+    let mut drop = drop_box(None, None).await;
+    numbers_file(&drop.dir.join("v1.csv"), 10, 0);
+    numbers_file(&drop.dir.join("v2.csv"), 10, 100);
+    numbers_file(&drop.dir.join("x.csv"), 10, 200);
+    numbers_file(&drop.dir.join("z.csv"), 10, 300);
+    // The same name twice in a row, a rename right after an upload, a removal right after
+    // one: all before any import runs.
+    let batch = "put v1.csv /inbox/a.csv\nput v2.csv /inbox/a.csv\n\
+                 put x.csv /inbox/x.csv\nrename /inbox/x.csv /inbox/y.csv\n\
+                 put z.csv /inbox/z.csv\nrm /inbox/z.csv\nls -la /inbox\n";
+    let done = drop.sftp_with_key(batch);
+    assert!(done.status.success(), "{}", text(&done));
+    assert!(!text(&done).contains(".queued-"), "the server's own names are not listed: {}", text(&done));
+    assert_eq!(drop.scalar("SELECT count(*) FROM jobs WHERE kind = 'import'").await, 4);
+    drop.start_worker();
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 4).await;
+    assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 40, "every upload's numbers");
+    drop.wait_names("inbox", <[String]>::is_empty).await;
+    assert_eq!(drop.names("processed").len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_whose_import_failed_can_be_uploaded_again() {
+    let mut drop = drop_box(None, None).await;
+    drop.start_worker();
+    numbers_file(&drop.dir.join("n.csv"), 10, 0);
+    // Imported as a spreadsheet by mistake: it fails for good.
+    drop.db
+        .client()
+        .await
+        .execute("UPDATE sftp_accounts SET import_options = '{\"format\": \"xlsx\"}'", &[])
+        .await
+        .unwrap();
+    let first = drop.sftp_with_key("put n.csv /inbox/n.csv\n");
+    assert!(first.status.success(), "{}", text(&first));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'dead'", 1).await;
+    drop.db.client().await.execute("UPDATE sftp_accounts SET import_options = '{}'", &[]).await.unwrap();
+    let again = drop.sftp_with_key("put n.csv /inbox/n.csv\n");
+    assert!(again.status.success(), "{}", text(&again));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 1).await;
+    assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 10);
+    assert_eq!(
+        drop.scalar("SELECT count(*) FROM sftp_uploads WHERE outcome = 'failed'").await,
+        1,
+        "the failed upload is recorded as failed, not as the content's import"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_too_long_is_refused_at_open_and_a_long_one_gets_its_results() {
+    let mut drop = drop_box(None, None).await;
+    drop.start_worker();
+    numbers_file(&drop.dir.join("n.csv"), 10, 0);
+    let too_long = format!("{}.csv", "x".repeat(296));
+    let refused = drop.sftp_with_key(&format!("put n.csv /inbox/{too_long}\n"));
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("Bad message"), "{}", text(&refused));
+    assert!(drop.names("inbox").is_empty(), "nothing is left to count against the quota");
+    assert_eq!(drop.scalar("SELECT count(*) FROM sftp_uploads").await, 0);
+
+    let long = format!("{}.csv", "y".repeat(226));
+    assert_eq!(long.len(), 230);
+    let taken = drop.sftp_with_key(&format!("put n.csv /inbox/{long}\n"));
+    assert!(taken.status.success(), "{}", text(&taken));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 1).await;
+    drop.wait_names("outbox", |names| names.iter().any(|n| n.ends_with(".summary.json"))).await;
+    drop.wait_names("inbox", <[String]>::is_empty).await;
+    assert!(drop.names("outbox").iter().all(|n| n.len() <= 255 && n.starts_with("yyyy")));
+    assert_eq!(drop.names("processed").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paramiko_gets_a_prompt_refusal_and_its_put_of_a_duplicate_succeeds() {
+    let mut drop = drop_box(None, None).await;
+    drop.start_worker();
+    let refused = drop.paramiko("not the password", &["login"]);
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("Authentication failed"), "{refused}");
+    assert!(refused["seconds"].as_f64().unwrap() < 10.0, "refused at once, not after a timeout: {refused}");
+    assert_eq!(drop.paramiko(PASSWORD, &["login"])["ok"], true);
+
+    numbers_file(&drop.dir.join("p.csv"), 10, 0);
+    let first = drop.paramiko(PASSWORD, &["put", "p.csv", "/inbox/p.csv"]);
+    assert_eq!(first["ok"], true, "{first}");
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 1).await;
+    let duplicate = drop.paramiko(PASSWORD, &["put", "p.csv", "/inbox/p-again.csv"]);
+    assert_eq!(duplicate["ok"], true, "put() stats the name after closing it: {duplicate}");
+    drop.wait_for("SELECT count(*) FROM sftp_uploads WHERE outcome = 'duplicate'", 1).await;
 }

@@ -17,3 +17,7 @@ ALTER TABLE phone_numbers ADD COLUMN zone_set integer;
 -- `failed`, and the next upload of that content is imported.
 ALTER TABLE sftp_uploads DROP CONSTRAINT sftp_uploads_outcome_check,
     ADD CONSTRAINT sftp_uploads_outcome_check CHECK (outcome IN ('queued', 'duplicate', 'failed'));
+
+-- Where a running export writes until it is complete, so that one whose process died is
+-- cleaned up (see engine/src/export.rs, fail_abandoned).
+ALTER TABLE exports ADD COLUMN partial_path text;

@@ -997,13 +997,21 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     served
 }
 
-/// Deletes export files past their keep time, every few minutes.
+/// Deletes export files past their keep time, and marks failed the exports whose
+/// process died (their partial files go too), every minute.
 async fn delete_expired_exports(pool: deadpool_postgres::Pool, data_dir: PathBuf) {
-    let mut every = tokio::time::interval(Duration::from_secs(300));
+    let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
         every.tick().await;
         let deleted = match pool.get().await {
-            Ok(client) => dialpool_engine::export::delete_expired(&**client, &data_dir).await,
+            Ok(client) => {
+                match dialpool_engine::export::fail_abandoned(&**client).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "marked failed exports whose process ended"),
+                    Err(error) => tracing::warn!(%error, "looking for abandoned exports"),
+                }
+                dialpool_engine::export::delete_expired(&**client, &data_dir).await
+            }
             Err(error) => Err(error.into()),
         };
         match deleted {

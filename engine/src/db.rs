@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sha2::{Digest, Sha256};
+use tokio_postgres::GenericClient;
 use tokio_postgres::NoTls;
 
 use crate::error::{Error, Result};
@@ -61,7 +62,11 @@ pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
 
 /// A pool sized for this process; connections are checked before reuse so a restarted
 /// server does not hand out dead connections.
-pub fn pool(config: tokio_postgres::Config, max_size: usize) -> Result<Pool> {
+pub fn pool(mut config: tokio_postgres::Config, max_size: usize) -> Result<Pool> {
+    // A statement whose client is gone (a killed CLI, a dropped server) stops within
+    // seconds instead of running to its end: PostgreSQL checks the socket while it works.
+    let options = format!("{} -c client_connection_check_interval=2000", config.get_options().unwrap_or(""));
+    config.options(options.trim());
     let manager =
         Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager).max_size(max_size).build().map_err(|e| Error::Pool(e.to_string()))
@@ -177,4 +182,48 @@ pub async fn migrations_current(client: &tokio_postgres::Client) -> Result<bool>
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// After a bulk write of about `changed` rows to `phone_numbers`: analyzes it (the parent
+/// and every partition) when that is a tenth of what the planner thinks it holds, or the
+/// planner has never looked at it. Autovacuum never analyzes a partitioned parent and
+/// reaches the partitions only later, so the next step (an allocation right after an
+/// import) would otherwise be planned for an empty table. Returns whether it analyzed.
+pub async fn refresh_number_statistics(client: &impl GenericClient, changed: u64) -> Result<bool> {
+    const AT_LEAST: u64 = 1_000;
+    if changed < AT_LEAST {
+        return Ok(false);
+    }
+    let row = client
+        .query_one(
+            "SELECT COALESCE(sum(greatest(c.reltuples, 0)), 0)::float8, COALESCE(bool_or(c.reltuples < 0), true)
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'phone_numbers'::regclass",
+            &[],
+        )
+        .await?;
+    let (known, never): (f64, bool) = (row.get(0), row.get(1));
+    if !never && (changed as f64) * 10.0 < known {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    client.batch_execute("ANALYZE phone_numbers").await?;
+    tracing::info!(changed, known, seconds = started.elapsed().as_secs_f64(), "analyzed phone_numbers");
+    Ok(true)
+}
+
+/// Before a heavy statement over `phone_numbers`: analyzes it if a tenth or more of it
+/// changed since it was last analyzed (numbers loaded some other way, or a bulk write
+/// whose own analysis did not run), so the statement is not planned on stale figures.
+pub async fn analyze_numbers_if_stale(client: &impl GenericClient) -> Result<bool> {
+    let changed: i64 = client
+        .query_one(
+            "SELECT COALESCE(sum(s.n_mod_since_analyze), 0)::int8
+               FROM pg_inherits i JOIN pg_stat_user_tables s ON s.relid = i.inhrelid
+              WHERE i.inhparent = 'phone_numbers'::regclass",
+            &[],
+        )
+        .await?
+        .get(0);
+    refresh_number_statistics(client, changed.max(0) as u64).await
 }

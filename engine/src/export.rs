@@ -336,6 +336,59 @@ pub fn kept_file(export: &ExportRecord, stored_path: Option<String>) -> Result<S
     }
 }
 
+/// The lock a running export holds, for export `$1`.
+const RUN_LOCK: &str = "hashtextextended('dialpool.export.run', 0) # $1::bigint";
+
+/// Where an export is written until it is complete.
+fn partial_path(out: &Path) -> PathBuf {
+    out.with_extension("partial")
+}
+
+/// Marks failed the exports still `running` whose writer is gone (a process killed, a
+/// machine lost): no transaction holds their run lock, and no queued or running job
+/// will write them. Their partial files are removed. Returns how many there were.
+pub async fn fail_abandoned(client: &impl tokio_postgres::GenericClient) -> Result<u64> {
+    let abandoned = client
+        .query(
+            &format!(
+                "WITH candidates AS MATERIALIZED (
+                    SELECT e.tenant_id, e.id FROM exports e
+                     WHERE e.status = 'running'
+                       -- Between its row and its run lock an export takes milliseconds.
+                       AND e.started_at < now() - interval '10 seconds'
+                       AND NOT EXISTS (SELECT FROM jobs j
+                                        WHERE j.kind = 'export' AND j.tenant_id = e.tenant_id
+                                          AND j.args->>'export_id' = e.id::text
+                                          AND j.state IN ('queued', 'running', 'retrying'))
+                 ), free AS MATERIALIZED (
+                    SELECT c.tenant_id, c.id FROM candidates c
+                     WHERE pg_try_advisory_xact_lock({})
+                 )
+                 UPDATE exports e
+                    SET status = 'failed', rows = 0, bytes = 0, finished_at = now(),
+                        error = 'the export stopped before it finished: the process writing it ended'
+                   FROM free f
+                  WHERE e.tenant_id = f.tenant_id AND e.id = f.id AND e.status = 'running'
+              RETURNING e.partial_path",
+                RUN_LOCK.replace("$1", "c.id")
+            ),
+            &[],
+        )
+        .await?;
+    for row in &abandoned {
+        if let Some(partial) = row.get::<_, Option<&str>>(0) {
+            match tokio::fs::remove_file(partial).await {
+                Ok(()) => tracing::info!(file = partial, "removed an abandoned export's partial file"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(file = partial, %error, "removing an abandoned export's partial file")
+                }
+            }
+        }
+    }
+    Ok(abandoned.len() as u64)
+}
+
 /// Deletes the kept files whose time is up (under `data_dir`) and records it; returns how
 /// many went. The history keeps the export.
 pub async fn delete_expired(client: &impl tokio_postgres::GenericClient, data_dir: &Path) -> Result<u64> {
@@ -500,6 +553,9 @@ pub async fn start(pool: &deadpool_postgres::Pool, request: &ExportRequest) -> R
     }
     let client = pool.get().await?;
     crate::project::get(&**client, request.tenant, request.project_id).await?;
+    // An earlier export whose process died is told apart from a running one before this
+    // one starts, so the history never shows a dead one as running.
+    fail_abandoned(&**client).await?;
     if let Some(status) = request.options.set_status {
         crate::status::get(&**client, request.tenant, status).await?;
     }
@@ -507,8 +563,8 @@ pub async fn start(pool: &deadpool_postgres::Pool, request: &ExportRequest) -> R
     let row = client
         .query_one(
             "INSERT INTO exports (tenant_id, project_id, format, options, status, file_name, stored_path, expires_at,
-                                  created_by)
-             VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8) RETURNING id",
+                                  created_by, partial_path)
+             VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9) RETURNING id",
             &[
                 &request.tenant.0,
                 &request.project_id,
@@ -518,6 +574,8 @@ pub async fn start(pool: &deadpool_postgres::Pool, request: &ExportRequest) -> R
                 &request.stored_path,
                 &request.expires_at,
                 &request.actor.user_id,
+                // Absolute: whoever cleans it up may run elsewhere.
+                &std::path::absolute(partial_path(&request.out)).ok().as_deref().and_then(Path::to_str),
             ],
         )
         .await?;
@@ -558,7 +616,7 @@ async fn run_for(
 ) -> Result<ExportSummary> {
     let progress = Progress::default();
     let ticker = tokio::spawn(report_progress(pool.clone(), request.tenant, export_id, progress.clone()));
-    let partial = request.out.with_extension("partial");
+    let partial = partial_path(&request.out);
     let result = run_in_transaction(pool, export_id, request, &partial, &progress, job).await;
     ticker.abort();
     match result {
@@ -630,6 +688,9 @@ async fn run_in_transaction(
     let mut pooled = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut pooled;
     let tx = client.transaction().await?;
+    // Held while this process writes the export: a process that died holds it no more,
+    // which is how [`fail_abandoned`] knows.
+    tx.execute(&format!("SELECT pg_advisory_xact_lock({RUN_LOCK})"), &[&export_id]).await?;
     // Two exports of one project at once would both take the same "never exported"
     // numbers; the second waits, and its selection (a later statement, a later snapshot)
     // sees the first one's batches.

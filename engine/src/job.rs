@@ -278,8 +278,13 @@ async fn mark_succeeded(
 ) -> Result<u64> {
     Ok(client
         .execute(
+            // The progress a renewal recorded trails the end: a finished job's bar is full
+            // and its running message ("300000 rows read, 100000 stored") goes; the result
+            // says what it did.
             "UPDATE jobs SET state = 'succeeded', result = $3, finished_at = now(), locked_by = NULL,
-                    locked_until = NULL
+                    locked_until = NULL,
+                    progress = CASE WHEN progress ? 'total' THEN jsonb_set(progress, '{done}', progress->'total')
+                                    ELSE progress END - 'message'
               WHERE id = $1 AND locked_by = $2 AND state = 'running'",
             &[&claim.id, &claim.worker, result],
         )

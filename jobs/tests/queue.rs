@@ -401,14 +401,10 @@ async fn retention_deletes_old_finished_files_and_records_and_keeps_the_rest() {
     let file = |path: std::path::PathBuf, old: bool| {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "phone\n").unwrap();
-        if old {
-            std::fs::File::options()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_modified(month_and_a_half_ago)
-                .unwrap();
-        }
+        // Both times set from this process's clock, which the retention job reads too (the
+        // file system's own stamp may follow another clock).
+        let modified = if old { month_and_a_half_ago } else { std::time::SystemTime::now() };
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(modified).unwrap();
         path
     };
     let old_processed = file(data.join("sftp/7/processed/old.csv"), true);
@@ -519,4 +515,20 @@ async fn an_export_whose_job_is_given_up_is_marked_failed_not_left_running() {
     let state = job::fail(&**client, &claim, "disk full", Duration::from_secs(1)).await.unwrap();
     assert_eq!(state, JobState::Dead);
     assert_eq!(status(dying).await, ("failed".to_owned(), Some("disk full".to_owned())));
+}
+
+#[tokio::test]
+async fn a_finished_job_shows_a_full_bar_and_not_the_last_running_message() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = job::enqueue(&**client, &refresh_job()).await.unwrap().unwrap();
+    let claim = job::claim(&**client, "w", &[JobKind::ConversionRefresh], Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let running = json!({"done": 100000, "total": 300000, "message": "300000 rows read, 100000 stored"});
+    job::renew(&**client, &claim, Duration::from_secs(30), &running).await.unwrap();
+    job::complete(&**client, &claim, &json!({"total": 300000, "inserted": 300000})).await.unwrap();
+    let done = state_of(&db, id).await;
+    assert_eq!(done.progress, json!({"done": 300000, "total": 300000}));
 }

@@ -129,6 +129,8 @@ test("an administrator imports a file in the browser and finds it in the audit l
   await page.getByLabel("File").setInputFiles(path.join(root, "fixtures/import/duplicates-and-invalid.csv"));
   await page.getByRole("button", { name: "Upload and import" }).click();
   await page.locator('[data-testid="import-task"][data-status="succeeded"]').waitFor();
+  // A finished import leaves the running list for the history, rather than staying there.
+  await page.locator('[data-testid="import-task"]').waitFor({ state: "detached", timeout: 30_000 });
 
   // The history shows the counts the engine reports for this file.
   const history = page.getByRole("table", { name: "History" });
@@ -330,6 +332,18 @@ test("the jobs page shows the scheduled conversion refreshes and a schedule is s
   await page.getByRole("link", { name: "Jobs", exact: true }).click();
   const jobs = page.getByRole("table", { name: "Jobs" });
   await jobs.getByRole("row").filter({ hasText: "conversion_refresh" }).filter({ hasText: "succeeded" }).first().waitFor();
+  // A finished import says what it stored, from its result, not the last progress report.
+  const imported = (await (await page.request.get(`${baseUrl}/api/v1/imports?limit=1`)).json()).items[0];
+  const importJob = jobs
+    .getByRole("row")
+    .filter({ has: page.getByRole("cell", { name: "import", exact: true }) })
+    .filter({ hasText: "succeeded" })
+    .first();
+  await importJob.waitFor();
+  assert.match(
+    await importJob.getByTestId("job-result").innerText(),
+    new RegExp(`^${imported.total} rows read, ${imported.inserted + imported.updated} stored$`),
+  );
 
   const schedules = page.getByRole("table", { name: "Schedules" });
   const row = schedules.getByRole("row").filter({ hasText: "Partition maintenance" });

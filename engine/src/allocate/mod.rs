@@ -548,6 +548,7 @@ pub async fn run(
     actor: &Actor,
     request: &Request,
 ) -> Result<Report> {
+    crate::db::analyze_numbers_if_stale(&*client).await?;
     let tx = client.transaction().await?;
     if request.dry_run {
         // Counting and picking see one snapshot, so the preview adds up.
@@ -563,8 +564,14 @@ pub async fn run(
     } else {
         audit::record(&tx, tenant, actor, summary_change(action, request, &report)).await?;
         tx.commit().await?;
+        crate::db::refresh_number_statistics(&*client, allocated_rows(&report)).await?;
     }
     Ok(report)
+}
+
+/// How many numbers a run moved into projects.
+fn allocated_rows(report: &Report) -> u64 {
+    report.allocated.max(0) as u64
 }
 
 /// Runs allocation as the work of a queued job, marked succeeded in its transaction.
@@ -575,11 +582,15 @@ pub async fn run_as_job(
     request: &Request,
     claim: &crate::job::Claim,
 ) -> Result<Report> {
+    crate::db::analyze_numbers_if_stale(&*client).await?;
     let tx = client.transaction().await?;
     let report = run_in(&tx, tenant, actor, request).await?;
     audit::record(&tx, tenant, actor, summary_change("allocation.run", request, &report)).await?;
     crate::job::complete_in(&tx, claim, &serde_json::to_value(&report).unwrap_or_default()).await?;
     tx.commit().await?;
+    if let Err(error) = crate::db::refresh_number_statistics(&*client, allocated_rows(&report)).await {
+        tracing::warn!(%error, "analyzing phone_numbers after an allocation");
+    }
     Ok(report)
 }
 

@@ -168,6 +168,11 @@ async fn import_for(
         crate::job::complete_in(&tx, claim, &serde_json::to_value(&summary).unwrap_or_default()).await?;
     }
     tx.commit().await?;
+    if let Err(error) =
+        crate::db::refresh_number_statistics(&*client, summary.applied.applied.max(0) as u64).await
+    {
+        tracing::warn!(%error, "analyzing phone_numbers after an outcome file");
+    }
     Ok(summary)
 }
 

@@ -369,13 +369,22 @@ async fn run(
     }
     let committed = match finished {
         Ok(()) => tx.commit().await.map_err(Error::from),
-        Err(e) => Err(e),
+        Err(e) => {
+            drop(tx);
+            Err(e)
+        }
     };
     if let Err(e) = committed {
         if let Some(path) = rejects_file {
             let _ = std::fs::remove_file(path);
         }
         return Err(e);
+    }
+    // The numbers are stored; statistics that say so are the next step's to need. A
+    // failure here costs a plan, not the import.
+    let written = (summary.counts.inserted + summary.counts.updated).max(0) as u64;
+    if let Err(error) = crate::db::refresh_number_statistics(&*client, written).await {
+        tracing::warn!(%error, "analyzing phone_numbers after an import");
     }
     Ok(summary)
 }

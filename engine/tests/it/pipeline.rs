@@ -208,3 +208,30 @@ async fn an_import_is_audited_with_its_counts() {
     let after: serde_json::Value = row.get(1);
     assert_eq!(after["inserted"], 5);
 }
+
+#[tokio::test]
+async fn a_bulk_import_leaves_statistics_the_next_step_plans_with() {
+    let setup = setup().await;
+    let file = setup.dir.path().join("bulk.csv");
+    let mut text = String::from("phone\n");
+    for i in 0..5_000 {
+        text.push_str(&format!("+7916{i:07}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    setup.import(setup.request(&file)).await.unwrap();
+    let client = setup.db.client().await;
+    // The planner's row estimates: the partitions', and the parent's own statistics,
+    // which autovacuum never gathers for a partitioned table.
+    let (estimated, parent_stats): (f64, i64) = client
+        .query_one(
+            "SELECT (SELECT sum(c.reltuples)::float8 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                      WHERE i.inhparent = 'phone_numbers'::regclass),
+                    (SELECT count(*) FROM pg_stats WHERE tablename = 'phone_numbers' AND inherited)",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(estimated, 5_000.0);
+    assert!(parent_stats > 0, "the parent is analyzed");
+}

@@ -3216,7 +3216,6 @@ export interface components {
             cron?: string;
             time_zone?: string;
         };
-        /** @description A completed upload, as the partners page lists it. */
         SftpUpload: {
             /** Format: int64 */
             id: number;
@@ -3226,7 +3225,10 @@ export interface components {
             file_name: string;
             /** Format: int64 */
             bytes: number;
-            /** @description `queued` (an import job) or `duplicate` (the same content came before). */
+            /**
+             * @description `queued` (an import job), `duplicate` (the same content came before) or `failed`
+             *     (its import failed for good; the same content may be uploaded again).
+             */
             outcome: string;
             /** Format: int64 */
             job_id?: number | null;

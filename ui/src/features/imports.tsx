@@ -15,10 +15,27 @@ export function ImportsPage() {
   const { t } = useI18n();
   const [started, setStarted] = useState<Task[]>([]);
   const queryClient = useQueryClient();
-  const running = useQuery({ queryKey: ["import-tasks"], queryFn: async () => unwrap(await api.GET("/api/v1/imports/tasks")) });
+  // Imports running on any server, looked at again every few seconds so one started
+  // elsewhere shows up; finished ones leave this list for the history below.
+  const running = useQuery({
+    queryKey: ["import-tasks"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/imports/tasks")),
+    refetchInterval: 5000,
+  });
   // Tasks started here first, then those the server knows of (started elsewhere or before).
-  const tasks = [...started, ...(running.data ?? []).filter((r) => !started.some((s) => s.task_id === r.task_id))];
-  const onFinished = useCallback(() => queryClient.invalidateQueries({ queryKey: ["imports"] }), [queryClient]);
+  const tasks = [
+    ...started,
+    ...(running.data ?? []).filter((r) => r.status === "running" && !started.some((s) => s.task_id === r.task_id)),
+  ];
+  const onFinished = useCallback(
+    (taskId: string) => {
+      void queryClient.invalidateQueries({ queryKey: ["imports"] });
+      void queryClient.invalidateQueries({ queryKey: ["import-tasks"] });
+      // The finished task says how it ended for a moment, then the history has it.
+      setTimeout(() => setStarted((list) => list.filter((s) => s.task_id !== taskId)), 8000);
+    },
+    [queryClient],
+  );
   return (
     <>
       <h2>{t("imports")}</h2>
@@ -129,17 +146,20 @@ function UploadForm({ onStarted }: { onStarted: (task: Task) => void }) {
 }
 
 /** Follows one task's event stream until its `done` event. */
-function TaskProgress({ initial, onFinished }: { initial: Task; onFinished: () => void }) {
+function TaskProgress({ initial, onFinished }: { initial: Task; onFinished: (taskId: string) => void }) {
   const { t } = useI18n();
   const [task, setTask] = useState(initial);
   useEffect(() => {
-    if (initial.status !== "running") return;
+    if (initial.status !== "running") {
+      onFinished(initial.task_id);
+      return;
+    }
     const source = new EventSource(`/api/v1/imports/tasks/${initial.task_id}/events`);
     source.addEventListener("progress", (e) => setTask(JSON.parse((e as MessageEvent).data)));
     source.addEventListener("done", (e) => {
       setTask(JSON.parse((e as MessageEvent).data));
       source.close();
-      onFinished();
+      onFinished(initial.task_id);
     });
     source.onerror = () => source.close();
     return () => source.close();

@@ -95,7 +95,8 @@ function JobRow({ job, locale, onCancel, onRetry }: { job: Job; locale: string; 
         {job.cancel_requested && job.state === "running" ? ` (${t("cancelling")})` : ""}
       </td>
       <td>
-        {job.state === "running" && progress.total ? <progress max={100} value={percent(progress.done ?? 0, progress.total)} /> : null} {progress.message ?? ""}
+        {job.state === "running" && progress.total ? <progress max={100} value={percent(progress.done ?? 0, progress.total)} /> : null}{" "}
+        {job.state === "running" ? (progress.message ?? "") : <JobResult job={job} />}
       </td>
       <td>
         {job.attempts} / {job.max_attempts}
@@ -174,5 +175,19 @@ function Schedules() {
         </tbody>
       </table>
     </section>
+  );
+}
+
+/** What a finished job did, where its result says it in numbers (an import's rows). */
+function JobResult({ job }: { job: Job }) {
+  const { t, locale } = useI18n();
+  const result = job.result as { total?: number; inserted?: number; updated?: number } | null;
+  if (job.state !== "succeeded" || result?.total === undefined) return null;
+  const stored = (result.inserted ?? 0) + (result.updated ?? 0);
+  const number = (n: number) => n.toLocaleString(locale);
+  return (
+    <span data-testid="job-result">
+      {number(result.total)} {t("rowsRead")}, {number(stored)} {t("rowsStored")}
+    </span>
   );
 }

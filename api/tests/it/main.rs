@@ -6,6 +6,8 @@ mod cli;
 mod conversion;
 mod dashboard;
 mod exports;
+mod faults;
+mod hostile;
 mod http;
 mod jobs;
 mod numbers;

@@ -29,7 +29,7 @@ use self::mapping::ColumnMapping;
 use self::rejects::RejectsFile;
 use self::source::{ReadCounters, SourceOptions};
 use crate::audit::{self, Actor, Change};
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::phone::{Region, zones};
 use crate::provider::{self, Provider};
 use crate::tenant::TenantId;
@@ -344,6 +344,20 @@ async fn run(
     if !counts.reconciles() {
         rejects.discard();
         return Err(Error::Worker(format!("the import's counts do not add up: {counts:?}")));
+    }
+    // A file in which not one row holds a phone number is not a list of numbers: the
+    // wrong column, the wrong region, or not a number file at all. Saying "succeeded,
+    // 0 stored" would hide it (and its rejects file could be millions of rows).
+    if counts.total > 0 && counts.invalid == counts.total {
+        rejects.discard();
+        let region = region.map_or_else(|| "no default region".to_owned(), |r| format!("region {r}"));
+        return Err(Error::bad_file(
+            Location { file: display_name.to_owned(), ..Location::default() },
+            format!(
+                "none of its {} rows holds a valid phone number (read with {region}); nothing was imported",
+                counts.total
+            ),
+        ));
     }
     if let Err(e) = check_tenant_limit(&tx, tenant).await {
         rejects.discard();

@@ -212,11 +212,14 @@ fn detect_encoding(sample: &[u8], forced: Option<&str>) -> Result<&'static Encod
             )
         });
     }
-    let is_utf8 = match std::str::from_utf8(sample) {
-        Ok(_) => true,
-        // A sample cut inside a multi-byte character is still UTF-8.
-        Err(e) => e.error_len().is_none(),
-    };
+    // NUL bytes are valid UTF-8 but never in text: a sample with them is UTF-16 (tried
+    // below) or binary (refused later), not UTF-8.
+    let is_utf8 = !sample.contains(&0)
+        && match std::str::from_utf8(sample) {
+            Ok(_) => true,
+            // A sample cut inside a multi-byte character is still UTF-8.
+            Err(e) => e.error_len().is_none(),
+        };
     if is_utf8 {
         return Ok(encoding_rs::UTF_8);
     }
@@ -489,6 +492,59 @@ fn check_xlsx_expansion(path: &Path, display_name: &str) -> Result<()> {
     if !has_workbook {
         return Err(at("the file is a ZIP archive but not an XLSX workbook (no xl/workbook.xml)".into()));
     }
+    check_xlsx_text(&mut archive, display_name)
+}
+
+/// The longest run of bytes between two XML tags an XLSX part may hold: Excel's cells
+/// hold at most 32,767 characters. calamine's XML reader holds a run whole, so a sheet of
+/// a gigabyte of NUL bytes (a 1 MB file) would take gigabytes of memory.
+pub const MAX_XLSX_TEXT_RUN: usize = 1 << 20;
+
+/// Reads the sheets and the shared strings through once, decompressing in small chunks,
+/// and refuses a NUL byte (never valid XML) or a run of text longer than
+/// [`MAX_XLSX_TEXT_RUN`], before calamine parses anything.
+fn check_xlsx_text<R: Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    display_name: &str,
+) -> Result<()> {
+    let at = |message: String| {
+        Error::bad_file(Location { file: display_name.to_owned(), ..Location::default() }, message)
+    };
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))
+        .filter(|n| (n.starts_with("xl/worksheets/") && n.ends_with(".xml")) || n == "xl/sharedStrings.xml")
+        .collect();
+    let mut buffer = vec![0u8; 64 << 10];
+    for name in names {
+        let mut part =
+            archive.by_name(&name).map_err(|e| at(format!("the XLSX is damaged or truncated ({e})")))?;
+        let mut run = 0usize;
+        loop {
+            let read =
+                part.read(&mut buffer).map_err(|e| at(format!("the XLSX is damaged or truncated ({e})")))?;
+            if read == 0 {
+                break;
+            }
+            for &byte in &buffer[..read] {
+                match byte {
+                    0 => {
+                        return Err(at(format!(
+                            "{name} holds a NUL byte: the XLSX is damaged or is not a workbook"
+                        )));
+                    }
+                    b'<' | b'>' => run = 0,
+                    _ => run += 1,
+                }
+            }
+            if run > MAX_XLSX_TEXT_RUN {
+                return Err(at(format!(
+                    "{name} holds more than {} MiB of text in one place, where a cell holds at most 32,767 characters: the XLSX is damaged or hostile",
+                    MAX_XLSX_TEXT_RUN >> 20
+                )));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -568,6 +624,11 @@ fn read_xlsx(
             }
             row.clear(u64::from(r) + 1);
             current = Some(r);
+        }
+        // A sheet holds at most 1,048,576 rows; a file that says more is not one Excel
+        // wrote, and reading on would only feed the rejects millions of rows.
+        if r >= 1_048_576 {
+            return Err(at(Some(u64::from(r) + 1), "more rows than a sheet can have (1,048,576)".into()));
         }
         // Row and column counts come from the file; a cell far to the right of any
         // header is not worth allocating a million empty cells for.
@@ -657,6 +718,9 @@ mod tests {
         assert_eq!(detect_encoding(&cp1251, None).unwrap(), encoding_rs::WINDOWS_1251);
         assert_eq!(detect_encoding(b"\xFF\xFEp\0h\0", None).unwrap(), encoding_rs::UTF_16LE);
         assert_eq!(detect_encoding(b"\xFE\xFF\0p\0h", None).unwrap(), encoding_rs::UTF_16BE);
+        let no_bom: Vec<u8> =
+            "phone;name\n+79161234567;Иван\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(detect_encoding(&no_bom, None).unwrap(), encoding_rs::UTF_16LE);
         assert!(detect_encoding(b"abc", Some("klingon")).is_err());
     }
 

@@ -6,7 +6,12 @@
 #       what allocation's default order takes: rows spread over the whole table;
 #   (b) `dialpool allocate` handing out N numbers across 50 projects with overlapping
 #       pools (weights, priorities, fair share, one `allocated` event per number);
-#   (c) `dialpool allocate --dry-run` over the same pool.
+#   (c) `dialpool allocate --dry-run` over the same pool;
+#   (d) one project taking its whole 1M quota (`--project`), against (a') in the same run;
+#   (e) right after an import, no manual ANALYZE: `dialpool import` of a fresh file of
+#       FRESH numbers into an empty database, then at once `dialpool allocate` of a fifth
+#       of them to one project; against (e-raw), the raw UPDATE of as many rows right
+#       after the same import into another empty database.
 #
 #   benches/allocate.sh [ROWS] [ALLOCATE]     defaults: 10000000 numbers, 1000000 allocated
 #
@@ -95,9 +100,58 @@ RUN=$(seconds "$START")
 ALLOCATED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-bench-run.json'))['allocated'])")
 PLANNED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-bench-dry.json'))['allocated'])")
 
+reset
+echo "(d) dialpool allocate: one project, a $TOTAL quota" >&2
+ONE=$("$BIN" project create --name "Bench one" --time-zone Europe/Moscow --quota "$TOTAL" --source "p1=1" \
+        --source "p2=1" --source "p3=1" --source "p4=1" --source "p5=1" --window daily=00:00-24:00 --json |
+      python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+START=$(date +%s.%N)
+"$BIN" allocate --date 2026-11-23 --project "$ONE" --json > /tmp/dialpool-bench-one.json
+ONE_S=$(seconds "$START")
+ONE_ALLOCATED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-bench-one.json'))['allocated'])")
+
+# (e): a fresh import, then at once the next step. The planner has only what the import
+# left it: that is what is measured.
+FRESH=${FRESH:-500000}
+TAKE=$((FRESH / 5))
+GEN=${CARGO_TARGET_DIR:-target}/release/dialpool-gen
+cargo build --release --quiet -p dialpool-fixtures
+mkdir -p bench-data
+[ -s "bench-data/fresh-$FRESH.csv" ] || "$GEN" csv --rows "$FRESH" --out "bench-data/fresh-$FRESH.csv"
+fresh_import() {
+  psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS ${DB}_fresh WITH (FORCE)"
+  DATABASE_URL="${URL}_fresh" "$BIN" migrate >/dev/null
+  DATABASE_URL="${URL}_fresh" "$BIN" provider add fresh --name Fresh --region RU >/dev/null
+  DATABASE_URL="${URL}_fresh" "$BIN" import "bench-data/fresh-$FRESH.csv" --provider fresh -q --json >/dev/null
+}
+echo "(e-raw) raw UPDATE of $TAKE rows right after importing $FRESH" >&2
+fresh_import
+START=$(date +%s.%N)
+psql -X -q -v ON_ERROR_STOP=1 "${URL}_fresh" \
+  -c "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES (1, 'Raw', 'UTC', $TAKE)" \
+  -c "UPDATE phone_numbers n SET project_id = (SELECT max(id) FROM projects), allocated_at = now()
+        FROM (SELECT tenant_id, phone FROM phone_numbers WHERE tenant_id = 1 AND project_id IS NULL
+               ORDER BY created_at DESC LIMIT $TAKE FOR UPDATE SKIP LOCKED) s
+       WHERE n.tenant_id = s.tenant_id AND n.phone = s.phone"
+FRESH_RAW=$(seconds "$START")
+echo "(e) dialpool allocate of $TAKE right after importing $FRESH" >&2
+fresh_import
+START=$(date +%s.%N)
+FRESH_ID=$(DATABASE_URL="${URL}_fresh" "$BIN" project create --name "Fresh" --time-zone UTC --quota "$TAKE" \
+             --source "fresh=1" --window daily=00:00-24:00 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+DATABASE_URL="${URL}_fresh" "$BIN" allocate --project "$FRESH_ID" --json > /tmp/dialpool-bench-fresh.json
+FRESH_S=$(seconds "$START")
+FRESH_ALLOCATED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-bench-fresh.json'))['allocated'])")
+psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS ${DB}_fresh WITH (FORCE)"
+
 echo "rows $ROWS, projects $PROJECTS, allocated $ALLOCATED (dry run planned $PLANNED)"
 echo "(a) raw UPDATE ... FOR UPDATE SKIP LOCKED, first N:  $RAW s"
 echo "(a') raw UPDATE ... FOR UPDATE SKIP LOCKED, newest N: $RAW_NEWEST s"
 echo "(b) dialpool allocate:                                $RUN s"
 echo "(c) dialpool allocate --dry-run:                      $DRY s"
 python3 -c "print(f'ratio (b)/(a): {float(\"$RUN\") / float(\"$RAW\"):.2f}   ratio (b)/(a\'): {float(\"$RUN\") / float(\"$RAW_NEWEST\"):.2f}')"
+echo "(d) one project, $ONE_ALLOCATED of a $TOTAL quota:       $ONE_S s"
+python3 -c "print(f'ratio (d)/(a\'): {float(\"$ONE_S\") / float(\"$RAW_NEWEST\"):.2f}')"
+echo "(e-raw) raw UPDATE of $TAKE right after an import:   $FRESH_RAW s"
+echo "(e) dialpool allocate of $FRESH_ALLOCATED right after an import: $FRESH_S s"
+python3 -c "print(f'ratio (e)/(e-raw): {float(\"$FRESH_S\") / float(\"$FRESH_RAW\"):.2f}')"

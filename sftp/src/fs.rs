@@ -109,6 +109,7 @@ impl Partner {
         for folder in FOLDERS {
             tokio::fs::create_dir_all(root.join(folder)).await?;
         }
+        remove_abandoned_uploads(&root.join("inbox")).await;
         Ok(Partner { pool, login, root, handles: HashMap::new(), next_handle: 0 })
     }
 
@@ -269,6 +270,31 @@ impl Partner {
             }
         }
         Ok(())
+    }
+}
+
+/// How long an upload may go without a write before its temporary file is taken for
+/// abandoned: longer than the server's inactivity timeout, after which no session that
+/// could still write it is alive.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Removes the temporary files of uploads whose server died mid-way (a `kill -9`, a lost
+/// machine): nothing else would, and they count against the quota.
+async fn remove_abandoned_uploads(inbox: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(inbox).await else { return };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(UPLOADING) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .await
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_AFTER));
+        if stale && tokio::fs::remove_file(entry.path()).await.is_ok() {
+            tracing::info!(file = %entry.path().display(), "removed an upload abandoned by a server that stopped");
+        }
     }
 }
 

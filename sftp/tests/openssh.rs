@@ -515,3 +515,27 @@ async fn paramiko_gets_a_prompt_refusal_and_its_put_of_a_duplicate_succeeds() {
     assert_eq!(duplicate["ok"], true, "put() stats the name after closing it: {duplicate}");
     drop.wait_for("SELECT count(*) FROM sftp_uploads WHERE outcome = 'duplicate'", 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_left_by_a_server_killed_mid_way_does_not_hold_the_quota_for_ever() {
+    // What a server killed mid-upload leaves: its temporary file, no longer written to.
+    let drop = drop_box(Some(1), None).await;
+    let inbox = drop.root().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let stale = inbox.join(".uploading-0123456789abcdef");
+    std::fs::write(&stale, "phone\n+7916").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(an_hour_ago).unwrap();
+    // One being written right now by another session is left alone.
+    let live = inbox.join(".uploading-fedcba9876543210");
+    std::fs::write(&live, "phone\n").unwrap();
+
+    numbers_file(&drop.dir.join("n.csv"), 10, 0);
+    let quota_one_file = drop.sftp_with_key("put n.csv /inbox/n.csv\n");
+    assert!(!stale.exists(), "the abandoned upload is gone");
+    assert!(live.exists(), "a recent one may still be written");
+    assert!(!quota_one_file.status.success(), "the live upload still counts: {}", text(&quota_one_file));
+    std::fs::remove_file(&live).unwrap();
+    let now = drop.sftp_with_key("put n.csv /inbox/n.csv\n");
+    assert!(now.status.success(), "{}", text(&now));
+}

@@ -150,7 +150,9 @@ async fn numbers_stored_before_zones_were_derived_are_placed_when_the_column_arr
     client
         .batch_execute(
             "DELETE FROM schema_migrations WHERE version = 17;
-             ALTER TABLE exports DROP COLUMN withheld_dnc;
+             ALTER TABLE exports DROP COLUMN withheld_dnc, DROP COLUMN partial_path;
+             ALTER TABLE sftp_uploads DROP CONSTRAINT sftp_uploads_outcome_check,
+                 ADD CONSTRAINT sftp_uploads_outcome_check CHECK (outcome IN ('queued', 'duplicate'));
              ALTER TABLE phone_numbers DROP COLUMN zone_set;
              DROP TABLE phone_zone_sets;
              INSERT INTO providers (tenant_id, code, name) VALUES (1, 'p', 'P');

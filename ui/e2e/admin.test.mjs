@@ -446,3 +446,58 @@ test("an administrator adds a remote host, confirms the key its test shows, and 
   assert.equal(schedules.status(), 200, await schedules.text());
   assert.ok(!(await schedules.text()).includes("Own drop"), "the remote's schedule went with it");
 }));
+
+/** A walk over nodes 0..n-1 that takes every ordered pair (a, b), a ≠ b, once as a step:
+ * an Eulerian circuit of the complete directed graph (Hierholzer). */
+function everyOrderedPair(n) {
+  const next = Array.from({ length: n }, (_, a) => Array.from({ length: n }, (_, b) => b).filter((b) => b !== a));
+  const stack = [0];
+  const walk = [];
+  while (stack.length) {
+    const at = stack[stack.length - 1];
+    if (next[at].length) stack.push(next[at].pop());
+    else walk.push(stack.pop());
+  }
+  return walk.reverse();
+}
+
+test("every menu entry opens after every other one: no blank page, no page error, no console error", withPage(async (page) => {
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  // Requests in flight, streams aside: a page is looked at once its data has come, as a
+  // person looks at it (a page may break only when its data lands).
+  const inFlight = new Set();
+  const streaming = (request) => request.resourceType() === "eventsource" || request.url().includes("/events");
+  page.on("request", (request) => streaming(request) || inFlight.add(request));
+  page.on("requestfinished", (request) => inFlight.delete(request));
+  page.on("requestfailed", (request) => inFlight.delete(request));
+  const settled = async () => {
+    for (let quiet = 0; quiet < 3; ) {
+      await page.waitForTimeout(30);
+      quiet = inFlight.size === 0 ? quiet + 1 : 0;
+    }
+  };
+  const nav = page.getByRole("navigation", { name: "main" });
+  const entries = await nav.getByRole("link").evaluateAll((links) => links.map((a) => ({ name: a.textContent.trim(), href: a.getAttribute("href") })));
+  assert.ok(entries.length >= 15, JSON.stringify(entries));
+  const walk = everyOrderedPair(entries.length);
+  assert.equal(walk.length, entries.length * (entries.length - 1) + 1);
+  let from = null;
+  for (const index of walk) {
+    const entry = entries[index];
+    // Client-side navigation, as a person clicks through the menu.
+    await nav.getByRole("link", { name: entry.name, exact: true }).click();
+    await page.waitForURL((url) => url.pathname === entry.href);
+    await page.locator("main h2, main [data-testid=page-failed]").first().waitFor();
+    await settled();
+    const failed = await page.getByTestId("page-failed").count();
+    const text = (await page.locator("main").innerText()).trim();
+    if (failed || !text || problems.length || !(await nav.isVisible())) {
+      throw new Error(`${from} → ${entry.name}: ${failed ? "the page failed" : !text ? "a blank page" : "the menu is gone"}\n${problems.join("\n")}`);
+    }
+    from = entry.name;
+  }
+}));

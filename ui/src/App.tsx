@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { NavLink, Navigate, Route, Routes } from "react-router-dom";
+import { NavLink, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { ErrorBoundary, type FallbackProps } from "react-error-boundary";
 import { api, ensureOk, setCsrfToken, unwrap, type Schemas } from "./api/client";
 import { ErrorText } from "./components/ui";
 import { I18nContext, LOCALES, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
@@ -170,10 +171,25 @@ function ChangePassword({ forced }: { forced?: boolean }) {
   );
 }
 
+/** What a page that failed shows instead of itself. */
+function PageFailed({ error, resetErrorBoundary }: FallbackProps) {
+  const { t } = useI18n();
+  return (
+    <section className="panel" role="alert" data-testid="page-failed">
+      <h2>{t("pageFailed")}</h2>
+      <p className="error">{error instanceof Error ? error.message : String(error)}</p>
+      <button className="primary" onClick={resetErrorBoundary}>
+        {t("retry")}
+      </button>
+    </section>
+  );
+}
+
 function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: string) => void }) {
   const { t, locale, setLocale } = useI18n();
   const queryClient = useQueryClient();
   const pages = PAGES.filter((p) => allowed(me, p.permission));
+  const location = useLocation();
   async function signOut() {
     await api.POST("/api/v1/auth/logout");
     setCsrfToken(null);
@@ -214,6 +230,14 @@ function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: s
         </div>
       </nav>
       <main>
+        {/* A page that fails shows what failed and a retry; the menu stays, and moving
+            to another page leaves the failure behind. */}
+        <ErrorBoundary
+          FallbackComponent={PageFailed}
+          resetKeys={[location.pathname]}
+          onReset={() => queryClient.resetQueries()}
+          onError={(error) => console.warn("page failed", error)}
+        >
         <Routes>
           {pages.map((p) => (
             <Route key={p.path} path={p.path} element={p.element(me)} />
@@ -224,6 +248,7 @@ function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: s
           <Route path="/account" element={<ChangePassword />} />
           <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />
         </Routes>
+        </ErrorBoundary>
       </main>
     </div>
   );

@@ -8,6 +8,7 @@ import { DataTable, ErrorText } from "../components/ui";
 import { formatBytes, formatDate, percent } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 import { readListState } from "../lib/listState";
+import { useCatalog } from "../lib/catalog";
 
 type Task = Schemas["ImportTaskView"];
 
@@ -60,10 +61,7 @@ function UploadForm({ onStarted }: { onStarted: (task: Task) => void }) {
   const [sent, setSent] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
   const input = useRef<HTMLInputElement>(null);
-  const providers = useQuery({
-    queryKey: ["providers", "all"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/providers", { params: { query: { limit: 500 } } })),
-  });
+  const { providers } = useCatalog();
   function drop(e: DragEvent) {
     e.preventDefault();
     setOver(false);
@@ -93,7 +91,7 @@ function UploadForm({ onStarted }: { onStarted: (task: Task) => void }) {
         <label>
           {t("provider")}
           <select name="provider_id" required>
-            {providers.data?.items.map((p) => (
+            {providers.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.code} — {p.name}
               </option>

@@ -7,6 +7,7 @@ import { DataTable, ErrorText } from "../components/ui";
 import { useI18n } from "../lib/i18n";
 import { readListState, withFilter } from "../lib/listState";
 import { MAPPING_FIELDS, formatMapping, parseMapping, type MappingRow } from "../lib/mapping";
+import { queryKeys } from "../lib/queryKeys";
 
 type Provider = Schemas["Provider"];
 
@@ -16,7 +17,7 @@ export function ProvidersPage() {
   const state = readListState(params);
   const [editing, setEditing] = useState<Provider | "new" | null>(null);
   const list = useQuery({
-    queryKey: ["providers", params.toString()],
+    queryKey: queryKeys.providersPage(params.toString()),
     queryFn: async () =>
       unwrap(await api.GET("/api/v1/providers", { params: { query: { cursor: state.cursor, sort: state.sort, q: state.filters.q } } })),
   });
@@ -69,7 +70,8 @@ function ProviderForm({ provider, onDone }: { provider: Provider | null; onDone:
     try {
       if (provider) unwrap(await api.PUT("/api/v1/providers/{id}", { params: { path: { id: provider.id } }, body }));
       else unwrap(await api.POST("/api/v1/providers", { body }));
-      await queryClient.invalidateQueries({ queryKey: ["providers"] });
+      await queryClient.invalidateQueries({ queryKey: queryKeys.providersAny });
+      await queryClient.invalidateQueries({ queryKey: queryKeys.allProviders });
       onDone();
     } catch (err) {
       setError(err);
@@ -163,6 +165,7 @@ export function GeosPage() {
       setError(null);
       (e.target as HTMLFormElement).reset();
       await queryClient.invalidateQueries({ queryKey: ["geos"] });
+      await queryClient.invalidateQueries({ queryKey: queryKeys.allGeos });
     } catch (err) {
       setError(err);
     }

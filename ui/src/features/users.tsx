@@ -7,6 +7,7 @@ import { DataTable, ErrorText } from "../components/ui";
 import { formatDate } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 import { readListState, withFilter } from "../lib/listState";
+import { useCatalog } from "../lib/catalog";
 
 function usePermissions() {
   return useQuery({ queryKey: ["permissions"], queryFn: async () => unwrap(await api.GET("/api/v1/permissions")) });
@@ -16,20 +17,13 @@ function useAllRoles() {
   return useQuery({ queryKey: ["roles", "all"], queryFn: async () => unwrap(await api.GET("/api/v1/roles", { params: { query: { limit: 500 } } })) });
 }
 
-function useAllProviders() {
-  return useQuery({
-    queryKey: ["providers", "all"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/providers", { params: { query: { limit: 500 } } })),
-  });
-}
-
 export function UsersPage() {
   const { t, locale } = useI18n();
   const [params, setParams] = useSearchParams();
   const state = readListState(params);
   const queryClient = useQueryClient();
   const roles = useAllRoles();
-  const providers = useAllProviders();
+  const { providers } = useCatalog();
   const [error, setError] = useState<unknown>(null);
   const list = useQuery({
     queryKey: ["users", params.toString()],
@@ -65,7 +59,7 @@ export function UsersPage() {
       setError(err);
     }
   }
-  const providerCode = (id: number) => providers.data?.items.find((p) => p.id === id)?.code ?? `#${id}`;
+  const providerCode = (id: number) => providers.find((p) => p.id === id)?.code ?? `#${id}`;
   return (
     <>
       <h2>{t("users")}</h2>
@@ -104,7 +98,7 @@ export function UsersPage() {
         <fieldset>
           <legend>{t("scopes")}</legend>
           <div className="checks">
-            {providers.data?.items.map((p) => (
+            {providers.map((p) => (
               <label key={p.id}>
                 <input type="checkbox" name="providers" value={p.id} /> {p.code}
               </label>

@@ -1,14 +1,15 @@
 // Lists most pages pick from (providers, geos, statuses, projects), cached and shared.
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
+import { queryKeys } from "./queryKeys";
 
 export function useCatalog() {
   const providers = useQuery({
-    queryKey: ["providers", "all"],
+    queryKey: queryKeys.allProviders,
     queryFn: async () => unwrap(await api.GET("/api/v1/providers", { params: { query: { limit: 500 } } })).items,
   });
   const geos = useQuery({
-    queryKey: ["geos", "all"],
+    queryKey: queryKeys.allGeos,
     queryFn: async () => unwrap(await api.GET("/api/v1/geos", { params: { query: { limit: 500, sort: "code" } } })).items,
   });
   return { providers: providers.data ?? [], geos: geos.data ?? [] };

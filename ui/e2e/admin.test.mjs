@@ -461,7 +461,10 @@ function everyOrderedPair(n) {
   return walk.reverse();
 }
 
-test("every menu entry opens after every other one: no blank page, no page error, no console error", withPage(async (page) => {
+/** Clicks through every ordered pair of the menu's entries (client-side navigation) and
+ * fails on a failed or blank page, a page error, a console error (a refused request is
+ * one), or a menu that is gone. Each page is looked at once its data has come. */
+async function walkTheMenu(page) {
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
@@ -482,13 +485,11 @@ test("every menu entry opens after every other one: no blank page, no page error
   };
   const nav = page.getByRole("navigation", { name: "main" });
   const entries = await nav.getByRole("link").evaluateAll((links) => links.map((a) => ({ name: a.textContent.trim(), href: a.getAttribute("href") })));
-  assert.ok(entries.length >= 15, JSON.stringify(entries));
   const walk = everyOrderedPair(entries.length);
   assert.equal(walk.length, entries.length * (entries.length - 1) + 1);
   let from = null;
   for (const index of walk) {
     const entry = entries[index];
-    // Client-side navigation, as a person clicks through the menu.
     await nav.getByRole("link", { name: entry.name, exact: true }).click();
     await page.waitForURL((url) => url.pathname === entry.href);
     await page.locator("main h2, main [data-testid=page-failed]").first().waitFor();
@@ -500,4 +501,48 @@ test("every menu entry opens after every other one: no blank page, no page error
     }
     from = entry.name;
   }
+  return entries;
+}
+
+test("every menu entry opens after every other one: no blank page, no page error, no console error", withPage(async (page) => {
+  const entries = await walkTheMenu(page);
+  assert.ok(entries.length >= 15, JSON.stringify(entries));
 }));
+
+test("a manager sees only what a manager may do, and no page asks the server for more", async () => {
+  const admin = await browser.newPage();
+  await signIn(admin);
+  const roles = await (await admin.request.get(`${baseUrl}/api/v1/roles?limit=100`)).json();
+  const manager = roles.items.find((r) => r.name === "manager");
+  const csrf = (await (await admin.request.get(`${baseUrl}/api/v1/me`)).json()).csrf_token;
+  const created = await admin.request.post(`${baseUrl}/api/v1/users`, {
+    headers: { "x-csrf-token": csrf },
+    data: { email: "e2e-manager@example.com", display_name: "Manager", password: "manager password long", role_id: manager.id, locale: "en", scopes: {} },
+  });
+  assert.equal(created.status(), 201, await created.text());
+  await admin.close();
+
+  const page = await browser.newPage();
+  page.setDefaultTimeout(20_000);
+  try {
+    await page.goto(`${baseUrl}/`);
+    await page.getByLabel("E-mail").fill("e2e-manager@example.com");
+    await page.getByLabel("Password").fill("manager password long");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    // A user an administrator made chooses a password of their own first.
+    await page.getByText("Choose a new password before you continue.").waitFor();
+    await page.getByLabel("Current password").fill("manager password long");
+    await page.getByLabel("New password").fill("manager's own password");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    await page.getByRole("link", { name: "Projects", exact: true }).click();
+    await page.getByRole("table", { name: "Projects" }).waitFor();
+    for (const action of ["Dry run", "Allocate now"]) {
+      assert.equal(await page.getByRole("button", { name: action }).count(), 0, `${action} is not offered`);
+    }
+    assert.equal(await page.getByRole("link", { name: "Create" }).count(), 0, "Create is not offered");
+    await walkTheMenu(page);
+  } finally {
+    await page.close();
+  }
+});

@@ -24,7 +24,7 @@ type Me = Schemas["Me"];
 /** Pages in the navigation, each shown to callers holding its permission. */
 const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
   { path: "/today", label: "dashboard", permission: "projects.read", element: () => <DashboardPage /> },
-  { path: "/projects", label: "projects", permission: "projects.read", element: () => <ProjectsPage /> },
+  { path: "/projects", label: "projects", permission: "projects.read", element: (me) => <ProjectsPage canWrite={allowed(me, "projects.write")} /> },
   { path: "/conversion", label: "conversion", permission: "conversion.read", element: () => <ConversionPage /> },
   {
     path: "/numbers",
@@ -242,9 +242,9 @@ function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: s
           {pages.map((p) => (
             <Route key={p.path} path={p.path} element={p.element(me)} />
           ))}
-          {allowed(me, "projects.read") && <Route path="/projects/deleted" element={<DeletedProjectsPage />} />}
+          {allowed(me, "projects.read") && <Route path="/projects/deleted" element={<DeletedProjectsPage canWrite={allowed(me, "projects.write")} />} />}
           {allowed(me, "numbers.read") && <Route path="/numbers/:phone" element={<NumberDetailPage />} />}
-          {allowed(me, "projects.read") && <Route path="/projects/:id" element={<ProjectEditor />} />}
+          {allowed(me, "projects.read") && <Route path="/projects/:id" element={<ProjectEditor canWrite={allowed(me, "projects.write")} />} />}
           <Route path="/account" element={<ChangePassword />} />
           <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />
         </Routes>

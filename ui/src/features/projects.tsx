@@ -16,7 +16,8 @@ type ProjectRun = Schemas["ProjectRun"];
 
 const WEEKDAY_KEYS: MessageKey[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-export function ProjectsPage() {
+/** `canWrite`: the signed-in user holds `projects.write` (create, change, allocate). */
+export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [report, setReport] = useState<Report | null>(null);
@@ -40,13 +41,17 @@ export function ProjectsPage() {
     <>
       <h2>{t("projects")}</h2>
       <div className="toolbar">
-        <Link className="button primary" to="/projects/new">
-          {t("create")}
-        </Link>
-        <button onClick={() => allocate(true)}>{t("dryRun")}</button>
-        <button className="primary" onClick={() => allocate(false)}>
-          {t("allocateNow")}
-        </button>
+        {canWrite && (
+          <>
+            <Link className="button primary" to="/projects/new">
+              {t("create")}
+            </Link>
+            <button onClick={() => allocate(true)}>{t("dryRun")}</button>
+            <button className="primary" onClick={() => allocate(false)}>
+              {t("allocateNow")}
+            </button>
+          </>
+        )}
         <Link to="/projects/deleted">{t("deletedProjects")}</Link>
       </div>
       <ErrorText error={list.error ?? error} />
@@ -165,7 +170,9 @@ const EMPTY: ProjectInput = {
   holidays: [],
 };
 
-export function ProjectEditor() {
+/** Read-only without `canWrite`: no save, no delete, no preview (which allocates in a
+ * rolled-back transaction and needs the same permission). */
+export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
   const { t } = useI18n();
   const { id } = useParams();
   const projectId = id && id !== "new" ? Number(id) : null;
@@ -216,7 +223,7 @@ export function ProjectEditor() {
 
   // The preview follows the form, a moment after the last change.
   useEffect(() => {
-    if (!body || !body.name) return;
+    if (!canWrite || !body || !body.name) return;
     const timer = setTimeout(async () => {
       try {
         const result = unwrap(await api.POST("/api/v1/allocation/preview", { body: { project_id: projectId, project: body } }));
@@ -228,7 +235,7 @@ export function ProjectEditor() {
     }, 400);
     return () => clearTimeout(timer);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [bodyKey, projectId]);
+  }, [bodyKey, projectId, canWrite]);
 
   if (!doc || !body) return <ErrorText error={error} />;
   const set = (patch: Partial<ProjectInput>) => setDoc({ ...doc, ...patch });
@@ -381,11 +388,13 @@ export function ProjectEditor() {
       </section>
       <ErrorText error={error} />
       <div className="toolbar">
-        <button className="primary" type="submit">
-          {t("save")}
-        </button>
-        <Link to="/projects">{t("cancel")}</Link>
-        {projectId && (
+        {canWrite && (
+          <button className="primary" type="submit">
+            {t("save")}
+          </button>
+        )}
+        <Link to="/projects">{canWrite ? t("cancel") : t("back")}</Link>
+        {canWrite && projectId && (
           <button type="button" className="danger" onClick={remove}>
             {t("delete")}
           </button>
@@ -410,7 +419,7 @@ function PreviewSummary({ run }: { run: ProjectRun | undefined }) {
   );
 }
 
-export function DeletedProjectsPage() {
+export function DeletedProjectsPage({ canWrite }: { canWrite: boolean }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [message, setMessage] = useState<string | null>(null);
@@ -461,10 +470,14 @@ export function DeletedProjectsPage() {
               <td className="num">{p.numbers}</td>
               <td className="num">{p.conversion != null ? `${(p.conversion * 100).toFixed(1)}%` : "–"}</td>
               <td>
-                <button onClick={() => restore(p.id)}>{t("restore")}</button>{" "}
-                <button className="danger" onClick={() => purge(p.id, p.name)}>
-                  {t("purge")}
-                </button>
+                {canWrite && (
+                  <>
+                    <button onClick={() => restore(p.id)}>{t("restore")}</button>{" "}
+                    <button className="danger" onClick={() => purge(p.id, p.name)}>
+                      {t("purge")}
+                    </button>
+                  </>
+                )}
               </td>
             </tr>
           ))}

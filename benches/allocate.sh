@@ -27,7 +27,7 @@ export DATABASE_URL=$URL
 
 scripts/setup.sh
 scripts/build-ui.sh
-cargo build --release --quiet -p dialpool-api
+cargo build --release --quiet -p dialpool-api -p dialpool-fixtures
 BIN=${CARGO_TARGET_DIR:-target}/release/dialpool
 psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$URL" "$@"; }
 
@@ -115,7 +115,7 @@ ONE_ALLOCATED=$(python3 -c "import json; print(json.load(open('/tmp/dialpool-ben
 FRESH=${FRESH:-500000}
 TAKE=$((FRESH / 5))
 GEN=${CARGO_TARGET_DIR:-target}/release/dialpool-gen
-cargo build --release --quiet -p dialpool-fixtures
+cargo build --release --quiet -p dialpool-api -p dialpool-fixtures
 mkdir -p bench-data
 [ -s "bench-data/fresh-$FRESH.csv" ] || "$GEN" csv --rows "$FRESH" --out "bench-data/fresh-$FRESH.csv"
 fresh_import() {

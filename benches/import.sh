@@ -22,7 +22,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 "$SERVER/$DB")
 scripts/setup.sh
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 cargo build --release -q -p dialpool-api -p dialpool-fixtures
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$DATA"
 raw="$DATA/numbers-$ROWS.csv"
 normalised="$DATA/normalised-$ROWS.csv"

@@ -11,6 +11,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = Cli::parse();
+    // A command whose reader went away (`dialpool … --json | head -1`) ends quietly, as
+    // Unix tools do, instead of panicking on the write. Not for the long-running ones,
+    // which write to sockets and must outlive a peer that hangs up.
+    if !matches!(cli.command, Command::Serve(_) | Command::Jobs(_) | Command::Sftp(_)) {
+        sigpipe::reset();
+    }
     // A server logs what it does; other commands print their results and errors
     // themselves, so their logs stay off unless DIALPOOL_LOG asks for them.
     let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "off" };

@@ -93,6 +93,12 @@ pub enum Error {
     /// credentials, offered another host key, or failed a file operation.
     #[error("{remote}: {message}")]
     Remote { remote: String, message: String },
+
+    /// The database refused a value or a change for what the data says (SQLSTATE class
+    /// 22 or 23): a value it cannot hold, or a row other rows still use. Mapped in
+    /// [`from_database`] so no route turns such a refusal into a server error.
+    #[error("{message}")]
+    Integrity { field: Option<String>, message: String, conflict: bool },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -110,6 +116,8 @@ impl Error {
             | Error::Io { .. }
             | Error::Worker(_) => ErrorKind::Internal,
             Error::Remote { .. } => ErrorKind::Upstream,
+            Error::Integrity { conflict: true, .. } => ErrorKind::Conflict,
+            Error::Integrity { conflict: false, .. } => ErrorKind::InvalidInput,
         }
     }
 
@@ -162,7 +170,63 @@ fn is_unavailable(error: &tokio_postgres::Error) -> bool {
 
 impl From<tokio_postgres::Error> for Error {
     fn from(error: tokio_postgres::Error) -> Self {
-        if is_unavailable(&error) { Error::Unavailable(error) } else { Error::Database(error) }
+        if is_unavailable(&error) {
+            return Error::Unavailable(error);
+        }
+        from_database(&error).unwrap_or(Error::Database(error))
+    }
+}
+
+/// The constraint and data errors PostgreSQL reports, as domain errors naming what is at
+/// fault; `None` for anything else (a server error). SQLSTATEs and constraint names are
+/// read here and nowhere else.
+fn from_database(error: &tokio_postgres::Error) -> Option<Error> {
+    use tokio_postgres::error::SqlState;
+    let db = error.as_db_error()?;
+    let code = db.code();
+    // "Key (tenant_id, status_id)=(1, 7) is still referenced from table "disposition_map"."
+    let referencing = || {
+        db.detail()
+            .and_then(|d| d.split("referenced from table ").nth(1))
+            .map(|t| t.trim_end_matches('.').trim_matches('"').replace('_', " "))
+    };
+    // A constraint is named table_column_kind: the column is what the caller wrote.
+    let field = || {
+        db.column().map(str::to_owned).or_else(|| {
+            let constraint = db.constraint()?;
+            let table = db.table().unwrap_or_default();
+            let rest = constraint.strip_prefix(table)?.trim_start_matches('_');
+            let column =
+                ["_check", "_fkey", "_key", "_not_null"].iter().find_map(|s| rest.strip_suffix(s))?;
+            Some(column.to_owned())
+        })
+    };
+    let integrity = |field: Option<String>, message: String, conflict: bool| {
+        Some(Error::Integrity { field, message, conflict })
+    };
+    match code {
+        c if *c == SqlState::FOREIGN_KEY_VIOLATION => match referencing() {
+            Some(user) => {
+                integrity(field(), format!("it is still used by {user}: remove or change those first"), true)
+            }
+            None => integrity(
+                field(),
+                format!("{} names something that does not exist", field().unwrap_or("a value".into())),
+                false,
+            ),
+        },
+        c if *c == SqlState::UNIQUE_VIOLATION => {
+            integrity(field(), format!("{} is already taken", field().unwrap_or("the value".into())), true)
+        }
+        c if *c == SqlState::CHECK_VIOLATION || *c == SqlState::NOT_NULL_VIOLATION => integrity(
+            field(),
+            format!("{} is not an accepted value ({})", field().unwrap_or("a value".into()), db.message()),
+            false,
+        ),
+        c if c.code().starts_with("22") => {
+            integrity(field(), format!("a value cannot be stored: {}", db.message()), false)
+        }
+        _ => None,
     }
 }
 

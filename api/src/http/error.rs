@@ -110,6 +110,7 @@ impl IntoResponse for ApiError {
             ApiError::Engine(dialpool_engine::Error::InvalidArgument { field, .. }) => {
                 Some((*field).to_owned())
             }
+            ApiError::Engine(dialpool_engine::Error::Integrity { field, .. }) => field.clone(),
             _ => None,
         };
         let problem = Problem {

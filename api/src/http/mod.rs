@@ -254,9 +254,9 @@ pub fn router(state: AppState) -> Router {
     let max_upload = state.config.max_upload_bytes;
     let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_v1()).split_for_parts();
     let doc = openapi();
-    let api = api.route_layer(DefaultBodyLimit::max(
-        usize::try_from(max_upload).unwrap_or(usize::MAX).saturating_add(64 * 1024),
-    ));
+    let api = api.route_layer(axum::middleware::from_fn(extract::refuse_nul)).route_layer(
+        DefaultBodyLimit::max(usize::try_from(max_upload).unwrap_or(usize::MAX).saturating_add(64 * 1024)),
+    );
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc))

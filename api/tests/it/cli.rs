@@ -324,3 +324,22 @@ async fn an_import_killed_half_way_leaves_nothing_and_runs_again() {
     assert_eq!(count(&db, "SELECT count(*) FROM phone_numbers").await, rows);
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    // `dialpool openapi | head -c 1`: the document is far larger than a pipe holds.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dialpool"))
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(output.status.success() || output.status.signal() == Some(13), "{:?}", output.status);
+}

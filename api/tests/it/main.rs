@@ -3,6 +3,7 @@
 mod api;
 mod calls;
 mod cli;
+mod contract;
 mod conversion;
 mod dashboard;
 mod exports;

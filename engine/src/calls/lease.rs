@@ -259,9 +259,18 @@ pub async fn release(
     project_id: i64,
     phones: &[i64],
 ) -> Result<u64> {
+    let not_found = || Error::NotFound { entity: "project", key: project_id.to_string() };
     if scope.project_filter().is_some_and(|ids| !ids.contains(&project_id)) {
-        return Err(Error::NotFound { entity: "project", key: project_id.to_string() });
+        return Err(not_found());
     }
+    // Another tenant's project, or none: the same answer as for every route taking an id.
+    client
+        .query_opt(
+            "SELECT 1 FROM projects WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+            &[&tenant.0, &project_id],
+        )
+        .await?
+        .ok_or_else(not_found)?;
     Ok(client
         .execute(
             "UPDATE phone_numbers SET leased_until = NULL, updated_at = now()

@@ -529,6 +529,14 @@ async fn an_upload_left_by_a_server_killed_mid_way_does_not_hold_the_quota_for_e
     // One being written right now by another session is left alone.
     let live = inbox.join(".uploading-fedcba9876543210");
     std::fs::write(&live, "phone\n").unwrap();
+    // Its time from this process's clock, as the server reads ages by (the file system's
+    // own stamp may follow another clock, as under libfaketime).
+    std::fs::File::options()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
 
     numbers_file(&drop.dir.join("n.csv"), 10, 0);
     let quota_one_file = drop.sftp_with_key("put n.csv /inbox/n.csv\n");

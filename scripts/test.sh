@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test: the Rust tests against a real PostgreSQL
-# (each test in a database of its own, dropped afterwards), the UI's lint, type-check and
-# unit tests, the OpenAPI drift checks, and the browser test in headless Chromium.
+# (each test in a database of its own, dropped afterwards; among them the fault-injection,
+# hostile-file, permission-matrix, SFTP and phone-equivalence suites), the UI's lint,
+# type-check and unit tests, the OpenAPI drift checks, schema fuzzing of the API, and the
+# browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --browser
@@ -13,6 +15,8 @@ npm --prefix ui run --silent check:api
 npm --prefix ui run --silent lint
 npm --prefix ui run --silent typecheck
 npm --prefix ui run --silent test
-echo "== ui: browser test" >&2
 cargo build --quiet -p dialpool-api --bin dialpool
+echo "== api: schema fuzzing (schemathesis over /api/openapi.json)" >&2
+EXAMPLES=${FUZZ_EXAMPLES:-10} scripts/fuzz-api.sh
+echo "== ui: browser test" >&2
 npm --prefix ui run --silent test:browser

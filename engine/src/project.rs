@@ -27,7 +27,8 @@ pub const MAX_DAILY_QUOTA: i32 = 10_000_000;
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// Set by the server; ignored on input.
-    #[serde(default, skip_deserializing)]
+    #[serde(default)]
+    #[schema(read_only)]
     pub id: i64,
     pub provider_id: Option<i64>,
     pub geo_id: Option<i64>,

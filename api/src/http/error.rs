@@ -32,6 +32,8 @@ pub enum ApiError {
     Throttled(i64),
     #[error("the upload is larger than the limit of {0} bytes")]
     PayloadTooLarge(u64),
+    #[error("upload rejected: {0}")]
+    UploadTooLarge(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -80,7 +82,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled", "Too many attempts"),
-            ApiError::PayloadTooLarge(_) => {
+            ApiError::PayloadTooLarge(_) | ApiError::UploadTooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
@@ -156,10 +158,16 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
     }
 }
 
+impl From<axum::extract::multipart::MultipartRejection> for ApiError {
+    fn from(rejection: axum::extract::multipart::MultipartRejection) -> Self {
+        ApiError::BadRequest(format!("not a multipart/form-data upload: {}", rejection.body_text()))
+    }
+}
+
 impl From<axum::extract::multipart::MultipartError> for ApiError {
     fn from(error: axum::extract::multipart::MultipartError) -> Self {
         if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::BadRequest(format!("upload rejected: {}", error.body_text()))
+            ApiError::UploadTooLarge(error.body_text())
         } else {
             ApiError::BadRequest(format!("malformed upload: {}", error.body_text()))
         }

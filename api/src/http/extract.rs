@@ -24,6 +24,18 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
+/// An upload's form; a body that is not one (no boundary, wrong type) is a problem+json
+/// 400 like any other bad request, not axum's plain text.
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Multipart::from_request(request, state).await.map(Multipart).map_err(ApiError::from)
+    }
+}
+
 /// JSON bodies this large at most are looked through for NUL characters; a larger one is
 /// an upload (multipart) or refused by the body limit anyway.
 const JSON_BODY_MAX: usize = 16 << 20;

@@ -250,6 +250,14 @@ pub fn openapi_json() -> String {
     text
 }
 
+/// One event of a `text/event-stream` response, as the document describes each: its name
+/// and its data (JSON text of the schema the route's description names).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ServerSentEvent {
+    pub event: String,
+    pub data: String,
+}
+
 pub fn router(state: AppState) -> Router {
     let max_upload = state.config.max_upload_bytes;
     let (api, _) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_v1()).split_for_parts();

@@ -12,6 +12,7 @@ mod hostile;
 mod http;
 mod jobs;
 mod numbers;
+mod permissions;
 mod projects;
 mod support;
 mod webhooks;

@@ -3106,6 +3106,14 @@ export interface components {
         } | {
             filter: components["schemas"]["Filter"];
         };
+        /**
+         * @description One event of a `text/event-stream` response, as the document describes each: its name
+         *     and its data (JSON text of the schema the route's description names).
+         */
+        ServerSentEvent: {
+            event: string;
+            data: string;
+        };
         SftpAccount: {
             /** Format: int64 */
             id: number;
@@ -3266,6 +3274,11 @@ export interface components {
          *     geo also matches its regions.
          */
         Source: {
+            /**
+             * Format: int64
+             * @description Set by the server; ignored on input.
+             */
+            readonly id?: number;
             /** Format: int64 */
             provider_id?: number | null;
             /** Format: int64 */
@@ -3878,6 +3891,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConversionReport"];
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
                 };
             };
             /** @description An error, as RFC 9457 problem details */
@@ -3967,7 +3982,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */
@@ -4280,13 +4295,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file (CSV, XLSX, VICIdial text or Parquet) */
+            /** @description The file, in the export's format */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
+                    "text/tab-separated-values": string;
+                    "application/vnd.apache.parquet": number[];
                 };
             };
             /** @description An error, as RFC 9457 problem details */
@@ -4612,7 +4630,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

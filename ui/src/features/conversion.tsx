@@ -31,16 +31,16 @@ export function ConversionPage() {
   };
   const report = useQuery({
     queryKey: ["conversion", query],
-    queryFn: async () => unwrap(await api.GET("/api/v1/conversion", { params: { query } })),
+    queryFn: async () => asReport(unwrap(await api.GET("/api/v1/conversion", { params: { query } }))),
   });
   // The same filters by day and by provider × geo, for the chart and the heat map.
   const overTime = useQuery({
     queryKey: ["conversion", { ...query, by: "day" }],
-    queryFn: async () => unwrap(await api.GET("/api/v1/conversion", { params: { query: { ...query, by: "day" } } })),
+    queryFn: async () => asReport(unwrap(await api.GET("/api/v1/conversion", { params: { query: { ...query, by: "day" } } }))),
   });
   const heat = useQuery({
     queryKey: ["conversion", { ...query, by: "provider,geo" }],
-    queryFn: async () => unwrap(await api.GET("/api/v1/conversion", { params: { query: { ...query, by: "provider,geo" } } })),
+    queryFn: async () => asReport(unwrap(await api.GET("/api/v1/conversion", { params: { query: { ...query, by: "provider,geo" } } }))),
   });
   // The heat map of hours has its own grouping: the filters alone.
   const filters = { from: query.from, to: query.to, project_id: query.project_id };
@@ -332,4 +332,13 @@ function HourHeatMap({ cells }: { cells: Schemas["HourCell"][] }) {
       </table>
     </>
   );
+}
+
+/** The route answers JSON unless asked for a file (`format=csv|xlsx`); this page asks
+ * for JSON, so anything else is a server fault worth saying so. */
+function asReport(body: unknown): Schemas["ConversionReport"] {
+  if (typeof body !== "object" || body === null || Array.isArray(body) || !("rows" in body)) {
+    throw new Error("the conversion report did not come as JSON");
+  }
+  return body as Schemas["ConversionReport"];
 }

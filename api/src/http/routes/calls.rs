@@ -1,7 +1,7 @@
 //! Dialers and softphones: lease numbers, give them back, screen pop, post call outcomes;
 //! and the calling hours administrators set. Dialers use API tokens with `calls.work`.
 
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use dialpool_engine::calls::files::{self, OutcomeFileRequest, OutcomeFileSummary};
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::http::AppState;
 use crate::http::auth::{Allowed, CallsWork, SettingsManage};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Json, Multipart, Path, Query};
 use crate::http::routes::imports::UploadForm;
 
 /// Lease the next numbers of a project: due retries and call-backs first, then fresh
@@ -175,7 +175,7 @@ pub struct OutcomeFileUpload {
 pub async fn upload_outcomes(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<CallsWork>,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<Json<OutcomeFileSummary>> {
     let mut form =
         UploadForm::read(&state, &caller, &mut multipart, &["format", "time_zone", "region", "project_id"])

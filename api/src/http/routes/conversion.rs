@@ -33,8 +33,10 @@ pub struct ReportParams {
 /// Conversion per day (in each project's zone) × project × provider × geo, grouped by the
 /// dimensions asked for, with totals. Within a manager's projects only.
 #[utoipa::path(get, path = "/conversion", tag = "conversion", params(ReportParams),
-    responses((status = 200, body = ConversionReport,
-        description = "JSON, or the same rows as CSV or XLSX with format=csv|xlsx")))]
+    responses((status = 200, description = "JSON, or the same rows as CSV or XLSX with format=csv|xlsx", content(
+        (ConversionReport = "application/json"),
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
 pub async fn report(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<ConversionRead>,

@@ -58,7 +58,7 @@ pub async fn dashboard(
 /// at once and whenever they change, read every 3 seconds; the stream ends after 5
 /// minutes (an `EventSource` reconnects by itself).
 #[utoipa::path(get, path = "/dashboard/events", tag = "projects",
-    responses((status = 200, content_type = "text/event-stream", body = String)))]
+    responses((status = 200, content_type = "text/event-stream", body = crate::http::ServerSentEvent)))]
 pub async fn dashboard_events(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<ProjectsRead>,

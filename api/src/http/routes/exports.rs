@@ -132,7 +132,11 @@ pub async fn get_export(
 
 /// The export's file, while the server keeps it.
 #[utoipa::path(get, path = "/exports/{id}/file", tag = "exports", params(("id" = i64, Path)),
-    responses((status = 200, description = "The file (CSV, XLSX, VICIdial text or Parquet)", content_type = "application/octet-stream")))]
+    responses((status = 200, description = "The file, in the export's format", content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (String = "text/tab-separated-values"),
+        (Vec<u8> = "application/vnd.apache.parquet")))))]
 pub async fn download_export(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<ExportsCreate>,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ use super::PageParams;
 use crate::http::AppState;
 use crate::http::auth::{Allowed, Caller, ImportsCreate, NumbersRead};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Json, Multipart, Path, Query};
 use crate::http::tasks::{self, ImportTaskView};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -193,7 +193,7 @@ impl UploadForm {
     pub(crate) async fn read(
         state: &AppState,
         caller: &Caller,
-        multipart: &mut Multipart,
+        multipart: &mut axum::extract::Multipart,
         names: &[&str],
     ) -> ApiResult<UploadForm> {
         let mut fields = std::collections::HashMap::new();
@@ -251,7 +251,7 @@ impl UploadForm {
 pub async fn upload(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<ImportsCreate>,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<(StatusCode, Json<ImportTaskView>)> {
     let mut form = UploadForm::read(
         &state,
@@ -363,7 +363,7 @@ pub async fn get_task(
 /// then one `done` event (data: the task, with `import_id` or `error`) and the stream
 /// ends.
 #[utoipa::path(get, path = "/imports/tasks/{task_id}/events", tag = "imports", params(("task_id" = String, Path)),
-    responses((status = 200, content_type = "text/event-stream", body = String)))]
+    responses((status = 200, content_type = "text/event-stream", body = crate::http::ServerSentEvent)))]
 pub async fn task_events(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<NumbersRead>,

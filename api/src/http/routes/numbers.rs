@@ -1,7 +1,7 @@
 //! Stored numbers: the filtered, keyset-paged list, one number's detail, bulk actions; the
 //! do-not-call list; the disposition map.
 
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use dialpool_engine::calls::dispositions::{self, Disposition, DispositionInput};
@@ -21,7 +21,7 @@ use super::imports::UploadForm;
 use crate::http::AppState;
 use crate::http::auth::{Allowed, DncWrite, NumbersRead, NumbersWrite, SettingsManage};
 use crate::http::error::ApiResult;
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Json, Multipart, Path, Query};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -197,7 +197,7 @@ pub struct DncUpload {
 pub async fn upload_dnc(
     State(state): State<AppState>,
     Allowed(caller, _): Allowed<DncWrite>,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<Json<DncSummary>> {
     let mut form =
         UploadForm::read(&state, &caller, &mut multipart, &["reason", "region", "mapping"]).await?;

@@ -343,3 +343,38 @@ fn a_closed_pipe_ends_the_command_quietly() {
     use std::os::unix::process::ExitStatusExt;
     assert!(output.status.success() || output.status.signal() == Some(13), "{:?}", output.status);
 }
+
+#[tokio::test]
+async fn every_listing_commands_json_parses_and_a_missing_database_is_exit_69() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "leadco", "--name", "Lead Co", "--region", "RU"]));
+    // What each command prints with --json, and the keys its documentation promises.
+    let commands: &[(&[&str], &[&str])] = &[
+        (&["migrate", "--json"], &["applied", "database_created"]),
+        (&["provider", "list", "--json"], &[]),
+        (&["forecast", "--json"], &[]),
+        (&["allocate", "--dry-run", "--json"], &["dry_run", "allocated", "projects"]),
+        (&["explain", "+79161234567", "--json"], &["phone", "projects", "rings_in"]),
+        (&["conversion", "refresh", "--json"], &[]),
+        (&["conversion", "report", "--json"], &["rows", "totals"]),
+        (&["jobs", "list", "--json"], &[]),
+        (&["sftp", "account", "list", "--json"], &[]),
+        (&["sftp", "remote", "list", "--json"], &[]),
+    ];
+    for (args, keys) in commands {
+        let output = dialpool(&db, args);
+        let value = json(&output);
+        for key in *keys {
+            assert!(value.get(key).is_some(), "{args:?} lacks '{key}': {value}");
+        }
+    }
+    // Nothing listens on port 9: the database is unavailable, which is exit code 69.
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_dialpool"))
+        .args(["provider", "list", "--json"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:9/nothing")
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(69), "{}", String::from_utf8_lossy(&unreachable.stderr));
+    let wrong = dialpool(&db, &["provider", "list", "--no-such-option"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}

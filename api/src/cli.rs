@@ -10,16 +10,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use dialpool_engine::audit::Actor;
-use dialpool_engine::dnc::{self, DncImportRequest};
-use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::source::{Format, SourceOptions};
-use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
-use dialpool_engine::phone::Region;
-use dialpool_engine::provider::{self, NewProvider};
-use dialpool_engine::tenant::{self, TenantId};
-use dialpool_engine::webhook::send::{Sender, SenderConfig};
-use dialpool_engine::{ErrorKind, access, calls, db};
+use dialpool_engine::ErrorKind;
+use dialpool_engine::TenantId;
+use dialpool_engine::dialing;
+use dialpool_engine::intake::dnc::{self, DncImportRequest};
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::source::{Format, SourceOptions};
+use dialpool_engine::intake::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::intake::provider::{self, NewProvider};
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::tenant;
+use dialpool_engine::platform::webhook::send::{Sender, SenderConfig};
+use dialpool_engine::platform::{access, db};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -375,7 +378,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (mut client, connection) =
                 config.connect(tokio_postgres::NoTls).await.map_err(dialpool_engine::Error::from)?;
             let connection = tokio::spawn(connection);
-            let report = db::migrate(&mut client).await?;
+            let report = dialpool_engine::migrate(&mut client).await?;
             drop(client);
             let _ = connection.await;
             print(
@@ -535,18 +538,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outcomes(OutcomesCommand::Import(args)) => {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
-            let request = calls::files::OutcomeFileRequest {
+            let request = dialing::files::OutcomeFileRequest {
                 tenant,
-                scope: dialpool_engine::access::Scope::All,
+                scope: dialpool_engine::platform::access::Scope::All,
                 display_name: None,
                 path: existing_file(&args.file)?,
-                format: calls::files::Format::parse(&args.format)?,
+                format: dialing::files::Format::parse(&args.format)?,
                 time_zone: args.time_zone.clone(),
                 region: args.region.as_deref().map(Region::parse).transpose()?,
                 project_id: args.project,
                 actor: Actor::system("cli"),
             };
-            let summary = calls::files::import(&pool, request).await?;
+            let summary = dialing::files::import(&pool, request).await?;
             print(args.json, &summary, || {
                 let s = &summary.applied;
                 let mut out = format!(
@@ -561,7 +564,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Conversion(ConversionCommand::Refresh(args)) => {
             let pool = ready_pool(&config, false).await?;
-            let summary = dialpool_engine::conversion::refresh(&pool, args.full).await?;
+            let summary = dialpool_engine::insight::conversion::refresh(&pool, args.full).await?;
             print(args.json, &summary, || {
                 format!(
                     "conversion {}: {} cells recomputed from {} rows, {} written; next from {}",
@@ -577,14 +580,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
-            let query = dialpool_engine::conversion::ConversionQuery {
+            let query = dialpool_engine::insight::conversion::ConversionQuery {
                 by: args.by.clone(),
                 from: args.from,
                 to: args.to,
                 project_id: args.project,
                 ..Default::default()
             };
-            let report = dialpool_engine::conversion::report(&**client, tenant, None, &query).await?;
+            let report =
+                dialpool_engine::insight::conversion::report(&**client, tenant, None, &query).await?;
             print(args.json, &report, || {
                 let rate =
                     |r: Option<f64>| r.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into());
@@ -613,7 +617,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
-            let statuses = dialpool_engine::status::list(&**client, tenant).await?;
+            let statuses = dialpool_engine::pool::status::list(&**client, tenant).await?;
             let status_id = |code: &Option<String>| -> Result<Option<i16>, dialpool_engine::Error> {
                 code.as_ref()
                     .map(|code| {
@@ -656,10 +660,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .into());
                 }
             };
-            let request = dialpool_engine::export::ExportRequest {
+            let request = dialpool_engine::delivery::export::ExportRequest {
                 tenant,
                 project_id: args.project,
-                filter: dialpool_engine::export::ExportFilter {
+                filter: dialpool_engine::delivery::export::ExportFilter {
                     status,
                     provider_id,
                     geo_id,
@@ -670,11 +674,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     never_exported: args.never_exported,
                     limit: args.limit,
                 },
-                options: dialpool_engine::export::ExportOptions {
-                    format: dialpool_engine::export::ExportFormat::parse(&args.format)?,
-                    csv: dialpool_engine::export::CsvOptions {
+                options: dialpool_engine::delivery::export::ExportOptions {
+                    format: dialpool_engine::delivery::export::ExportFormat::parse(&args.format)?,
+                    csv: dialpool_engine::delivery::export::CsvOptions {
                         delimiter,
-                        encoding: dialpool_engine::export::Encoding::parse(&args.encoding)?,
+                        encoding: dialpool_engine::delivery::export::Encoding::parse(&args.encoding)?,
                     },
                     vicidial_list_id: args.vicidial_list_id,
                     set_status,
@@ -684,7 +688,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 expires_at: None,
                 actor: Actor::system("cli"),
             };
-            let summary = dialpool_engine::export::export(&pool, request).await?;
+            let summary = dialpool_engine::delivery::export::export(&pool, request).await?;
             print(args.json, &summary, || {
                 format!(
                     "export {}: {} numbers, {} bytes to {}",
@@ -789,7 +793,7 @@ async fn sized_pool(
     let pool = db::pool(config.clone(), pool_size)?;
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     if migrate {
-        db::migrate(&mut client).await?;
+        dialpool_engine::migrate(&mut client).await?;
     } else if !db::migrations_current(&client).await? {
         return Err(dialpool_engine::Error::invalid(
             "database",
@@ -834,13 +838,15 @@ async fn load_demo(
         _ => Ok(()),
     };
     for (country, region, name, zone) in DEMO_GEOS {
-        let geo = dialpool_engine::geo::NewGeo {
+        let geo = dialpool_engine::intake::geo::NewGeo {
             country: country.into(),
             region: Some(region.into()),
             name: name.into(),
             time_zone: zone.into(),
         };
-        ignore_existing(dialpool_engine::geo::create(&mut **client, tenant, &actor, &geo).await.map(|_| ()))?;
+        ignore_existing(
+            dialpool_engine::intake::geo::create(&mut **client, tenant, &actor, &geo).await.map(|_| ()),
+        )?;
     }
     let dir = std::env::temp_dir().join(format!("dialpool-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("creating a temporary directory for the demo files")?;
@@ -917,7 +923,7 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     // The defaults exist before the first request, so they can be listed and edited at once.
     {
         let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
-        dialpool_engine::schedule::ensure_defaults(&**client).await?;
+        dialpool_engine::platform::schedule::ensure_defaults(&**client).await?;
     }
     let (stop_jobs, jobs_stopping) = tokio::sync::watch::channel(false);
     let stopped = |mut signal: tokio::sync::watch::Receiver<bool>| async move {
@@ -1005,12 +1011,12 @@ async fn delete_expired_exports(pool: deadpool_postgres::Pool, data_dir: PathBuf
         every.tick().await;
         let deleted = match pool.get().await {
             Ok(client) => {
-                match dialpool_engine::export::fail_abandoned(&**client).await {
+                match dialpool_engine::delivery::export::fail_abandoned(&**client).await {
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, "marked failed exports whose process ended"),
                     Err(error) => tracing::warn!(%error, "looking for abandoned exports"),
                 }
-                dialpool_engine::export::delete_expired(&**client, &data_dir).await
+                dialpool_engine::delivery::export::delete_expired(&**client, &data_dir).await
             }
             Err(error) => Err(error.into()),
         };

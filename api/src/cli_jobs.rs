@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use dialpool_engine::audit::Actor;
-use dialpool_engine::job::{self, JobFilter, JobKind, JobRecord, JobScope, JobState, NewJob};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::job::{self, JobFilter, JobKind, JobRecord, JobScope, JobState, NewJob};
 use dialpool_jobs::{Worker, WorkerConfig};
 
 use crate::cli::print;

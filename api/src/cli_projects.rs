@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use dialpool_engine::access::Scope;
-use dialpool_engine::allocate::{self, Request, explain, forecast};
-use dialpool_engine::audit::Actor;
-use dialpool_engine::phone::Region;
-use dialpool_engine::project::{self, ProjectInput, Release, Source, Window};
-use dialpool_engine::provider;
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::insight::explain;
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::intake::provider;
+use dialpool_engine::platform::access::Scope;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::pool::allocate::{self, Request, forecast};
+use dialpool_engine::pool::project::{self, ProjectInput, Release, Source, Window};
 
 use crate::cli::print;
 

@@ -5,11 +5,11 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use dialpool_engine::audit::Actor;
-use dialpool_engine::secret::SecretKey;
-use dialpool_engine::sftp_account::{self, SftpAccountInput};
-use dialpool_engine::sftp_remote::{self, SftpRemoteInput};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::delivery::sftp::account::{self, SftpAccountInput};
+use dialpool_engine::delivery::sftp::remote::{self, SftpRemoteInput};
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::secret::SecretKey;
 
 use crate::cli::print;
 
@@ -227,7 +227,7 @@ pub async fn sftp(
                     .unwrap_or_else(|| serde_json::json!({})),
                 enabled: true,
             };
-            let account = sftp_account::create(&mut **client, tenant, &Actor::system("cli"), &input).await?;
+            let account = account::create(&mut **client, tenant, &Actor::system("cli"), &input).await?;
             print(args.json, &account, || {
                 format!(
                     "added SFTP account {} (#{}) for provider {}",
@@ -236,7 +236,7 @@ pub async fn sftp(
             })
         }
         SftpCommand::Account(SftpAccountCommand::List(args)) => {
-            let accounts = sftp_account::list(&**client, tenant).await?;
+            let accounts = account::list(&**client, tenant).await?;
             print(args.json, &accounts, || {
                 accounts
                     .iter()
@@ -256,7 +256,7 @@ pub async fn sftp(
             })
         }
         SftpCommand::Uploads(args) => {
-            let uploads = sftp_account::uploads(&**client, tenant, args.limit).await?;
+            let uploads = account::uploads(&**client, tenant, args.limit).await?;
             print(args.json, &uploads, || {
                 uploads
                     .iter()
@@ -277,7 +277,7 @@ pub async fn sftp(
         }
         SftpCommand::Remote(command) => remote(pool, &mut client, tenant, command).await,
         SftpCommand::Transfers(args) => {
-            let transfers = sftp_remote::transfers(&**client, tenant, args.remote, args.limit).await?;
+            let transfers = remote::transfers(&**client, tenant, args.remote, args.limit).await?;
             print(args.json, &transfers, || {
                 transfers
                     .iter()
@@ -342,7 +342,7 @@ async fn remote(
                 cron: args.cron,
                 time_zone: args.time_zone,
             };
-            let remote = sftp_remote::create(client, &key, tenant, &Actor::system("cli"), &input).await?;
+            let remote = remote::create(client, &key, tenant, &Actor::system("cli"), &input).await?;
             print(args.json, &remote, || {
                 format!(
                     "added remote {} (#{}) {}@{}:{}; next: dialpool sftp remote test {}",
@@ -351,7 +351,7 @@ async fn remote(
             })
         }
         SftpRemoteCommand::List(args) => {
-            let remotes = sftp_remote::list(&*client, tenant).await?;
+            let remotes = remote::list(&*client, tenant).await?;
             print(args.json, &remotes, || {
                 remotes
                     .iter()
@@ -397,21 +397,16 @@ async fn remote(
             }
         }
         SftpRemoteCommand::Trust(args) => {
-            let remote = sftp_remote::confirm_host_key(
-                client,
-                tenant,
-                &Actor::system("cli"),
-                args.id,
-                &args.fingerprint,
-            )
-            .await?;
+            let remote =
+                remote::confirm_host_key(client, tenant, &Actor::system("cli"), args.id, &args.fingerprint)
+                    .await?;
             print(args.json, &remote, || {
                 format!("remote {} now accepts only the host key {}", remote.name, args.fingerprint.trim())
             })
         }
         SftpRemoteCommand::Run(args) => {
             let key = SecretKey::load(&args.secret.data_dir)?;
-            let remote = sftp_remote::get(&*client, tenant, args.id).await?;
+            let remote = remote::get(&*client, tenant, args.id).await?;
             let data_dir = &args.secret.data_dir;
             let way = dialpool_sftp::remote::Way::of(remote.direction);
             let report =

@@ -7,7 +7,7 @@ use deadpool_postgres::Pool;
 use sha2::{Digest, Sha256};
 use tokio_postgres::NoTls;
 
-use crate::db::{self, MIGRATIONS, quote_ident};
+use crate::platform::db::{self, MIGRATIONS, quote_ident};
 
 /// The server tests run against: `DIALPOOL_TEST_DATABASE_URL`, else `DATABASE_URL`, else
 /// the local default. Its database part is ignored.
@@ -136,7 +136,7 @@ async fn ensure_template(admin: &tokio_postgres::Client, admin_config: &tokio_po
         config.dbname(&building);
         let (mut client, connection) = config.connect(NoTls).await.expect("connect to template");
         let connection = tokio::spawn(connection);
-        db::migrate(&mut client).await.expect("migrate the template");
+        crate::migrate(&mut client).await.expect("migrate the template");
         drop(client);
         let _ = connection.await;
         // Renamed only when complete, so no test ever clones a half-migrated template.

@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use dialpool_engine::audit::Actor;
-use dialpool_engine::job::{Claim, JobKind};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::job::{Claim, JobKind};
 use dialpool_engine::{Error, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -69,7 +69,8 @@ impl JobContext {
     /// Whether this attempt is the job's last: its attempts are used up, or it failed in
     /// a way no retry mends (the worker then gives up at once).
     fn last_attempt(&self, error: Option<&Error>) -> bool {
-        self.claim.attempts >= self.claim.max_attempts || error.is_some_and(dialpool_engine::job::is_final)
+        self.claim.attempts >= self.claim.max_attempts
+            || error.is_some_and(dialpool_engine::platform::job::is_final)
     }
 
     /// Who queued the job, when a person did (`actor` in its arguments); else the job.
@@ -164,8 +165,8 @@ struct Deliver {
 }
 
 async fn import(context: &JobContext) -> Result<Value> {
-    use dialpool_engine::import::source::SourceOptions;
-    use dialpool_engine::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+    use dialpool_engine::intake::import::source::SourceOptions;
+    use dialpool_engine::intake::import::{self, ImportProgress, ImportRequest, OnDuplicate};
     let args: ImportArgs = context.args()?;
     let request = ImportRequest {
         tenant: context.tenant()?,
@@ -177,11 +178,11 @@ async fn import(context: &JobContext) -> Result<Value> {
             encoding: args.encoding,
             sheet: args.sheet,
         },
-        region: args.region.as_deref().map(dialpool_engine::phone::Region::parse).transpose()?,
+        region: args.region.as_deref().map(dialpool_engine::intake::phone::Region::parse).transpose()?,
         mapping: args
             .mapping
             .as_deref()
-            .map(dialpool_engine::import::mapping::ColumnMapping::parse)
+            .map(dialpool_engine::intake::import::mapping::ColumnMapping::parse)
             .transpose()?
             .unwrap_or_default(),
         on_duplicate: OnDuplicate::parse(args.on_duplicate.as_deref().unwrap_or("skip"))?,
@@ -240,7 +241,7 @@ async fn deliver_upload(
     last_attempt: bool,
     job_id: i64,
 ) {
-    use dialpool_engine::sftp_account::fit_name;
+    use dialpool_engine::delivery::sftp::account::fit_name;
     // The job's id keeps two files of one name, done in the same second, apart.
     let stamp = format!("{}-{job_id}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let moved = match summary {
@@ -306,7 +307,7 @@ async fn visible_names(path: &Path) -> Option<(Vec<PathBuf>, std::time::SystemTi
             names.push(entry.path());
         }
     }
-    Some((names, latest + dialpool_engine::sftp_account::SETTLE))
+    Some((names, latest + dialpool_engine::delivery::sftp::account::SETTLE))
 }
 
 #[derive(Deserialize)]
@@ -323,16 +324,16 @@ struct OutcomeImportArgs {
 }
 
 async fn outcome_import(context: &JobContext) -> Result<Value> {
-    use dialpool_engine::calls::files::{self, Format, OutcomeFileRequest};
+    use dialpool_engine::dialing::files::{self, Format, OutcomeFileRequest};
     let args: OutcomeImportArgs = context.args()?;
     let request = OutcomeFileRequest {
         tenant: context.tenant()?,
-        scope: dialpool_engine::access::Scope::All,
+        scope: dialpool_engine::platform::access::Scope::All,
         path: context.path("path", &args.path)?,
         display_name: args.file_name,
         format: Format::parse(args.format.as_deref().unwrap_or("asterisk"))?,
         time_zone: args.time_zone,
-        region: args.region.as_deref().map(dialpool_engine::phone::Region::parse).transpose()?,
+        region: args.region.as_deref().map(dialpool_engine::intake::phone::Region::parse).transpose()?,
         project_id: args.project_id,
         actor: context.actor(),
     };
@@ -358,13 +359,13 @@ struct ExportArgs {
     export_id: Option<i64>,
     keep_until: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
-    filter: dialpool_engine::export::ExportFilter,
+    filter: dialpool_engine::delivery::export::ExportFilter,
     #[serde(default)]
-    options: dialpool_engine::export::ExportOptions,
+    options: dialpool_engine::delivery::export::ExportOptions,
 }
 
 async fn export(context: &JobContext) -> Result<Value> {
-    use dialpool_engine::export::{self, ExportRequest};
+    use dialpool_engine::delivery::export::{self, ExportRequest};
     let args: ExportArgs = context.args()?;
     // A partner's or a remote's outbox must be the tenant's; the name may not leave it.
     let bare_name = || {
@@ -388,20 +389,22 @@ async fn export(context: &JobContext) -> Result<Value> {
         }
         (Some(account), None) => {
             let client = context.pool.get().await?;
-            dialpool_engine::sftp_account::get(&**client, context.tenant()?, account).await?;
-            dialpool_engine::sftp_account::root(&context.data_dir, account).join("outbox").join(bare_name()?)
+            dialpool_engine::delivery::sftp::account::get(&**client, context.tenant()?, account).await?;
+            dialpool_engine::delivery::sftp::account::root(&context.data_dir, account)
+                .join("outbox")
+                .join(bare_name()?)
         }
         (None, Some(remote)) => {
-            use dialpool_engine::sftp_remote::{self, Direction};
+            use dialpool_engine::delivery::sftp::remote::{self, Direction};
             let client = context.pool.get().await?;
-            let found = sftp_remote::get(&**client, context.tenant()?, remote).await?;
+            let found = remote::get(&**client, context.tenant()?, remote).await?;
             if found.direction != Direction::PushExports {
                 return Err(Error::invalid(
                     "sftp_remote_id",
                     format!("remote {remote} does not push exports"),
                 ));
             }
-            sftp_remote::local_root(&context.data_dir, remote).join("outbox").join(bare_name()?)
+            remote::local_root(&context.data_dir, remote).join("outbox").join(bare_name()?)
         }
         (None, None) => context.path("out", &args.out)?,
     };
@@ -441,7 +444,7 @@ async fn export(context: &JobContext) -> Result<Value> {
     if let Some(remote) = args.sftp_remote_id {
         // The export is committed; the push is its own job, retried on its own.
         let client = context.pool.get().await?;
-        dialpool_engine::sftp_remote::enqueue_push(&**client, context.tenant()?, remote).await?;
+        dialpool_engine::delivery::sftp::remote::enqueue_push(&**client, context.tenant()?, remote).await?;
     }
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
@@ -454,12 +457,12 @@ struct AllocationArgs {
 
 async fn allocation(context: &JobContext) -> Result<Value> {
     let args: AllocationArgs = context.args()?;
-    let request = dialpool_engine::allocate::Request {
+    let request = dialpool_engine::pool::allocate::Request {
         projects: args.project_id.map(|id| vec![id]),
         ..Default::default()
     };
     let mut client = context.pool.get().await?;
-    let report = dialpool_engine::allocate::run_as_job(
+    let report = dialpool_engine::pool::allocate::run_as_job(
         &mut **client,
         context.tenant()?,
         &context.actor(),
@@ -481,7 +484,7 @@ struct RefreshArgs {
 
 async fn conversion_refresh(context: &JobContext) -> Result<Value> {
     let args: RefreshArgs = context.args()?;
-    let summary = dialpool_engine::conversion::refresh(&context.pool, args.full).await?;
+    let summary = dialpool_engine::insight::conversion::refresh(&context.pool, args.full).await?;
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
@@ -514,7 +517,7 @@ struct TransferArgs {
 
 async fn sftp_transfer(context: &JobContext) -> Result<Value> {
     let args: TransferArgs = context.args()?;
-    let key = dialpool_engine::secret::SecretKey::load(&context.data_dir)?;
+    let key = dialpool_engine::platform::secret::SecretKey::load(&context.data_dir)?;
     let (tenant, job) = (context.tenant()?, Some(context.claim.id));
     context.progress.set(json!({"message": format!("transferring with remote {}", args.remote_id)}));
     use dialpool_sftp::remote::{self, Way};

@@ -5,7 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use dialpool_engine::{Result, schedule};
+use dialpool_engine::Result;
+use dialpool_engine::platform::schedule;
 
 /// Ticks every `every` until `shutdown` resolves.
 pub async fn run(pool: deadpool_postgres::Pool, every: Duration, shutdown: impl Future<Output = ()>) {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dialpool_engine::job::{self, Claim, JobKind, Renewal};
+use dialpool_engine::platform::job::{self, Claim, JobKind, Renewal};
 use dialpool_engine::{Error, Result};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, Semaphore};

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use dialpool_engine::audit::Actor;
-use dialpool_engine::job::{self, JobKind, JobScope, JobState, NewJob, Renewal};
-use dialpool_engine::schedule;
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::job::{self, JobKind, JobScope, JobState, NewJob, Renewal};
+use dialpool_engine::platform::schedule;
 use dialpool_engine::testkit::TestDb;
 use dialpool_jobs::{Worker, WorkerConfig};
 use serde_json::json;
@@ -329,11 +329,11 @@ async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
         .await
         .unwrap();
     let mut writer = db.client().await;
-    let account = dialpool_engine::sftp_account::create(
+    let account = dialpool_engine::delivery::sftp::account::create(
         &mut **writer,
         TENANT,
         &Actor::system("test"),
-        &dialpool_engine::sftp_account::SftpAccountInput {
+        &dialpool_engine::delivery::sftp::account::SftpAccountInput {
             username: "acme-dialer".into(),
             provider_code: "acme".into(),
             password: Some("partner password 1".into()),
@@ -376,7 +376,7 @@ async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
         let _ = stopped.await;
     }));
     assert_eq!(ended(&db, delivered).await.state, JobState::Succeeded);
-    let outbox = dialpool_engine::sftp_account::root(&data, account.id).join("outbox");
+    let outbox = dialpool_engine::delivery::sftp::account::root(&data, account.id).join("outbox");
     let text = std::fs::read_to_string(outbox.join("leads.csv")).unwrap();
     assert_eq!(text.lines().count(), 4, "a header and the project's 3 numbers: {text}");
     let refused = ended(&db, escaping).await;
@@ -386,7 +386,7 @@ async fn an_export_job_delivers_into_a_partners_outbox_and_nowhere_else() {
         "{:?}",
         refused.errors
     );
-    assert!(!dialpool_engine::sftp_account::root(&data, account.id).join("inbox/x.csv").exists());
+    assert!(!dialpool_engine::delivery::sftp::account::root(&data, account.id).join("inbox/x.csv").exists());
     stop.send(()).unwrap();
     worker.await.unwrap();
     let _ = std::fs::remove_dir_all(&data);
@@ -452,7 +452,7 @@ async fn retention_deletes_old_finished_files_and_records_and_keeps_the_rest() {
 
 #[tokio::test]
 async fn an_export_whose_job_is_given_up_is_marked_failed_not_left_running() {
-    use dialpool_engine::export::{self, ExportRequest};
+    use dialpool_engine::delivery::export::{self, ExportRequest};
     let db = TestDb::new().await;
     let client = db.client().await;
     client

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use dialpool_engine::sftp_account::{self, Delivery, FOLDERS, Login, UploadOutcome};
+use dialpool_engine::delivery::sftp::account::{self, Delivery, FOLDERS, Login, UploadOutcome};
 use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode, Version,
 };
@@ -229,7 +229,7 @@ impl Partner {
         let recorded = async {
             let mut client =
                 self.pool.get().await.map_err(|e| failure(format!("the server is busy: {e}")))?;
-            sftp_account::record_upload(&mut **client, &self.login, &queued, &name, &delivery).await.map_err(
+            account::record_upload(&mut **client, &self.login, &queued, &name, &delivery).await.map_err(
                 |error| {
                     tracing::warn!(%error, "recording an SFTP upload");
                     failure("the upload could not be recorded; upload it again")
@@ -252,7 +252,7 @@ impl Partner {
             UploadOutcome::Duplicate => {
                 tracing::info!(account = self.login.account_id, file = %name, "SFTP upload is a duplicate; not imported");
                 let _ = tokio::fs::remove_file(&queued).await;
-                let note = self.root.join("outbox").join(sftp_account::fit_name(&name, ".duplicate.txt"));
+                let note = self.root.join("outbox").join(account::fit_name(&name, ".duplicate.txt"));
                 let _ = tokio::fs::write(
                     &note,
                     format!("{name} has the same content as an earlier upload; it was not imported again.\n"),
@@ -262,9 +262,9 @@ impl Partner {
                 // (paramiko's put does): the name stays a moment before it goes.
                 let (visible, processed) = (path.to_path_buf(), self.root.join("processed"));
                 tokio::spawn(async move {
-                    tokio::time::sleep(sftp_account::SETTLE).await;
+                    tokio::time::sleep(account::SETTLE).await;
                     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-                    let to = processed.join(sftp_account::fit_name(&format!("duplicate-{stamp}-"), &name));
+                    let to = processed.join(account::fit_name(&format!("duplicate-{stamp}-"), &name));
                     let _ = tokio::fs::rename(visible, to).await;
                 });
             }
@@ -311,11 +311,11 @@ fn check_name(name: &str) -> Result<(), StatusReply> {
     if name.chars().any(char::is_control) {
         return Err(StatusCode::BadMessage.with_message("a file name may not hold control characters"));
     }
-    if name.len() > sftp_account::MAX_NAME_BYTES {
+    if name.len() > account::MAX_NAME_BYTES {
         return Err(StatusCode::BadMessage.with_message(format!(
             "the name is {} bytes long; at most {} are accepted",
             name.len(),
-            sftp_account::MAX_NAME_BYTES
+            account::MAX_NAME_BYTES
         )));
     }
     Ok(())

@@ -29,7 +29,7 @@ pub struct SftpConfig {
     pub data_dir: PathBuf,
 }
 
-pub use dialpool_engine::sftp_account::root as account_root;
+pub use dialpool_engine::delivery::sftp::account::root as account_root;
 
 /// The server's host key: generated on first start and kept, so partners' clients keep
 /// trusting the server.

@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dialpool_engine::secret::SecretKey;
-use dialpool_engine::sftp_remote::{
-    self, AfterPull, ConnectionTest, Direction, Endpoint, PullFolders, RemoteFile, TransferredFile,
+use dialpool_engine::TenantId;
+use dialpool_engine::delivery::sftp::remote::{
+    self as sftp_remote, AfterPull, ConnectionTest, Direction, Endpoint, PullFolders, RemoteFile,
+    TransferredFile,
 };
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::platform::secret::SecretKey;
 use dialpool_engine::{Error, Result};
 use russh::client;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};

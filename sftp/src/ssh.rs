@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dialpool_engine::sftp_account::{self, Login};
+use dialpool_engine::delivery::sftp::account::{self, Login};
 use russh::MethodKind;
 use russh::keys::PublicKey;
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
@@ -66,7 +66,7 @@ impl Connection {
 
     async fn account(&self, user: &str) -> Option<Login> {
         let client = self.server.pool.get().await.ok()?;
-        match sftp_account::login(&**client, user).await {
+        match account::login(&**client, user).await {
             Ok(login) => login,
             Err(error) => {
                 tracing::warn!(%error, "looking up an SFTP account");
@@ -80,7 +80,7 @@ impl Connection {
             self.server.throttle.succeeded(address);
         }
         if let Ok(client) = self.server.pool.get().await {
-            let _ = sftp_account::record_login(&**client, login.account_id).await;
+            let _ = account::record_login(&**client, login.account_id).await;
         }
         tracing::info!(account = login.account_id, address = ?self.address, "SFTP login");
         self.login = Some(login);
@@ -113,11 +113,11 @@ impl russh::server::Handler for Connection {
         let login = self.account(user).await;
         // An unknown user costs the same argon2 verification as a known one.
         let verified = match &login {
-            Some(login) => sftp_account::verify_password(login, password).await,
+            Some(login) => account::verify_password(login, password).await,
             None => {
                 let unknown = Login {
                     account_id: 0,
-                    tenant: dialpool_engine::tenant::TenantId(0),
+                    tenant: dialpool_engine::TenantId(0),
                     provider_code: String::new(),
                     password_hash: None,
                     public_keys: Vec::new(),
@@ -125,7 +125,7 @@ impl russh::server::Handler for Connection {
                     quota_files: 0,
                     import_options: serde_json::Value::Null,
                 };
-                sftp_account::verify_password(&unknown, password).await
+                account::verify_password(&unknown, password).await
             }
         };
         Ok(match login {

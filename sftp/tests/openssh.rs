@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use dialpool_engine::audit::Actor;
-use dialpool_engine::sftp_account::{self, SftpAccountInput};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::delivery::sftp::account::{self, SftpAccountInput};
+use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::testkit::TestDb;
 
 struct Drop_ {
@@ -57,7 +57,7 @@ async fn drop_box(quota_files: Option<i32>, quota_mb: Option<i64>) -> Drop_ {
         )
         .await
         .unwrap();
-    sftp_account::create(
+    account::create(
         &mut **client,
         TenantId(1),
         &Actor::system("test"),

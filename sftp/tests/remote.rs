@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dialpool_engine::audit::Actor;
-use dialpool_engine::job::{self, JobKind, NewJob};
-use dialpool_engine::secret::SecretKey;
-use dialpool_engine::sftp_remote::{self, AfterPull, Direction, SftpRemoteInput};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::delivery::sftp::remote::{self as sftp_remote, AfterPull, Direction, SftpRemoteInput};
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::job::{self, JobKind, NewJob};
+use dialpool_engine::platform::secret::SecretKey;
 use dialpool_engine::testkit::TestDb;
 use dialpool_sftp::remote;
 
@@ -427,11 +427,11 @@ async fn pulled_files_are_deleted_or_moved_on_the_host_and_exports_are_pushed() 
 async fn a_password_signs_in_and_a_wrong_one_is_reported_as_refused() {
     let s = setup().await;
     let mut client = s.db.client().await;
-    dialpool_engine::sftp_account::create(
+    dialpool_engine::delivery::sftp::account::create(
         &mut **client,
         TENANT,
         &Actor::system("test"),
-        &dialpool_engine::sftp_account::SftpAccountInput {
+        &dialpool_engine::delivery::sftp::account::SftpAccountInput {
             username: "acme".into(),
             provider_code: "acme".into(),
             password: Some("partner password 1".into()),

@@ -8,9 +8,9 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use dialpool_engine::access::{self, Credential, Principal, Scope, SignIn};
-use dialpool_engine::audit::{self, Actor, Change};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::platform::access::{self, Credential, Principal, Scope, SignIn};
+use dialpool_engine::platform::audit::{self, Actor, Change};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

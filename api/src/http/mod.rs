@@ -58,7 +58,7 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     pub metrics: Arc<Metrics>,
     /// Calling-hours gates leases share for the minute.
-    pub gates: Arc<dialpool_engine::calls::hours::GateCache>,
+    pub gates: Arc<dialpool_engine::dialing::hours::GateCache>,
 }
 
 impl AppState {
@@ -287,7 +287,7 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> Response {
     let check = async {
         let client = state.pool.get().await.map_err(|e| e.to_string())?;
-        dialpool_engine::db::migrations_current(&client).await.map_err(|e| e.to_string())
+        dialpool_engine::platform::db::migrations_current(&client).await.map_err(|e| e.to_string())
     };
     match check.await {
         Ok(true) => axum::Json(json!({ "status": "ready" })).into_response(),

@@ -1,10 +1,10 @@
-//! Imports started over HTTP are import jobs on the durable queue (`dialpool_engine::job`),
+//! Imports started over HTTP are import jobs on the durable queue (`dialpool_engine::platform::job`),
 //! like SFTP drops and `dialpool jobs run import`: any server's worker runs them, and a
 //! server that dies mid-import leaves the job to another. An import "task" as the API
 //! shows it is that job: its id, the progress its worker reports, its outcome.
 
 use chrono::{DateTime, Utc};
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
 use dialpool_engine::{Error, Result};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
@@ -146,12 +146,15 @@ pub async fn enqueue(
     created_by: Option<i64>,
     args: serde_json::Value,
 ) -> Result<i64> {
-    let mut new =
-        dialpool_engine::job::NewJob::new(Some(tenant), dialpool_engine::job::JobKind::Import, args);
+    let mut new = dialpool_engine::platform::job::NewJob::new(
+        Some(tenant),
+        dialpool_engine::platform::job::JobKind::Import,
+        args,
+    );
     new.created_by = created_by;
     // People wait on these in the browser: ahead of scheduled and partners' imports.
     new.priority = 10;
-    dialpool_engine::job::enqueue(client, &new)
+    dialpool_engine::platform::job::enqueue(client, &new)
         .await?
         .ok_or_else(|| Error::Refused("the import was not queued".into()))
 }

@@ -2,7 +2,7 @@
 //! manager scopes, problem+json errors, imports with progress, the audit log.
 
 use axum::http::{Method, StatusCode, header};
-use dialpool_engine::access::Scopes;
+use dialpool_engine::platform::access::Scopes;
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth, PASSWORD};
@@ -285,7 +285,7 @@ async fn failed_sign_ins_are_throttled_per_account_and_per_address() {
     let tenant = api.tenant("default").await;
     api.user(tenant, "target@example.com", "viewer", Scopes::default()).await;
     let wrong = json!({"email": "target@example.com", "password": "not the password"});
-    for _ in 0..dialpool_engine::access::FREE_FAILURES {
+    for _ in 0..dialpool_engine::platform::access::FREE_FAILURES {
         api.post("/api/v1/auth/login", &Auth::Anonymous, wrong.clone())
             .await
             .expect(StatusCode::UNAUTHORIZED);
@@ -354,7 +354,7 @@ async fn api_tokens_are_shown_once_stored_hashed_limited_expiring_and_revocable(
         .await
         .unwrap()
         .get(0);
-    assert_eq!(stored, dialpool_engine::access::secret_digest(&secret));
+    assert_eq!(stored, dialpool_engine::platform::access::secret_digest(&secret));
     let listed = api.get("/api/v1/tokens", &admin).await.expect(StatusCode::OK).text();
     assert!(!listed.contains(&secret), "the list never shows the secret again");
 

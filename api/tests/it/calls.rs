@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use dialpool_engine::access::Scopes;
+use dialpool_engine::platform::access::Scopes;
 
 use crate::support::{Api, Auth};
 

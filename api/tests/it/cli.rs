@@ -51,7 +51,7 @@ async fn migrate_creates_a_missing_database_and_a_second_run_changes_nothing() {
     };
     let first = json(&run());
     assert_eq!(first["database_created"], true);
-    assert_eq!(first["applied"].as_array().unwrap().len(), dialpool_engine::db::MIGRATIONS.len());
+    assert_eq!(first["applied"].as_array().unwrap().len(), dialpool_engine::platform::db::MIGRATIONS.len());
     let second = json(&run());
     assert_eq!(second["database_created"], false);
     assert_eq!(second["applied"], serde_json::json!([]));

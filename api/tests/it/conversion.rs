@@ -32,7 +32,7 @@ async fn the_report_groups_totals_and_downloads_within_the_callers_projects() {
         .await
         .expect(StatusCode::OK);
     }
-    dialpool_engine::conversion::refresh(&api.db.pool, false).await.unwrap();
+    dialpool_engine::insight::conversion::refresh(&api.db.pool, false).await.unwrap();
 
     let report =
         api.get("/api/v1/conversion?by=project,provider", &admin).await.expect(StatusCode::OK).json();

@@ -99,7 +99,7 @@ async fn an_export_runs_in_the_background_and_its_file_is_kept_until_it_expires(
     let stored: String =
         client.query_one("SELECT stored_path FROM exports WHERE id = $1", &[&id]).await.unwrap().get(0);
     assert!(api.data_dir.join(&stored).exists());
-    assert_eq!(dialpool_engine::export::delete_expired(&**client, &api.data_dir).await.unwrap(), 1);
+    assert_eq!(dialpool_engine::delivery::export::delete_expired(&**client, &api.data_dir).await.unwrap(), 1);
     assert!(!api.data_dir.join(&stored).exists());
     let gone = api.get(&format!("/api/v1/exports/{id}/file"), &admin).await;
     assert_eq!(gone.status, StatusCode::CONFLICT, "{}", gone.text());

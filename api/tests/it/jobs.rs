@@ -214,7 +214,7 @@ async fn schedules_and_jobs_over_http_need_settings_manage_and_check_what_they_a
     let admin = api.admin().await;
     let provider = api.provider(&admin, "leads").await;
     api.dial_project(provider, 1).await;
-    dialpool_engine::schedule::ensure_defaults(&**api.db.client().await).await.unwrap();
+    dialpool_engine::platform::schedule::ensure_defaults(&**api.db.client().await).await.unwrap();
     // A tenant administrator sees the tenant's schedules (its project's daily allocation),
     // not the installation's own.
     let listed = api.get("/api/v1/schedules", &admin).await.expect(StatusCode::OK).json();
@@ -262,11 +262,11 @@ async fn schedules_and_jobs_over_http_need_settings_manage_and_check_what_they_a
     assert_eq!((disabled["enabled"].clone(), disabled["next_fire_at"].clone()), (json!(false), json!(null)));
 
     // A job of the tenant, cancelled while it waits; retried.
-    let job = dialpool_engine::job::enqueue(
+    let job = dialpool_engine::platform::job::enqueue(
         &**api.db.client().await,
-        &dialpool_engine::job::NewJob::new(
-            Some(dialpool_engine::tenant::TenantId(1)),
-            dialpool_engine::job::JobKind::Allocation,
+        &dialpool_engine::platform::job::NewJob::new(
+            Some(dialpool_engine::TenantId(1)),
+            dialpool_engine::platform::job::JobKind::Allocation,
             json!({}),
         ),
     )

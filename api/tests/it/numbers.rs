@@ -2,7 +2,7 @@
 //! number's detail; the DNC list; the disposition map.
 
 use axum::http::{Method, StatusCode};
-use dialpool_engine::access::Scopes;
+use dialpool_engine::platform::access::Scopes;
 use serde_json::{Value, json};
 
 use crate::support::Api;

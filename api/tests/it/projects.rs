@@ -2,7 +2,7 @@
 //! preview before saving, runs, forecast, explain, manager scope and the audit trail.
 
 use axum::http::{Method, StatusCode};
-use dialpool_engine::access::Scopes;
+use dialpool_engine::platform::access::Scopes;
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth};

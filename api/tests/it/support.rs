@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use dialpool_api::http::{AppState, HttpConfig, router};
-use dialpool_engine::access::{self, NewUser, Scopes};
-use dialpool_engine::audit::Actor;
-use dialpool_engine::tenant::TenantId;
+use dialpool_engine::TenantId;
+use dialpool_engine::platform::access::{self, NewUser, Scopes};
+use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::testkit::TestDb;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -73,7 +73,10 @@ impl Api {
         let address: SocketAddr = address.parse().unwrap();
         let app = router(AppState::new(db.pool.clone(), config)).layer(MockConnectInfo(address));
         let mut jobs = dialpool_jobs::WorkerConfig::new(data_dir.clone());
-        jobs.kinds = vec![dialpool_engine::job::JobKind::Import, dialpool_engine::job::JobKind::Export];
+        jobs.kinds = vec![
+            dialpool_engine::platform::job::JobKind::Import,
+            dialpool_engine::platform::job::JobKind::Export,
+        ];
         jobs.poll = std::time::Duration::from_millis(50);
         let worker =
             tokio::spawn(dialpool_jobs::Worker::new(db.pool.clone(), jobs).run(std::future::pending()));
@@ -117,7 +120,7 @@ impl Api {
 
     pub async fn tenant(&self, slug: &str) -> TenantId {
         let client = self.db.client().await;
-        dialpool_engine::tenant::find_by_slug(&**client, slug).await.unwrap()
+        dialpool_engine::platform::tenant::find_by_slug(&**client, slug).await.unwrap()
     }
 
     pub async fn role_id(&self, tenant: TenantId, name: &str) -> i64 {

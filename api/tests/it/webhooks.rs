@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, StatusCode};
-use dialpool_engine::webhook::send::{Sender, SenderConfig, verify};
+use dialpool_engine::platform::webhook::send::{Sender, SenderConfig, verify};
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth};
@@ -251,9 +251,14 @@ async fn a_failing_receiver_is_given_up_on_and_can_be_sent_again() {
     .expect(StatusCode::OK);
     let client = api.db.client().await;
     let tenant = api.tenant("default").await;
-    dialpool_engine::webhook::enqueue(&**client, tenant, "import.finished", &json!({"import_id": 1}))
-        .await
-        .unwrap();
+    dialpool_engine::platform::webhook::enqueue(
+        &**client,
+        tenant,
+        "import.finished",
+        &json!({"import_id": 1}),
+    )
+    .await
+    .unwrap();
     assert_eq!(sender.round().await.unwrap(), 0);
 }
 

@@ -5,11 +5,13 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dialpool_engine::access::Scope;
-use dialpool_engine::allocate::{self, ProjectRun, Report, Request, explain, forecast};
-use dialpool_engine::audit::Actor;
-use dialpool_engine::project::{self, ProjectInput, Release, Source, Window};
-use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::TenantId;
+use dialpool_engine::insight::explain;
+use dialpool_engine::platform::access::Scope;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::tenant;
+use dialpool_engine::pool::allocate::{self, ProjectRun, Report, Request, forecast};
+use dialpool_engine::pool::project::{self, ProjectInput, Release, Source, Window};
 use dialpool_engine::testkit::TestDb;
 
 struct Pool {
@@ -397,7 +399,7 @@ async fn explain_says_where_a_number_is_and_why_each_project_cannot_take_it() {
         pool.tenant,
         &Scope::All,
         "89161234561",
-        Some(dialpool_engine::phone::Region::parse("RU").unwrap()),
+        Some(dialpool_engine::intake::phone::Region::parse("RU").unwrap()),
         None,
     )
     .await

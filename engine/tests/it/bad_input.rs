@@ -58,7 +58,7 @@ async fn an_unknown_provider_is_not_found() {
 async fn a_spreadsheet_named_as_text_or_text_forced_as_spreadsheet_is_explained() {
     let setup = setup().await;
     let mut request = setup.request(&fixture("utf8-comma.csv"));
-    request.source.format = Some(dialpool_engine::import::source::Format::Xlsx);
+    request.source.format = Some(dialpool_engine::intake::import::source::Format::Xlsx);
     let error = setup.import(request).await.unwrap_err();
     assert!(error.to_string().contains("not a spreadsheet"), "{error}");
 }

@@ -4,15 +4,16 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
-use dialpool_engine::access::Scope;
-use dialpool_engine::audit::Actor;
-use dialpool_engine::calls::files::{self, Format, OutcomeFileRequest};
-use dialpool_engine::calls::hours::{self, CallingHoursInput};
-use dialpool_engine::calls::lease::{self, Lease, LeaseRequest};
-use dialpool_engine::calls::outcome::{self, OutcomeInput};
-use dialpool_engine::error::Error;
-use dialpool_engine::project::{self, ProjectInput, Window};
-use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::TenantId;
+use dialpool_engine::dialing::files::{self, Format, OutcomeFileRequest};
+use dialpool_engine::dialing::hours::{self, CallingHoursInput};
+use dialpool_engine::dialing::lease::{self, Lease, LeaseRequest};
+use dialpool_engine::dialing::outcome::{self, OutcomeInput};
+use dialpool_engine::platform::access::Scope;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::error::Error;
+use dialpool_engine::platform::tenant;
+use dialpool_engine::pool::project::{self, ProjectInput, Window};
 use dialpool_engine::testkit::TestDb;
 
 struct Desk {
@@ -23,7 +24,7 @@ struct Desk {
     mow: i64,
     ny: i64,
     project: i64,
-    gates: dialpool_engine::calls::hours::GateCache,
+    gates: dialpool_engine::dialing::hours::GateCache,
 }
 
 fn actor() -> Actor {
@@ -334,7 +335,7 @@ async fn a_call_dated_before_the_numbers_allocation_is_refused_with_both_times()
         !outcome::post(&mut **client, desk.tenant, &Scope::All, &actor(), &skewed).await.unwrap().duplicate
     );
     // Conversion counts hours to success from the allocation, never below zero.
-    dialpool_engine::conversion::refresh(&desk.db.pool, true).await.unwrap();
+    dialpool_engine::insight::conversion::refresh(&desk.db.pool, true).await.unwrap();
     assert_eq!(
         desk.scalar(
             "SELECT count(*) FROM project_conversions WHERE success_hours_sum < 0 OR success_hours_median < 0"
@@ -385,7 +386,7 @@ async fn outcomes_are_idempotent_and_move_statuses_attempts_and_dnc() {
 
     // Each call is in the number's history once, newest first, with the lease before it.
     let client = desk.db.client().await;
-    let explained = dialpool_engine::allocate::explain::explain(
+    let explained = dialpool_engine::insight::explain::explain(
         &**client,
         desk.tenant,
         &Scope::All,
@@ -466,12 +467,12 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
     let import = |name: &str, format: Format, zone: Option<&str>| {
         let request = OutcomeFileRequest {
             tenant: desk.tenant,
-            scope: dialpool_engine::access::Scope::All,
+            scope: dialpool_engine::platform::access::Scope::All,
             display_name: None,
             path: fixture(name),
             format,
             time_zone: zone.map(str::to_owned),
-            region: Some(dialpool_engine::phone::Region::parse("RU").unwrap()),
+            region: Some(dialpool_engine::intake::phone::Region::parse("RU").unwrap()),
             project_id: None,
             actor: actor(),
         };
@@ -559,7 +560,7 @@ async fn asterisk_master_csv_in_both_layouts_and_a_generic_csv() {
     std::fs::write(&mixed, "phone,call_id,disposition,at\n+79160000003,z-1,BUSY,2026-11-24T09:00:00Z\n+79160000003,z-2,BUSY,2026-11-24 12:30:00\n").unwrap();
     let request = OutcomeFileRequest {
         tenant: desk.tenant,
-        scope: dialpool_engine::access::Scope::All,
+        scope: dialpool_engine::platform::access::Scope::All,
         display_name: None,
         path: mixed.clone(),
         format: Format::Csv,

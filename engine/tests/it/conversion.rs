@@ -2,12 +2,13 @@
 //! gives the figures plain SQL computes over the same rows, by day and by hour; days and
 //! hours are the project's own; an incremental refresh equals a full rebuild.
 
-use dialpool_engine::access::Scope;
-use dialpool_engine::audit::Actor;
-use dialpool_engine::calls::outcome::{self, OutcomeInput};
-use dialpool_engine::conversion::{self, ConversionQuery};
-use dialpool_engine::export::{self, ExportFilter, ExportOptions, ExportRequest};
-use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::TenantId;
+use dialpool_engine::delivery::export::{self, ExportFilter, ExportOptions, ExportRequest};
+use dialpool_engine::dialing::outcome::{self, OutcomeInput};
+use dialpool_engine::insight::conversion::{self, ConversionQuery};
+use dialpool_engine::platform::access::Scope;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::tenant;
 use dialpool_engine::testkit::TestDb;
 
 struct Floor {

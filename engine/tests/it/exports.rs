@@ -5,11 +5,12 @@
 
 use calamine::{Data, Reader, Xlsx};
 use dialpool_engine::Error;
-use dialpool_engine::audit::Actor;
-use dialpool_engine::export::{
+use dialpool_engine::TenantId;
+use dialpool_engine::delivery::export::{
     self, CsvOptions, Encoding, ExportFilter, ExportFormat, ExportOptions, ExportRequest,
 };
-use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::tenant;
 use dialpool_engine::testkit::TestDb;
 
 use crate::support;
@@ -135,10 +136,10 @@ async fn a_csv_export_escapes_formulas_records_its_numbers_and_keeps_them_in_the
         1
     );
     let client = shop.db.client().await;
-    let explained = dialpool_engine::allocate::explain::explain(
+    let explained = dialpool_engine::insight::explain::explain(
         &**client,
         shop.tenant,
-        &dialpool_engine::access::Scope::All,
+        &dialpool_engine::platform::access::Scope::All,
         "+79160000002",
         None,
         None,
@@ -385,12 +386,14 @@ async fn a_do_not_call_number_never_leaves_in_any_format_and_the_export_says_how
     let client = shop.db.client().await;
     // Listed after it was allocated, as a complaint arrives; another given a DNC status.
     let mut writer = shop.db.client().await;
-    let input = dialpool_engine::dnc::DncInput {
+    let input = dialpool_engine::intake::dnc::DncInput {
         phone: "+79160000002".into(),
         region: None,
         reason: Some("asked on the phone".into()),
     };
-    dialpool_engine::dnc::add(&mut **writer, shop.tenant, &Actor::system("test"), &input).await.unwrap();
+    dialpool_engine::intake::dnc::add(&mut **writer, shop.tenant, &Actor::system("test"), &input)
+        .await
+        .unwrap();
     client
         .execute(
             "UPDATE phone_numbers SET status = (SELECT id FROM number_statuses WHERE tenant_id = $1 AND category = 'dnc' LIMIT 1)

@@ -1,5 +1,5 @@
-use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::source::Format;
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::source::Format;
 
 use crate::support::{FIXTURE_NUMBERS, fixture, setup, sorted};
 

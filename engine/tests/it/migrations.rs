@@ -1,4 +1,4 @@
-use dialpool_engine::db;
+use dialpool_engine::platform::db;
 use dialpool_engine::testkit::TestDb;
 
 #[tokio::test]
@@ -6,7 +6,7 @@ async fn migrating_a_migrated_database_changes_nothing() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     let before: i64 = client.query_one("SELECT count(*) FROM schema_migrations", &[]).await.unwrap().get(0);
-    let report = db::migrate(&mut client).await.unwrap();
+    let report = dialpool_engine::migrate(&mut client).await.unwrap();
     assert!(report.applied.is_empty());
     assert_eq!(report.already_applied, db::MIGRATIONS.len());
     let after: i64 = client.query_one("SELECT count(*) FROM schema_migrations", &[]).await.unwrap().get(0);
@@ -19,7 +19,7 @@ async fn a_migration_edited_after_it_was_applied_is_refused() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     client.execute("UPDATE schema_migrations SET checksum = '\\x00' WHERE version = 1", &[]).await.unwrap();
-    let error = db::migrate(&mut client).await.unwrap_err();
+    let error = dialpool_engine::migrate(&mut client).await.unwrap_err();
     assert!(error.to_string().contains("was changed after it was applied"), "{error}");
 }
 
@@ -165,7 +165,7 @@ async fn numbers_stored_before_zones_were_derived_are_placed_when_the_column_arr
         )
         .await
         .unwrap();
-    let report = db::migrate(&mut client).await.unwrap();
+    let report = dialpool_engine::migrate(&mut client).await.unwrap();
     assert_eq!(report.applied, ["0017_trust"]);
     let placed: Vec<(i64, Vec<String>)> = client
         .query(

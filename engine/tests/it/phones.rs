@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use dialpool_engine::phone::{self, Region};
+use dialpool_engine::intake::phone::{self, Region};
 
 /// Where setup.sh puts the Python packages the tests use.
 fn python_path() -> PathBuf {

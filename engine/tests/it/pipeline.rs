@@ -1,10 +1,10 @@
 use std::fmt::Write;
 
 use dialpool_engine::ErrorKind;
-use dialpool_engine::audit::Actor;
-use dialpool_engine::dnc::{self, DncImportRequest};
-use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::{ImportProgress, OnDuplicate};
+use dialpool_engine::intake::dnc::{self, DncImportRequest};
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::{ImportProgress, OnDuplicate};
+use dialpool_engine::platform::audit::Actor;
 
 /// Small batches, so that small files cross batch boundaries.
 const BATCH_ROWS: usize = 2_000;
@@ -86,7 +86,7 @@ async fn numbers_on_the_dnc_list_are_not_imported() {
         path: fixture("dnc.csv"),
         display_name: None,
         source: Default::default(),
-        region: Some(dialpool_engine::phone::Region::parse("RU").unwrap()),
+        region: Some(dialpool_engine::intake::phone::Region::parse("RU").unwrap()),
         mapping: ColumnMapping::default(),
         reason: Some("regulator list".into()),
         rejects_path: Some(setup.dir.path().join("dnc.rejects.csv")),

@@ -1,12 +1,13 @@
 use std::path::{Path, PathBuf};
 
-use dialpool_engine::audit::Actor;
-use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::source::SourceOptions;
-use dialpool_engine::import::{self, ImportProgress, ImportRequest, ImportSummary, OnDuplicate};
-use dialpool_engine::phone::Region;
-use dialpool_engine::provider::{self, NewProvider};
-use dialpool_engine::tenant::{self, TenantId};
+use dialpool_engine::TenantId;
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::source::SourceOptions;
+use dialpool_engine::intake::import::{self, ImportProgress, ImportRequest, ImportSummary, OnDuplicate};
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::intake::provider::{self, NewProvider};
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::tenant;
 use dialpool_engine::testkit::TestDb;
 
 /// The five numbers every good fixture holds, whatever its format.

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
-use dialpool_engine::access::Scope;
-use dialpool_engine::audit::Actor;
-use dialpool_engine::calls::lease::{self, LeaseRequest};
-use dialpool_engine::project::{self, ProjectInput, Window};
+use dialpool_engine::dialing::lease::{self, LeaseRequest};
+use dialpool_engine::platform::access::Scope;
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::pool::project::{self, ProjectInput, Window};
 
 use crate::support;
 
@@ -114,7 +114,7 @@ async fn each_number_is_leased_only_in_the_legal_hours_of_every_zone_it_rings_in
         project::create(&mut **client, setup.tenant, &Actor::system("test"), &input).await.unwrap().id;
     client.execute("UPDATE phone_numbers SET project_id = $1", &[&project]).await.unwrap();
 
-    let gates = dialpool_engine::calls::hours::GateCache::default();
+    let gates = dialpool_engine::dialing::hours::GateCache::default();
     // Every half hour of a northern summer day and a northern winter day (DST both ways).
     let days: [DateTime<Utc>; 2] =
         ["2026-07-15T00:00:00Z".parse().unwrap(), "2027-01-15T00:00:00Z".parse().unwrap()];
@@ -162,7 +162,7 @@ async fn explain_says_where_a_number_rings_and_its_legal_hours_today() {
     std::fs::write(&file, "phone\n+19075550143\n").unwrap();
     setup.import(setup.request(&file)).await.unwrap();
     let at: DateTime<Utc> = "2027-01-15T12:00:00Z".parse().unwrap();
-    let explained = dialpool_engine::allocate::explain::explain(
+    let explained = dialpool_engine::insight::explain::explain(
         &**client,
         setup.tenant,
         &Scope::All,

@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use dialpool_engine::audit::{self, Entry, Filter};
-use dialpool_engine::cells::escape_formula;
-use dialpool_engine::page::{Page, PageRequest};
+use dialpool_engine::platform::audit::{self, Entry, Filter};
+use dialpool_engine::platform::cells::escape_formula;
+use dialpool_engine::platform::page::{Page, PageRequest};
 use serde::Deserialize;
 use utoipa::IntoParams;
 

@@ -4,12 +4,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use dialpool_engine::calls::files::{self, OutcomeFileRequest, OutcomeFileSummary};
-use dialpool_engine::calls::hours::{self, CallingHours, CallingHoursInput};
-use dialpool_engine::calls::lease::{self, Lease, LeaseRequest};
-use dialpool_engine::calls::outcome::{self, OutcomeInput, OutcomeResult};
-use dialpool_engine::calls::{self, ScreenPop};
-use dialpool_engine::phone::{self, Region};
+use dialpool_engine::dialing::files::{self, OutcomeFileRequest, OutcomeFileSummary};
+use dialpool_engine::dialing::hours::{self, CallingHours, CallingHoursInput};
+use dialpool_engine::dialing::lease::{self, Lease, LeaseRequest};
+use dialpool_engine::dialing::outcome::{self, OutcomeInput, OutcomeResult};
+use dialpool_engine::dialing::{self, ScreenPop};
+use dialpool_engine::intake::phone::{self, Region};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -98,7 +98,7 @@ pub async fn screen_pop(
 ) -> ApiResult<Json<ScreenPop>> {
     let region = params.region.as_deref().map(Region::parse).transpose()?;
     let client = state.pool.get().await?;
-    Ok(Json(calls::screen_pop(&**client, caller.tenant(), caller.scope(), &phone, region).await?))
+    Ok(Json(dialing::screen_pop(&**client, caller.tenant(), caller.scope(), &phone, region).await?))
 }
 
 /// Post a call's outcome. The disposition sets the status through the tenant's map,

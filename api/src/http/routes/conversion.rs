@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use dialpool_engine::conversion::{self, ConversionQuery, ConversionReport, HourReport};
+use dialpool_engine::insight::conversion::{self, ConversionQuery, ConversionReport, HourReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
 

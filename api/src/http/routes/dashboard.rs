@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use dialpool_engine::dashboard::{self, Dashboard};
+use dialpool_engine::insight::dashboard::{self, Dashboard};
 use futures_util::Stream;
 use serde::Serialize;
 use utoipa::ToSchema;

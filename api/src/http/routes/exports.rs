@@ -6,8 +6,10 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dialpool_engine::export::{self, ExportFilter, ExportFormat, ExportOptions, ExportRecord, ExportRequest};
-use dialpool_engine::job::{self, JobKind, NewJob};
+use dialpool_engine::delivery::export::{
+    self, ExportFilter, ExportFormat, ExportOptions, ExportRecord, ExportRequest,
+};
+use dialpool_engine::platform::job::{self, JobKind, NewJob};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -46,7 +48,7 @@ pub async fn start_export(
     // The stored name is random so one tenant's path never names another's file.
     let stored = format!(
         "{dir}/{}.{}",
-        &dialpool_engine::access::random_secret()[..24],
+        &dialpool_engine::platform::access::random_secret()[..24],
         body.options.format.extension()
     );
     let request = ExportRequest {

@@ -11,13 +11,13 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use dialpool_engine::import::OnDuplicate;
-use dialpool_engine::import::history::{self, ImportRecord};
-use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::source::Format;
-use dialpool_engine::page::Page;
-use dialpool_engine::phone::Region;
-use dialpool_engine::provider;
+use dialpool_engine::intake::import::OnDuplicate;
+use dialpool_engine::intake::import::history::{self, ImportRecord};
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::source::Format;
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::intake::provider;
+use dialpool_engine::platform::page::Page;
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
@@ -154,7 +154,7 @@ async fn save_upload(
         .map_err(|e| ApiError::Internal(format!("creating {}: {e}", upload_dir.display())))?;
     let path = upload_dir.join(format!(
         "{}-{}",
-        &dialpool_engine::access::random_secret()[..12],
+        &dialpool_engine::platform::access::random_secret()[..12],
         safe_file_name(&original)
     ));
     let mut file = tokio::fs::File::create(&path)
@@ -306,8 +306,8 @@ async fn start_import(
     tokio::fs::create_dir_all(&rejects_dir)
         .await
         .map_err(|e| ApiError::Internal(format!("creating {}: {e}", rejects_dir.display())))?;
-    let rejects =
-        rejects_dir.join(format!("{}.rejects.csv", &dialpool_engine::access::random_secret()[..16]));
+    let rejects = rejects_dir
+        .join(format!("{}.rejects.csv", &dialpool_engine::platform::access::random_secret()[..16]));
     let args = serde_json::json!({
         "provider": provider.code,
         "path": path,

@@ -4,8 +4,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::job::{self, JobFilter, JobRecord, JobScope};
-use dialpool_engine::schedule::{self, Schedule, ScheduleInput};
+use dialpool_engine::platform::job::{self, JobFilter, JobRecord, JobScope};
+use dialpool_engine::platform::schedule::{self, Schedule, ScheduleInput};
 
 use crate::http::AppState;
 use crate::http::auth::{Allowed, Caller, SettingsManage};

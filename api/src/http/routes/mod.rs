@@ -20,7 +20,7 @@ pub mod tokens;
 pub mod users;
 pub mod webhooks;
 
-use dialpool_engine::page::PageRequest;
+use dialpool_engine::platform::page::PageRequest;
 use serde::Deserialize;
 use utoipa::IntoParams;
 

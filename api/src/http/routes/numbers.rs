@@ -4,15 +4,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use dialpool_engine::calls::dispositions::{self, Disposition, DispositionInput};
-use dialpool_engine::calls::{self, ScreenPop};
-use dialpool_engine::dnc::{self, DncEntry, DncImportRequest, DncInput, DncSummary};
-use dialpool_engine::import::ImportProgress;
-use dialpool_engine::import::mapping::ColumnMapping;
-use dialpool_engine::import::source::SourceOptions;
-use dialpool_engine::number::{self, BulkRequest, BulkResult, Filter, Number};
-use dialpool_engine::page::Page;
-use dialpool_engine::phone::Region;
+use dialpool_engine::dialing::dispositions::{self, Disposition, DispositionInput};
+use dialpool_engine::dialing::{self, ScreenPop};
+use dialpool_engine::intake::dnc::{self, DncEntry, DncImportRequest, DncInput, DncSummary};
+use dialpool_engine::intake::import::ImportProgress;
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::source::SourceOptions;
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::platform::page::Page;
+use dialpool_engine::pool::number::{self, BulkRequest, BulkResult, Filter, Number};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -92,7 +92,7 @@ pub async fn get_number(
 ) -> ApiResult<Json<ScreenPop>> {
     let region = params.region.as_deref().map(Region::parse).transpose()?;
     let client = state.pool.get().await?;
-    Ok(Json(calls::screen_pop(&**client, caller.tenant(), caller.scope(), &phone, region).await?))
+    Ok(Json(dialing::screen_pop(&**client, caller.tenant(), caller.scope(), &phone, region).await?))
 }
 
 /// Change the status of, release, or list as DNC the numbers picked or everything a

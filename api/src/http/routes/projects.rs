@@ -4,12 +4,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
-use dialpool_engine::access::Scope;
-use dialpool_engine::allocate::explain::{self, Explanation};
-use dialpool_engine::allocate::forecast::{self, Forecast};
-use dialpool_engine::allocate::{self, Report, Request};
-use dialpool_engine::phone::Region;
-use dialpool_engine::project::{self, Project, ProjectInput, ProjectSummary, Release, ReleaseCounts};
+use dialpool_engine::insight::explain::{self, Explanation};
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::platform::access::Scope;
+use dialpool_engine::pool::allocate::forecast::{self, Forecast};
+use dialpool_engine::pool::allocate::{self, Report, Request};
+use dialpool_engine::pool::project::{self, Project, ProjectInput, ProjectSummary, Release, ReleaseCounts};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -320,11 +320,11 @@ pub async fn explain_number(
     let client = state.pool.get().await?;
     let explanation =
         explain::explain(&**client, caller.tenant(), caller.scope(), &phone, region, None).await?;
-    dialpool_engine::audit::record(
+    dialpool_engine::platform::audit::record(
         &**client,
         caller.tenant(),
         &caller.actor(),
-        dialpool_engine::audit::Change {
+        dialpool_engine::platform::audit::Change {
             action: "number.explain",
             entity: "number",
             entity_id: explanation.phone.clone(),

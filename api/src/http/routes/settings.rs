@@ -2,10 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::geo::{self, Geo, GeoUpdate, NewGeo};
-use dialpool_engine::page::Page;
-use dialpool_engine::provider::{self, Provider, ProviderInput};
-use dialpool_engine::status::{self, Status, StatusInput};
+use dialpool_engine::intake::geo::{self, Geo, GeoUpdate, NewGeo};
+use dialpool_engine::intake::provider::{self, Provider, ProviderInput};
+use dialpool_engine::platform::page::Page;
+use dialpool_engine::pool::status::{self, Status, StatusInput};
 use serde::Deserialize;
 use utoipa::IntoParams;
 

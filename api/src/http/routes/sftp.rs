@@ -3,10 +3,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::job::{self, NewJob};
-use dialpool_engine::secret::SecretKey;
-use dialpool_engine::sftp_account::{self, SftpAccount, SftpAccountInput, SftpUpload};
-use dialpool_engine::sftp_remote::{self, ConnectionTest, SftpRemote, SftpRemoteInput, Transfer};
+use dialpool_engine::delivery::sftp::account::{self, SftpAccount, SftpAccountInput, SftpUpload};
+use dialpool_engine::delivery::sftp::remote::{self, ConnectionTest, SftpRemote, SftpRemoteInput, Transfer};
+use dialpool_engine::platform::job::{self, NewJob};
+use dialpool_engine::platform::secret::SecretKey;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -23,7 +23,7 @@ pub async fn list_accounts(
     Allowed(caller, _): Allowed<SettingsManage>,
 ) -> ApiResult<Json<Vec<SftpAccount>>> {
     let client = state.pool.get().await?;
-    Ok(Json(sftp_account::list(&**client, caller.tenant()).await?))
+    Ok(Json(account::list(&**client, caller.tenant()).await?))
 }
 
 /// Add a partner account for a provider: a password (10+ characters), OpenSSH public
@@ -36,7 +36,7 @@ pub async fn create_account(
     Json(input): Json<SftpAccountInput>,
 ) -> ApiResult<(StatusCode, Json<SftpAccount>)> {
     let mut client = state.pool.get().await?;
-    let created = sftp_account::create(&mut **client, caller.tenant(), &caller.actor(), &input).await?;
+    let created = account::create(&mut **client, caller.tenant(), &caller.actor(), &input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -58,7 +58,7 @@ pub async fn list_uploads(
     Query(params): Query<UploadParams>,
 ) -> ApiResult<Json<Vec<SftpUpload>>> {
     let client = state.pool.get().await?;
-    Ok(Json(sftp_account::uploads(&**client, caller.tenant(), params.limit.unwrap_or(100)).await?))
+    Ok(Json(account::uploads(&**client, caller.tenant(), params.limit.unwrap_or(100)).await?))
 }
 
 fn secret_key(state: &AppState) -> ApiResult<SecretKey> {
@@ -73,7 +73,7 @@ pub async fn list_remotes(
     Allowed(caller, _): Allowed<SettingsManage>,
 ) -> ApiResult<Json<Vec<SftpRemote>>> {
     let client = state.pool.get().await?;
-    Ok(Json(sftp_remote::list(&**client, caller.tenant()).await?))
+    Ok(Json(remote::list(&**client, caller.tenant()).await?))
 }
 
 /// Add a remote host: its password or private key is stored sealed with the
@@ -87,7 +87,7 @@ pub async fn create_remote(
 ) -> ApiResult<(StatusCode, Json<SftpRemote>)> {
     let key = secret_key(&state)?;
     let mut client = state.pool.get().await?;
-    let created = sftp_remote::create(&mut **client, &key, caller.tenant(), &caller.actor(), &input).await?;
+    let created = remote::create(&mut **client, &key, caller.tenant(), &caller.actor(), &input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -98,7 +98,7 @@ pub async fn get_remote(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<SftpRemote>> {
     let client = state.pool.get().await?;
-    Ok(Json(sftp_remote::get(&**client, caller.tenant(), id).await?))
+    Ok(Json(remote::get(&**client, caller.tenant(), id).await?))
 }
 
 /// Replace a remote. Absent `password` / `private_key` keep the stored ones; a new host
@@ -113,7 +113,7 @@ pub async fn update_remote(
 ) -> ApiResult<Json<SftpRemote>> {
     let key = secret_key(&state)?;
     let mut client = state.pool.get().await?;
-    Ok(Json(sftp_remote::update(&mut **client, &key, caller.tenant(), &caller.actor(), id, &input).await?))
+    Ok(Json(remote::update(&mut **client, &key, caller.tenant(), &caller.actor(), id, &input).await?))
 }
 
 #[utoipa::path(delete, path = "/sftp/remotes/{id}", tag = "sftp", responses((status = 204)))]
@@ -123,7 +123,7 @@ pub async fn delete_remote(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let mut client = state.pool.get().await?;
-    sftp_remote::delete(&mut **client, caller.tenant(), &caller.actor(), id).await?;
+    remote::delete(&mut **client, caller.tenant(), &caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -159,14 +159,8 @@ pub async fn confirm_host_key(
 ) -> ApiResult<Json<SftpRemote>> {
     let mut client = state.pool.get().await?;
     Ok(Json(
-        sftp_remote::confirm_host_key(
-            &mut **client,
-            caller.tenant(),
-            &caller.actor(),
-            id,
-            &input.fingerprint,
-        )
-        .await?,
+        remote::confirm_host_key(&mut **client, caller.tenant(), &caller.actor(), id, &input.fingerprint)
+            .await?,
     ))
 }
 
@@ -183,7 +177,7 @@ pub async fn run_remote(
     Path(id): Path<i64>,
 ) -> ApiResult<(StatusCode, Json<QueuedJob>)> {
     let client = state.pool.get().await?;
-    let remote = sftp_remote::get(&**client, caller.tenant(), id).await?;
+    let remote = remote::get(&**client, caller.tenant(), id).await?;
     if !remote.enabled {
         return Err(
             dialpool_engine::Error::Refused(format!("remote {id} is disabled; enable it first")).into()
@@ -217,7 +211,6 @@ pub async fn list_transfers(
 ) -> ApiResult<Json<Vec<Transfer>>> {
     let client = state.pool.get().await?;
     Ok(Json(
-        sftp_remote::transfers(&**client, caller.tenant(), params.remote_id, params.limit.unwrap_or(100))
-            .await?,
+        remote::transfers(&**client, caller.tenant(), params.remote_id, params.limit.unwrap_or(100)).await?,
     ))
 }

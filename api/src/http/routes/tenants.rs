@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::tenant::{self, NewTenant, Tenant, TenantUpdate};
+use dialpool_engine::platform::tenant::{self, NewTenant, Tenant, TenantUpdate};
 
 use crate::http::AppState;
 use crate::http::auth::PlatformAdmin;

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::access::{self, ApiToken, NewApiToken};
-use dialpool_engine::page::Page;
+use dialpool_engine::platform::access::{self, ApiToken, NewApiToken};
+use dialpool_engine::platform::page::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::access::{self, NewUser, Role, RoleInput, User, UserUpdate};
-use dialpool_engine::page::Page;
+use dialpool_engine::platform::access::{self, NewUser, Role, RoleInput, User, UserUpdate};
+use dialpool_engine::platform::page::Page;
 use serde::Deserialize;
 use utoipa::IntoParams;
 

@@ -3,8 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use dialpool_engine::page::Page;
-use dialpool_engine::webhook::{
+use dialpool_engine::platform::page::Page;
+use dialpool_engine::platform::webhook::{
     self, CreatedSubscription, Delivery, DeliveryFilter, Subscription, SubscriptionInput,
 };
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,7 @@
+//! The tenant's numbers and who gets them: each number's status, the projects with their
+//! sources, schedules and quotas, and the allocation that hands numbers to projects.
+
+pub mod allocate;
+pub mod number;
+pub mod project;
+pub mod status;

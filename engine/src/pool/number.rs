@@ -1,0 +1,335 @@
+//! Stored numbers: the keyset-paged, filtered list behind the numbers page and the API,
+//! and bulk actions on a selection or on everything a filter matches.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Transaction};
+
+use crate::intake::phone::{self, format_e164};
+use crate::platform::TenantId;
+use crate::platform::access::Scope;
+use crate::platform::audit::{self, Actor, Change};
+use crate::platform::error::{Error, Result};
+use crate::platform::page::{Keyset, Page, PageRequest, SortKey};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Number {
+    /// E.164 with the plus, e.g. `+79161234567`.
+    pub phone: String,
+    pub provider_id: i64,
+    pub geo_id: Option<i64>,
+    pub project_id: Option<i64>,
+    pub status: i16,
+    pub attempts: i16,
+    pub next_eligible_at: Option<DateTime<Utc>>,
+    pub last_called_at: Option<DateTime<Utc>>,
+    /// Set while a dialer holds the number.
+    pub leased_until: Option<DateTime<Utc>>,
+    pub import_id: i64,
+    pub attributes: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pub provider_id: Option<i64>,
+    pub geo_id: Option<i64>,
+    pub project_id: Option<i64>,
+    pub status: Option<i16>,
+    pub import_id: Option<i64>,
+    pub attempts_min: Option<i16>,
+    pub attempts_max: Option<i16>,
+    /// Stored (first imported) from this instant on.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Stored before this instant.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Last called from this instant on.
+    pub called_from: Option<DateTime<Utc>>,
+    pub called_to: Option<DateTime<Utc>>,
+}
+
+// The primary key orders a tenant's numbers by phone in every hash partition, so a page
+// is a merge of 16 short index scans whatever the table's size.
+const SORTS: &[SortKey] = &[SortKey { name: "phone", column: "n.phone", sql_type: "bigint" }];
+
+/// The caller's scope and the filter, as parameters $1 (tenant) to $14; the list and the
+/// bulk actions select with the same clause, so "the whole filter" is what the page shows.
+const WHERE: &str = "n.tenant_id = $1
+    AND ($2::bigint[] IS NULL OR n.provider_id = ANY($2) OR n.project_id = ANY($3))
+    AND ($4::bigint IS NULL OR n.provider_id = $4) AND ($5::bigint IS NULL OR n.geo_id = $5)
+    AND ($6::bigint IS NULL OR n.project_id = $6) AND ($7::smallint IS NULL OR n.status = $7)
+    AND ($8::bigint IS NULL OR n.import_id = $8)
+    AND ($9::smallint IS NULL OR n.attempts >= $9) AND ($10::smallint IS NULL OR n.attempts <= $10)
+    AND ($11::timestamptz IS NULL OR n.created_at >= $11) AND ($12::timestamptz IS NULL OR n.created_at < $12)
+    AND ($13::timestamptz IS NULL OR n.last_called_at >= $13) AND ($14::timestamptz IS NULL OR n.last_called_at < $14)";
+
+struct WhereParams {
+    tenant: i64,
+    providers: Option<Vec<i64>>,
+    projects: Vec<i64>,
+    filter: Filter,
+}
+
+impl WhereParams {
+    fn new(tenant: TenantId, scope: &Scope, filter: &Filter) -> WhereParams {
+        WhereParams {
+            tenant: tenant.0,
+            providers: scope.provider_filter().map(<[i64]>::to_vec),
+            projects: scope.project_filter().map(<[i64]>::to_vec).unwrap_or_default(),
+            filter: filter.clone(),
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let f = &self.filter;
+        vec![
+            &self.tenant,
+            &self.providers,
+            &self.projects,
+            &f.provider_id,
+            &f.geo_id,
+            &f.project_id,
+            &f.status,
+            &f.import_id,
+            &f.attempts_min,
+            &f.attempts_max,
+            &f.created_from,
+            &f.created_to,
+            &f.called_from,
+            &f.called_to,
+        ]
+    }
+}
+
+pub async fn list(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    scope: &Scope,
+    filter: &Filter,
+    page: &PageRequest,
+) -> Result<Page<Number>> {
+    let keyset = Keyset::resolve(page, SORTS)?;
+    let sql = format!(
+        "SELECT n.phone, n.provider_id, n.geo_id, n.project_id, n.status, n.attempts,
+                NULLIF(n.next_eligible_at, 'infinity') AS next_eligible_at, n.last_called_at, n.leased_until,
+                n.import_id, n.attributes, n.created_at, n.phone::text AS sort_value
+           FROM phone_numbers n
+          WHERE {WHERE} {clause} {order} LIMIT $17",
+        clause = keyset.clause("n.phone", 15, 16),
+        order = keyset.order_by("n.phone"),
+    );
+    let (v, id) = keyset.after();
+    let limit = keyset.fetch_limit();
+    let where_params = WhereParams::new(tenant, scope, filter);
+    let mut params = where_params.params();
+    params.extend([&v as &(dyn ToSql + Sync), &id, &limit]);
+    let rows = client.query(&sql, &params).await?;
+    keyset.page_of(&rows, "phone", |r| {
+        Ok(Number {
+            phone: format_e164(r.get("phone")),
+            provider_id: r.get("provider_id"),
+            geo_id: r.get("geo_id"),
+            project_id: r.get("project_id"),
+            status: r.get("status"),
+            attempts: r.get("attempts"),
+            next_eligible_at: r.get("next_eligible_at"),
+            last_called_at: r.get("last_called_at"),
+            leased_until: r.get("leased_until"),
+            import_id: r.get("import_id"),
+            attributes: r.get("attributes"),
+            created_at: r.get("created_at"),
+        })
+    })
+}
+
+/// Which numbers a bulk action touches: the ones picked on the page, or every number the
+/// filter matches (within the caller's scope either way).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Selection {
+    /// Numbers in E.164 (`+79161234567`).
+    Phones(Vec<String>),
+    Filter(Filter),
+}
+
+// No deny_unknown_fields here or on BulkRequest: serde cannot combine it with flatten.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum BulkAction {
+    /// Set a status by hand: a retry or call-back status makes the number due now, a
+    /// final one parks it; attempts are kept; a lease ends.
+    SetStatus { status: i16 },
+    /// Give numbers back to the shared pool. Numbers of exclusive projects and numbers
+    /// under a live lease stay where they are.
+    Release,
+    /// Put numbers on the do-not-call list.
+    AddToDnc { reason: Option<String> },
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct BulkRequest {
+    pub selection: Selection,
+    #[serde(flatten)]
+    pub action: BulkAction,
+    /// Count what would be touched and change nothing (to confirm a whole-filter action).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulkResult {
+    /// Numbers the selection matched in the caller's scope.
+    pub matched: i64,
+    /// Numbers the action changed (released, re-statused, newly listed).
+    pub touched: i64,
+    pub dry_run: bool,
+}
+
+/// Runs a bulk action in one transaction, with an event per number and one audit entry
+/// carrying the selection and the count.
+pub async fn bulk(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    scope: &Scope,
+    actor: &Actor,
+    request: &BulkRequest,
+) -> Result<BulkResult> {
+    let (filter, phones) = match &request.selection {
+        Selection::Filter(filter) => (filter.clone(), None),
+        Selection::Phones(list) => {
+            if list.is_empty() || list.len() > 10_000 {
+                return Err(Error::invalid(
+                    "selection",
+                    "pick 1 to 10,000 numbers, or act on the whole filter",
+                ));
+            }
+            let phones =
+                list.iter().map(|p| phone::parse_input("selection", p, None)).collect::<Result<Vec<_>>>()?;
+            (Filter::default(), Some(phones))
+        }
+    };
+    let tx = client.transaction().await?;
+    if let BulkAction::SetStatus { status } = &request.action {
+        crate::pool::status::get(&tx, tenant, *status).await?;
+    }
+    let where_params = WhereParams::new(tenant, scope, &filter);
+    let mut params = where_params.params();
+    params.push(&phones);
+    let select = format!(
+        "SELECT n.phone FROM phone_numbers n WHERE {WHERE} AND ($15::bigint[] IS NULL OR n.phone = ANY($15))"
+    );
+    tx.batch_execute("CREATE TEMP TABLE bulk_selection (phone bigint PRIMARY KEY) ON COMMIT DROP").await?;
+    let matched =
+        tx.execute(&format!("INSERT INTO bulk_selection {select} FOR UPDATE OF n"), &params).await? as i64;
+    let touched = if request.dry_run || matched == 0 {
+        0
+    } else {
+        tx.batch_execute("ANALYZE bulk_selection").await?;
+        apply(&tx, tenant, actor, &request.action).await?
+    };
+    if !request.dry_run {
+        audit::record(
+            &tx,
+            tenant,
+            actor,
+            Change {
+                action: "numbers.bulk",
+                entity: "numbers",
+                entity_id: String::new(),
+                before: None,
+                after: Some(serde_json::json!({
+                    "action": request.action,
+                    "selection": match &request.selection {
+                        Selection::Phones(list) => serde_json::json!({ "phones": list.len() }),
+                        Selection::Filter(f) => serde_json::json!({ "filter": format!("{f:?}") }),
+                    },
+                    "matched": matched,
+                    "touched": touched,
+                })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(BulkResult { matched, touched, dry_run: request.dry_run })
+}
+
+/// Gives the numbers in the temp table `bulk_selection` the status `status`, with a
+/// `status_changed` event each naming `source`; returns how many changed.
+pub(crate) async fn set_status_of_selection(
+    tx: &Transaction<'_>,
+    tenant: TenantId,
+    actor: &Actor,
+    status: i16,
+    source: &str,
+) -> Result<u64> {
+    Ok(tx
+        .execute(
+            "WITH changed AS (
+                UPDATE phone_numbers n
+                   SET status = s.id, leased_until = NULL, updated_at = now(),
+                       next_eligible_at = CASE
+                           WHEN s.category IN ('success', 'failure', 'invalid', 'dnc') THEN 'infinity'::timestamptz
+                           WHEN s.category IN ('retry', 'callback') THEN now()
+                           ELSE NULL END
+                  FROM bulk_selection b, number_statuses s, phone_numbers old
+                 WHERE n.tenant_id = $1 AND n.phone = b.phone AND s.tenant_id = $1 AND s.id = $2
+                   AND old.tenant_id = n.tenant_id AND old.phone = n.phone AND n.status <> $2
+                RETURNING n.phone, n.project_id, n.provider_id, n.geo_id, old.status AS status_from
+             )
+             INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
+                                        status_to, actor_user_id, data)
+             SELECT $1, phone, 'status_changed', project_id, provider_id, geo_id, status_from, $2, $3,
+                    jsonb_build_object('source', $4::text)
+               FROM changed",
+            &[&tenant.0, &status, &actor.user_id, &source],
+        )
+        .await?)
+}
+
+async fn apply(tx: &Transaction<'_>, tenant: TenantId, actor: &Actor, action: &BulkAction) -> Result<i64> {
+    let touched = match action {
+        BulkAction::SetStatus { status } => set_status_of_selection(tx, tenant, actor, *status, "bulk").await?,
+        BulkAction::Release => {
+            tx.execute(
+                "WITH released AS (
+                    UPDATE phone_numbers n SET project_id = NULL, allocated_at = NULL, leased_until = NULL,
+                           updated_at = now()
+                      FROM bulk_selection b, phone_numbers old, projects p
+                     WHERE n.tenant_id = $1 AND n.phone = b.phone
+                       AND old.tenant_id = n.tenant_id AND old.phone = n.phone
+                       AND p.tenant_id = n.tenant_id AND p.id = old.project_id AND NOT p.exclusive
+                       AND (n.leased_until IS NULL OR n.leased_until <= now())
+                    RETURNING n.phone, old.project_id, n.provider_id, n.geo_id, n.status
+                 )
+                 INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
+                                            status_to, actor_user_id, data)
+                 SELECT $1, phone, 'released', project_id, provider_id, geo_id, status, status, $2,
+                        jsonb_build_object('reason', 'bulk release')
+                   FROM released",
+                &[&tenant.0, &actor.user_id],
+            )
+            .await?
+        }
+        BulkAction::AddToDnc { reason } => {
+            tx.execute(
+                "WITH listed AS (
+                    INSERT INTO dnc_numbers (tenant_id, phone, source, reason, added_by)
+                    SELECT $1, b.phone, 'bulk action', $2, $3 FROM bulk_selection b
+                    ON CONFLICT DO NOTHING
+                    RETURNING phone
+                 )
+                 INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
+                                            status_to, actor_user_id, data)
+                 SELECT $1, l.phone, 'dnc_added', n.project_id, n.provider_id, n.geo_id, n.status, n.status, $3,
+                        jsonb_build_object('source', 'bulk action')
+                   FROM listed l JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = l.phone",
+                &[&tenant.0, reason, &actor.user_id],
+            )
+            .await?
+        }
+    };
+    Ok(touched as i64)
+}

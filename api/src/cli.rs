@@ -15,8 +15,8 @@ use dialpool_engine::TenantId;
 use dialpool_engine::dialing;
 use dialpool_engine::intake::dnc::{self, DncImportRequest};
 use dialpool_engine::intake::import::mapping::ColumnMapping;
-use dialpool_engine::intake::import::source::{Format, SourceOptions};
-use dialpool_engine::intake::import::{self, ImportProgress, ImportRequest, OnDuplicate};
+use dialpool_engine::intake::import::source::SourceOptions;
+use dialpool_engine::intake::import::{self, ImportOptions, ImportProgress, ImportRequest, OnDuplicate};
 use dialpool_engine::intake::phone::Region;
 use dialpool_engine::intake::provider::{self, NewProvider};
 use dialpool_engine::platform::audit::Actor;
@@ -494,19 +494,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
-            let request = ImportRequest {
-                tenant,
-                provider_code: args.provider,
-                path: existing_file(&args.file)?,
-                display_name: None,
-                source: args.options.source()?,
-                region: args.options.region()?,
-                mapping: args.options.mapping()?,
-                on_duplicate: OnDuplicate::parse(&args.on_duplicate)?,
-                rejects_path: args.options.rejects.clone(),
-                actor: Actor::system("cli"),
-                batch_rows: None,
-            };
+            let options = args.options.import_options(Some(&args.on_duplicate))?;
+            let mut request =
+                options.request(tenant, args.provider, existing_file(&args.file)?, Actor::system("cli"));
+            request.rejects_path = args.options.rejects.clone();
             let progress = ImportProgress::default();
             let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
             let result = import::import_file(&pool, request, progress).await;
@@ -702,13 +693,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dnc(DncCommand::Import(args)) => {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
+            let options = args.options.import_options(None)?;
             let request = DncImportRequest {
                 tenant,
                 path: existing_file(&args.file)?,
                 display_name: None,
-                source: args.options.source()?,
-                region: args.options.region()?,
-                mapping: args.options.mapping()?,
+                source: options.source(),
+                region: options.region,
+                mapping: options.mapping,
                 reason: args.reason,
                 rejects_path: args.options.rejects.clone(),
                 actor: Actor::system("cli"),
@@ -734,20 +726,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 impl FileOptions {
-    fn source(&self) -> anyhow::Result<SourceOptions> {
-        Ok(SourceOptions {
-            format: Format::parse(&self.format)?,
-            encoding: self.encoding.clone(),
-            sheet: self.sheet.clone(),
-        })
-    }
-
-    fn region(&self) -> anyhow::Result<Option<Region>> {
-        Ok(self.region.as_deref().map(Region::parse).transpose()?)
-    }
-
-    fn mapping(&self) -> anyhow::Result<ColumnMapping> {
-        Ok(self.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default())
+    /// The options as every way in reads them (the upload form, SFTP, jobs).
+    fn import_options(&self, on_duplicate: Option<&str>) -> anyhow::Result<ImportOptions> {
+        Ok(ImportOptions::from_text(
+            Some(&self.format),
+            self.encoding.clone(),
+            self.sheet.clone(),
+            self.region.as_deref(),
+            self.mapping.as_deref(),
+            on_duplicate,
+        )?)
     }
 }
 
@@ -919,7 +907,6 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         secure_cookies: args.secure_cookies,
         exports_keep: chrono::Duration::hours(i64::from(args.exports_keep_hours)),
     };
-    let expiry_task = tokio::spawn(delete_expired_exports(pool.clone(), args.data_dir.clone()));
     // The defaults exist before the first request, so they can be listed and edited at once.
     {
         let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
@@ -991,7 +978,6 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
     // A send in flight finishes and is recorded; what is still due waits in the table.
     let _ = stop_sender.send(());
     let _ = sender_task.await;
-    expiry_task.abort();
     if let Some(task) = sftp_task {
         task.abort();
     }
@@ -1001,31 +987,6 @@ async fn serve(config: tokio_postgres::Config, tenant: &str, args: ServeArgs) ->
         let _ = task.await;
     }
     served
-}
-
-/// Deletes export files past their keep time, and marks failed the exports whose
-/// process died (their partial files go too), every minute.
-async fn delete_expired_exports(pool: deadpool_postgres::Pool, data_dir: PathBuf) {
-    let mut every = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        every.tick().await;
-        let deleted = match pool.get().await {
-            Ok(client) => {
-                match dialpool_engine::delivery::export::fail_abandoned(&**client).await {
-                    Ok(0) => {}
-                    Ok(count) => tracing::info!(count, "marked failed exports whose process ended"),
-                    Err(error) => tracing::warn!(%error, "looking for abandoned exports"),
-                }
-                dialpool_engine::delivery::export::delete_expired(&**client, &data_dir).await
-            }
-            Err(error) => Err(error.into()),
-        };
-        match deleted {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "deleted expired export files"),
-            Err(error) => tracing::warn!(%error, "deleting expired export files"),
-        }
-    }
 }
 
 /// A progress bar on a terminal; a line every few seconds elsewhere (logs, CI).

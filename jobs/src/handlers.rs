@@ -3,39 +3,33 @@
 //! it; work that is idempotent anyway (conversion refresh, partitions) is marked by the
 //! worker afterwards.
 //!
-//! Arguments (JSON objects; unknown fields are refused). Any kind may carry `actor`: who
-//! queued it, whose name its changes are audited under (schedules may not set it).
-//! - `import`: `provider` (code), `path` (the file; relative paths are under the data
-//!   directory), optional `file_name`, `format`, `encoding`, `sheet`, `region`, `mapping`,
-//!   `on_duplicate` (`skip`/`update`), `rejects_path`, `remove_file` (bool: delete the
-//!   file once the import has its outcome).
-//! - `outcome_import`: `path`, optional `file_name`, `format` (`asterisk`/`vicidial`/`csv`),
-//!   `time_zone`, `region`, `project_id`.
-//! - `export`: `project_id`, `out` (relative to the data directory), optional `filter`,
-//!   `options` (as `POST /projects/{id}/exports` takes them), `sftp_account_id` (then
-//!   `out` is a file name in that partner's `outbox/`) or `sftp_remote_id` (then `out` is
-//!   a file name, pushed to that remote host once written), or `export_id` and
-//!   `keep_until` (an export started over HTTP, kept under `out` for download).
-//! - `sftp_pull`, `sftp_push`: `remote_id`.
-//! - `retention`: optional `files_days` (30), `jobs_days` (90), `transfers_days` (90).
-//! - `allocation`: optional `project_id` (all live projects without it).
-//! - `conversion_refresh`: optional `full` (bool).
-//! - `partition_maintenance`: optional `months_ahead` (default 3).
+//! Each kind's arguments are one type, defined beside the work it asks for and read with
+//! [`read_args`] (unknown fields refused): `intake::import::ImportJob`,
+//! `dialing::files::OutcomeImportJob`, `delivery::export::ExportJob`,
+//! `pool::allocate::AllocationJob`, `insight::conversion::RefreshJob`,
+//! `platform::job::PartitionJob`, `delivery::sftp::remote::{PullJob, PushJob}` and
+//! `platform::job::RetentionJob`. `docs/jobs.md` lists their fields. Any kind may carry
+//! `actor`: who queued it, whose name its changes are audited under (schedules may not
+//! set it).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use dialpool_engine::TenantId;
+use dialpool_engine::delivery::export::ExportJob;
+use dialpool_engine::delivery::sftp::remote::{PullJob, PushJob};
+use dialpool_engine::dialing::files::OutcomeImportJob;
+use dialpool_engine::insight::conversion::RefreshJob;
+use dialpool_engine::intake::import::{Deliver, ImportJob};
 use dialpool_engine::platform::audit::Actor;
-use dialpool_engine::platform::job::{Claim, JobKind};
+use dialpool_engine::platform::job::{Claim, JobArgs, JobKind, PartitionJob, RetentionJob, read_args};
+use dialpool_engine::pool::allocate::AllocationJob;
 use dialpool_engine::{Error, Result};
-use serde::Deserialize;
+use dialpool_sftp::remote::Way;
 use serde_json::{Value, json};
 
-/// The argument every kind may carry: who queued the job (`user_id`, `token_id`, `label`),
-/// under whose name its changes are audited.
-pub const ACTOR: &str = "actor";
+pub use dialpool_engine::platform::job::ACTOR;
 
 /// What a running job last reported: `{"done", "total", "unit", "message"}`.
 #[derive(Debug, Clone, Default)]
@@ -91,105 +85,49 @@ impl JobContext {
     }
 
     fn actor(&self) -> Actor {
-        self.claim
-            .args
-            .get(ACTOR)
-            .and_then(|actor| serde_json::from_value(actor.clone()).ok())
-            .unwrap_or_else(|| Actor { label: format!("job {}", self.claim.id), ..Actor::default() })
+        dialpool_engine::platform::job::actor_of(&self.claim)
     }
 
-    fn args<T: for<'de> Deserialize<'de>>(&self) -> Result<T> {
-        let mut args = self.claim.args.clone();
-        if let Some(args) = args.as_object_mut() {
-            args.remove(ACTOR);
-        }
-        serde_json::from_value(args)
-            .map_err(|e| Error::invalid("args", format!("of a {} job: {e}", self.claim.kind.name())))
+    fn args<A: JobArgs>(&self) -> Result<A> {
+        read_args(&self.claim)
     }
 
     /// A path from the arguments: as given when absolute, else under the data directory,
     /// which it may not leave.
-    fn path(&self, field: &'static str, given: &str) -> Result<PathBuf> {
+    fn path(&self, field: &'static str, given: &Path) -> Result<PathBuf> {
         let path = Path::new(given);
         if path.is_absolute() {
             return Ok(path.to_path_buf());
         }
         if path.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-            return Err(Error::invalid(field, format!("'{given}' leaves the data directory")));
+            return Err(Error::invalid(field, format!("'{}' leaves the data directory", given.display())));
         }
         Ok(self.data_dir.join(path))
     }
 }
 
-/// Runs the job's work; its result is stored on the job.
+/// Runs the job's work; its result is stored on the job. The kind picks the type its
+/// arguments are read as, and the work.
 pub async fn run(context: JobContext) -> Result<Value> {
-    match context.claim.kind {
-        JobKind::Import => import(&context).await,
-        JobKind::OutcomeImport => outcome_import(&context).await,
-        JobKind::Export => export(&context).await,
-        JobKind::Allocation => allocation(&context).await,
-        JobKind::ConversionRefresh => conversion_refresh(&context).await,
-        JobKind::PartitionMaintenance => partition_maintenance(&context).await,
-        JobKind::SftpPull | JobKind::SftpPush => sftp_transfer(&context).await,
-        JobKind::Retention => retention(&context).await,
+    let c = &context;
+    match c.claim.kind {
+        JobKind::Import => import(c, c.args()?).await,
+        JobKind::OutcomeImport => outcome_import(c, c.args()?).await,
+        JobKind::Export => export(c, c.args()?).await,
+        JobKind::Allocation => allocation(c, c.args()?).await,
+        JobKind::ConversionRefresh => conversion_refresh(c, c.args()?).await,
+        JobKind::PartitionMaintenance => partition_maintenance(c, c.args()?).await,
+        JobKind::SftpPull => sftp_transfer(c, c.args::<PullJob>()?.remote_id, Way::Pull).await,
+        JobKind::SftpPush => sftp_transfer(c, c.args::<PushJob>()?.remote_id, Way::Push).await,
+        JobKind::Retention => retention(c, c.args()?).await,
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportArgs {
-    provider: String,
-    path: String,
-    file_name: Option<String>,
-    format: Option<String>,
-    encoding: Option<String>,
-    sheet: Option<String>,
-    region: Option<String>,
-    mapping: Option<String>,
-    on_duplicate: Option<String>,
-    rejects_path: Option<String>,
-    /// For a partner's upload: where the file and the results go afterwards.
-    deliver: Option<Deliver>,
-    /// For an upload over HTTP: the file is removed once the import has its outcome.
-    #[serde(default)]
-    remove_file: bool,
-}
-
-/// Folders (absolute) an SFTP upload's file and results go to once imported.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Deliver {
-    processed: PathBuf,
-    errors: PathBuf,
-    outbox: PathBuf,
-}
-
-async fn import(context: &JobContext) -> Result<Value> {
-    use dialpool_engine::intake::import::source::SourceOptions;
-    use dialpool_engine::intake::import::{self, ImportProgress, ImportRequest, OnDuplicate};
-    let args: ImportArgs = context.args()?;
-    let request = ImportRequest {
-        tenant: context.tenant()?,
-        provider_code: args.provider,
-        path: context.path("path", &args.path)?,
-        display_name: args.file_name,
-        source: SourceOptions {
-            format: import::source::Format::parse(args.format.as_deref().unwrap_or("auto"))?,
-            encoding: args.encoding,
-            sheet: args.sheet,
-        },
-        region: args.region.as_deref().map(dialpool_engine::intake::phone::Region::parse).transpose()?,
-        mapping: args
-            .mapping
-            .as_deref()
-            .map(dialpool_engine::intake::import::mapping::ColumnMapping::parse)
-            .transpose()?
-            .unwrap_or_default(),
-        on_duplicate: OnDuplicate::parse(args.on_duplicate.as_deref().unwrap_or("skip"))?,
-        rejects_path: args.rejects_path.as_deref().map(|p| context.path("rejects_path", p)).transpose()?,
-        actor: context.actor(),
-        batch_rows: None,
-    };
+async fn import(context: &JobContext, args: ImportJob) -> Result<Value> {
+    use dialpool_engine::intake::import::{self, ImportProgress};
+    let path = context.path("path", &args.path)?;
+    let rejects = args.rejects_path.as_deref().map(|p| context.path("rejects_path", p)).transpose()?;
+    let request = args.request(context.tenant()?, path, rejects, context.actor());
     let progress = ImportProgress::default();
     let reporter = {
         let (progress, shown) = (progress.clone(), context.progress.clone());
@@ -310,31 +248,17 @@ async fn visible_names(path: &Path) -> Option<(Vec<PathBuf>, std::time::SystemTi
     Some((names, latest + dialpool_engine::delivery::sftp::account::SETTLE))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OutcomeImportArgs {
-    path: String,
-    file_name: Option<String>,
-    format: Option<String>,
-    time_zone: Option<String>,
-    region: Option<String>,
-    project_id: Option<i64>,
-    /// For a file pulled from a remote host: where it and its summary go afterwards.
-    deliver: Option<Deliver>,
-}
-
-async fn outcome_import(context: &JobContext) -> Result<Value> {
-    use dialpool_engine::dialing::files::{self, Format, OutcomeFileRequest};
-    let args: OutcomeImportArgs = context.args()?;
+async fn outcome_import(context: &JobContext, args: OutcomeImportJob) -> Result<Value> {
+    use dialpool_engine::dialing::files::{self, OutcomeFileRequest};
     let request = OutcomeFileRequest {
         tenant: context.tenant()?,
         scope: dialpool_engine::platform::access::Scope::All,
         path: context.path("path", &args.path)?,
         display_name: args.file_name,
-        format: Format::parse(args.format.as_deref().unwrap_or("asterisk"))?,
-        time_zone: args.time_zone,
-        region: args.region.as_deref().map(dialpool_engine::intake::phone::Region::parse).transpose()?,
-        project_id: args.project_id,
+        format: args.options.format,
+        time_zone: args.options.time_zone,
+        region: args.options.region,
+        project_id: args.options.project_id,
         actor: context.actor(),
     };
     context.progress.set(json!({"message": "applying the file"}));
@@ -345,28 +269,8 @@ async fn outcome_import(context: &JobContext) -> Result<Value> {
     Ok(serde_json::to_value(summary?).unwrap_or_default())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExportArgs {
-    project_id: i64,
-    /// Under the data directory; or, with `sftp_account_id`, a file name in that partner's
-    /// `outbox/`.
-    out: String,
-    sftp_account_id: Option<i64>,
-    sftp_remote_id: Option<i64>,
-    /// An export already recorded (started over HTTP): run it, kept for download under
-    /// `out` until `keep_until`.
-    export_id: Option<i64>,
-    keep_until: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default)]
-    filter: dialpool_engine::delivery::export::ExportFilter,
-    #[serde(default)]
-    options: dialpool_engine::delivery::export::ExportOptions,
-}
-
-async fn export(context: &JobContext) -> Result<Value> {
+async fn export(context: &JobContext, args: ExportJob) -> Result<Value> {
     use dialpool_engine::delivery::export::{self, ExportRequest};
-    let args: ExportArgs = context.args()?;
     // A partner's or a remote's outbox must be the tenant's; the name may not leave it.
     let bare_name = || {
         let name = Path::new(&args.out);
@@ -406,7 +310,7 @@ async fn export(context: &JobContext) -> Result<Value> {
             }
             remote::local_root(&context.data_dir, remote).join("outbox").join(bare_name()?)
         }
-        (None, None) => context.path("out", &args.out)?,
+        (None, None) => context.path("out", Path::new(&args.out))?,
     };
     if let Some(dir) = out.parent() {
         tokio::fs::create_dir_all(dir)
@@ -449,14 +353,7 @@ async fn export(context: &JobContext) -> Result<Value> {
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct AllocationArgs {
-    project_id: Option<i64>,
-}
-
-async fn allocation(context: &JobContext) -> Result<Value> {
-    let args: AllocationArgs = context.args()?;
+async fn allocation(context: &JobContext, args: AllocationJob) -> Result<Value> {
     let request = dialpool_engine::pool::allocate::Request {
         projects: args.project_id.map(|id| vec![id]),
         ..Default::default()
@@ -475,72 +372,34 @@ async fn allocation(context: &JobContext) -> Result<Value> {
     )
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RefreshArgs {
-    #[serde(default)]
-    full: bool,
-}
-
-async fn conversion_refresh(context: &JobContext) -> Result<Value> {
-    let args: RefreshArgs = context.args()?;
+async fn conversion_refresh(context: &JobContext, args: RefreshJob) -> Result<Value> {
     let summary = dialpool_engine::insight::conversion::refresh(&context.pool, args.full).await?;
     Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct PartitionArgs {
-    months_ahead: Option<i32>,
-}
-
-async fn partition_maintenance(context: &JobContext) -> Result<Value> {
-    let args: PartitionArgs = context.args()?;
+async fn partition_maintenance(context: &JobContext, args: PartitionJob) -> Result<Value> {
     let client = context.pool.get().await?;
-    let created: Vec<String> = client
-        .query(
-            "SELECT dialpool_ensure_monthly_partitions($1)",
-            &[&args.months_ahead.unwrap_or(3).clamp(1, 24)],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let created =
+        dialpool_engine::platform::job::ensure_partitions(&**client, args.months_ahead.unwrap_or(3)).await?;
     Ok(json!({"created": created}))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TransferArgs {
-    remote_id: i64,
-}
-
-async fn sftp_transfer(context: &JobContext) -> Result<Value> {
-    let args: TransferArgs = context.args()?;
+async fn sftp_transfer(context: &JobContext, remote_id: i64, way: Way) -> Result<Value> {
     let key = dialpool_engine::platform::secret::SecretKey::load(&context.data_dir)?;
     let (tenant, job) = (context.tenant()?, Some(context.claim.id));
-    context.progress.set(json!({"message": format!("transferring with remote {}", args.remote_id)}));
-    use dialpool_sftp::remote::{self, Way};
-    let way = if context.claim.kind == JobKind::SftpPush { Way::Push } else { Way::Pull };
+    context.progress.set(json!({"message": format!("transferring with remote {remote_id}")}));
     let report =
-        remote::transfer(&context.pool, &context.data_dir, &key, tenant, args.remote_id, job, way).await?;
+        dialpool_sftp::remote::transfer(&context.pool, &context.data_dir, &key, tenant, remote_id, job, way)
+            .await?;
     Ok(serde_json::to_value(report).unwrap_or_default())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RetentionArgs {
-    files_days: Option<u32>,
-    jobs_days: Option<i32>,
-    transfers_days: Option<i32>,
-}
-
 /// Keeps what is worth keeping: finished files (partners' processed, errors and outbox;
-/// remotes' processed, errors, results and sent) older than `files_days` are deleted, and
-/// finished jobs and transfer log rows older than theirs. What dedupes imports (upload
+/// remotes' processed, errors, results and sent) older than `files_days` are deleted,
+/// finished jobs and transfer log rows older than theirs, and export files past their
+/// keep time. What dedupes imports (upload
 /// and pulled-file fingerprints) is kept.
-async fn retention(context: &JobContext) -> Result<Value> {
-    let args: RetentionArgs = context.args()?;
+async fn retention(context: &JobContext, args: RetentionJob) -> Result<Value> {
     let files_days = args.files_days.unwrap_or(30).max(1);
     let cutoff =
         std::time::SystemTime::now() - std::time::Duration::from_secs(u64::from(files_days) * 86_400);
@@ -574,20 +433,20 @@ async fn retention(context: &JobContext) -> Result<Value> {
     .await
     .map_err(|e| Error::Worker(e.to_string()))?;
     let client = context.pool.get().await?;
-    let jobs_deleted = client
-        .execute(
-            "DELETE FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled')
-                AND finished_at < now() - make_interval(days => $1)",
-            &[&args.jobs_days.unwrap_or(90).max(1)],
-        )
-        .await?;
-    let transfers_deleted = client
-        .execute(
-            "DELETE FROM sftp_jobs WHERE status <> 'running' AND finished_at < now() - make_interval(days => $1)",
-            &[&args.transfers_days.unwrap_or(90).max(1)],
-        )
-        .await?;
+    let jobs_deleted =
+        dialpool_engine::platform::job::delete_finished(&**client, args.jobs_days.unwrap_or(90)).await?;
+    // Exports: those whose process died are marked failed (their partial files go), and
+    // files past their keep time are deleted.
+    let exports_failed = dialpool_engine::delivery::export::fail_abandoned(&**client).await?;
+    let exports_expired =
+        dialpool_engine::delivery::export::delete_expired(&**client, &context.data_dir).await?;
+    let transfers_deleted = dialpool_engine::delivery::sftp::remote::delete_finished_transfers(
+        &**client,
+        args.transfers_days.unwrap_or(90),
+    )
+    .await?;
     Ok(
-        json!({"files_deleted": files_deleted, "jobs_deleted": jobs_deleted, "transfers_deleted": transfers_deleted}),
+        json!({"files_deleted": files_deleted, "jobs_deleted": jobs_deleted, "transfers_deleted": transfers_deleted,
+               "exports_failed": exports_failed, "exports_expired": exports_expired}),
     )
 }

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use dialpool_engine::delivery::sftp::account::{self, Delivery, FOLDERS, Login, UploadOutcome};
+use dialpool_engine::delivery::sftp::account::{self, FOLDERS, Login, UploadOutcome};
+use dialpool_engine::intake::import::Deliver;
 use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode, Version,
 };
@@ -221,10 +222,10 @@ impl Partner {
         getrandom::fill(&mut random).map_err(|e| failure(e.to_string()))?;
         let queued = self.root.join("inbox").join(format!("{QUEUED}{}-{name}", hex(&random)));
         tokio::fs::hard_link(path, &queued).await.map_err(io_error)?;
-        let delivery = Delivery {
-            processed: self.root.join("processed").display().to_string(),
-            errors: self.root.join("errors").display().to_string(),
-            outbox: self.root.join("outbox").display().to_string(),
+        let delivery = Deliver {
+            processed: self.root.join("processed"),
+            errors: self.root.join("errors"),
+            outbox: self.root.join("outbox"),
         };
         let recorded = async {
             let mut client =

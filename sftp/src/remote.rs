@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use dialpool_engine::TenantId;
 use dialpool_engine::delivery::sftp::remote::{
-    self as sftp_remote, AfterPull, ConnectionTest, Direction, Endpoint, PullFolders, RemoteFile,
-    TransferredFile,
+    self as sftp_remote, AfterPull, ConnectionTest, Direction, Endpoint, RemoteFile, TransferredFile,
 };
+use dialpool_engine::intake::import::Deliver;
 use dialpool_engine::platform::secret::SecretKey;
 use dialpool_engine::{Error, Result};
 use russh::client;
@@ -408,10 +408,10 @@ async fn pull_files(
 ) -> Result<()> {
     let remote = &endpoint.remote;
     let root = sftp_remote::local_root(data_dir, remote.id);
-    let folders = PullFolders {
-        processed: root.join("processed").to_string_lossy().into_owned(),
-        errors: root.join("errors").to_string_lossy().into_owned(),
-        outbox: root.join("results").to_string_lossy().into_owned(),
+    let folders = Deliver {
+        processed: root.join("processed"),
+        errors: root.join("errors"),
+        outbox: root.join("results"),
     };
     for dir in ["inbox", "processed", "errors", "results"] {
         let dir = root.join(dir);
@@ -479,7 +479,7 @@ async fn pull_one(
     sftp: &SftpSession,
     endpoint: &Endpoint,
     root: &Path,
-    folders: &PullFolders,
+    folders: &Deliver,
     file: &RemoteFile,
 ) -> Result<TransferredFile> {
     let path = remote_path(&endpoint.remote.remote_dir, &file.name);

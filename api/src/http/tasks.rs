@@ -143,15 +143,12 @@ pub async fn running_count(client: &impl GenericClient) -> Result<i64> {
 pub async fn enqueue(
     client: &impl GenericClient,
     tenant: TenantId,
-    created_by: Option<i64>,
-    args: serde_json::Value,
+    actor: &dialpool_engine::platform::audit::Actor,
+    job: &dialpool_engine::intake::import::ImportJob,
 ) -> Result<i64> {
-    let mut new = dialpool_engine::platform::job::NewJob::new(
-        Some(tenant),
-        dialpool_engine::platform::job::JobKind::Import,
-        args,
-    );
-    new.created_by = created_by;
+    use dialpool_engine::platform::job::JobArgs;
+    let mut new = job.job(Some(tenant), Some(actor));
+    new.created_by = actor.user_id;
     // People wait on these in the browser: ahead of scheduled and partners' imports.
     new.priority = 10;
     dialpool_engine::platform::job::enqueue(client, &new)

@@ -17,9 +17,10 @@ use crate::platform::access::Scope;
 use crate::platform::audit::{self, Actor, Change};
 use crate::platform::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    #[default]
     /// Asterisk `cdr-csv` `Master.csv`: no header; 16 columns, 17 with `loguniqueid`,
     /// 18 with `loguniqueid` and `loguserfield`.
     Asterisk,
@@ -44,6 +45,48 @@ impl Format {
             }
         }
     }
+}
+
+impl<'de> serde::Deserialize<'de> for Format {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Format::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How to read an outcome file, as a remote host's `import_options` or a job gives it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeFileOptions {
+    #[serde(default)]
+    pub format: Format,
+    pub time_zone: Option<String>,
+    pub region: Option<Region>,
+    pub project_id: Option<i64>,
+}
+
+/// The `outcome_import` job: a dialer's file of call outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct OutcomeImportJob {
+    /// The file; a relative path is under the data directory.
+    pub path: PathBuf,
+    pub file_name: Option<String>,
+    #[serde(flatten)]
+    pub options: OutcomeFileOptions,
+    /// For a file pulled from a remote host: where it and its summary go afterwards.
+    pub deliver: Option<crate::intake::import::Deliver>,
+}
+
+impl OutcomeFileOptions {
+    /// Stored options (a remote's `import_options`), refusing what they cannot mean;
+    /// `field` names them in the error.
+    pub fn from_json(field: &'static str, value: &serde_json::Value) -> Result<OutcomeFileOptions> {
+        serde_json::from_value(value.clone()).map_err(|e| Error::invalid(field, e.to_string()))
+    }
+}
+
+impl crate::platform::job::JobArgs for OutcomeImportJob {
+    const KIND: crate::platform::job::JobKind = crate::platform::job::JobKind::OutcomeImport;
 }
 
 #[derive(Debug, Clone)]

@@ -131,6 +131,19 @@ struct Columns {
     hours: Vec<Option<f64>>,
 }
 
+/// The `conversion_refresh` job: the aggregates brought up to date, incrementally unless
+/// `full`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshJob {
+    #[serde(default)]
+    pub full: bool,
+}
+
+impl crate::platform::job::JobArgs for RefreshJob {
+    const KIND: crate::platform::job::JobKind = crate::platform::job::JobKind::ConversionRefresh;
+}
+
 /// Recomputes the aggregates: every cell with `full`, else the cells rows stamped since the
 /// watermark touch. One refresh runs at a time.
 pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<RefreshSummary> {

@@ -298,8 +298,13 @@ pub async fn ensure_defaults(client: &impl GenericClient) -> Result<()> {
             "INSERT INTO schedules (tenant_id, name, cron, time_zone, kind, system_key)
              VALUES (NULL, 'Conversion refresh', '*/5 * * * *', 'UTC', 'conversion_refresh', 'conversion_refresh'),
                     (NULL, 'Partition maintenance', '0 3 * * *', 'UTC', 'partition_maintenance', 'partition_maintenance'),
-                    (NULL, 'Retention', '30 3 * * *', 'UTC', 'retention', 'retention')
+                    (NULL, 'Retention', '*/15 * * * *', 'UTC', 'retention', 'retention')
              ON CONFLICT (system_key) WHERE system_key IS NOT NULL DO NOTHING;
+
+             -- Retention once ran daily; it now also deletes expired export files, which
+             -- should not wait a day.
+             UPDATE schedules SET cron = '*/15 * * * *', updated_at = now()
+              WHERE system_key = 'retention' AND cron = '30 3 * * *';
 
              INSERT INTO schedules (tenant_id, name, cron, time_zone, kind, args, system_key)
              SELECT p.tenant_id, 'Daily allocation: ' || p.name || ' (#' || p.id || ')', '0 0 * * *', p.time_zone,

@@ -6,10 +6,11 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dialpool_engine::delivery::export::ExportJob;
 use dialpool_engine::delivery::export::{
     self, ExportFilter, ExportFormat, ExportOptions, ExportRecord, ExportRequest,
 };
-use dialpool_engine::platform::job::{self, JobKind, NewJob};
+use dialpool_engine::platform::job::{self, JobArgs};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -64,17 +65,18 @@ pub async fn start_export(
     let export_id = export::start(&state.pool, &request).await?;
     // The export runs as a job, so any server's worker takes it, and a server that dies
     // mid-export leaves it to another.
-    let args = serde_json::json!({
-        "project_id": project_id,
-        "out": request.stored_path,
-        "export_id": export_id,
-        "keep_until": request.expires_at,
-        "filter": request.filter,
-        "options": request.options,
-        "actor": request.actor,
-    });
+    let job = ExportJob {
+        project_id,
+        out: request.stored_path.clone().unwrap_or_default(),
+        sftp_account_id: None,
+        sftp_remote_id: None,
+        export_id: Some(export_id),
+        keep_until: request.expires_at,
+        filter: request.filter,
+        options: request.options,
+    };
     let client = state.pool.get().await?;
-    let mut new = NewJob::new(Some(tenant), JobKind::Export, args);
+    let mut new = job.job(Some(tenant), Some(&request.actor));
     new.created_by = request.actor.user_id;
     new.priority = 10;
     job::enqueue(&**client, &new).await?;

@@ -11,11 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use dialpool_engine::intake::import::OnDuplicate;
 use dialpool_engine::intake::import::history::{self, ImportRecord};
-use dialpool_engine::intake::import::mapping::ColumnMapping;
-use dialpool_engine::intake::import::source::Format;
-use dialpool_engine::intake::phone::Region;
+use dialpool_engine::intake::import::{ImportJob, ImportOptions};
 use dialpool_engine::intake::provider;
 use dialpool_engine::platform::page::Page;
 use futures_util::Stream;
@@ -298,31 +295,25 @@ async fn start_import(
     let client = state.pool.get().await?;
     let provider = provider::get(&**client, caller.tenant(), provider_id).await?;
     // Wrong options are the caller's to fix now, not the job's to discover.
-    Format::parse(options.format.as_deref().unwrap_or("auto"))?;
-    options.region.as_deref().map(Region::parse).transpose()?;
-    ColumnMapping::parse(options.mapping.as_deref().unwrap_or(""))?;
-    OnDuplicate::parse(options.on_duplicate.as_deref().unwrap_or("skip"))?;
+    let read_as = ImportOptions::from_text(
+        options.format.as_deref(),
+        options.encoding,
+        options.sheet,
+        options.region.as_deref(),
+        options.mapping.as_deref(),
+        options.on_duplicate.as_deref(),
+    )?;
     let rejects_dir = state.config.data_dir.join("rejects").join(caller.tenant().0.to_string());
     tokio::fs::create_dir_all(&rejects_dir)
         .await
         .map_err(|e| ApiError::Internal(format!("creating {}: {e}", rejects_dir.display())))?;
     let rejects = rejects_dir
         .join(format!("{}.rejects.csv", &dialpool_engine::platform::access::random_secret()[..16]));
-    let args = serde_json::json!({
-        "provider": provider.code,
-        "path": path,
-        "file_name": original,
-        "format": options.format,
-        "encoding": options.encoding,
-        "sheet": options.sheet,
-        "region": options.region,
-        "mapping": options.mapping,
-        "on_duplicate": options.on_duplicate,
-        "rejects_path": rejects,
-        "remove_file": true,
-        "actor": caller.actor(),
-    });
-    let job_id = tasks::enqueue(&**client, caller.tenant(), caller.actor().user_id, args).await?;
+    let mut job = ImportJob::new(provider.code, path, read_as);
+    job.file_name = Some(original);
+    job.rejects_path = Some(rejects);
+    job.remove_file = true;
+    let job_id = tasks::enqueue(&**client, caller.tenant(), &caller.actor(), &job).await?;
     state.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
     tasks::get(&**client, caller.tenant(), &job_id.to_string())
         .await?

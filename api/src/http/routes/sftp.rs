@@ -5,10 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use dialpool_engine::delivery::sftp::account::{self, SftpAccount, SftpAccountInput, SftpUpload};
 use dialpool_engine::delivery::sftp::remote::{self, ConnectionTest, SftpRemote, SftpRemoteInput, Transfer};
-use dialpool_engine::platform::job::{self, NewJob};
+use dialpool_engine::platform::job;
 use dialpool_engine::platform::secret::SecretKey;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::AppState;
@@ -183,7 +182,7 @@ pub async fn run_remote(
             dialpool_engine::Error::Refused(format!("remote {id} is disabled; enable it first")).into()
         );
     }
-    let mut new = NewJob::new(Some(caller.tenant()), remote.direction.job_kind(), json!({"remote_id": id}));
+    let mut new = remote::transfer_job(caller.tenant(), id, remote.direction, Some(&caller.actor()));
     new.created_by = caller.actor().user_id;
     let job_id = job::enqueue(&**client, &new)
         .await?

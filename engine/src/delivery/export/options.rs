@@ -150,6 +150,31 @@ pub struct ExportOptions {
     pub set_status: Option<i16>,
 }
 
+/// The `export` job: a project's numbers to a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportJob {
+    pub project_id: i64,
+    /// Under the data directory; or, with `sftp_account_id` or `sftp_remote_id`, a file
+    /// name in that partner's or remote's `outbox/`.
+    pub out: String,
+    pub sftp_account_id: Option<i64>,
+    /// The export is pushed to this remote host once written.
+    pub sftp_remote_id: Option<i64>,
+    /// An export already recorded (started over HTTP): run it, kept for download under
+    /// `out` until `keep_until`.
+    pub export_id: Option<i64>,
+    pub keep_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub filter: ExportFilter,
+    #[serde(default)]
+    pub options: ExportOptions,
+}
+
+impl crate::platform::job::JobArgs for ExportJob {
+    const KIND: crate::platform::job::JobKind = crate::platform::job::JobKind::Export;
+}
+
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
     pub tenant: TenantId,

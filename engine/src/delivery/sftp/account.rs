@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio_postgres::GenericClient;
 
+use crate::intake::import::{Deliver, ImportJob, ImportOptions};
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Actor, Change};
 use crate::platform::error::{Error, Result};
-use crate::platform::job::{self, JobKind, NewJob};
+use crate::platform::job::{self, JobArgs};
 
 /// The folders every account's root holds.
 pub const FOLDERS: [&str; 4] = ["inbox", "outbox", "processed", "errors"];
@@ -141,6 +142,9 @@ pub async fn create(
     input: &SftpAccountInput,
 ) -> Result<SftpAccount> {
     check_keys(&input.public_keys)?;
+    // Checked now, by the type the import job reads, so a misspelt option is the
+    // administrator's to fix, not a partner's upload's to fail on.
+    ImportOptions::from_json("import_options", &input.import_options)?;
     if input.password.is_none() && input.public_keys.is_empty() {
         return Err(Error::invalid("password", "an account needs a password or a public key"));
     }
@@ -247,14 +251,6 @@ pub enum UploadOutcome {
     Duplicate,
 }
 
-/// Where an upload's files go once its import has run (absolute paths).
-#[derive(Debug, Clone, Serialize)]
-pub struct Delivery {
-    pub processed: String,
-    pub errors: String,
-    pub outbox: String,
-}
-
 /// Records a completed upload at `path` (inside the account's `inbox/`): new content
 /// becomes an import job, in the same transaction; content this account uploaded before
 /// is recorded as a duplicate.
@@ -263,7 +259,7 @@ pub async fn record_upload(
     login: &Login,
     path: &std::path::Path,
     file_name: &str,
-    delivery: &Delivery,
+    delivery: &Deliver,
 ) -> Result<UploadOutcome> {
     let owned = path.to_path_buf();
     let (bytes, sha256) = tokio::task::spawn_blocking(move || -> std::io::Result<(i64, Vec<u8>)> {
@@ -320,23 +316,16 @@ pub async fn record_upload(
             UploadOutcome::Duplicate
         }
         Some(upload) => {
-            let mut args = serde_json::json!({
-                "provider": login.provider_code,
-                "path": path,
-                "file_name": file_name,
-                // Rejects go straight to where the partner reads results.
-                "rejects_path": std::path::Path::new(&delivery.outbox)
+            let options = ImportOptions::from_json("import_options", &login.import_options)?;
+            let mut import = ImportJob::new(login.provider_code.clone(), path.into(), options);
+            import.file_name = Some(file_name.to_owned());
+            // Rejects go straight to where the partner reads results.
+            import.rejects_path = Some(
+                std::path::Path::new(&delivery.outbox)
                     .join(fit_name(&format!("{file_name}.{upload}"), ".rejects.csv")),
-                "deliver": delivery,
-            });
-            if let (Some(args), Some(options)) = (args.as_object_mut(), login.import_options.as_object()) {
-                for key in ["region", "format", "encoding", "on_duplicate", "mapping", "sheet"] {
-                    if let Some(value) = options.get(key) {
-                        args.insert(key.to_owned(), value.clone());
-                    }
-                }
-            }
-            let mut new = NewJob::new(Some(login.tenant), JobKind::Import, args);
+            );
+            import.deliver = Some(delivery.clone());
+            let mut new = import.job(Some(login.tenant), None);
             new.unique_key = Some(format!("sftp-upload:{upload}"));
             let job_id = job::enqueue(&tx, &new)
                 .await?

@@ -209,6 +209,13 @@ impl serde::Serialize for ColumnMapping {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ColumnMapping {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let spec = String::deserialize(deserializer)?;
+        ColumnMapping::parse(&spec).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for ColumnMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -6,6 +6,9 @@ pub mod batch;
 pub mod history;
 pub mod layout;
 pub mod mapping;
+mod options;
+
+pub use options::{Deliver, ImportJob, ImportOptions};
 pub mod rejects;
 pub mod source;
 
@@ -18,7 +21,7 @@ use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use futures_util::pin_mut;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -65,6 +68,13 @@ pub enum OnDuplicate {
     /// Refresh the stored number's attributes (and geo, when the file has a geo column);
     /// never its project, status or history.
     Update,
+}
+
+impl<'de> Deserialize<'de> for OnDuplicate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        OnDuplicate::parse(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 impl OnDuplicate {

@@ -27,6 +27,17 @@ use crate::platform::audit::{self, Actor, Change};
 use crate::platform::error::{Error, Result};
 use crate::pool::project::{self, ProjectInput};
 
+/// The `allocation` job: the daily allocation of one project, or of every live one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationJob {
+    pub project_id: Option<i64>,
+}
+
+impl crate::platform::job::JobArgs for AllocationJob {
+    const KIND: crate::platform::job::JobKind = crate::platform::job::JobKind::Allocation;
+}
+
 /// What to allocate.
 #[derive(Debug, Clone, Default)]
 pub struct Request {

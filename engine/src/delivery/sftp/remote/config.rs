@@ -1,5 +1,7 @@
 //! A remote as configured: its direction, folders, sealed credentials and schedule.
 
+use crate::dialing::files::OutcomeFileOptions;
+use crate::intake::import::ImportOptions;
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Actor, Change};
 use crate::platform::error::{Error, Result};
@@ -307,8 +309,17 @@ fn check(input: &SftpRemoteInput) -> Result<()> {
         }
         _ => {}
     }
-    if !input.import_options.is_object() {
-        return Err(Error::invalid("import_options", "must be a JSON object"));
+    // Checked by the type the pulled files' jobs read, so a misspelt option fails here.
+    match input.direction {
+        Direction::PullNumbers => drop(ImportOptions::from_json("import_options", &input.import_options)?),
+        Direction::PullOutcomes => {
+            drop(OutcomeFileOptions::from_json("import_options", &input.import_options)?)
+        }
+        // A push imports nothing and reads none of it.
+        Direction::PushExports if !input.import_options.is_object() => {
+            return Err(Error::invalid("import_options", "must be a JSON object"));
+        }
+        Direction::PushExports => {}
     }
     crate::platform::schedule::parse_cron(&input.cron)?;
     crate::platform::schedule::parse_zone(&input.time_zone)?;

@@ -2,9 +2,12 @@
 //! pulled again.
 
 use super::*;
+use crate::dialing::files::{OutcomeFileOptions, OutcomeImportJob};
+use crate::intake::import::{Deliver, ImportJob, ImportOptions};
 use crate::platform::TenantId;
+use crate::platform::audit::Actor;
 use crate::platform::error::Result;
-use crate::platform::job::{self, JobKind, NewJob};
+use crate::platform::job::{self, JobArgs, JobKind, NewJob};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
@@ -181,14 +184,6 @@ pub async fn pulled_before(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect())
 }
 
-/// Local folders a pulled file and its results go to (absolute paths).
-#[derive(Debug, Clone, Serialize)]
-pub struct PullFolders {
-    pub processed: String,
-    pub errors: String,
-    pub outbox: String,
-}
-
 /// Records a pulled file (downloaded to `local_path`, hashed): new content becomes an
 /// import job (or an outcome import) in the same transaction as its fingerprint; content
 /// this remote delivered before is recorded as a duplicate.
@@ -198,7 +193,7 @@ pub async fn record_pulled(
     file: &RemoteFile,
     sha256: &[u8],
     local_path: &std::path::Path,
-    folders: &PullFolders,
+    folders: &Deliver,
 ) -> Result<TransferredFile> {
     let remote = &endpoint.remote;
     let tx = client.transaction().await?;
@@ -212,30 +207,25 @@ pub async fn record_pulled(
     let job_id = if seen {
         None
     } else {
-        let mut args = match remote.direction {
-            Direction::PullNumbers => serde_json::json!({
-                "provider": remote.provider_code,
-                "path": local_path,
-                "file_name": file.name,
-                "rejects_path": std::path::Path::new(&folders.outbox).join(format!("{}.rejects.csv", file.name)),
-                "deliver": folders,
-            }),
-            _ => serde_json::json!({"path": local_path, "file_name": file.name, "deliver": folders}),
+        let (tenant, deliver) = (Some(endpoint.tenant), Some(folders.clone()));
+        let mut new = if remote.direction == Direction::PullNumbers {
+            let options = ImportOptions::from_json("import_options", &remote.import_options)?;
+            let mut import =
+                ImportJob::new(remote.provider_code.clone().unwrap_or_default(), local_path.into(), options);
+            import.file_name = Some(file.name.clone());
+            import.rejects_path = Some(folders.outbox.join(format!("{}.rejects.csv", file.name)));
+            import.deliver = deliver;
+            import.job(tenant, None)
+        } else {
+            let options = OutcomeFileOptions::from_json("import_options", &remote.import_options)?;
+            let outcomes = OutcomeImportJob {
+                path: local_path.into(),
+                file_name: Some(file.name.clone()),
+                options,
+                deliver,
+            };
+            outcomes.job(tenant, None)
         };
-        let allowed: &[&str] = match remote.direction {
-            Direction::PullNumbers => &["region", "format", "encoding", "on_duplicate", "mapping", "sheet"],
-            _ => &["format", "time_zone", "region", "project_id"],
-        };
-        if let (Some(args), Some(options)) = (args.as_object_mut(), remote.import_options.as_object()) {
-            for key in allowed {
-                if let Some(value) = options.get(*key) {
-                    args.insert((*key).to_owned(), value.clone());
-                }
-            }
-        }
-        let kind =
-            if remote.direction == Direction::PullNumbers { JobKind::Import } else { JobKind::OutcomeImport };
-        let mut new = NewJob::new(Some(endpoint.tenant), kind, args);
         new.unique_key = Some(format!("sftp_remote:{}:{}", remote.id, hex(sha256)));
         job::enqueue(&tx, &new).await?
     };
@@ -262,14 +252,54 @@ pub fn local_root(data_dir: &std::path::Path, remote_id: i64) -> std::path::Path
     data_dir.join("remotes").join(remote_id.to_string())
 }
 
+/// Deletes rows of the transfer log that ended more than `days` ago.
+pub async fn delete_finished_transfers(client: &impl GenericClient, days: i32) -> Result<u64> {
+    Ok(client
+        .execute(
+            "DELETE FROM sftp_jobs WHERE status <> 'running' AND finished_at < now() - make_interval(days => $1)",
+            &[&days.max(1)],
+        )
+        .await?)
+}
+
+/// The `sftp_pull` job: new files from the remote, each queued as an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullJob {
+    pub remote_id: i64,
+}
+
+impl job::JobArgs for PullJob {
+    const KIND: JobKind = JobKind::SftpPull;
+}
+
+/// The `sftp_push` job: what waits in the remote's outbox, sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushJob {
+    pub remote_id: i64,
+}
+
+impl job::JobArgs for PushJob {
+    const KIND: JobKind = JobKind::SftpPush;
+}
+
+/// The job that runs a transfer with the remote now, in its direction.
+pub fn transfer_job(tenant: TenantId, remote_id: i64, direction: Direction, actor: Option<&Actor>) -> NewJob {
+    use job::JobArgs;
+    match direction {
+        Direction::PushExports => PushJob { remote_id }.job(Some(tenant), actor),
+        Direction::PullNumbers | Direction::PullOutcomes => PullJob { remote_id }.job(Some(tenant), actor),
+    }
+}
+
 /// Queues a push of what waits in the remote's outbox (after an export lands there).
 pub async fn enqueue_push(
     client: &impl GenericClient,
     tenant: TenantId,
     remote_id: i64,
 ) -> Result<Option<i64>> {
-    let new = NewJob::new(Some(tenant), JobKind::SftpPush, serde_json::json!({"remote_id": remote_id}));
-    job::enqueue(client, &new).await
+    job::enqueue(client, &transfer_job(tenant, remote_id, Direction::PushExports, None)).await
 }
 
 #[cfg(test)]

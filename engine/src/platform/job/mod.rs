@@ -9,6 +9,12 @@
 //! of a job whose first run committed finds it succeeded, and a first run that lost its
 //! lock rolls back instead of committing beside the retry.
 
+mod maintenance;
+mod typed;
+
+pub use maintenance::{PartitionJob, RetentionJob, delete_finished, ensure_partitions};
+pub use typed::{ACTOR, JobArgs, actor_of, read_args};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;

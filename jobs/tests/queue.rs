@@ -227,7 +227,7 @@ async fn each_fire_time_is_enqueued_once_however_many_tickers_run() {
         [
             ("Conversion refresh", "*/5 * * * *", "UTC"),
             ("Partition maintenance", "0 3 * * *", "UTC"),
-            ("Retention", "30 3 * * *", "UTC"),
+            ("Retention", "*/15 * * * *", "UTC"),
             ("Daily allocation: Moscow desk (#1)", "0 0 * * *", "Europe/Moscow"),
         ]
     );

@@ -243,6 +243,8 @@ async fn an_upload_by_key_is_imported_once_and_its_results_appear_in_the_outbox(
     assert!(upload.status.success(), "{}", text(&upload));
     drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 1).await;
     assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 500);
+    // The job is marked succeeded with the import's commit; the file moves right after.
+    drop.wait_names("processed", |names| !names.is_empty()).await;
     let root = drop.root();
     let processed: Vec<String> = std::fs::read_dir(root.join("processed"))
         .unwrap()

@@ -21,8 +21,8 @@ use dialpool_engine::intake::phone::Region;
 use dialpool_engine::intake::provider::{self, NewProvider};
 use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::platform::tenant;
-use dialpool_engine::platform::webhook::send::{Sender, SenderConfig};
 use dialpool_engine::platform::{access, db};
+use dialpool_jobs::webhooks::{Sender, SenderConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 

@@ -5,6 +5,7 @@
 
 pub mod handlers;
 pub mod ticker;
+pub mod webhooks;
 pub mod worker;
 
 pub use worker::{Worker, WorkerConfig};

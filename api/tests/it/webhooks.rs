@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, StatusCode};
-use dialpool_engine::platform::webhook::send::{Sender, SenderConfig, verify};
+use dialpool_jobs::webhooks::{Sender, SenderConfig, verify};
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth};

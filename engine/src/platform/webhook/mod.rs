@@ -3,7 +3,7 @@
 //! what is announced is exactly what was committed. [`send`] delivers them: signed JSON,
 //! retried with back-off, every try kept for the delivery log.
 
-pub mod send;
+pub mod outbox;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

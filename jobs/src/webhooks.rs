@@ -1,4 +1,6 @@
-//! Delivering webhooks. Each round claims the deliveries that are due with `FOR UPDATE
+//! Delivering webhooks: the one part of Dialpool that makes outbound HTTP requests, so
+//! the HTTP client lives here and not in the engine, which keeps the outbox (the
+//! deliveries, their claiming and their log: `platform::webhook::outbox`). Each round claims the deliveries that are due with `FOR UPDATE
 //! SKIP LOCKED` and pushes their next try into the future before sending, so several
 //! `dialpool serve` processes never send one delivery twice at once, and a sender that
 //! dies mid-round leaves its claims to come back when that lease runs out.
@@ -16,7 +18,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sha2::Sha256;
 
-use crate::platform::error::{Error, Result};
+use dialpool_engine::platform::webhook::outbox::{self, DueDelivery};
+use dialpool_engine::{Error, Result};
 
 /// How the sender behaves; the defaults suit production.
 #[derive(Debug, Clone)]
@@ -152,21 +155,6 @@ impl Resolve for PublicOnly {
     }
 }
 
-struct Claimed {
-    tenant_id: i64,
-    id: i64,
-    event_id: String,
-    event: String,
-    body: String,
-    /// The try's number over the delivery's life (the log's key).
-    attempt: i32,
-    /// Its number since the delivery was last sent again by hand (what back-off and
-    /// giving up count).
-    try_in_round: i32,
-    url: String,
-    secret: String,
-}
-
 /// Sends due deliveries; run [`Sender::run`] in the server, or [`Sender::round`] to send
 /// what is due once.
 pub struct Sender {
@@ -216,38 +204,7 @@ impl Sender {
         let client = self.pool.get().await?;
         // The lease: long enough for every claimed send to time out.
         let lease_s = (self.config.timeout.as_secs_f64() * 2.0 + 60.0).ceil();
-        let claimed: Vec<Claimed> = client
-            .query(
-                "WITH due AS (
-                    SELECT d.tenant_id, d.id FROM webhook_deliveries d
-                      JOIN webhook_subscriptions w ON w.tenant_id = d.tenant_id AND w.id = d.subscription_id
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (w.active OR d.event = 'ping')
-                     ORDER BY d.next_attempt_at LIMIT $1
-                       FOR UPDATE OF d SKIP LOCKED
-                 )
-                 UPDATE webhook_deliveries d
-                    SET next_attempt_at = now() + make_interval(secs => $2), attempts = d.attempts + 1
-                   FROM due, webhook_subscriptions w
-                  WHERE d.tenant_id = due.tenant_id AND d.id = due.id
-                    AND w.tenant_id = d.tenant_id AND w.id = d.subscription_id
-                 RETURNING d.tenant_id, d.id, d.event_id::text, d.event, d.payload::text, d.attempts,
-                           d.attempts - d.attempts_base, w.url, w.secret",
-                &[&self.config.batch, &lease_s],
-            )
-            .await?
-            .iter()
-            .map(|r| Claimed {
-                tenant_id: r.get(0),
-                id: r.get(1),
-                event_id: r.get(2),
-                event: r.get(3),
-                body: r.get(4),
-                attempt: r.get(5),
-                try_in_round: r.get(6),
-                url: r.get(7),
-                secret: r.get(8),
-            })
-            .collect();
+        let claimed = outbox::claim_due(&**client, self.config.batch, lease_s).await?;
         drop(client);
         let count = claimed.len();
         futures_util::stream::iter(claimed)
@@ -261,7 +218,7 @@ impl Sender {
         Ok(count)
     }
 
-    async fn send(&self, delivery: &Claimed) -> (Option<i32>, Option<String>, Duration) {
+    async fn send(&self, delivery: &DueDelivery) -> (Option<i32>, Option<String>, Duration) {
         let started = Instant::now();
         if !self.config.allow_private
             && let Some(refusal) = literal_address_refusal(&delivery.url)
@@ -293,38 +250,29 @@ impl Sender {
 
     async fn record(
         &self,
-        delivery: &Claimed,
+        delivery: &DueDelivery,
         status: Option<i32>,
         error: Option<&str>,
         duration: Duration,
     ) -> Result<()> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let duration_ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
-        tx.execute(
-            "INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, status, error, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[&delivery.tenant_id, &delivery.id, &delivery.attempt, &status, &error, &duration_ms],
-        )
-        .await?;
         let wait = backoff(self.config.retry_base, delivery.try_in_round);
         // Up to a tenth more, so receivers coming back from an outage are not hit by
         // every retry at the same second.
         let jitter = wait.mul_f64(f64::from(random_u8()) / 2550.0);
-        let wait_s = (wait + jitter).as_secs_f64();
-        tx.execute(
-            "UPDATE webhook_deliveries
-                SET last_attempt_at = now(), last_status = $3, last_error = $4,
-                    status = CASE WHEN $4::text IS NULL THEN 'succeeded'
-                                  WHEN attempts - attempts_base >= $5 THEN 'dead' ELSE 'pending' END::webhook_delivery_status,
-                    delivered_at = CASE WHEN $4::text IS NULL THEN now() END,
-                    next_attempt_at = now() + make_interval(secs => $6)
-              WHERE tenant_id = $1 AND id = $2",
-            &[&delivery.tenant_id, &delivery.id, &status, &error, &self.config.max_attempts, &wait_s],
+        let mut client = self.pool.get().await?;
+        let duration_ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+        outbox::record_try(
+            &mut **client,
+            delivery,
+            &outbox::Try {
+                status,
+                error,
+                duration_ms,
+                wait: wait + jitter,
+                max_attempts: self.config.max_attempts,
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 }
 

@@ -1,7 +1,8 @@
-//! Dialpool's HTTP API and command line: both call the engine and nothing else.
+//! Dialpool's HTTP API and command line: both call the engine and nothing else. `serve`
+//! runs the HTTP API, the SFTP server and the background workers in one process.
 
 pub mod cli;
-mod cli_jobs;
-mod cli_projects;
-mod cli_sftp;
+mod connect;
+mod demo;
 pub mod http;
+pub mod serve;

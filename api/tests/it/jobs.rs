@@ -574,3 +574,97 @@ async fn the_remote_cli_adds_lists_tests_and_refuses_an_unconfirmed_trust() {
     assert_eq!(transfers, serde_json::json!([]));
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn a_server_stopped_with_sigterm_hands_its_running_job_back_and_exits_cleanly() {
+    let db = TestDb::new().await;
+    run_json(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU", "--json"]);
+    let path = std::env::temp_dir().join(format!("dialpool-job-term-{}.csv", db.name));
+    let rows = 300_000;
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        writeln!(file, "phone,note").unwrap();
+        for i in 0..rows {
+            writeln!(file, "+7916{i:07},row {i}").unwrap();
+        }
+    }
+    let data = std::env::temp_dir().join(format!("dialpool-job-term-data-{}", db.name));
+    let mut server = Killed(
+        dialpool(&db)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+            .env("DIALPOOL_SFTP_LISTEN", "off")
+            .env("DIALPOOL_SCHEDULE_TICK_S", "0")
+            .env("DIALPOOL_JOBS_CONCURRENCY", "1")
+            .env("DIALPOOL_ADMIN_PASSWORD", "graceful stop password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let args = serde_json::json!({"provider": "acme", "path": path}).to_string();
+    let id = run_json(&db, &["jobs", "run", "import", "--args", &args, "--json"])["id"].as_i64().unwrap();
+    // The server's worker is in the middle of it: numbers written, progress reported.
+    let started = Instant::now();
+    while scalar(
+        &db,
+        &format!("SELECT count(*) FROM jobs WHERE id = {id} AND (progress->>'done')::bigint > 0"),
+    )
+    .await
+        == 0
+    {
+        assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+        assert!(started.elapsed() < Duration::from_secs(120), "the server never started the import");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // What `kill`, systemd and container runtimes send to stop a service.
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "a stop on SIGTERM is a clean exit: {status:?}");
+    // The job was handed back at once (not left `running` until its lock runs out) or had
+    // just finished; nothing of a half-done import stays.
+    let (state, locked): (String, Option<String>) = {
+        let row = db
+            .client()
+            .await
+            .query_one("SELECT state::text, locked_by FROM jobs WHERE id = $1", &[&id])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert!(matches!(state.as_str(), "queued" | "succeeded"), "the job was left {state}");
+    assert_eq!(locked, None, "no server holds the job");
+    if state == "queued" {
+        assert_eq!(
+            scalar(&db, "SELECT count(*) FROM phone_numbers").await,
+            0,
+            "the stopped import rolled back"
+        );
+    }
+
+    // Another worker finishes it: every number once.
+    let _second = Killed(worker(&db));
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while scalar(&db, &format!("SELECT count(*) FROM jobs WHERE id = {id} AND state = 'succeeded'")).await
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the handed-back job never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(scalar(&db, "SELECT count(*) FROM phone_numbers").await, rows);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM imports WHERE status = 'succeeded'").await,
+        1,
+        "imported once"
+    );
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&data);
+}

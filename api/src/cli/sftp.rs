@@ -11,7 +11,7 @@ use dialpool_engine::delivery::sftp::remote::{self, SftpRemoteInput};
 use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::platform::secret::SecretKey;
 
-use crate::cli::print;
+use super::common::print;
 
 #[derive(Debug, Subcommand)]
 pub enum SftpCommand {

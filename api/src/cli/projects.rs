@@ -14,7 +14,7 @@ use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::pool::allocate::{self, Request, forecast};
 use dialpool_engine::pool::project::{self, ProjectInput, Release, Source, Window};
 
-use crate::cli::print;
+use super::common::print;
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {

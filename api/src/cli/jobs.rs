@@ -10,7 +10,7 @@ use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::platform::job::{self, JobFilter, JobKind, JobRecord, JobScope, JobState, NewJob};
 use dialpool_jobs::{Worker, WorkerConfig};
 
-use crate::cli::print;
+use super::common::print;
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {

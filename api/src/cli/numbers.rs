@@ -1,0 +1,215 @@
+//! `dialpool provider`, `import` and `dnc import`: numbers and DNC lists coming in.
+
+use clap::Args;
+use dialpool_engine::intake::dnc::{self, DncImportRequest};
+use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::{self, ImportOptions, ImportProgress};
+use dialpool_engine::intake::phone::Region;
+use dialpool_engine::intake::provider::{self, NewProvider};
+use dialpool_engine::platform::audit::Actor;
+use std::path::PathBuf;
+
+use super::common::{JsonFlag, ProgressDisplay, existing_file, print};
+use crate::connect::{find_tenant, ready_pool};
+
+#[derive(Debug, Args)]
+pub struct ProviderAddArgs {
+    /// Short unique code, e.g. `leadco`.
+    pub code: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Default region (ISO 3166 code, e.g. RU) for numbers written without a country code.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Saved column mapping for this provider's files, e.g. `phone=3,geo=Region`.
+    #[arg(long = "map")]
+    pub mapping: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FileOptions {
+    /// Default region (ISO 3166 code) for numbers without a country code; overrides the provider's.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// auto, csv, xlsx, xls or vicidial.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Text encoding when it cannot be detected: utf-8, utf-16le, utf-16be, windows-1251 ...
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Sheet name or 1-based position in a workbook (default: the first sheet).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Which column is which, e.g. `phone=3,geo=5` (1-based) or `phone=Contact`.
+    #[arg(long = "map")]
+    pub mapping: Option<String>,
+    /// Where to write the rejects CSV (default: FILE.rejects.csv).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// Code of the provider the numbers come from.
+    #[arg(long)]
+    pub provider: String,
+    /// What to do with numbers already stored: skip, or update their attributes.
+    #[arg(long, default_value = "skip")]
+    pub on_duplicate: String,
+    #[command(flatten)]
+    pub options: FileOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DncImportArgs {
+    pub file: PathBuf,
+    /// Why these numbers are listed, kept on every entry.
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub options: FileOptions,
+}
+
+impl FileOptions {
+    /// The options as every way in reads them (the upload form, SFTP, jobs).
+    fn import_options(&self, on_duplicate: Option<&str>) -> anyhow::Result<ImportOptions> {
+        Ok(ImportOptions::from_text(
+            Some(&self.format),
+            self.encoding.clone(),
+            self.sheet.clone(),
+            self.region.as_deref(),
+            self.mapping.as_deref(),
+            on_duplicate,
+        )?)
+    }
+}
+
+pub(super) async fn provider_add(
+    config: &tokio_postgres::Config,
+    tenant: &str,
+    args: ProviderAddArgs,
+) -> anyhow::Result<()> {
+    let pool = ready_pool(&config, false).await?;
+    let tenant = find_tenant(&pool, tenant).await?;
+    let new = NewProvider {
+        code: args.code,
+        name: args.name,
+        default_region: args.region.as_deref().map(Region::parse).transpose()?,
+        column_mapping: args.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+    };
+    let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    let added = provider::add(&mut **client, tenant, &Actor::system("cli"), new).await?;
+    print(args.json, &added, || format!("added provider {} ({})", added.code, added.name))
+}
+
+pub(super) async fn provider_list(
+    config: &tokio_postgres::Config,
+    tenant: &str,
+    flag: JsonFlag,
+) -> anyhow::Result<()> {
+    let pool = ready_pool(&config, false).await?;
+    let tenant = find_tenant(&pool, tenant).await?;
+    let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    let providers = provider::list(&**client, tenant).await?;
+    print(flag.json, &providers, || {
+        let mut out = format!("{:<20} {:<30} {:<7} {}", "CODE", "NAME", "REGION", "MAPPING");
+        for p in &providers {
+            out.push_str(&format!(
+                "\n{:<20} {:<30} {:<7} {}",
+                p.code,
+                p.name,
+                p.default_region.as_deref().unwrap_or("-"),
+                if p.column_mapping.is_empty() { "auto".to_owned() } else { p.column_mapping.to_string() }
+            ));
+        }
+        out
+    })
+}
+
+pub(super) async fn import(
+    config: &tokio_postgres::Config,
+    tenant: &str,
+    args: ImportArgs,
+) -> anyhow::Result<()> {
+    let pool = ready_pool(&config, false).await?;
+    let tenant = find_tenant(&pool, tenant).await?;
+    let options = args.options.import_options(Some(&args.on_duplicate))?;
+    let mut request =
+        options.request(tenant, args.provider, existing_file(&args.file)?, Actor::system("cli"));
+    request.rejects_path = args.options.rejects.clone();
+    let progress = ImportProgress::default();
+    let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
+    let result = import::import_file(&pool, request, progress).await;
+    display.stop().await;
+    let summary = result?;
+    print(args.options.json, &summary, || {
+        let c = &summary.counts;
+        let mut out = format!(
+            "imported {} (import {}, {}{}) in {:.1}s\n  rows read           {:>10}\n  inserted            {:>10}\n  updated             {:>10}\n  duplicate in file   {:>10}\n  duplicate existing  {:>10}\n  invalid             {:>10}\n  on DNC list         {:>10}",
+            summary.file,
+            summary.import_id,
+            summary.format,
+            summary.encoding.map(|e| format!(", {e}")).unwrap_or_default(),
+            summary.seconds,
+            c.total,
+            c.inserted,
+            c.updated,
+            c.duplicate_in_file,
+            c.duplicate_existing,
+            c.invalid,
+            c.dnc
+        );
+        if let Some(path) = &summary.rejects_file {
+            out.push_str(&format!("\n  rejects: {path}"));
+        }
+        out
+    })
+}
+
+pub(super) async fn dnc_import(
+    config: &tokio_postgres::Config,
+    tenant: &str,
+    args: DncImportArgs,
+) -> anyhow::Result<()> {
+    let pool = ready_pool(&config, false).await?;
+    let tenant = find_tenant(&pool, tenant).await?;
+    let options = args.options.import_options(None)?;
+    let request = DncImportRequest {
+        tenant,
+        path: existing_file(&args.file)?,
+        display_name: None,
+        source: options.source(),
+        region: options.region,
+        mapping: options.mapping,
+        reason: args.reason,
+        rejects_path: args.options.rejects.clone(),
+        actor: Actor::system("cli"),
+    };
+    let progress = ImportProgress::default();
+    let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
+    let result = dnc::import_file(&pool, request, progress).await;
+    display.stop().await;
+    let summary = result?;
+    print(args.options.json, &summary, || {
+        format!(
+            "DNC list: {} added, {} already listed, {} duplicate in file, {} invalid (of {} rows){}",
+            summary.added,
+            summary.already_listed,
+            summary.duplicate_in_file,
+            summary.invalid,
+            summary.total,
+            summary.rejects_file.as_ref().map(|p| format!("; rejects: {p}")).unwrap_or_default()
+        )
+    })
+}

@@ -262,7 +262,7 @@ impl Sender {
         let mut client = self.pool.get().await?;
         let duration_ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
         outbox::record_try(
-            &mut **client,
+            &mut client,
             delivery,
             &outbox::Try {
                 status,

@@ -11,7 +11,7 @@ pub(super) async fn migrate(
     _tenant: &str,
     flag: JsonFlag,
 ) -> anyhow::Result<()> {
-    let created = db::ensure_database(&config).await?;
+    let created = db::ensure_database(config).await?;
     let (mut client, connection) =
         config.connect(tokio_postgres::NoTls).await.map_err(dialpool_engine::Error::from)?;
     let connection = tokio::spawn(connection);
@@ -36,7 +36,7 @@ pub(super) async fn demo(
     tenant: &str,
     flag: JsonFlag,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, true).await?;
+    let pool = ready_pool(config, true).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let summaries = load_demo(&pool, tenant).await?;
     print(flag.json, &summaries, || {

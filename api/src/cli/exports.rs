@@ -67,7 +67,7 @@ pub(super) async fn export(
     tenant: &str,
     args: ExportArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     let statuses = dialpool_engine::pool::status::list(&**client, tenant).await?;

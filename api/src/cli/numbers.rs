@@ -100,7 +100,7 @@ pub(super) async fn provider_add(
     tenant: &str,
     args: ProviderAddArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let new = NewProvider {
         code: args.code,
@@ -118,7 +118,7 @@ pub(super) async fn provider_list(
     tenant: &str,
     flag: JsonFlag,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     let providers = provider::list(&**client, tenant).await?;
@@ -142,7 +142,7 @@ pub(super) async fn import(
     tenant: &str,
     args: ImportArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let options = args.options.import_options(Some(&args.on_duplicate))?;
     let mut request =
@@ -182,7 +182,7 @@ pub(super) async fn dnc_import(
     tenant: &str,
     args: DncImportArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let options = args.options.import_options(None)?;
     let request = DncImportRequest {

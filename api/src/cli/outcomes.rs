@@ -37,7 +37,7 @@ pub(super) async fn outcomes_import(
     tenant: &str,
     args: OutcomesImportArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let request = dialing::files::OutcomeFileRequest {
         tenant,

@@ -39,7 +39,7 @@ pub(super) async fn conversion_refresh(
     _tenant: &str,
     args: ConversionRefreshArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let summary = dialpool_engine::insight::conversion::refresh(&pool, args.full).await?;
     print(args.json, &summary, || {
         format!(
@@ -58,7 +58,7 @@ pub(super) async fn conversion_report(
     tenant: &str,
     args: ConversionReportArgs,
 ) -> anyhow::Result<()> {
-    let pool = ready_pool(&config, false).await?;
+    let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
     let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     let query = dialpool_engine::insight::conversion::ConversionQuery {

@@ -1,3 +1,7 @@
+//! Dialpool over SSH, between the `dialpool` binary and the engine (the only crate that
+//! depends on russh): the partners' drop server here, and the client of remote hosts in
+//! [`remote`]. Both record what they move through engine functions.
+//!
 //! The embedded SFTP drop server. Partners sign in with their account's password or
 //! public key and see only their own root, `<data dir>/sftp/<account id>/`, holding
 //! `inbox/`, `outbox/`, `processed/` and `errors/`. A file uploaded into `inbox/` is

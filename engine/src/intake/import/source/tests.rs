@@ -6,10 +6,7 @@ fn the_delimiter_is_the_one_that_splits_lines_consistently() {
     assert_eq!(sniff_delimiter("a\tb\n1\t2\n3\t4\n", Format::Csv), b'\t');
     assert_eq!(sniff_delimiter("a|b|c\n1|2|3\n", Format::Csv), b'|');
     assert_eq!(
-        sniff_delimiter(
-            "name,phone\n\"Ivanov; Ivan\",79161234567\n\"Petrov; P\",79161234568\n",
-            Format::Csv
-        ),
+        sniff_delimiter("name,phone\n\"Ivanov; Ivan\",79161234567\n\"Petrov; P\",79161234568\n", Format::Csv),
         b','
     );
 }

@@ -68,22 +68,7 @@ pub struct Lease {
 /// of the calling rules. It also returns the project's expired leases to it, before the
 /// lease statement runs in the same transaction, so a number whose lease ran out can be
 /// handed out by this lease.
-const PROJECT: &str = "WITH expired AS (
-        UPDATE phone_numbers n SET leased_until = NULL
-         WHERE n.tenant_id = $1 AND n.phone IN (
-               SELECT phone FROM phone_numbers WHERE tenant_id = $1 AND project_id = $2 AND leased_until <= $3
-                  FOR UPDATE SKIP LOCKED)
-    )
-    SELECT p.status, p.time_zone, p.max_attempts,
-           EXISTS (SELECT FROM project_holidays h WHERE h.tenant_id = p.tenant_id AND h.project_id = p.id
-                      AND h.day = ($3::timestamptz AT TIME ZONE p.time_zone)::date) AS holiday,
-           EXISTS (SELECT FROM project_schedules s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id
-                      AND s.weekday = extract(isodow FROM $3::timestamptz AT TIME ZONE p.time_zone)
-                      AND ($3::timestamptz AT TIME ZONE p.time_zone)::time >= s.starts_at
-                      AND (($3::timestamptz AT TIME ZONE p.time_zone)::time < s.ends_at
-                           OR s.ends_at = '24:00'::time)) AS in_window,
-           (SELECT version FROM calling_rules_version) AS rules_version
-      FROM projects p WHERE p.tenant_id = $1 AND p.id = $2 AND p.deleted_at IS NULL";
+const PROJECT: &str = include_str!("lease.project.sql");
 
 /// Leases up to `request.count` numbers of `project_id` at `at`: one short transaction
 /// of two statements, each prepared once per connection.

@@ -224,16 +224,7 @@ pub async fn apply(
         // A call stored before is a repeat, answered below as one.
         (
             "started_at",
-            "DELETE FROM outcome_staging s
-              USING phone_numbers n
-              WHERE n.tenant_id = $1 AND n.phone = s.phone
-                AND n.project_id = COALESCE(s.project_id, n.project_id)
-                AND CASE WHEN s.wall_clock THEN (s.started_at AT TIME ZONE 'UTC') AT TIME ZONE $2
-                         ELSE s.started_at END < n.allocated_at - interval '5 minutes'
-                AND NOT EXISTS (SELECT FROM call_outcomes o WHERE o.tenant_id = $1 AND o.call_id = s.call_id)
-             RETURNING line, call_id, 'the call started before number +' || s.phone
-                       || ' was allocated to project ' || n.project_id || ' ('
-                       || to_char(n.allocated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'",
+            include_str!("outcome.apply.sql"),
         ),
     ];
     for (index, (field, sql)) in checks.into_iter().enumerate() {
@@ -285,38 +276,7 @@ pub async fn apply(
     // finished numbers, goes back to the pool with its own cool-down.
     let released: Vec<(i64, i64, i16)> = tx
         .query(
-            "WITH per_phone AS (
-                SELECT o.phone, count(*) AS calls,
-                       (array_agg(o.status_to ORDER BY o.started_at DESC, o.call_id DESC))[1] AS last_status,
-                       max(o.started_at) AS last_started
-                  FROM outcome_new o GROUP BY o.phone
-             ), decided AS (
-                SELECT n.phone, n.project_id, pp.last_status, s.category::text AS category, s.cooldown,
-                       least(n.attempts + pp.calls, 32767)::int2 AS attempts,
-                       greatest(n.last_called_at, pp.last_started) AS last_called,
-                       -- A status without a maximum, on a number no project holds, has
-                       -- no limit: NULL must read as not finished.
-                       s.category IN ('success', 'failure', 'invalid', 'dnc')
-                         OR COALESCE(s.category IN ('retry', 'callback')
-                             AND n.attempts + pp.calls >= least(p.max_attempts, s.max_attempts), false) AS finished,
-                       COALESCE(p.on_final = 'release' AND NOT p.exclusive, false) AS releases
-                  FROM per_phone pp
-                  JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = pp.phone
-                  JOIN number_statuses s ON s.tenant_id = $1 AND s.id = pp.last_status
-                  LEFT JOIN projects p ON p.tenant_id = $1 AND p.id = n.project_id
-             )
-             UPDATE phone_numbers n
-                SET status = d.last_status, attempts = d.attempts, last_called_at = d.last_called,
-                    leased_until = NULL, updated_at = now(),
-                    next_eligible_at = CASE
-                        WHEN d.finished AND NOT d.releases THEN 'infinity'::timestamptz
-                        WHEN d.category IN ('retry', 'callback') THEN d.last_called + d.cooldown
-                        WHEN d.category IN ('success', 'failure', 'invalid', 'dnc') THEN 'infinity'::timestamptz
-                        ELSE NULL END,
-                    project_id = CASE WHEN d.finished AND d.releases THEN NULL ELSE n.project_id END
-               FROM decided d
-              WHERE n.tenant_id = $1 AND n.phone = d.phone
-             RETURNING n.phone, d.project_id, d.last_status, d.finished AND d.releases AND d.project_id IS NOT NULL",
+            include_str!("outcome.apply.1.sql"),
             &[&tenant.0],
         )
         .await?
@@ -343,20 +303,7 @@ pub async fn apply(
     }
     summary.dnc_added = tx
         .execute(
-            "WITH listed AS (
-                INSERT INTO dnc_numbers (tenant_id, phone, source, reason, added_by)
-                SELECT DISTINCT ON (o.phone) $1, o.phone, 'call outcome', 'call ' || o.call_id || ': ' || o.disposition, $2
-                  FROM outcome_new o JOIN disposition_map m ON m.tenant_id = $1 AND m.disposition = o.disposition
-                 WHERE m.dnc
-                 ORDER BY o.phone, o.started_at
-                ON CONFLICT DO NOTHING
-                RETURNING phone
-             )
-             INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from, status_to,
-                                        actor_user_id, data)
-             SELECT $1, l.phone, 'dnc_added', n.project_id, n.provider_id, n.geo_id, n.status, n.status, $2,
-                    jsonb_build_object('source', 'call outcome')
-               FROM listed l JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = l.phone",
+            include_str!("outcome.apply.2.sql"),
             &[&tenant.0, &actor.user_id],
         )
         .await? as i64;

@@ -97,16 +97,7 @@ pub async fn explain(
     let e164 = phone::parse_input("phone", raw, region)?;
     let row = client
         .query_opt(
-            "SELECT n.provider_id, pr.code AS provider, n.geo_id, g.code AS geo, n.project_id, p.name AS project,
-                    n.status, s.code AS status_code, s.category::text AS category, n.attempts,
-                    NULLIF(n.next_eligible_at, 'infinity') AS next_eligible_at,
-                    n.allocated_at, n.leased_until, n.created_at
-               FROM phone_numbers n
-               JOIN providers pr ON pr.tenant_id = n.tenant_id AND pr.id = n.provider_id
-               JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
-               LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
-               LEFT JOIN projects p ON p.tenant_id = n.tenant_id AND p.id = n.project_id
-              WHERE n.tenant_id = $1 AND n.phone = $2",
+            include_str!("explain.explain.1.sql"),
             &[&tenant.0, &e164],
         )
         .await?;
@@ -135,21 +126,7 @@ pub async fn explain(
     let dnc = crate::intake::dnc::find(client, tenant, e164).await?;
     let history = client
         .query(
-            "(SELECT at, kind::text, project_id, status_from, status_to, disposition, data, id FROM number_events
-               WHERE tenant_id = $1 AND phone = $2 ORDER BY at DESC, id DESC LIMIT 100)
-             UNION ALL
-             (SELECT started_at, 'called', project_id, status_from, status_to, disposition,
-                     jsonb_strip_nulls(jsonb_build_object('call_id', call_id, 'duration_s', duration_s,
-                                                          'agent', agent, 'source', source)), 0
-                FROM call_outcomes WHERE tenant_id = $1 AND phone = $2 ORDER BY started_at DESC LIMIT 100)
-             UNION ALL
-             (SELECT x.started_at, 'exported', x.project_id, NULL, NULL, NULL,
-                     jsonb_build_object('export_id', x.id, 'format', x.format), 0
-                FROM export_batches b JOIN exports x ON x.tenant_id = b.tenant_id AND x.id = b.export_id
-               WHERE int8range(b.first_phone, b.last_phone, '[]') @> $2::bigint AND b.tenant_id = $1
-                 AND $2 = ANY(b.phones)
-               ORDER BY x.started_at DESC LIMIT 100)
-             ORDER BY 1 DESC, 8 DESC LIMIT 100",
+            include_str!("explain.explain.2.sql"),
             &[&tenant.0, &e164],
         )
         .await?

@@ -267,23 +267,7 @@ pub(crate) async fn set_status_of_selection(
 ) -> Result<u64> {
     Ok(tx
         .execute(
-            "WITH changed AS (
-                UPDATE phone_numbers n
-                   SET status = s.id, leased_until = NULL, updated_at = now(),
-                       next_eligible_at = CASE
-                           WHEN s.category IN ('success', 'failure', 'invalid', 'dnc') THEN 'infinity'::timestamptz
-                           WHEN s.category IN ('retry', 'callback') THEN now()
-                           ELSE NULL END
-                  FROM bulk_selection b, number_statuses s, phone_numbers old
-                 WHERE n.tenant_id = $1 AND n.phone = b.phone AND s.tenant_id = $1 AND s.id = $2
-                   AND old.tenant_id = n.tenant_id AND old.phone = n.phone AND n.status <> $2
-                RETURNING n.phone, n.project_id, n.provider_id, n.geo_id, old.status AS status_from
-             )
-             INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
-                                        status_to, actor_user_id, data)
-             SELECT $1, phone, 'status_changed', project_id, provider_id, geo_id, status_from, $2, $3,
-                    jsonb_build_object('source', $4::text)
-               FROM changed",
+            include_str!("number.set_status_of_selection.sql"),
             &[&tenant.0, &status, &actor.user_id, &source],
         )
         .await?)
@@ -294,38 +278,14 @@ async fn apply(tx: &Transaction<'_>, tenant: TenantId, actor: &Actor, action: &B
         BulkAction::SetStatus { status } => set_status_of_selection(tx, tenant, actor, *status, "bulk").await?,
         BulkAction::Release => {
             tx.execute(
-                "WITH released AS (
-                    UPDATE phone_numbers n SET project_id = NULL, allocated_at = NULL, leased_until = NULL,
-                           updated_at = now()
-                      FROM bulk_selection b, phone_numbers old, projects p
-                     WHERE n.tenant_id = $1 AND n.phone = b.phone
-                       AND old.tenant_id = n.tenant_id AND old.phone = n.phone
-                       AND p.tenant_id = n.tenant_id AND p.id = old.project_id AND NOT p.exclusive
-                       AND (n.leased_until IS NULL OR n.leased_until <= now())
-                    RETURNING n.phone, old.project_id, n.provider_id, n.geo_id, n.status
-                 )
-                 INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
-                                            status_to, actor_user_id, data)
-                 SELECT $1, phone, 'released', project_id, provider_id, geo_id, status, status, $2,
-                        jsonb_build_object('reason', 'bulk release')
-                   FROM released",
+                include_str!("number.apply.1.sql"),
                 &[&tenant.0, &actor.user_id],
             )
             .await?
         }
         BulkAction::AddToDnc { reason } => {
             tx.execute(
-                "WITH listed AS (
-                    INSERT INTO dnc_numbers (tenant_id, phone, source, reason, added_by)
-                    SELECT $1, b.phone, 'bulk action', $2, $3 FROM bulk_selection b
-                    ON CONFLICT DO NOTHING
-                    RETURNING phone
-                 )
-                 INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_from,
-                                            status_to, actor_user_id, data)
-                 SELECT $1, l.phone, 'dnc_added', n.project_id, n.provider_id, n.geo_id, n.status, n.status, $3,
-                        jsonb_build_object('source', 'bulk action')
-                   FROM listed l JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = l.phone",
+                include_str!("number.apply.2.sql"),
                 &[&tenant.0, reason, &actor.user_id],
             )
             .await?

@@ -24,18 +24,7 @@ macro_rules! escape {
 }
 
 /// The filter's values, read once from the settings [`bind_filter`] made, with their types.
-pub(super) const FILTER_VALUES: &str = "WITH p AS MATERIALIZED (
-    SELECT current_setting('dialpool.export_tenant')::bigint AS tenant,
-           current_setting('dialpool.export_project')::bigint AS project,
-           NULLIF(current_setting('dialpool.export_status'), '')::smallint AS status,
-           NULLIF(current_setting('dialpool.export_provider'), '')::bigint AS provider,
-           NULLIF(current_setting('dialpool.export_geo'), '')::bigint AS geo,
-           NULLIF(current_setting('dialpool.export_allocated_from'), '')::timestamptz AS allocated_from,
-           NULLIF(current_setting('dialpool.export_allocated_to'), '')::timestamptz AS allocated_to,
-           NULLIF(current_setting('dialpool.export_attempts_min'), '')::smallint AS attempts_min,
-           NULLIF(current_setting('dialpool.export_attempts_max'), '')::smallint AS attempts_max,
-           NULLIF(current_setting('dialpool.export_limit'), '')::bigint AS row_limit
- )";
+pub(super) const FILTER_VALUES: &str = include_str!("select.filter_values.sql");
 
 /// The export's numbers, in phone order: joins and the filters in use. COPY takes no
 /// parameters, so the filter's values are bound as parameters of `set_config` (see

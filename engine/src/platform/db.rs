@@ -90,7 +90,7 @@ pub async fn ensure_database(config: &tokio_postgres::Config) -> Result<bool> {
         let created = client.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name))).await;
         if let Err(e) = created {
             // Another process may have created it between our check and our CREATE.
-            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+            if !crate::platform::error::is_duplicate_database(&e) {
                 return Err(e.into());
             }
         }
@@ -175,7 +175,7 @@ pub async fn migrations_current(client: &tokio_postgres::Client) -> Result<bool>
     match row {
         Ok(Some(row)) => Ok(row.get::<_, i64>(0) as usize == MIGRATIONS.len()),
         Ok(None) => Ok(false),
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(false),
+        Err(e) if crate::platform::error::is_undefined_table(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

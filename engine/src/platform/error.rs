@@ -259,3 +259,18 @@ pub(crate) fn is_unique_violation(error: &tokio_postgres::Error, constraint: &st
         db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint)
     })
 }
+
+/// Whether `error` is a check constraint refusing a row.
+pub(crate) fn is_check_violation(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION)
+}
+
+/// Whether `error` says the table does not exist (a database not migrated yet).
+pub(crate) fn is_undefined_table(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
+}
+
+/// Whether `error` says the database already exists (another process created it first).
+pub(crate) fn is_duplicate_database(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE)
+}

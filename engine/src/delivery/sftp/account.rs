@@ -181,7 +181,7 @@ pub async fn create(
         Err(error) if crate::platform::error::is_unique_violation(&error, "sftp_accounts_username_key") => {
             return Err(Error::AlreadyExists { entity: "sftp account", key: input.username.clone() });
         }
-        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
+        Err(error) if crate::platform::error::is_check_violation(&error) => {
             return Err(Error::invalid(
                 "username",
                 "2 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit",

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::Json;
-use super::observe::RequestId;
+use tower_http::request_id::RequestId;
 
 pub const SESSION_COOKIE: &str = "dialpool_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -126,11 +126,7 @@ impl FromRequestParts<AppState> for Caller {
         if principal.password_must_change && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&path) {
             return Err(ApiError::PasswordChangeRequired);
         }
-        Ok(Caller {
-            principal,
-            request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
-            address: peer_address(parts),
-        })
+        Ok(Caller { principal, request_id: super::observe::request_id(parts), address: peer_address(parts) })
     }
 }
 
@@ -207,7 +203,8 @@ pub async fn login(
     match access::sign_in(&**client, &request.email, &request.password, address, agent).await? {
         SignIn::Ok { session_secret, principal, .. } => {
             state.metrics.sign_in("ok");
-            audit_sign_in(&state, &principal, address, request_id.map(|r| r.0.0)).await;
+            let request_id = request_id.and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned));
+            audit_sign_in(&state, &principal, address, request_id).await;
             let cookie = session_cookie(&state, &headers, &session_secret, access::SESSION_MAX.num_seconds());
             let mut response = axum::Json(Me::from(&*principal)).into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -28,6 +28,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::{PROBLEM_JSON, Problem};
 use self::observe::Metrics;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Settings of the HTTP server that are not the database.
 #[derive(Debug, Clone)]
@@ -274,7 +275,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(observe::metrics))
         .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::track))
-        .layer(axum::middleware::from_fn(observe::request_id))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(observe::RandomId))
+        .layer(axum::middleware::from_fn(observe::drop_odd_request_id))
         .with_state(state)
 }
 

@@ -674,6 +674,14 @@ async fn operations_have_request_ids_metrics_docs_and_the_ui_fallback() {
     let mut request = axum::http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
     request.headers_mut().insert("x-request-id", "from-the-proxy-1".parse().unwrap());
     assert_eq!(api.send(request).await.headers.get("x-request-id").unwrap(), "from-the-proxy-1");
+    // An id a client made up to be logged (too long, or not letters and digits) is replaced.
+    for odd in ["x".repeat(65), "a b".to_owned(), "id;drop".to_owned()] {
+        let mut request = axum::http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap();
+        request.headers_mut().insert("x-request-id", odd.parse().unwrap());
+        let replaced =
+            api.send(request).await.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+        assert!(replaced != odd && replaced.len() == 24, "{odd} → {replaced}");
+    }
 
     let metrics = api.get("/metrics", &Auth::Anonymous).await.expect(StatusCode::OK).text();
     assert!(

@@ -58,7 +58,12 @@ pub async fn screen_pop(
     let row = client
         .query_opt(
             include_str!("dialing.screen_pop.sql"),
-            &[&tenant.0, &phone, &scope.project_filter().map(<[i64]>::to_vec), &scope.provider_filter().map(<[i64]>::to_vec)],
+            &[
+                &tenant.0,
+                &phone,
+                &scope.project_filter().map(<[i64]>::to_vec),
+                &scope.provider_filter().map(<[i64]>::to_vec),
+            ],
         )
         .await?
         .ok_or_else(not_found)?;

@@ -275,10 +275,7 @@ pub async fn apply(
     // project: it parks at 'infinity' (never leased again) or, if the project releases
     // finished numbers, goes back to the pool with its own cool-down.
     let released: Vec<(i64, i64, i16)> = tx
-        .query(
-            include_str!("outcome.apply.1.sql"),
-            &[&tenant.0],
-        )
+        .query(include_str!("outcome.apply.1.sql"), &[&tenant.0])
         .await?
         .iter()
         .filter(|r| r.get::<_, bool>(3))
@@ -301,12 +298,8 @@ pub async fn apply(
         )
         .await?;
     }
-    summary.dnc_added = tx
-        .execute(
-            include_str!("outcome.apply.2.sql"),
-            &[&tenant.0, &actor.user_id],
-        )
-        .await? as i64;
+    summary.dnc_added =
+        tx.execute(include_str!("outcome.apply.2.sql"), &[&tenant.0, &actor.user_id]).await? as i64;
     Ok(summary)
 }
 

@@ -81,12 +81,7 @@ pub async fn today(
     let tallies = match since {
         None => Vec::new(),
         Some(since) => {
-            client
-                .query(
-                    include_str!("dashboard.today.sql"),
-                    &[&tenant.0, &ids, &starts, &since],
-                )
-                .await?
+            client.query(include_str!("dashboard.today.sql"), &[&tenant.0, &ids, &starts, &since]).await?
         }
     };
     let counts_of = |id: i64| {

@@ -95,12 +95,7 @@ pub async fn explain(
 ) -> Result<Explanation> {
     let at = at.unwrap_or_else(Utc::now);
     let e164 = phone::parse_input("phone", raw, region)?;
-    let row = client
-        .query_opt(
-            include_str!("explain.explain.1.sql"),
-            &[&tenant.0, &e164],
-        )
-        .await?;
+    let row = client.query_opt(include_str!("explain.explain.1.sql"), &[&tenant.0, &e164]).await?;
     let number = row.map(|r| NumberState {
         provider_id: r.get("provider_id"),
         provider: r.get("provider"),
@@ -125,10 +120,7 @@ pub async fn explain(
     }
     let dnc = crate::intake::dnc::find(client, tenant, e164).await?;
     let history = client
-        .query(
-            include_str!("explain.explain.2.sql"),
-            &[&tenant.0, &e164],
-        )
+        .query(include_str!("explain.explain.2.sql"), &[&tenant.0, &e164])
         .await?
         .iter()
         .map(|r| Event {

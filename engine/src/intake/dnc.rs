@@ -219,13 +219,9 @@ pub async fn add(
     let region = input.region.as_deref().map(Region::parse).transpose()?;
     let phone = phone::parse_input("phone", &input.phone, region)?;
     let tx = client.transaction().await?;
-    let added = tx
-        .execute(
-            include_str!("dnc.add.sql"),
-            &[&tenant.0, &phone, &input.reason, &actor.user_id],
-        )
-        .await?
-        > 0;
+    let added =
+        tx.execute(include_str!("dnc.add.sql"), &[&tenant.0, &phone, &input.reason, &actor.user_id]).await?
+            > 0;
     let entry = entry(&tx, tenant, phone).await?;
     if added {
         audit::record(&tx, tenant, actor, Change::created("dnc.add", "dnc", format_e164(phone), &entry))

@@ -293,11 +293,7 @@ pub async fn delete(client: &mut impl GenericClient, scope: JobScope, actor: &Ac
 /// maintenance and retention, and one allocation per live project at midnight in its zone (following
 /// renames and zone changes; gone with the project).
 pub async fn ensure_defaults(client: &impl GenericClient) -> Result<()> {
-    client
-        .batch_execute(
-            include_str!("schedule.ensure_defaults.sql"),
-        )
-        .await?;
+    client.batch_execute(include_str!("schedule.ensure_defaults.sql")).await?;
     Ok(())
 }
 

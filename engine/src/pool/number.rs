@@ -275,20 +275,14 @@ pub(crate) async fn set_status_of_selection(
 
 async fn apply(tx: &Transaction<'_>, tenant: TenantId, actor: &Actor, action: &BulkAction) -> Result<i64> {
     let touched = match action {
-        BulkAction::SetStatus { status } => set_status_of_selection(tx, tenant, actor, *status, "bulk").await?,
+        BulkAction::SetStatus { status } => {
+            set_status_of_selection(tx, tenant, actor, *status, "bulk").await?
+        }
         BulkAction::Release => {
-            tx.execute(
-                include_str!("number.apply.1.sql"),
-                &[&tenant.0, &actor.user_id],
-            )
-            .await?
+            tx.execute(include_str!("number.apply.1.sql"), &[&tenant.0, &actor.user_id]).await?
         }
         BulkAction::AddToDnc { reason } => {
-            tx.execute(
-                include_str!("number.apply.2.sql"),
-                &[&tenant.0, reason, &actor.user_id],
-            )
-            .await?
+            tx.execute(include_str!("number.apply.2.sql"), &[&tenant.0, reason, &actor.user_id]).await?
         }
     };
     Ok(touched as i64)

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -314,7 +313,7 @@ async fn start_import(
     job.rejects_path = Some(rejects);
     job.remove_file = true;
     let job_id = tasks::enqueue(&**client, caller.tenant(), &caller.actor(), &job).await?;
-    state.metrics.imports_started.fetch_add(1, Ordering::Relaxed);
+    state.metrics.import_started();
     tasks::get(&**client, caller.tenant(), &job_id.to_string())
         .await?
         .ok_or_else(|| ApiError::Internal(format!("the import job {job_id} vanished")))

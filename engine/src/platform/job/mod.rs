@@ -177,10 +177,7 @@ pub async fn claim(
     let kinds: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     loop {
         let row = client
-            .query_opt(
-                include_str!("job.claim.sql"),
-                &[&worker, &kinds, &lock_for.as_secs_f64()],
-            )
+            .query_opt(include_str!("job.claim.sql"), &[&worker, &kinds, &lock_for.as_secs_f64()])
             .await?;
         let Some(row) = row else { return Ok(None) };
         let claim = Claim {

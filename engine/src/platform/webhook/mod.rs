@@ -268,10 +268,7 @@ pub(crate) async fn enqueue_status_changes(client: &impl GenericClient, tenant: 
         return Ok(0);
     }
     Ok(client
-        .execute(
-            include_str!("webhook.enqueue_status_changes.sql"),
-            &[&tenant.0, &CHANGES_PER_DELIVERY],
-        )
+        .execute(include_str!("webhook.enqueue_status_changes.sql"), &[&tenant.0, &CHANGES_PER_DELIVERY])
         .await?)
 }
 

@@ -29,10 +29,7 @@ pub struct DueDelivery {
 /// a sender that dies leaves its claims to come back.
 pub async fn claim_due(client: &impl GenericClient, batch: i64, lease_s: f64) -> Result<Vec<DueDelivery>> {
     Ok(client
-        .query(
-            include_str!("outbox.claim_due.sql"),
-            &[&batch, &lease_s],
-        )
+        .query(include_str!("outbox.claim_due.sql"), &[&batch, &lease_s])
         .await?
         .iter()
         .map(|r| DueDelivery {

@@ -1,0 +1,266 @@
+//! From plan to numbers: the plan for the run's projects, and the statements that pick
+//! exactly the planned numbers, per cell and ordering, into a temp table.
+
+use super::*;
+use crate::platform::TenantId;
+use crate::platform::audit::Actor;
+use crate::platform::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use tokio_postgres::GenericClient;
+
+/// A cell of the shared pool: numbers nobody holds, not DNC, not cooling down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Cell {
+    pub(super) provider: i64,
+    pub(super) geo_key: i64,
+    pub(super) status: i16,
+    pub(super) attempts: i16,
+}
+
+pub(super) struct Planned {
+    pub(super) runs: Vec<ProjectRun>,
+    /// (project index, source id, cell, n)
+    pub(super) takes: Vec<(usize, i64, Cell, i64)>,
+}
+
+pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> Planned {
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut capacity: Vec<i64> = Vec::new();
+    for s in stats.iter().filter(|s| s.holder.is_none() && !s.dnc && !s.cooling) {
+        cells.push(Cell { provider: s.provider, geo_key: s.geo_key, status: s.status, attempts: s.attempts });
+        capacity.push(s.numbers);
+    }
+    let mut runs = Vec::with_capacity(projects.len());
+    let mut claimants = Vec::new();
+    let mut claimant_project = Vec::new();
+    for (index, p) in projects.iter().enumerate() {
+        let mut skipped = Skipped::default();
+        let mut eligible = 0;
+        for s in stats {
+            if !p.sources.iter().any(|src| catalog.source_matches(src, s.provider, s.geo_key)) {
+                continue;
+            }
+            match s.holder {
+                Some(holder) if holder == p.id => continue,
+                Some(_) => skipped.held_by_other_project += s.numbers,
+                None if s.dnc => skipped.dnc += s.numbers,
+                None => match catalog.status_bars(s.status, s.attempts, p.max_attempts) {
+                    Some(Bar::Status) => skipped.status += s.numbers,
+                    Some(Bar::MaxAttempts) => skipped.max_attempts += s.numbers,
+                    None if s.cooling => skipped.cooling_down += s.numbers,
+                    None => eligible += s.numbers,
+                },
+            }
+        }
+        let state = p.state();
+        if state != "allocating" {
+            skipped.outside_schedule = eligible;
+        }
+        let remaining = (p.daily_quota as i64 - p.filled).max(0);
+        if state == "allocating" && remaining > 0 && !p.sources.is_empty() {
+            let rules = p
+                .sources
+                .iter()
+                .map(|src| plan::RuleClaim {
+                    weight: src.weight as i64,
+                    cells: (0..cells.len())
+                        .filter(|&c| {
+                            let cell = cells[c];
+                            catalog.source_matches(src, cell.provider, cell.geo_key)
+                                && catalog.status_bars(cell.status, cell.attempts, p.max_attempts).is_none()
+                        })
+                        .collect(),
+                })
+                .collect();
+            claimants.push(plan::Claimant { priority: p.priority, remaining, rules });
+            claimant_project.push(index);
+        }
+        runs.push(ProjectRun {
+            project_id: p.id,
+            name: p.name.clone(),
+            day: p.day,
+            weekday: p.weekday,
+            state: state.to_owned(),
+            daily_quota: p.daily_quota,
+            allocated_before: p.filled,
+            allocated: 0,
+            eligible,
+            rules: p
+                .sources
+                .iter()
+                .map(|s| RuleRun {
+                    source_id: s.id,
+                    provider_id: s.provider_id,
+                    geo_id: s.geo_id,
+                    weight: s.weight,
+                    allocated: 0,
+                })
+                .collect(),
+            skipped,
+            numbers: None,
+        });
+    }
+    let takes = plan::plan(&claimants, &capacity)
+        .into_iter()
+        .map(|t| {
+            let project = claimant_project[t.claimant];
+            (project, projects[project].sources[t.rule].id, cells[t.cell], t.n)
+        })
+        .collect();
+    Planned { runs, takes }
+}
+
+/// The ORDER BY of one allocation order, inside a cell and when numbering the picks.
+/// `random` is a hash of the phone seeded by the day, so a dry run and the real run of
+/// the same day pick the same numbers.
+fn order_sql(order: &str) -> (&'static str, &'static str) {
+    match order {
+        "oldest" => ("n.created_at, n.phone DESC", "p.created_at, p.phone DESC"),
+        "random" => ("hashint8extended(n.phone, $9), n.phone", "hashint8extended(p.phone, $9), p.phone"),
+        _ => ("n.created_at DESC, n.phone", "p.created_at DESC, p.phone"),
+    }
+}
+
+/// The numbers a round picks, before (real run) they are written. A temp table with
+/// statistics lets the write join it like any table (a hash join over the partitions)
+/// instead of carrying a million rows through one statement's CTEs; it is also what a
+/// later order of the same round checks so no number is picked twice.
+pub(super) const PICKS_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS dialpool_picks (
+        phone bigint PRIMARY KEY, project_id bigint NOT NULL, source_id bigint NOT NULL,
+        provider_id bigint NOT NULL, geo_id bigint, status smallint NOT NULL
+    ) ON COMMIT DROP";
+
+/// Picks the planned numbers of one allocation order into `dialpool_picks`. In a real run
+/// the picked rows are locked (`FOR UPDATE SKIP LOCKED`) until the transaction ends, so
+/// nothing else changes them before they are written. Returns how many were picked.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn pick(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    order: &str,
+    takes: &[(i64, i64, Cell, i64)],
+    at: DateTime<Utc>,
+    seed: i64,
+    lock: bool,
+    earlier_picks: bool,
+) -> Result<u64> {
+    let mut cell_index: HashMap<Cell, i32> = HashMap::new();
+    let mut wants: Vec<(Cell, i64)> = Vec::new();
+    for &(_, _, cell, n) in takes {
+        let i = *cell_index.entry(cell).or_insert_with(|| {
+            wants.push((cell, 0));
+            (wants.len() - 1) as i32
+        });
+        wants[i as usize].1 += n;
+    }
+    let w_cell: Vec<i32> = (0..wants.len() as i32).collect();
+    let w_provider: Vec<i64> = wants.iter().map(|w| w.0.provider).collect();
+    let w_geo: Vec<i64> = wants.iter().map(|w| w.0.geo_key).collect();
+    let w_status: Vec<i16> = wants.iter().map(|w| w.0.status).collect();
+    let w_attempts: Vec<i16> = wants.iter().map(|w| w.0.attempts).collect();
+    let w_n: Vec<i64> = wants.iter().map(|w| w.1).collect();
+    let t_cell: Vec<i32> = takes.iter().map(|t| cell_index[&t.2]).collect();
+    let t_project: Vec<i64> = takes.iter().map(|t| t.0).collect();
+    let t_source: Vec<i64> = takes.iter().map(|t| t.1).collect();
+    let t_n: Vec<i64> = takes.iter().map(|t| t.3).collect();
+    let (inner, outer) = order_sql(order);
+    let lock = if lock { "FOR UPDATE OF n SKIP LOCKED" } else { "" };
+    // Orders of one round draw on the same cells; a later one must not pick what an
+    // earlier one did (a real run writes them only at the end of the round).
+    let not_taken = if earlier_picks {
+        "AND NOT EXISTS (SELECT FROM pg_temp.dialpool_picks x WHERE x.phone = n.phone)"
+    } else {
+        ""
+    };
+    // Numbers of a cell are dealt to its takers in turn, in proportion to what each
+    // takes, so no taker gets only the tail of the cell.
+    let sql = format!(
+        "WITH want AS (
+            SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[])
+                AS w(cell, provider_id, geo_key, status, attempts, n)
+             -- The seed is only read by the random order; typing it here keeps one
+             -- parameter list for all three.
+             WHERE $9::bigint IS NOT NULL
+         ), takers AS (
+            SELECT * FROM unnest($10::int[], $11::bigint[], $12::bigint[], $13::bigint[])
+                AS t(cell, project_id, source_id, n)
+         ), slots AS (
+            SELECT t.cell, t.project_id, t.source_id,
+                   row_number() OVER (PARTITION BY t.cell ORDER BY (k - 0.5) / t.n, t.project_id, t.source_id) AS rn
+              FROM takers t CROSS JOIN LATERAL generate_series(1, t.n) k
+         ), picked AS (
+            SELECT w.cell, w.provider_id, w.geo_key, w.status, p.phone,
+                   row_number() OVER (PARTITION BY w.cell ORDER BY {outer}) AS rn
+              FROM want w CROSS JOIN LATERAL (
+                SELECT n.phone, n.created_at FROM phone_numbers n
+                 WHERE n.tenant_id = $1 AND n.project_id IS NULL AND n.provider_id = w.provider_id
+                   AND COALESCE(n.geo_id, 0) = w.geo_key AND n.status = w.status AND n.attempts = w.attempts
+                   AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $8)
+                   AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
+                   {not_taken}
+                 ORDER BY {inner} LIMIT w.n {lock}) p
+         )
+         INSERT INTO pg_temp.dialpool_picks (phone, project_id, source_id, provider_id, geo_id, status)
+         SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status
+           FROM picked p JOIN slots s USING (cell, rn)"
+    );
+    Ok(client
+        .execute(
+            &sql,
+            &[
+                &tenant.0,
+                &w_cell,
+                &w_provider,
+                &w_geo,
+                &w_status,
+                &w_attempts,
+                &w_n,
+                &at,
+                &seed,
+                &t_cell,
+                &t_project,
+                &t_source,
+                &t_n,
+            ],
+        )
+        .await?)
+}
+
+/// Writes a real run's `picked` picks: the numbers move to their projects (re-checking
+/// that no project holds them) and each gets an `allocated` event. Returns how many moved.
+pub(super) async fn write_picks(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    picked: u64,
+) -> Result<u64> {
+    client.batch_execute("ANALYZE pg_temp.dialpool_picks").await?;
+    let moved = client
+        .execute(
+            "UPDATE phone_numbers n SET project_id = a.project_id, allocated_at = $2, updated_at = now()
+               FROM pg_temp.dialpool_picks a
+              WHERE n.tenant_id = $1 AND n.phone = a.phone AND n.project_id IS NULL",
+            &[&tenant.0, &at],
+        )
+        .await?;
+    // The picks were locked when picked, so every one of them moved; a shortfall would
+    // mean the lock did not hold, and events must not claim what did not happen.
+    if moved != picked {
+        return Err(Error::Refused(format!(
+            "allocation picked {picked} numbers but could move only {moved}; nothing was written, run it again"
+        )));
+    }
+    client
+        .execute(
+            "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
+                                        status_from, status_to, actor_user_id, data)
+             SELECT $1, $2, phone, 'allocated', project_id, provider_id, geo_id, status, status, $3,
+                    jsonb_build_object('source', source_id)
+               FROM pg_temp.dialpool_picks",
+            &[&tenant.0, &at, &actor.user_id],
+        )
+        .await?;
+    Ok(moved)
+}

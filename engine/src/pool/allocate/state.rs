@@ -1,0 +1,189 @@
+//! The projects and the pool as a run sees them: each live project's day, quota and
+//! rules, the tenant's geos and statuses, and the pool counted by cell.
+
+use crate::platform::TenantId;
+use crate::platform::error::Result;
+use crate::pool::project::{self};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
+use tokio_postgres::{GenericClient, Row};
+
+/// A project as allocation sees it on its day.
+#[derive(Debug, Clone)]
+pub(crate) struct Live {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) day: NaiveDate,
+    pub(crate) weekday: i16,
+    pub(crate) scheduled: bool,
+    pub(crate) holiday: bool,
+    pub(crate) daily_quota: i32,
+    pub(crate) max_attempts: i16,
+    pub(crate) priority: i16,
+    pub(crate) order: String,
+    pub(crate) filled: i64,
+    pub(crate) sources: Vec<project::Source>,
+}
+
+impl Live {
+    pub(crate) fn state(&self) -> &'static str {
+        if self.status != "active" {
+            "paused"
+        } else if self.holiday {
+            "holiday"
+        } else if !self.scheduled {
+            "not_scheduled"
+        } else {
+            "allocating"
+        }
+    }
+}
+
+pub(crate) async fn load_projects(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    date: Option<NaiveDate>,
+    at: DateTime<Utc>,
+    only: Option<&[i64]>,
+) -> Result<Vec<Live>> {
+    let rows = client
+        .query(
+            include_str!("allocate.load_projects.sql"),
+            &[&tenant.0, &date, &at, &only.map(<[i64]>::to_vec)],
+        )
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+    let mut sources = project::sources_of(client, tenant, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get("id");
+            Live {
+                id,
+                name: r.get("name"),
+                status: r.get("status"),
+                day: r.get("day"),
+                weekday: r.get("weekday"),
+                scheduled: r.get("scheduled"),
+                holiday: r.get("holiday"),
+                daily_quota: r.get("daily_quota"),
+                max_attempts: r.get("max_attempts"),
+                priority: r.get("priority"),
+                order: r.get("allocation_order"),
+                filled: r.get("filled"),
+                sources: sources.remove(&id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// The tenant's geos and statuses, for matching rules to cells in memory.
+pub(crate) struct Catalog {
+    /// geo id → (country, is the whole country)
+    pub(crate) geos: HashMap<i64, (String, bool)>,
+    /// status id → (category, max attempts)
+    pub(crate) statuses: HashMap<i16, (String, Option<i16>)>,
+}
+
+impl Catalog {
+    pub(crate) async fn load(client: &impl GenericClient, tenant: TenantId) -> Result<Catalog> {
+        let geos = client
+            .query("SELECT id, country::text, region IS NULL FROM geos WHERE tenant_id = $1", &[&tenant.0])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
+        let statuses = client
+            .query(
+                "SELECT id, category::text, max_attempts FROM number_statuses WHERE tenant_id = $1",
+                &[&tenant.0],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
+        Ok(Catalog { geos, statuses })
+    }
+
+    /// A rule's geo matches a number's geo when they are the same, when the rule names a
+    /// whole country and the number is in it (or one of its regions), or when the rule
+    /// says any.
+    fn geo_matches(&self, rule_geo: Option<i64>, number_geo: i64) -> bool {
+        match rule_geo {
+            None => true,
+            Some(g) if g == number_geo => true,
+            Some(g) => match (self.geos.get(&g), self.geos.get(&number_geo)) {
+                (Some((country, true)), Some((number_country, _))) => country == number_country,
+                _ => false,
+            },
+        }
+    }
+
+    pub(crate) fn source_matches(&self, source: &project::Source, provider: i64, geo_key: i64) -> bool {
+        source.provider_id.is_none_or(|p| p == provider) && self.geo_matches(source.geo_id, geo_key)
+    }
+
+    /// Why a number in this status with these attempts may not go to a project with
+    /// this attempt limit, if it may not.
+    pub(crate) fn status_bars(&self, status: i16, attempts: i16, project_max: i16) -> Option<Bar> {
+        let (category, status_max) = self.statuses.get(&status)?;
+        if category != "fresh" && category != "retry" {
+            return Some(Bar::Status);
+        }
+        if attempts >= status_max.map_or(project_max, |m| m.min(project_max)) {
+            return Some(Bar::MaxAttempts);
+        }
+        None
+    }
+}
+
+pub(crate) enum Bar {
+    Status,
+    MaxAttempts,
+}
+
+/// One group of numbers with the same allocation-relevant facts.
+#[derive(Debug, Clone)]
+pub(super) struct Stat {
+    pub(super) provider: i64,
+    pub(super) geo_key: i64,
+    pub(super) status: i16,
+    pub(super) attempts: i16,
+    pub(super) holder: Option<i64>,
+    pub(super) dnc: bool,
+    pub(super) cooling: bool,
+    pub(super) numbers: i64,
+}
+
+/// Counts the tenant's numbers by what decides their eligibility: one pass over the table.
+pub(super) async fn pool_stats(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    at: DateTime<Utc>,
+) -> Result<Vec<Stat>> {
+    Ok(client
+        .query(
+            "SELECT n.provider_id, COALESCE(n.geo_id, 0) AS geo_key, n.status, n.attempts, n.project_id,
+                    d.phone IS NOT NULL AS dnc, COALESCE(n.next_eligible_at > $2, false) AS cooling,
+                    count(*) AS numbers
+               FROM phone_numbers n
+               LEFT JOIN dnc_numbers d ON d.tenant_id = n.tenant_id AND d.phone = n.phone
+              WHERE n.tenant_id = $1
+              GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            &[&tenant.0, &at],
+        )
+        .await?
+        .iter()
+        .map(|r: &Row| Stat {
+            provider: r.get(0),
+            geo_key: r.get(1),
+            status: r.get(2),
+            attempts: r.get(3),
+            holder: r.get(4),
+            dnc: r.get(5),
+            cooling: r.get(6),
+            numbers: r.get(7),
+        })
+        .collect())
+}

@@ -89,14 +89,7 @@ pub(super) async fn export(
     };
     let geo_id = match &args.geo {
         None => None,
-        Some(code) => Some(
-            client
-                .query_opt("SELECT id FROM geos WHERE tenant_id = $1 AND code = $2", &[&tenant.0, code])
-                .await
-                .map_err(dialpool_engine::Error::from)?
-                .ok_or_else(|| dialpool_engine::Error::NotFound { entity: "geo", key: code.clone() })?
-                .get::<_, i64>(0),
-        ),
+        Some(code) => Some(dialpool_engine::intake::geo::id_by_code(&**client, tenant, code).await?),
     };
     drop(client);
     let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());

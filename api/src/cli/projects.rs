@@ -212,15 +212,9 @@ async fn parse_source(
     let geo_id = match geo_code {
         "any" => None,
         code => Some(
-            client
-                .query_opt(
-                    "SELECT id FROM geos WHERE tenant_id = $1 AND code = upper($2)",
-                    &[&tenant.0, &code],
-                )
+            dialpool_engine::intake::geo::id_by_code(client, tenant, code)
                 .await
-                .map_err(dialpool_engine::Error::from)?
-                .with_context(|| format!("source '{spec}': geo '{code}' does not exist"))?
-                .get(0),
+                .with_context(|| format!("source '{spec}': geo '{code}' does not exist"))?,
         ),
     };
     Ok(Source { id: 0, provider_id, geo_id, weight })

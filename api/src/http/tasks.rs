@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use dialpool_engine::TenantId;
+use dialpool_engine::intake::import::jobs::{self, ImportJobRow};
 use dialpool_engine::{Error, Result};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
@@ -47,17 +48,9 @@ impl ImportTaskView {
 /// still shows the outcome before it switches to the import's record.
 const KEEP_FINISHED_SECONDS: f64 = 600.0;
 
-const COLUMNS: &str =
-    "j.id, j.state, j.args, j.progress, j.result, j.errors, j.created_at, p.id AS provider_id
-    FROM jobs j
-    JOIN providers p ON p.tenant_id = j.tenant_id AND p.code = j.args->>'provider'";
-
-fn view(row: &tokio_postgres::Row) -> ImportTaskView {
-    let state: &str = row.get("state");
-    let args: serde_json::Value = row.get("args");
-    let progress: serde_json::Value = row.get("progress");
-    let result: Option<serde_json::Value> = row.get("result");
-    let errors: serde_json::Value = row.get("errors");
+fn view(job: ImportJobRow) -> ImportTaskView {
+    let ImportJobRow { id, state, args, progress, result, errors, created_at, provider_id } = job;
+    let state = state.as_str();
     // A finished import's figures are its summary's; its progress trails by a renewal.
     let summary = result.as_ref().filter(|_| state == "succeeded");
     let count = |key: &str| progress.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
@@ -84,9 +77,9 @@ fn view(row: &tokio_postgres::Row) -> ImportTaskView {
         value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_owned()
     };
     ImportTaskView {
-        task_id: row.get::<_, i64>("id").to_string(),
+        task_id: id.to_string(),
         status,
-        provider_id: row.get("provider_id"),
+        provider_id,
         provider_code: text(&args, "provider"),
         file_name: text(&args, "file_name"),
         bytes_total: count("total"),
@@ -94,7 +87,7 @@ fn view(row: &tokio_postgres::Row) -> ImportTaskView {
         rows_read: summed(&["total"]).unwrap_or_else(|| count("rows_read")),
         rows_merged: summed(&["inserted", "updated", "duplicate_existing"])
             .unwrap_or_else(|| count("rows_merged")),
-        started_at: row.get("created_at"),
+        started_at: created_at,
         import_id: result.as_ref().and_then(|r| r.get("import_id")).and_then(serde_json::Value::as_i64),
         error,
     }
@@ -103,39 +96,18 @@ fn view(row: &tokio_postgres::Row) -> ImportTaskView {
 /// A tenant's import task; None for another tenant's (its existence is not told).
 pub async fn get(client: &impl GenericClient, tenant: TenantId, id: &str) -> Result<Option<ImportTaskView>> {
     let Ok(id) = id.parse::<i64>() else { return Ok(None) };
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} WHERE j.kind = 'import' AND j.tenant_id = $1 AND j.id = $2"),
-            &[&tenant.0, &id],
-        )
-        .await?;
-    Ok(row.as_ref().map(view))
+    Ok(jobs::get(client, tenant, id).await?.map(view))
 }
 
 /// A tenant's imports waiting or running, and those finished in the last minutes; newest
 /// first.
 pub async fn list(client: &impl GenericClient, tenant: TenantId) -> Result<Vec<ImportTaskView>> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {COLUMNS}
-                  WHERE j.kind = 'import' AND j.tenant_id = $1
-                    AND (j.state IN ('queued', 'running', 'retrying')
-                         OR j.finished_at > now() - make_interval(secs => $2))
-                  ORDER BY j.id DESC LIMIT 200"
-            ),
-            &[&tenant.0, &KEEP_FINISHED_SECONDS],
-        )
-        .await?;
-    Ok(rows.iter().map(view).collect())
+    Ok(jobs::recent(client, tenant, KEEP_FINISHED_SECONDS).await?.into_iter().map(view).collect())
 }
 
 /// Import jobs running now, on every server.
 pub async fn running_count(client: &impl GenericClient) -> Result<i64> {
-    Ok(client
-        .query_one("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'running'", &[])
-        .await?
-        .get(0))
+    jobs::running_count(client).await
 }
 
 /// Queues an HTTP upload's import. The job owns the uploaded file from here and removes

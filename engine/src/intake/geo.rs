@@ -79,6 +79,15 @@ pub async fn list(
     keyset.page_of(&rows, "id", |r| Ok(from_row(r)))
 }
 
+/// The id of the tenant's geo with this code (`RU`, `RU-MOW`; any case).
+pub async fn id_by_code(client: &impl GenericClient, tenant: TenantId, code: &str) -> Result<i64> {
+    client
+        .query_opt("SELECT id FROM geos WHERE tenant_id = $1 AND code = upper($2)", &[&tenant.0, &code])
+        .await?
+        .map(|row| row.get(0))
+        .ok_or_else(|| Error::NotFound { entity: "geo", key: code.to_owned() })
+}
+
 pub async fn get(client: &impl GenericClient, tenant: TenantId, id: i64) -> Result<Geo> {
     client
         .query_opt(&format!("{SELECT} FROM geos g WHERE g.tenant_id = $1 AND g.id = $2"), &[&tenant.0, &id])

@@ -16,14 +16,7 @@ async fn with_transfer_lock<T>(
 ) -> Result<Option<T>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let locked: bool = tx
-        .query_one(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended('sftp_remote:' || $1::bigint, 0))",
-            &[&remote_id],
-        )
-        .await?
-        .get(0);
-    if !locked {
+    if !sftp_remote::try_transfer_lock(&*tx, remote_id).await? {
         return Ok(None);
     }
     let result = work.await;

@@ -9,6 +9,7 @@
 pub mod batch;
 mod finish;
 pub mod history;
+pub mod jobs;
 pub mod layout;
 pub mod mapping;
 mod merge;

@@ -252,6 +252,18 @@ pub fn local_root(data_dir: &std::path::Path, remote_id: i64) -> std::path::Path
     data_dir.join("remotes").join(remote_id.to_string())
 }
 
+/// Takes the remote's transfer lock for the transaction `tx`, if no other transfer with
+/// it holds it: one transfer per remote at a time, across servers.
+pub async fn try_transfer_lock(tx: &impl GenericClient, remote_id: i64) -> Result<bool> {
+    Ok(tx
+        .query_one(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('sftp_remote:' || $1::bigint, 0))",
+            &[&remote_id],
+        )
+        .await?
+        .get(0))
+}
+
 /// Deletes rows of the transfer log that ended more than `days` ago.
 pub async fn delete_finished_transfers(client: &impl GenericClient, days: i32) -> Result<u64> {
     Ok(client

@@ -33,6 +33,18 @@ fn worker(db: &TestDb) -> Child {
         .unwrap()
 }
 
+/// A CSV of `rows` distinct Russian mobile numbers, big enough that an import of it is
+/// still running when a test stops its process.
+fn numbers_file(db: &TestDb, name: &str, rows: i64) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("dialpool-job-{name}-{}.csv", db.name));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(file, "phone,note").unwrap();
+    for i in 0..rows {
+        writeln!(file, "+7916{i:07},row {i}").unwrap();
+    }
+    path
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -46,15 +58,8 @@ impl Drop for Killed {
 async fn a_worker_killed_mid_import_leaves_the_job_to_another_which_imports_the_file_once() {
     let db = TestDb::new().await;
     run_json(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU", "--json"]);
-    let path = std::env::temp_dir().join(format!("dialpool-job-kill-{}.csv", db.name));
     let rows = 300_000;
-    {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        writeln!(file, "phone,note").unwrap();
-        for i in 0..rows {
-            writeln!(file, "+7916{i:07},row {i}").unwrap();
-        }
-    }
+    let path = numbers_file(&db, "kill", rows);
     let args = serde_json::json!({"provider": "acme", "path": path}).to_string();
     let queued = run_json(&db, &["jobs", "run", "import", "--args", &args, "--json"]);
     let id = queued["id"].as_i64().unwrap();
@@ -579,15 +584,8 @@ async fn the_remote_cli_adds_lists_tests_and_refuses_an_unconfirmed_trust() {
 async fn a_server_stopped_with_sigterm_hands_its_running_job_back_and_exits_cleanly() {
     let db = TestDb::new().await;
     run_json(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU", "--json"]);
-    let path = std::env::temp_dir().join(format!("dialpool-job-term-{}.csv", db.name));
     let rows = 300_000;
-    {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        writeln!(file, "phone,note").unwrap();
-        for i in 0..rows {
-            writeln!(file, "+7916{i:07},row {i}").unwrap();
-        }
-    }
+    let path = numbers_file(&db, "term", rows);
     let data = std::env::temp_dir().join(format!("dialpool-job-term-data-{}", db.name));
     let mut server = Killed(
         dialpool(&db)

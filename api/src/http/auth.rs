@@ -126,7 +126,11 @@ impl FromRequestParts<AppState> for Caller {
         if principal.password_must_change && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&path) {
             return Err(ApiError::PasswordChangeRequired);
         }
-        Ok(Caller { principal, request_id: super::observe::request_id(parts), address: peer_address(parts) })
+        Ok(Caller {
+            principal,
+            request_id: super::observe::request_id(&parts.extensions).map(str::to_owned),
+            address: peer_address(parts),
+        })
     }
 }
 
@@ -203,7 +207,7 @@ pub async fn login(
     match access::sign_in(&**client, &request.email, &request.password, address, agent).await? {
         SignIn::Ok { session_secret, principal, .. } => {
             state.metrics.sign_in("ok");
-            let request_id = request_id.and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned));
+            let request_id = request_id.and_then(|r| super::observe::id_text(&r.0).map(str::to_owned));
             audit_sign_in(&state, &principal, address, request_id).await;
             let cookie = session_cookie(&state, &headers, &session_secret, access::SESSION_MAX.num_seconds());
             let mut response = axum::Json(Me::from(&*principal)).into_response();

@@ -49,8 +49,13 @@ pub async fn drop_odd_request_id(mut request: Request, next: Next) -> Response {
 }
 
 /// The request's id, as `SetRequestId` put it in the extensions.
-pub fn request_id(request: &axum::http::request::Parts) -> Option<String> {
-    request.extensions.get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).map(str::to_owned)
+pub fn request_id(extensions: &axum::http::Extensions) -> Option<&str> {
+    extensions.get::<RequestId>().and_then(id_text)
+}
+
+/// A request id as text (`SetRequestId` only keeps or makes ASCII ones).
+pub fn id_text(id: &RequestId) -> Option<&str> {
+    id.header_value().to_str().ok()
 }
 
 /// HTTP latency buckets, in seconds.
@@ -120,8 +125,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         || if request.uri().path().starts_with("/api/") { "unmatched" } else { "ui" }.to_owned(),
         |m| m.as_str().to_owned(),
     );
-    let id =
-        request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("");
+    let id = request_id(request.extensions()).unwrap_or("");
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %request.uri().path());
     let response = next.run(request).instrument(span.clone()).await;
@@ -138,7 +142,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // Read from the queue, so every server reports the installation's figure.
     let running_imports = match state.pool.get().await {
-        Ok(client) => crate::http::tasks::running_count(&**client).await.ok(),
+        Ok(client) => dialpool_engine::intake::import::jobs::running_count(&**client).await.ok(),
         Err(_) => None,
     };
     let pool = state.pool.status();

@@ -105,11 +105,6 @@ pub async fn list(client: &impl GenericClient, tenant: TenantId) -> Result<Vec<I
     Ok(jobs::recent(client, tenant, KEEP_FINISHED_SECONDS).await?.into_iter().map(view).collect())
 }
 
-/// Import jobs running now, on every server.
-pub async fn running_count(client: &impl GenericClient) -> Result<i64> {
-    jobs::running_count(client).await
-}
-
 /// Queues an HTTP upload's import. The job owns the uploaded file from here and removes
 /// it once the import has its outcome.
 pub async fn enqueue(

@@ -81,7 +81,7 @@ impl OutcomeFileOptions {
     /// Stored options (a remote's `import_options`), refusing what they cannot mean;
     /// `field` names them in the error.
     pub fn from_json(field: &'static str, value: &serde_json::Value) -> Result<OutcomeFileOptions> {
-        serde_json::from_value(value.clone()).map_err(|e| Error::invalid(field, e.to_string()))
+        crate::intake::import::stored_options(field, value)
     }
 }
 

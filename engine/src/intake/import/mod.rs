@@ -21,6 +21,6 @@ pub mod source;
 
 use finish::*;
 pub use merge::*;
-pub use options::{Deliver, ImportJob, ImportOptions};
+pub use options::{Deliver, ImportJob, ImportOptions, stored_options};
 pub use pipeline::*;
 pub use request::*;

@@ -56,7 +56,7 @@ impl ImportOptions {
     /// Stored options (an SFTP account's or a remote's `import_options`), refusing what
     /// they cannot mean; `field` names them in the error.
     pub fn from_json(field: &'static str, value: &serde_json::Value) -> Result<ImportOptions> {
-        serde_json::from_value(value.clone()).map_err(|e| Error::invalid(field, e.to_string()))
+        stored_options(field, value)
     }
 
     /// An import of the file at `path` as the provider's, read with these options.
@@ -86,6 +86,15 @@ impl ImportOptions {
     pub fn source(&self) -> SourceOptions {
         SourceOptions { format: self.format, encoding: self.encoding.clone(), sheet: self.sheet.clone() }
     }
+}
+
+/// Options stored as JSON (an account's or a remote's), read as `T` with its unknown
+/// fields refused; `field` names them in the error.
+pub fn stored_options<T: serde::de::DeserializeOwned>(
+    field: &'static str,
+    value: &serde_json::Value,
+) -> Result<T> {
+    T::deserialize(value).map_err(|e| Error::invalid(field, e.to_string()))
 }
 
 /// `format` as its name, `auto` for detection.

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { WIDTHS, overflow, rawCodes, screenshotDir, seriousViolations } from "./tour.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -546,3 +547,58 @@ test("a manager sees only what a manager may do, and no page asks the server for
     await page.close();
   }
 });
+
+test("the tour: every page at 1440 px and 390 px, in English and Russian, reads well and is accessible", withPage(async (page) => {
+  const openapi = JSON.parse(readFileSync(path.join(root, "api/openapi.json"), "utf8"));
+  // Codes the server sends that a page must never show as they are.
+  const enumValues = [...new Set(["JobKind", "JobState", "TaskStatus", "Direction"].flatMap((name) => openapi.components.schemas[name]?.enum ?? []))].filter((v) => /_/.test(v) || ["succeeded", "dead", "queued", "retrying"].includes(v));
+  const en = JSON.parse(readFileSync(path.join(here, "../src/locales/en.json"), "utf8"));
+  const ru = JSON.parse(readFileSync(path.join(here, "../src/locales/ru.json"), "utf8"));
+  // English sentences and labels a Russian page must not show: those Russian words differently.
+  const english = Object.keys(en).filter((k) => ru[k] && ru[k] !== en[k] && /^[A-Z][a-z]+ [a-z]+/.test(en[k]) && en[k].length >= 8).map((k) => en[k].replace(/\{\w+\}.*$/, "").trim()).filter((v) => v.length >= 8);
+  const problems = [];
+  page.on("console", (message) => message.type() === "error" && problems.push(`console error: ${message.text()}`));
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  const inFlight = new Set();
+  const streaming = (request) => request.resourceType() === "eventsource" || request.url().includes("/events");
+  page.on("request", (request) => streaming(request) || inFlight.add(request));
+  page.on("requestfinished", (request) => inFlight.delete(request));
+  page.on("requestfailed", (request) => inFlight.delete(request));
+  const settled = async () => {
+    for (let quiet = 0; quiet < 4; ) {
+      await page.waitForTimeout(40);
+      quiet = inFlight.size === 0 ? quiet + 1 : 0;
+    }
+    // Charts and transitions draw after the data lands.
+    await page.waitForTimeout(250);
+  };
+  const links = await page.getByRole("navigation", { name: "main" }).getByRole("link").evaluateAll((as) => as.map((a) => a.getAttribute("href")).filter((h) => h.startsWith("/")));
+  const project = (await (await page.request.get(`${baseUrl}/api/v1/projects`)).json())[0];
+  const number = (await (await page.request.get(`${baseUrl}/api/v1/numbers?limit=1`)).json()).items[0];
+  const paths = [...links, ...(project ? [`/projects/${project.id}`] : []), ...(number ? [`/numbers/${encodeURIComponent(number.phone)}`] : [])];
+  assert.ok(paths.length >= 20, paths.join(" "));
+  const shots = screenshotDir(root);
+  const failures = [];
+  for (const locale of ["en", "ru"]) {
+    await page.evaluate((l) => localStorage.setItem("dialpool.locale", l), locale);
+    for (const size of WIDTHS) {
+      await page.setViewportSize({ width: size.width, height: size.height });
+      for (const where of paths) {
+        problems.length = 0;
+        await page.goto(`${baseUrl}${where}`);
+        await page.locator("main h2, main [data-testid=page-failed]").first().waitFor();
+        await settled();
+        const name = `${where.replace(/^\//, "").replace(/[^\w]+/g, "-") || "home"}`.replace(/^(projects|numbers)-.+$/, "$1-detail");
+        const at = `${where} (${locale}, ${size.width} px)`;
+        const wide = await overflow(page);
+        if (wide) failures.push(`${at}: scrolls sideways: ${wide}`);
+        const text = await page.locator("body").innerText();
+        for (const raw of rawCodes(text, { enumValues, english: locale === "ru" ? english : [] })) failures.push(`${at}: ${raw}`);
+        for (const v of await seriousViolations(page)) failures.push(`${at}: axe ${v}`);
+        for (const p of problems) failures.push(`${at}: ${p}`);
+        await page.screenshot({ path: path.join(shots, `${name}.${locale}.${size.name}.png`), fullPage: false });
+      }
+    }
+  }
+  assert.deepEqual(failures, [], `${failures.length} problems:\n${failures.join("\n")}`);
+}));

@@ -1,10 +1,20 @@
 import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from "react";
+import { ActionIcon, AppShell, Burger, Button, Group, NativeSelect, Paper, PasswordInput, TextInput, NavLink as MantineNavLink, ScrollArea, Stack, Text, Title, Tooltip, useComputedColorScheme, useMantineColorScheme } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import { DatesProvider } from "@mantine/dates";
+import "dayjs/locale/ru";
+import {
+  IconActivity, IconApi, IconBan, IconBook, IconBuildingStore, IconChartBar, IconCloudUpload,
+  IconFileExport, IconFileImport, IconFlag, IconGauge, IconKey, IconListCheck, IconLogout, IconMapPin, IconMoon, IconPhone, IconPlugConnected,
+  IconServer, IconShieldLock, IconSun, IconTags, IconUser, IconUsers, IconWebhook, type Icon,
+} from "@tabler/icons-react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { NavLink, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { ErrorBoundary, type FallbackProps } from "react-error-boundary";
 import { api, ensureOk, setCsrfToken, unwrap, type Schemas } from "./api/client";
 import { ErrorText } from "./components/ui";
-import { I18nContext, LOCALES, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
+import { notifyDone, notifyFailed } from "./components/feedback";
+import { I18nContext, LOCALES, codeLabel, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
 import { AuditPage } from "./features/audit";
 import { ImportsPage } from "./features/imports";
 import { ExportsPage } from "./features/exports";
@@ -21,33 +31,39 @@ import { RolesPage, TokensPage, UsersPage } from "./features/users";
 
 type Me = Schemas["Me"];
 
-/** Pages in the navigation, each shown to callers holding its permission. */
-const PAGES: { path: string; label: MessageKey; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
-  { path: "/today", label: "dashboard", permission: "projects.read", element: () => <DashboardPage /> },
-  { path: "/projects", label: "projects", permission: "projects.read", element: (me) => <ProjectsPage canWrite={allowed(me, "projects.write")} /> },
-  { path: "/conversion", label: "conversion", permission: "conversion.read", element: () => <ConversionPage /> },
+type Group = "groupWork" | "groupData" | "groupPartners" | "groupSettings" | "groupOperations";
+
+/** Pages in the navigation, by group, each shown to callers holding its permission. */
+const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
+  { path: "/today", label: "dashboard", group: "groupWork", icon: IconGauge, permission: "projects.read", element: () => <DashboardPage /> },
+  { path: "/projects", label: "projects", group: "groupWork", icon: IconFlag, permission: "projects.read", element: (me) => <ProjectsPage canWrite={allowed(me, "projects.write")} /> },
   {
     path: "/numbers",
     label: "numbers",
+    group: "groupWork",
+    icon: IconPhone,
     permission: "numbers.read",
     element: (me) => <NumbersPage canWrite={allowed(me, "numbers.write")} canDnc={allowed(me, "dnc.write")} />,
   },
-  { path: "/dnc", label: "dncList", permission: "numbers.read", element: (me) => <DncPage canWrite={allowed(me, "dnc.write")} /> },
-  { path: "/imports", label: "imports", permission: "numbers.read", element: () => <ImportsPage /> },
-  { path: "/exports", label: "exports", permission: "exports.create", element: () => <ExportsPage /> },
-  { path: "/providers", label: "providers", permission: "numbers.read", element: () => <ProvidersPage /> },
-  { path: "/geos", label: "geos", permission: "numbers.read", element: () => <GeosPage /> },
-  { path: "/statuses", label: "statuses", permission: "numbers.read", element: () => <StatusesPage /> },
-  { path: "/dispositions", label: "dispositions", permission: "settings.manage", element: () => <DispositionsPage /> },
-  { path: "/webhooks", label: "webhooks", permission: "settings.manage", element: () => <WebhooksPage /> },
-  { path: "/jobs", label: "jobs", permission: "settings.manage", element: () => <JobsPage /> },
-  { path: "/partners", label: "partners", permission: "settings.manage", element: () => <PartnersPage /> },
-  { path: "/remotes", label: "remotes", permission: "settings.manage", element: () => <RemotesPage /> },
-  { path: "/users", label: "users", permission: "users.manage", element: () => <UsersPage /> },
-  { path: "/roles", label: "roles", permission: "users.manage", element: () => <RolesPage /> },
-  { path: "/tokens", label: "tokens", permission: "tokens.create", element: () => <TokensPage /> },
-  { path: "/audit", label: "audit", permission: "audit.read", element: () => <AuditPage /> },
+  { path: "/conversion", label: "conversion", group: "groupWork", icon: IconChartBar, permission: "conversion.read", element: () => <ConversionPage /> },
+  { path: "/imports", label: "imports", group: "groupData", icon: IconFileImport, permission: "numbers.read", element: () => <ImportsPage /> },
+  { path: "/exports", label: "exports", group: "groupData", icon: IconFileExport, permission: "exports.create", element: () => <ExportsPage /> },
+  { path: "/dnc", label: "dncList", group: "groupData", icon: IconBan, permission: "numbers.read", element: (me) => <DncPage canWrite={allowed(me, "dnc.write")} /> },
+  { path: "/partners", label: "partners", group: "groupPartners", icon: IconCloudUpload, permission: "settings.manage", element: () => <PartnersPage /> },
+  { path: "/remotes", label: "remotes", group: "groupPartners", icon: IconServer, permission: "settings.manage", element: () => <RemotesPage /> },
+  { path: "/webhooks", label: "webhooks", group: "groupPartners", icon: IconWebhook, permission: "settings.manage", element: () => <WebhooksPage /> },
+  { path: "/providers", label: "providers", group: "groupSettings", icon: IconBuildingStore, permission: "numbers.read", element: () => <ProvidersPage /> },
+  { path: "/geos", label: "geos", group: "groupSettings", icon: IconMapPin, permission: "numbers.read", element: () => <GeosPage /> },
+  { path: "/statuses", label: "statuses", group: "groupSettings", icon: IconTags, permission: "numbers.read", element: () => <StatusesPage /> },
+  { path: "/dispositions", label: "dispositions", group: "groupSettings", icon: IconListCheck, permission: "settings.manage", element: () => <DispositionsPage /> },
+  { path: "/users", label: "users", group: "groupSettings", icon: IconUsers, permission: "users.manage", element: () => <UsersPage /> },
+  { path: "/roles", label: "roles", group: "groupSettings", icon: IconShieldLock, permission: "users.manage", element: () => <RolesPage /> },
+  { path: "/tokens", label: "tokens", group: "groupSettings", icon: IconKey, permission: "tokens.create", element: () => <TokensPage /> },
+  { path: "/jobs", label: "jobs", group: "groupOperations", icon: IconActivity, permission: "settings.manage", element: () => <JobsPage /> },
+  { path: "/audit", label: "audit", group: "groupOperations", icon: IconBook, permission: "audit.read", element: () => <AuditPage /> },
 ];
+
+const GROUPS: Group[] = ["groupWork", "groupData", "groupPartners", "groupSettings", "groupOperations"];
 
 function allowed(me: Me, permission: string) {
   return permission === "platform" ? me.is_platform_admin : me.permissions.includes(permission);
@@ -55,11 +71,6 @@ function allowed(me: Me, permission: string) {
 
 export function App() {
   const [locale, setLocaleState] = useState<Locale>(storedLocale);
-  const [theme, setTheme] = useState<string>(() => localStorage.getItem("dialpool.theme") ?? (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
-  useEffect(() => {
-    document.documentElement.dataset.theme = theme;
-    localStorage.setItem("dialpool.theme", theme);
-  }, [theme]);
   useEffect(() => {
     document.documentElement.lang = locale;
   }, [locale]);
@@ -70,7 +81,8 @@ export function App() {
         localStorage.setItem("dialpool.locale", l);
         setLocaleState(l);
       },
-      t: (key: MessageKey) => translate(locale, key),
+      t: (key: MessageKey, vars?: Record<string, string | number>) => translate(locale, key, vars),
+      label: (kind: string, code: string | null | undefined) => (code ? (codeLabel(locale, kind, code) ?? code) : "–"),
     }),
     [locale],
   );
@@ -88,8 +100,12 @@ export function App() {
   if (me.isLoading) body = <p className="login">{i18n.t("loading")}</p>;
   else if (!me.data) body = <Login />;
   else if (me.data.password_must_change) body = <ChangePassword forced />;
-  else body = <Shell me={me.data} theme={theme} setTheme={setTheme} />;
-  return <I18nContext.Provider value={i18n}>{body}</I18nContext.Provider>;
+  else body = <Shell me={me.data} />;
+  return (
+    <I18nContext.Provider value={i18n}>
+      <DatesProvider settings={{ locale, firstDayOfWeek: 1 }}>{body}</DatesProvider>
+    </I18nContext.Provider>
+  );
 }
 
 function Login() {
@@ -108,31 +124,28 @@ function Login() {
     }
   }
   return (
-    <div className="login panel">
-      <h2>Dialpool</h2>
-      <form onSubmit={submit}>
-        <label>
-          {t("email")}
-          <input name="email" type="email" autoComplete="username" required />
-        </label>
-        <label>
-          {t("password")}
-          <input name="password" type="password" autoComplete="current-password" required />
-        </label>
-        <button className="primary" type="submit">
-          {t("signIn")}
-        </button>
-        <ErrorText error={error} />
-      </form>
-    </div>
+    <main>
+      <Paper withBorder shadow="sm" p="xl" radius="md" maw={380} mx="auto" mt="12vh">
+        <Title order={1} size="h2" mb="md">
+          {t("appName")}
+        </Title>
+        <form onSubmit={submit}>
+          <Stack>
+            <TextInput name="email" type="email" label={t("email")} autoComplete="username" required />
+            <PasswordInput name="password" label={t("password")} autoComplete="current-password" required />
+            <Button type="submit">{t("signIn")}</Button>
+            <ErrorText error={error} />
+          </Stack>
+        </form>
+      </Paper>
+    </main>
   );
 }
 
 function ChangePassword({ forced }: { forced?: boolean }) {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
@@ -142,94 +155,122 @@ function ChangePassword({ forced }: { forced?: boolean }) {
           body: { current_password: String(form.get("current")), new_password: String(form.get("new")) },
         }),
       );
-      setDone(true);
+      notifyDone(t("saved"));
       await queryClient.invalidateQueries({ queryKey: ["me"] });
     } catch (err) {
       setError(err);
+      notifyFailed(err, locale);
     }
   }
-  return (
-    <div className={forced ? "login panel" : "panel"}>
-      <h2>{t("changePassword")}</h2>
-      {forced && <p>{t("mustChangePassword")}</p>}
-      <form className="form" onSubmit={submit}>
-        <label>
-          {t("currentPassword")}
-          <input name="current" type="password" autoComplete="current-password" required />
-        </label>
-        <label>
-          {t("newPassword")}
-          <input name="new" type="password" autoComplete="new-password" minLength={10} required />
-        </label>
-        <button className="primary" type="submit">
-          {t("save")}
-        </button>
-        {done && <p className="ok">{t("saved")}</p>}
-        <ErrorText error={error} />
+  const body = (
+    <Paper withBorder p="lg" radius="md" maw={420} mx={forced ? "auto" : undefined} mt={forced ? "12vh" : undefined}>
+      <Title order={2} size="h3" mb="sm">
+        {t("changePassword")}
+      </Title>
+      {forced && <Text mb="sm">{t("mustChangePassword")}</Text>}
+      <form onSubmit={submit}>
+        <Stack>
+          <PasswordInput name="current" label={t("currentPassword")} autoComplete="current-password" required />
+          <PasswordInput name="new" label={t("newPassword")} autoComplete="new-password" minLength={10} required />
+          <Button type="submit">{t("save")}</Button>
+          <ErrorText error={error} />
+        </Stack>
       </form>
-    </div>
+    </Paper>
   );
+  return forced ? <main>{body}</main> : body;
 }
 
 /** What a page that failed shows instead of itself. */
 function PageFailed({ error, resetErrorBoundary }: FallbackProps) {
   const { t } = useI18n();
   return (
-    <section className="panel" role="alert" data-testid="page-failed">
-      <h2>{t("pageFailed")}</h2>
-      <p className="error">{error instanceof Error ? error.message : String(error)}</p>
-      <button className="primary" onClick={resetErrorBoundary}>
-        {t("retry")}
-      </button>
-    </section>
+    <Paper withBorder p="lg" role="alert" data-testid="page-failed">
+      <Title order={2}>{t("pageFailed")}</Title>
+      <Text c="red" my="sm">
+        {error instanceof Error ? error.message : String(error)}
+      </Text>
+      <Button onClick={resetErrorBoundary}>{t("retry")}</Button>
+    </Paper>
   );
 }
 
-function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: string) => void }) {
+function Shell({ me }: { me: Me }) {
   const { t, locale, setLocale } = useI18n();
   const queryClient = useQueryClient();
   const pages = PAGES.filter((p) => allowed(me, p.permission));
   const location = useLocation();
+  const [opened, { toggle, close }] = useDisclosure();
+  const { setColorScheme } = useMantineColorScheme();
+  const scheme = useComputedColorScheme("light");
+  // On a phone the menu is a drawer: choosing a page closes it.
+  useEffect(close, [location.pathname, close]);
   async function signOut() {
     await api.POST("/api/v1/auth/logout");
     setCsrfToken(null);
     queryClient.clear();
     queryClient.setQueryData(["me"], null);
   }
+  const active = (path: string) => location.pathname === path || location.pathname.startsWith(`${path}/`);
   return (
-    <div className="shell">
-      <nav className="nav" aria-label="main">
-        <h1>{t("appName")}</h1>
-        {pages.map((p) => (
-          <NavLink key={p.path} to={p.path}>
-            {t(p.label)}
-          </NavLink>
-        ))}
-        <NavLink to="/account">{t("changePassword")}</NavLink>
-        <div className="spacer" />
-        <div className="prefs">
-          <span>{me.email}</span>
-          <label>
-            {t("language")}
-            <select aria-label={t("language")} value={locale} onChange={(e) => setLocale(e.target.value as Locale)}>
-              {LOCALES.map((l) => (
-                <option key={l} value={l}>
-                  {l === "en" ? "English" : "Русский"}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t("theme")}
-            <select aria-label={t("theme")} value={theme} onChange={(e) => setTheme(e.target.value)}>
-              <option value="light">{t("light")}</option>
-              <option value="dark">{t("dark")}</option>
-            </select>
-          </label>
-          <button onClick={signOut}>{t("signOut")}</button>
-        </div>
-      </nav>
-      <main>
+    <AppShell header={{ height: 52 }} navbar={{ width: 232, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="sm" gap="xs" wrap="nowrap">
+          <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label={opened ? t("closeMenu") : t("openMenu")} />
+          <Title order={1} size="h4" style={{ whiteSpace: "nowrap" }}>
+            {t("appName")}
+          </Title>
+          <div style={{ flex: 1 }} />
+          <NativeSelect
+            aria-label={t("language")}
+            size="xs"
+            w={96}
+            value={locale}
+            onChange={(e) => setLocale(e.currentTarget.value as Locale)}
+            data={LOCALES.map((l) => ({ value: l, label: l === "en" ? "English" : "Русский" }))}
+          />
+          <Tooltip label={scheme === "dark" ? t("switchToLight") : t("switchToDark")}>
+            <ActionIcon variant="default" size="lg" aria-label={scheme === "dark" ? t("switchToLight") : t("switchToDark")} onClick={() => setColorScheme(scheme === "dark" ? "light" : "dark")}>
+              {scheme === "dark" ? <IconSun size={18} /> : <IconMoon size={18} />}
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label={t("apiReference")}>
+            <ActionIcon component="a" href="/api/docs" target="_blank" rel="noreferrer" variant="default" size="lg" aria-label={t("apiReference")}>
+              <IconApi size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label={t("signOut")}>
+            <ActionIcon variant="default" size="lg" aria-label={t("signOut")} onClick={signOut}>
+              <IconLogout size={18} />
+            </ActionIcon>
+          </Tooltip>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar aria-label="main" p="xs">
+        <AppShell.Section grow component={ScrollArea}>
+          <Stack gap={2}>
+            {GROUPS.map((group) => {
+              const inGroup = pages.filter((p) => p.group === group);
+              if (inGroup.length === 0) return null;
+              return (
+                <div key={group}>
+                  <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" pt="sm" pb={4}>
+                    {t(group)}
+                  </Text>
+                  {inGroup.map((p) => (
+                    <MantineNavLink key={p.path} component={NavLink} to={p.path} label={t(p.label)} leftSection={<p.icon size={18} stroke={1.6} />} active={active(p.path)} />
+                  ))}
+                </div>
+              );
+            })}
+          </Stack>
+        </AppShell.Section>
+        <AppShell.Section>
+          <MantineNavLink component={NavLink} to="/account" label={t("changePassword")} description={me.email} leftSection={<IconUser size={18} stroke={1.6} />} active={active("/account")} />
+          <MantineNavLink component="a" href="/api/docs" target="_blank" rel="noreferrer" label={t("apiReference")} leftSection={<IconPlugConnected size={18} stroke={1.6} />} />
+        </AppShell.Section>
+      </AppShell.Navbar>
+      <AppShell.Main>
         {/* A page that fails shows what failed and a retry; the menu stays, and moving
             to another page leaves the failure behind. */}
         <ErrorBoundary
@@ -238,18 +279,18 @@ function Shell({ me, theme, setTheme }: { me: Me; theme: string; setTheme: (t: s
           onReset={() => queryClient.resetQueries()}
           onError={(error) => console.warn("page failed", error)}
         >
-        <Routes>
-          {pages.map((p) => (
-            <Route key={p.path} path={p.path} element={p.element(me)} />
-          ))}
-          {allowed(me, "projects.read") && <Route path="/projects/deleted" element={<DeletedProjectsPage canWrite={allowed(me, "projects.write")} />} />}
-          {allowed(me, "numbers.read") && <Route path="/numbers/:phone" element={<NumberDetailPage />} />}
-          {allowed(me, "projects.read") && <Route path="/projects/:id" element={<ProjectEditor canWrite={allowed(me, "projects.write")} />} />}
-          <Route path="/account" element={<ChangePassword />} />
-          <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />
-        </Routes>
+          <Routes>
+            {pages.map((p) => (
+              <Route key={p.path} path={p.path} element={p.element(me)} />
+            ))}
+            {allowed(me, "projects.read") && <Route path="/projects/deleted" element={<DeletedProjectsPage canWrite={allowed(me, "projects.write")} />} />}
+            {allowed(me, "numbers.read") && <Route path="/numbers/:phone" element={<NumberDetailPage />} />}
+            {allowed(me, "projects.read") && <Route path="/projects/:id" element={<ProjectEditor canWrite={allowed(me, "projects.write")} />} />}
+            <Route path="/account" element={<ChangePassword />} />
+            <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />
+          </Routes>
         </ErrorBoundary>
-      </main>
-    </div>
+      </AppShell.Main>
+    </AppShell>
   );
 }

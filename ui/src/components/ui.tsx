@@ -1,19 +1,9 @@
-// Small shared pieces: error display, a keyset-paged table driven by the URL.
+// Small shared pieces: a keyset-paged table driven by the URL; errors and toasts live in feedback.tsx.
+export { ErrorText } from "./feedback";
 import type { ReactNode } from "react";
 import { useSearchParams } from "react-router-dom";
-import { ApiProblem } from "../api/client";
 import { useI18n } from "../lib/i18n";
 import { sortIndicator, withCursor, withSort } from "../lib/listState";
-
-export function ErrorText({ error }: { error: unknown }) {
-  if (!error) return null;
-  const message = error instanceof ApiProblem ? error.problem.detail : error instanceof Error ? error.message : String(error);
-  return (
-    <p className="error" role="alert">
-      {message}
-    </p>
-  );
-}
 
 export type Column<T> = { key: string; title: ReactNode; sortable?: boolean; numeric?: boolean; render: (row: T) => ReactNode };
 
@@ -37,6 +27,7 @@ export function DataTable<T>({
   const sort = params.get("sort") ?? undefined;
   return (
     <>
+      <div className="table-wrap">
       <table aria-label={label}>
         <thead>
           <tr>
@@ -78,6 +69,7 @@ export function DataTable<T>({
           ))}
         </tbody>
       </table>
+</div>
       <div className="pager">
         <button disabled={!params.get("cursor")} onClick={() => setParams(withCursor(params, null))}>
           {t("first")}

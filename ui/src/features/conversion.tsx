@@ -2,13 +2,18 @@
 // totals, a funnel, conversion over time and heat maps of provider × geo and weekday ×
 // hour; a project drills
 // down to its providers and geos, and a cell links to the numbers behind it.
-import { useMemo, useState } from "react";
+import { Suspense, lazy, useMemo, useState, type ReactNode } from "react";
+import { Group, Loader, NativeSelect, Paper, SegmentedControl, SimpleGrid, Text, Title } from "@mantine/core";
+import { DateInput } from "@mantine/dates";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
 import { useProjects } from "../lib/catalog";
-import { conversionQuery, heatColor, hourGrid, percentText, sortRows, weekdayNames, type SortKey } from "../lib/conversion";
+import { conversionQuery, hourGrid, sortRows, weekdayNames, type SortKey } from "../lib/conversion";
+import { intlLocale, useFormat, type Format } from "../lib/format";
+
+const Chart = lazy(() => import("../components/Chart"));
 import { useI18n } from "../lib/i18n";
 
 type Row = Schemas["ConversionRow"];
@@ -16,7 +21,8 @@ type Row = Schemas["ConversionRow"];
 const GROUPINGS = ["project", "provider", "geo", "day", "weekday", "project,provider", "provider,geo"];
 
 export function ConversionPage() {
-  const { t, locale } = useI18n();
+  const { t } = useI18n();
+  const f = useFormat();
   const projects = useProjects();
   const [params, setParams] = useSearchParams();
   const query = conversionQuery(params);
@@ -106,18 +112,19 @@ export function ConversionPage() {
             ))}
           </select>
         </label>
-        <label>
-          {t("fromDay")}
-          <input type="date" value={query.from ?? ""} onChange={(e) => set({ from: e.target.value || undefined })} />
-        </label>
-        <label>
-          {t("toDay")}
-          <input type="date" value={query.to ?? ""} onChange={(e) => set({ to: e.target.value || undefined })} />
-        </label>
+        <DateInput
+          label={t("fromDay")}
+          clearable
+          valueFormat="ll"
+          value={query.from ?? null}
+          onChange={(v) => set({ from: v ?? undefined })}
+          maxDate={query.to}
+        />
+        <DateInput label={t("toDay")} clearable valueFormat="ll" value={query.to ?? null} onChange={(v) => set({ to: v ?? undefined })} minDate={query.from} />
         <a href={download("csv")}>CSV</a> <a href={download("xlsx")}>XLSX</a>
       </div>
       <ErrorText error={report.error} />
-      {totals && <Funnel totals={totals} />}
+      <div className="table-wrap">
       <table aria-label={t("conversion")}>
         <thead>
           <tr>
@@ -151,7 +158,7 @@ export function ConversionPage() {
                 {r.labels.map((label, i) => (
                   <td key={by[i]}>{open && i === 0 ? <button className="link" onClick={open}>{label}</button> : label}</td>
                 ))}
-                <Measures row={r} locale={locale} />
+                <Measures row={r} />
                 <td>
                   <Link to={numbersLink(r)}>{t("numbers")}</Link>
                 </td>
@@ -165,52 +172,77 @@ export function ConversionPage() {
               {by.map((d, i) => (
                 <th key={d}>{i === 0 ? t("total") : ""}</th>
               ))}
-              <Measures row={totals} locale={locale} />
+              <Measures row={totals} />
               <td />
             </tr>
           </tfoot>
         )}
       </table>
-      <section className="panel" aria-label={t("conversionOverTime")}>
-        <h3>{t("conversionOverTime")}</h3>
+</div>
+      <SimpleGrid cols={{ base: 1, lg: 2 }} spacing="md">
         <OverTime rows={overTime.data?.rows ?? []} />
-      </section>
-      <section className="panel" aria-label={t("heatMap")}>
-        <h3>{t("heatMap")}</h3>
+        {totals ? <Funnel totals={totals} /> : <div />}
         <HeatMap rows={heat.data?.rows ?? []} />
-      </section>
-      <section className="panel" aria-label={t("hourHeatMap")}>
-        <h3>{t("hourHeatMap")}</h3>
         <HourHeatMap cells={hours.data?.cells ?? []} />
-      </section>
+      </SimpleGrid>
       {report.data?.refreshed_at && (
-        <p className="muted">
-          {t("refreshedAt")} {new Date(report.data.refreshed_at).toLocaleString(locale)}
-        </p>
+        <Text c="dimmed" size="sm">
+          {t("refreshedAt")} {f.dateTime(report.data.refreshed_at)}
+        </Text>
       )}
     </>
   );
 }
 
-function Measures({ row, locale }: { row: Row; locale: string }) {
-  const n = (v: number) => v.toLocaleString(locale);
+function Measures({ row }: { row: Row }) {
+  const f = useFormat();
   return (
     <>
-      <td className="num">{n(row.allocated)}</td>
-      <td className="num">{n(row.leased)}</td>
-      <td className="num">{n(row.dialed)}</td>
-      <td className="num">{n(row.contacted)}</td>
-      <td className="num">{n(row.success)}</td>
-      <td className="num">{percentText(row.conversion_rate)}</td>
-      <td className="num">{percentText(row.contact_rate)}</td>
-      <td className="num">{row.attempts_per_success == null ? "–" : row.attempts_per_success.toFixed(1)}</td>
-      <td className="num">{row.hours_to_success_median == null ? "–" : row.hours_to_success_median.toFixed(1)}</td>
+      <td className="num">{f.number(row.allocated)}</td>
+      <td className="num">{f.number(row.leased)}</td>
+      <td className="num">{f.number(row.dialed)}</td>
+      <td className="num">{f.number(row.contacted)}</td>
+      <td className="num">{f.number(row.success)}</td>
+      <td className="num">{f.percent(row.conversion_rate)}</td>
+      <td className="num">{f.percent(row.contact_rate)}</td>
+      <td className="num">{f.decimal(row.attempts_per_success)}</td>
+      <td className="num">{f.decimal(row.hours_to_success_median)}</td>
     </>
+  );
+}
+
+/** A chart, or the same figures as a table for those who read tables (and screen readers). */
+function ChartOrTable({ title, chart, table, extra }: { title: string; chart: ReactNode; table: ReactNode; extra?: ReactNode }) {
+  const { t } = useI18n();
+  const [view, setView] = useState<"chart" | "table">("chart");
+  return (
+    <Paper withBorder p="md" mb="md" component="section" aria-label={title}>
+      <Group justify="space-between" mb="xs" wrap="wrap">
+        <Title order={3} size="h4">
+          {title}
+        </Title>
+        <Group gap="xs">
+          {extra}
+          <SegmentedControl
+            size="xs"
+            value={view}
+            onChange={(v) => setView(v as "chart" | "table")}
+            data={[
+              { value: "chart", label: t("asChart") },
+              { value: "table", label: t("asTable") },
+            ]}
+            aria-label={`${title}: ${t("asChart")} / ${t("asTable")}`}
+          />
+        </Group>
+      </Group>
+      {view === "chart" ? <Suspense fallback={<Loader size="sm" />}>{chart}</Suspense> : table}
+    </Paper>
   );
 }
 
 function Funnel({ totals }: { totals: Row }) {
   const { t } = useI18n();
+  const f = useFormat();
   const steps: [string, number][] = [
     [t("allocated"), totals.allocated],
     [t("leasedCount"), totals.leased],
@@ -218,119 +250,245 @@ function Funnel({ totals }: { totals: Row }) {
     [t("contacted"), totals.contacted],
     [t("successes"), totals.success],
   ];
-  const top = Math.max(1, ...steps.map(([, v]) => v));
+  const option = useMemo(
+    () => ({
+      tooltip: { trigger: "item", valueFormatter: (v: number) => f.number(v) },
+      series: [
+        {
+          type: "funnel",
+          sort: "none",
+          minSize: "4%",
+          left: "5%",
+          width: "90%",
+          label: { show: true, position: "inside", formatter: (p: { name: string; value: number }) => `${p.name}: ${f.number(p.value)}` },
+          data: steps.map(([name, value]) => ({ name, value })),
+        },
+      ],
+    }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [totals, f],
+  );
   return (
-    <section className="panel funnel" aria-label={t("funnel")}>
-      {steps.map(([label, value]) => (
-        <div key={label} className="funnel-step">
-          <span>{label}</span>
-          <span className="bar" style={{ width: `${(100 * value) / top}%` }} />
-          <span className="num">{value.toLocaleString()}</span>
+    <ChartOrTable
+      title={t("funnel")}
+      chart={<Chart option={option} height={220} label={t("funnel")} />}
+      table={
+        <div className="table-wrap">
+          <table aria-label={t("funnel")}>
+            <tbody>
+              {steps.map(([label, value]) => (
+                <tr key={label}>
+                  <th>{label}</th>
+                  <td className="num">{f.number(value)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
-      ))}
-    </section>
+      }
+    />
   );
 }
 
 function OverTime({ rows }: { rows: Row[] }) {
-  const days = rows.filter((r) => r.dialed > 0);
-  if (days.length === 0) return <p className="muted">–</p>;
-  const top = Math.max(0.0001, ...days.map((r) => r.conversion_rate ?? 0));
-  const width = Math.max(200, days.length * 14);
+  const { t } = useI18n();
+  const f = useFormat();
+  const days = useMemo(() => [...rows].sort((a, b) => a.keys[0].localeCompare(b.keys[0])), [rows]);
+  const option = useMemo(
+    () => ({
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: days.map((r) => f.shortDay(r.keys[0])) },
+      yAxis: [
+        { type: "value", name: t("dialed"), axisLabel: { formatter: (v: number) => f.number(v) } },
+        { type: "value", name: t("conversionRate"), axisLabel: { formatter: (v: number) => f.percent(v) }, splitLine: { show: false } },
+      ],
+      series: [
+        { type: "bar", name: t("dialed"), data: days.map((r) => r.dialed), tooltip: { valueFormatter: (v: number) => f.number(v) } },
+        { type: "bar", name: t("successes"), data: days.map((r) => r.success), tooltip: { valueFormatter: (v: number) => f.number(v) } },
+        {
+          type: "line",
+          name: t("conversionRate"),
+          yAxisIndex: 1,
+          smooth: true,
+          data: days.map((r) => r.conversion_rate),
+          tooltip: { valueFormatter: (v: number | null) => f.percent(v) },
+        },
+      ],
+    }),
+    [days, f, t],
+  );
   return (
-    <svg width={width} height={120} role="img" aria-label="conversion by day">
-      {days.map((r, i) => {
-        const h = (100 * (r.conversion_rate ?? 0)) / top;
-        return (
-          <rect key={r.keys[0]} x={i * 14} y={110 - h} width={10} height={h} className="bar">
-            <title>{`${r.keys[0]}: ${percentText(r.conversion_rate)}`}</title>
-          </rect>
-        );
-      })}
-    </svg>
+    <ChartOrTable
+      title={t("conversionOverTime")}
+      chart={days.length === 0 ? <EmptyChart /> : <Chart option={option} label={t("conversionOverTime")} testId="over-time-chart" />}
+      table={
+        <div className="table-wrap">
+          <table aria-label={t("conversionOverTime")}>
+            <thead>
+              <tr>
+                <th>{t("day")}</th>
+                <th className="num">{t("dialed")}</th>
+                <th className="num">{t("successes")}</th>
+                <th className="num">{t("conversionRate")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {days.map((r) => (
+                <tr key={r.keys[0]}>
+                  <td>{f.day(r.keys[0])}</td>
+                  <td className="num">{f.number(r.dialed)}</td>
+                  <td className="num">{f.number(r.success)}</td>
+                  <td className="num">{f.percent(r.conversion_rate)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      }
+    />
   );
 }
 
+function EmptyChart() {
+  const { t } = useI18n();
+  return (
+    <Text c="dimmed" size="sm" py="md">
+      {t("noCallsYet")}
+    </Text>
+  );
+}
+
+/** A heat map option: `x` across, `y` down, each cell a rate shown as a percentage. */
+function heatOption(x: string[], y: string[], cells: [number, number, number | null][], f: Format, tooltip: (xi: number, yi: number) => string) {
+  const rates = cells.map((c) => c[2]).filter((v): v is number => v != null);
+  return {
+    tooltip: { formatter: (p: { data: [number, number, number | null] }) => tooltip(p.data[0], p.data[1]) },
+    grid: { left: 8, right: 8, top: 8, bottom: 56, containLabel: true },
+    xAxis: { type: "category", data: x, splitArea: { show: true } },
+    yAxis: { type: "category", data: y, splitArea: { show: true }, inverse: true },
+    visualMap: {
+      min: 0,
+      max: Math.max(0.0001, ...rates),
+      calculable: true,
+      orient: "horizontal",
+      left: "center",
+      bottom: 0,
+      itemHeight: 120,
+      formatter: (v: number) => f.percent(v),
+      inRange: { color: ["#e6f4ea", "#1b7f46"] },
+    },
+    series: [{ type: "heatmap", data: cells, label: { show: x.length <= 12, formatter: (p: { data: [number, number, number | null] }) => f.percent(p.data[2]) } }],
+  };
+}
+
 function HeatMap({ rows }: { rows: Row[] }) {
+  const { t } = useI18n();
+  const f = useFormat();
   const providers = [...new Set(rows.map((r) => r.labels[0]))].sort();
   const geos = [...new Set(rows.map((r) => r.labels[1]))].sort();
-  const rate = (p: string, g: string) => rows.find((r) => r.labels[0] === p && r.labels[1] === g)?.conversion_rate;
-  const top = Math.max(0.0001, ...rows.map((r) => r.conversion_rate ?? 0));
-  if (rows.length === 0) return <p className="muted">–</p>;
+  const find = (p: string, g: string) => rows.find((r) => r.labels[0] === p && r.labels[1] === g);
+  const option = useMemo(() => {
+    const cells: [number, number, number | null][] = rows.map((r) => [geos.indexOf(r.labels[1]), providers.indexOf(r.labels[0]), r.conversion_rate ?? null]);
+    return heatOption(geos, providers, cells, f, (gi, pi) => {
+      const r = find(providers[pi], geos[gi]);
+      return `${providers[pi]} × ${geos[gi]}<br/>${t("conversionRate")}: ${f.percent(r?.conversion_rate)}<br/>${t("dialed")}: ${f.number(r?.dialed)}`;
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [rows, f, t]);
   return (
-    <table className="heat" aria-label="provider × geo">
-      <thead>
-        <tr>
-          <th />
-          {geos.map((g) => (
-            <th key={g}>{g}</th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {providers.map((p) => (
-          <tr key={p}>
-            <th>{p}</th>
-            {geos.map((g) => {
-              const value = rate(p, g);
-              return (
-                <td key={g} className="num" style={{ background: heatColor(value, top) }}>
-                  {percentText(value)}
-                </td>
-              );
-            })}
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <ChartOrTable
+      title={t("heatMap")}
+      chart={rows.length === 0 ? <EmptyChart /> : <Chart option={option} height={Math.max(220, 80 + providers.length * 36)} label={t("heatMap")} />}
+      table={
+        <div className="table-wrap">
+          <table className="heat" aria-label={t("heatMap")}>
+            <thead>
+              <tr>
+                <th />
+                {geos.map((g) => (
+                  <th key={g}>{g}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {providers.map((p) => (
+                <tr key={p}>
+                  <th>{p}</th>
+                  {geos.map((g) => (
+                    <td key={g} className="num">
+                      {f.percent(find(p, g)?.conversion_rate)}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      }
+    />
   );
 }
 
 function HourHeatMap({ cells }: { cells: Schemas["HourCell"][] }) {
   const { t, locale } = useI18n();
+  const f = useFormat();
   const [measure, setMeasure] = useState<"conversion_rate" | "contact_rate">("conversion_rate");
-  if (cells.length === 0) return <p className="muted">–</p>;
   const grid = hourGrid(cells);
-  const days = weekdayNames(locale);
-  const top = Math.max(0.0001, ...cells.map((c) => c[measure] ?? 0));
+  const days = weekdayNames(intlLocale(locale));
+  const hours = Array.from({ length: 24 }, (_, h) => String(h));
+  const option = useMemo(() => {
+    const data: [number, number, number | null][] = cells.map((c) => [c.hour, c.weekday - 1, c[measure] ?? null]);
+    return heatOption(hours, days, data, f, (h, d) => {
+      const c = grid[d][h];
+      return `${days[d]} ${h}:00<br/>${t(measure === "conversion_rate" ? "conversionRate" : "contactRate")}: ${f.percent(c?.[measure])}<br/>${t("dialed")}: ${f.number(c?.dialed)} · ${t("contacted")}: ${f.number(c?.contacted)} · ${t("successes")}: ${f.number(c?.success)}`;
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [cells, measure, f, t, locale]);
   return (
-    <>
-      <label>
-        {t("showRate")}{" "}
-        <select value={measure} onChange={(e) => setMeasure(e.target.value as typeof measure)}>
-          <option value="conversion_rate">{t("conversionRate")}</option>
-          <option value="contact_rate">{t("contactRate")}</option>
-        </select>
-      </label>
-      <table className="heat hours" aria-label="weekday × hour">
-        <thead>
-          <tr>
-            <th />
-            {Array.from({ length: 24 }, (_, hour) => (
-              <th key={hour}>{hour}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {grid.map((hoursOfDay, day) => (
-            <tr key={day}>
-              <th>{days[day]}</th>
-              {hoursOfDay.map((cell, hour) => (
-                <td
-                  key={hour}
-                  data-testid={cell ? `hour-${day + 1}-${hour}` : undefined}
-                  className="num"
-                  style={{ background: heatColor(cell?.[measure], top) }}
-                  title={cell ? `${days[day]} ${hour}:00 — ${t("dialed")} ${cell.dialed}, ${t("contacted")} ${cell.contacted}, ${t("successes")} ${cell.success}` : undefined}
-                >
-                  {cell ? percentText(cell[measure]) : ""}
-                </td>
+    <ChartOrTable
+      title={t("hourHeatMap")}
+      extra={
+        <NativeSelect
+          size="xs"
+          aria-label={t("showRate")}
+          value={measure}
+          onChange={(e) => setMeasure(e.currentTarget.value as typeof measure)}
+          data={[
+            { value: "conversion_rate", label: t("conversionRate") },
+            { value: "contact_rate", label: t("contactRate") },
+          ]}
+        />
+      }
+      chart={cells.length === 0 ? <EmptyChart /> : <Chart option={option} height={300} label={t("hourHeatMap")} />}
+      table={
+        <div className="table-wrap">
+          <table className="heat hours" aria-label="weekday × hour">
+            <thead>
+              <tr>
+                <th />
+                {hours.map((hour) => (
+                  <th key={hour}>{hour}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {grid.map((hoursOfDay, day) => (
+                <tr key={day}>
+                  <th>{days[day]}</th>
+                  {hoursOfDay.map((cell, hour) => (
+                    <td key={hour} data-testid={cell ? `hour-${day + 1}-${hour}` : undefined} className="num">
+                      {cell ? f.percent(cell[measure]) : ""}
+                    </td>
+                  ))}
+                </tr>
               ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </>
+            </tbody>
+          </table>
+        </div>
+      }
+    />
   );
 }
 

@@ -1,20 +1,25 @@
 // The home page: each project's today (in its own zone) — allocated against the daily
 // quota, leased, dialed, reached, successes — with totals and the work running now,
 // pushed by the server as they change (Server-Sent Events), polled while the stream is down.
-import { useEffect, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
+import { Loader, Paper, Progress, SimpleGrid, Text, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
-import { percentText } from "../lib/conversion";
-import { formatBytes, formatDate, percent } from "../lib/format";
+import { percent, useFormat } from "../lib/format";
+
+const Chart = lazy(() => import("../components/Chart"));
+
+/** The trend's length: two weeks shows a weekday pattern twice. */
+const TREND_DAYS = 14;
 import { useI18n } from "../lib/i18n";
 
 /** How often the figures are polled while the event stream is down. */
 const POLL_MS = 5000;
 
 export function DashboardPage() {
-  const { t, locale } = useI18n();
+  const { t } = useI18n();
   const queryClient = useQueryClient();
   const [streaming, setStreaming] = useState(false);
   useEffect(() => {
@@ -33,21 +38,24 @@ export function DashboardPage() {
     refetchInterval: streaming ? false : POLL_MS,
   });
   const data = board.data;
-  const n = (v: number) => v.toLocaleString(locale);
+  const f = useFormat();
+  const n = f.number;
   return (
     <>
       <h2>{t("dashboard")}</h2>
       <ErrorText error={board.error} />
       {data && (
         <>
-          <section className="cards" aria-label={t("todayTotals")}>
+          <SimpleGrid component="section" cols={{ base: 2, sm: 3, lg: 6 }} spacing="sm" mb="md" aria-label={t("todayTotals")}>
             <Card label={t("allocated")} value={n(data.totals.allocated)} />
             <Card label={t("leasedCount")} value={n(data.totals.leased)} />
             <Card label={t("dialed")} value={n(data.totals.dialed)} />
             <Card label={t("contacted")} value={n(data.totals.contacted)} />
             <Card label={t("successes")} value={n(data.totals.success)} />
-            <Card label={t("conversionRate")} value={percentText(data.totals.conversion_rate)} />
-          </section>
+            <Card label={t("conversionRate")} value={f.percent(data.totals.conversion_rate)} />
+          </SimpleGrid>
+          <Trend />
+          <div className="table-wrap">
           <table aria-label={t("todayByProject")}>
             <thead>
               <tr>
@@ -75,7 +83,7 @@ export function DashboardPage() {
                     <Link to={`/conversion?project_id=${p.project_id}&by=provider,geo`}>{p.name}</Link>
                     {p.status === "paused" && <span className="muted"> ({t("paused")})</span>}
                   </td>
-                  <td>{p.day}</td>
+                  <td>{f.day(p.day)}</td>
                   <td>
                     <Quota allocated={p.allocated} quota={p.daily_quota} />
                   </td>
@@ -83,19 +91,22 @@ export function DashboardPage() {
                   <td className="num">{n(p.dialed)}</td>
                   <td className="num">{n(p.contacted)}</td>
                   <td className="num">{n(p.success)}</td>
-                  <td className="num">{percentText(p.conversion_rate)}</td>
+                  <td className="num">{f.percent(p.conversion_rate)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
-          <section className="panel" aria-label={t("runningNow")}>
-            <h3>{t("runningNow")}</h3>
+</div>
+          <Paper withBorder p="md" mb="md" component="section" aria-label={t("runningNow")}>
+            <Title order={3} size="h4" mb="xs">
+              {t("runningNow")}
+            </Title>
             <Running exports={data.running_exports} imports={data.running_imports} />
-          </section>
-          <p className="muted">
-            {t("updatedAt")} {formatDate(data.at, locale)}
-            {data.conversion_refreshed_at && ` · ${t("refreshedAt")} ${formatDate(data.conversion_refreshed_at, locale)}`}
-          </p>
+          </Paper>
+          <Text c="dimmed" size="sm">
+            {t("updatedAt")} {f.dateTime(data.at)}
+            {data.conversion_refreshed_at && ` · ${t("refreshedAt")} ${f.dateTime(data.conversion_refreshed_at)}`}
+          </Text>
         </>
       )}
     </>
@@ -104,37 +115,97 @@ export function DashboardPage() {
 
 function Card({ label, value }: { label: string; value: string }) {
   return (
-    <div className="card">
-      <span className="muted">{label}</span>
-      <strong>{value}</strong>
-    </div>
+    <Paper withBorder p="sm">
+      <Text size="sm" c="dimmed">
+        {label}
+      </Text>
+      <Text fz={26} fw={650} style={{ fontVariantNumeric: "tabular-nums" }}>
+        {value}
+      </Text>
+    </Paper>
+  );
+}
+
+/** The last two weeks across the caller's projects: calls, successes and the rate. */
+function Trend() {
+  const { t } = useI18n();
+  const f = useFormat();
+  const from = useMemo(() => new Date(Date.now() - (TREND_DAYS - 1) * 86_400_000).toISOString().slice(0, 10), []);
+  const report = useQuery({
+    queryKey: ["conversion", { by: "day", from }],
+    queryFn: async () => unwrap(await api.GET("/api/v1/conversion", { params: { query: { by: "day", from } } })) as Schemas["ConversionReport"],
+  });
+  const days = useMemo(() => {
+    // Every day of the window, calls or not, so a quiet day shows as a gap in the trend.
+    const byDay = new Map((report.data?.rows ?? []).map((r) => [r.keys[0], r]));
+    return Array.from({ length: TREND_DAYS }, (_, i) => {
+      const day = new Date(Date.parse(`${from}T00:00:00Z`) + i * 86_400_000).toISOString().slice(0, 10);
+      return { day, row: byDay.get(day) };
+    });
+  }, [report.data, from]);
+  const option = useMemo(
+    () => ({
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: days.map((d) => f.shortDay(d.day)) },
+      yAxis: [
+        { type: "value", axisLabel: { formatter: (v: number) => f.number(v) } },
+        { type: "value", axisLabel: { formatter: (v: number) => f.percent(v) }, splitLine: { show: false } },
+      ],
+      series: [
+        { type: "bar", name: t("dialed"), data: days.map((d) => d.row?.dialed ?? 0), tooltip: { valueFormatter: (v: number) => f.number(v) } },
+        { type: "bar", name: t("successes"), data: days.map((d) => d.row?.success ?? 0), tooltip: { valueFormatter: (v: number) => f.number(v) } },
+        {
+          type: "line",
+          name: t("conversionRate"),
+          yAxisIndex: 1,
+          connectNulls: false,
+          data: days.map((d) => d.row?.conversion_rate ?? null),
+          tooltip: { valueFormatter: (v: number | null) => f.percent(v) },
+        },
+      ],
+    }),
+    [days, f, t],
+  );
+  return (
+    <Paper withBorder p="md" mb="md" component="section" aria-label={t("trend")}>
+      <Title order={3} size="h4" mb="xs">
+        {t("trend")}
+      </Title>
+      <Suspense fallback={<Loader size="sm" />}>
+        <Chart option={option} height={240} label={t("trend")} testId="trend-chart" />
+      </Suspense>
+    </Paper>
   );
 }
 
 function Quota({ allocated, quota }: { allocated: number; quota: number }) {
-  if (quota <= 0) return <span>{allocated.toLocaleString()}</span>;
+  const f = useFormat();
+  if (quota <= 0) return <span>{f.number(allocated)}</span>;
   return (
-    <span className="quota" title={`${allocated} / ${quota}`}>
-      <progress max={100} value={percent(allocated, quota)} /> {allocated.toLocaleString()} / {quota.toLocaleString()}
+    <span className="quota">
+      <Progress value={percent(allocated, quota)} size="sm" w={80} aria-label={`${f.number(allocated)} / ${f.number(quota)}`} style={{ display: "inline-block", verticalAlign: "middle" }} />{" "}
+      {f.number(allocated)} / {f.number(quota)}
     </span>
   );
 }
 
 function Running({ exports, imports }: { exports: Schemas["ExportRecord"][]; imports: Schemas["ImportTaskView"][] }) {
-  const { t, locale } = useI18n();
-  if (exports.length === 0 && imports.length === 0) return <p className="muted">{t("nothingRunning")}</p>;
+  const { t } = useI18n();
+  const f = useFormat();
+  if (exports.length === 0 && imports.length === 0) return <Text c="dimmed">{t("nothingRunning")}</Text>;
   return (
     <ul className="running">
       {exports.map((x) => (
         <li key={`export-${x.id}`}>
-          <Link to="/exports">{t("exports")}</Link>: {x.project} · {x.format} · {x.rows.toLocaleString(locale)} {t("rows")} ·{" "}
-          {t("started")} {formatDate(x.started_at, locale)}
+          <Link to="/exports">{t("exports")}</Link>: {x.project} · {x.format} · {f.number(x.rows)} {t("rows")} · {t("started")} {f.dateTime(x.started_at)}
         </li>
       ))}
       {imports.map((i) => (
         <li key={`import-${i.task_id}`}>
-          <Link to="/imports">{t("imports")}</Link>: {i.file_name} ({i.provider_code}) · <progress max={100} value={percent(i.bytes_read, i.bytes_total)} />{" "}
-          {formatBytes(i.bytes_read)} / {formatBytes(i.bytes_total)} · {i.rows_read.toLocaleString(locale)} {t("rows")}
+          <Link to="/imports">{t("imports")}</Link>: {i.file_name} ({i.provider_code}) · <Progress value={percent(i.bytes_read, i.bytes_total)} size="sm" w={80} style={{ display: "inline-block" }} aria-label={f.bytes(i.bytes_read)} />{" "}
+          {f.bytes(i.bytes_read)} / {f.bytes(i.bytes_total)} · {f.number(i.rows_read)} {t("rows")}
         </li>
       ))}
     </ul>

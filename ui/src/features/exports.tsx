@@ -144,6 +144,7 @@ export function ExportsPage() {
       </form>
       <ErrorText error={error ?? history.error} />
       <h3>{t("history")}</h3>
+      <div className="table-wrap">
       <table aria-label={t("exportHistory")}>
         <thead>
           <tr>
@@ -172,6 +173,7 @@ export function ExportsPage() {
           ))}
         </tbody>
       </table>
+</div>
     </>
   );
 }

@@ -50,6 +50,7 @@ export function JobsPage() {
         </label>
       </div>
       <ErrorText error={error ?? jobs.error} />
+      <div className="table-wrap">
       <table aria-label={t("jobs")}>
         <thead>
           <tr>
@@ -76,6 +77,7 @@ export function JobsPage() {
           ))}
         </tbody>
       </table>
+</div>
       <Schedules />
     </>
   );
@@ -136,6 +138,7 @@ function Schedules() {
     <section className="panel" aria-label={t("schedules")}>
       <h3>{t("schedules")}</h3>
       <ErrorText error={error ?? schedules.error} />
+      <div className="table-wrap">
       <table aria-label={t("schedules")}>
         <thead>
           <tr>
@@ -174,6 +177,7 @@ function Schedules() {
           ))}
         </tbody>
       </table>
+</div>
     </section>
   );
 }

@@ -215,6 +215,7 @@ export function NumberDetailPage() {
           </p>
           <pre>{JSON.stringify(n.attributes, null, 1)}</pre>
           <h3>{t("calls")}</h3>
+          <div className="table-wrap">
           <table aria-label={t("calls")}>
             <thead>
               <tr>
@@ -240,6 +241,7 @@ export function NumberDetailPage() {
               ))}
             </tbody>
           </table>
+</div>
         </section>
       )}
       {explain.data && (
@@ -259,6 +261,7 @@ export function NumberDetailPage() {
             </p>
           )}
           <h3>{t("history")}</h3>
+          <div className="table-wrap">
           <table aria-label={t("history")}>
             <thead>
               <tr>
@@ -282,6 +285,7 @@ export function NumberDetailPage() {
               ))}
             </tbody>
           </table>
+</div>
         </section>
       )}
     </>
@@ -474,6 +478,7 @@ export function DispositionsPage() {
         <button type="submit">{t("save")}</button>
       </form>
       <ErrorText error={error ?? list.error} />
+      <div className="table-wrap">
       <table aria-label={t("dispositions")}>
         <thead>
           <tr>
@@ -506,6 +511,7 @@ export function DispositionsPage() {
           ))}
         </tbody>
       </table>
+</div>
     </>
   );
 }

@@ -89,6 +89,7 @@ export function PartnersPage() {
         </button>
         <ErrorText error={error} />
       </form>
+      <div className="table-wrap">
       <table aria-label={t("partners")}>
         <thead>
           <tr>
@@ -117,9 +118,11 @@ export function PartnersPage() {
           ))}
         </tbody>
       </table>
+</div>
       <section className="panel" aria-label={t("uploads")}>
         <h3>{t("uploads")}</h3>
         <ErrorText error={uploads.error} />
+        <div className="table-wrap">
         <table aria-label={t("uploads")}>
           <thead>
             <tr>
@@ -149,6 +152,7 @@ export function PartnersPage() {
             ))}
           </tbody>
         </table>
+</div>
       </section>
     </>
   );

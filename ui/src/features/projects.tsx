@@ -55,6 +55,7 @@ export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
         <Link to="/projects/deleted">{t("deletedProjects")}</Link>
       </div>
       <ErrorText error={list.error ?? error} />
+      <div className="table-wrap">
       <table aria-label={t("projects")}>
         <thead>
           <tr>
@@ -94,6 +95,7 @@ export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
           )}
         </tbody>
       </table>
+</div>
       {report && <RunReport report={report} />}
       <ExplainBox />
     </>
@@ -108,6 +110,7 @@ function RunReport({ report, only }: { report: Report; only?: number }) {
       <h3>
         {report.dry_run ? t("wouldAllocate") : t("allocated")}: {report.allocated}
       </h3>
+      <div className="table-wrap">
       <table>
         <thead>
           <tr>
@@ -134,6 +137,7 @@ function RunReport({ report, only }: { report: Report; only?: number }) {
           ))}
         </tbody>
       </table>
+</div>
     </section>
   );
 }
@@ -452,6 +456,7 @@ export function DeletedProjectsPage({ canWrite }: { canWrite: boolean }) {
       <h2>{t("deletedProjects")}</h2>
       {message && <p role="status">{message}</p>}
       <ErrorText error={list.error ?? error} />
+      <div className="table-wrap">
       <table aria-label={t("deletedProjects")}>
         <thead>
           <tr>
@@ -483,6 +488,7 @@ export function DeletedProjectsPage({ canWrite }: { canWrite: boolean }) {
           ))}
         </tbody>
       </table>
+</div>
     </>
   );
 }

@@ -172,6 +172,7 @@ export function RemotesPage() {
         </button>
         <ErrorText error={error} />
       </form>
+      <div className="table-wrap">
       <table aria-label={t("remotes")}>
         <thead>
           <tr>
@@ -190,9 +191,11 @@ export function RemotesPage() {
           ))}
         </tbody>
       </table>
+</div>
       <section className="panel" aria-label={t("transfers")}>
         <h3>{t("transfers")}</h3>
         <ErrorText error={transfers.error} />
+        <div className="table-wrap">
         <table aria-label={t("transfers")}>
           <thead>
             <tr>
@@ -228,6 +231,7 @@ export function RemotesPage() {
             ))}
           </tbody>
         </table>
+</div>
       </section>
     </>
   );

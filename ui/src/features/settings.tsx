@@ -283,6 +283,7 @@ export function StatusesPage() {
         <ErrorText error={error} />
       </form>
       <ErrorText error={list.error} />
+      <div className="table-wrap">
       <table aria-label={t("statuses")}>
         <thead>
           <tr>
@@ -307,6 +308,7 @@ export function StatusesPage() {
           ))}
         </tbody>
       </table>
+</div>
     </>
   );
 }

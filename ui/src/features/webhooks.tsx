@@ -85,6 +85,7 @@ export function WebhooksPage() {
         </p>
       )}
       <ErrorText error={error ?? list.error} />
+      <div className="table-wrap">
       <table aria-label={t("webhooks")}>
         <thead>
           <tr>
@@ -141,6 +142,7 @@ export function WebhooksPage() {
           ))}
         </tbody>
       </table>
+</div>
       {open != null && <Deliveries id={open} />}
     </>
   );
@@ -167,6 +169,7 @@ function Deliveries({ id }: { id: number }) {
     <section className="panel" aria-label={t("deliveries")}>
       <h3>{t("deliveries")}</h3>
       <ErrorText error={error ?? log.error} />
+      <div className="table-wrap">
       <table aria-label={t("deliveries")}>
         <thead>
           <tr>
@@ -200,6 +203,7 @@ function Deliveries({ id }: { id: number }) {
           ))}
         </tbody>
       </table>
+</div>
     </section>
   );
 }

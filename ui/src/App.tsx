@@ -65,6 +65,12 @@ const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permis
 
 const GROUPS: Group[] = ["groupWork", "groupData", "groupPartners", "groupSettings", "groupOperations"];
 
+/** A code no catalogue knows yet, in words rather than as a code ("sftp_remote.update" → "Sftp remote update"). */
+function humanize(code: string) {
+  const words = code.replace(/[_.]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function allowed(me: Me, permission: string) {
   return permission === "platform" ? me.is_platform_admin : me.permissions.includes(permission);
 }
@@ -82,7 +88,7 @@ export function App() {
         setLocaleState(l);
       },
       t: (key: MessageKey, vars?: Record<string, string | number>) => translate(locale, key, vars),
-      label: (kind: string, code: string | null | undefined) => (code ? (codeLabel(locale, kind, code) ?? code) : "–"),
+      label: (kind: string, code: string | null | undefined) => (code ? (codeLabel(locale, kind, code) ?? humanize(code)) : "–"),
     }),
     [locale],
   );
@@ -132,7 +138,7 @@ function Login() {
         <form onSubmit={submit}>
           <Stack>
             <TextInput name="email" type="email" label={t("email")} autoComplete="username" required />
-            <PasswordInput name="password" label={t("password")} autoComplete="current-password" required />
+            <PasswordInput name="password" label={t("password")} autoComplete="current-password" required visibilityToggleButtonProps={{ "aria-label": t("showPassword") }} />
             <Button type="submit">{t("signIn")}</Button>
             <ErrorText error={error} />
           </Stack>
@@ -170,8 +176,8 @@ function ChangePassword({ forced }: { forced?: boolean }) {
       {forced && <Text mb="sm">{t("mustChangePassword")}</Text>}
       <form onSubmit={submit}>
         <Stack>
-          <PasswordInput name="current" label={t("currentPassword")} autoComplete="current-password" required />
-          <PasswordInput name="new" label={t("newPassword")} autoComplete="new-password" minLength={10} required />
+          <PasswordInput name="current" label={t("currentPassword")} autoComplete="current-password" required visibilityToggleButtonProps={{ "aria-label": t("showPassword") }} />
+          <PasswordInput name="new" label={t("newPassword")} autoComplete="new-password" minLength={10} required visibilityToggleButtonProps={{ "aria-label": t("showPassword") }} />
           <Button type="submit">{t("save")}</Button>
           <ErrorText error={error} />
         </Stack>

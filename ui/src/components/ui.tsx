@@ -3,6 +3,7 @@ export { ErrorText } from "./feedback";
 import type { ReactNode } from "react";
 import { useSearchParams } from "react-router-dom";
 import { useI18n } from "../lib/i18n";
+import { useFormat } from "../lib/format";
 import { sortIndicator, withCursor, withSort } from "../lib/listState";
 
 export type Column<T> = { key: string; title: ReactNode; sortable?: boolean; numeric?: boolean; render: (row: T) => ReactNode };
@@ -23,11 +24,14 @@ export function DataTable<T>({
   label: string;
 }) {
   const { t } = useI18n();
+  const f = useFormat();
+  // A bare number is shown with the locale's grouping, the same on every page.
+  const cell = (value: ReactNode) => (typeof value === "number" ? f.number(value) : value);
   const [params, setParams] = useSearchParams();
   const sort = params.get("sort") ?? undefined;
   return (
     <>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={label}>
         <thead>
           <tr>
@@ -62,7 +66,7 @@ export function DataTable<T>({
             <tr key={rowKey(row)}>
               {columns.map((c) => (
                 <td key={c.key} className={c.numeric ? "num" : undefined}>
-                  {c.render(row)}
+                  {cell(c.render(row))}
                 </td>
               ))}
             </tr>

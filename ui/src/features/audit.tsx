@@ -1,13 +1,19 @@
 // The audit log: filters in the URL, newest first, CSV export of the same filter.
+import { Anchor, Select, TextInput } from "@mantine/core";
+import { DateInput } from "@mantine/dates";
 import { useQuery } from "@tanstack/react-query";
+import en from "../locales/en.json";
 import { useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
-import { formatDate } from "../lib/format";
+import { Changes } from "../components/KeyValues";
+import { useFormat } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 import { readListState, withFilter } from "../lib/listState";
 
-const FILTERS = ["from", "to", "action", "entity", "entity_id"] as const;
+/** The actions and entities the catalogue names, for the filters' pickers. */
+const ACTIONS = Object.keys(en).filter((k) => k.startsWith("audit.")).map((k) => k.slice("audit.".length));
+const ENTITIES = Object.keys(en).filter((k) => k.startsWith("entity.")).map((k) => k.slice("entity.".length));
 
 /** A date input gives YYYY-MM-DD; the API takes an instant. */
 function toInstant(value: string | undefined) {
@@ -15,7 +21,8 @@ function toInstant(value: string | undefined) {
 }
 
 export function AuditPage() {
-  const { t, locale } = useI18n();
+  const { t, label } = useI18n();
+  const fmt = useFormat();
   const [params, setParams] = useSearchParams();
   const state = readListState(params);
   const f = state.filters;
@@ -35,19 +42,30 @@ export function AuditPage() {
     <>
       <h2>{t("audit")}</h2>
       <div className="toolbar">
-        {FILTERS.map((key) => (
-          <label key={key}>
-            {key === "from" ? t("from") : key === "to" ? t("to") : key === "action" ? t("action") : key === "entity" ? t("entity") : "ID"}
-            <input
-              type={key === "from" || key === "to" ? "date" : "text"}
-              defaultValue={f[key] ?? ""}
-              onChange={(e) => setParams(withFilter(params, key, e.target.value))}
-            />
-          </label>
-        ))}
-        <a href={`/api/v1/audit/export?${exportQuery.toString()}`} download>
+        <DateInput label={t("from")} clearable valueFormat="ll" value={f.from ?? null} onChange={(v) => setParams(withFilter(params, "from", v ?? ""))} />
+        <DateInput label={t("to")} clearable valueFormat="ll" value={f.to ?? null} onChange={(v) => setParams(withFilter(params, "to", v ?? ""))} />
+        <Select
+          label={t("action")}
+          searchable
+          clearable
+          value={f.action ?? null}
+          onChange={(v) => setParams(withFilter(params, "action", v ?? ""))}
+          data={ACTIONS.map((a) => ({ value: a, label: label("audit", a) })).sort((x, y) => x.label.localeCompare(y.label))}
+          nothingFoundMessage={t("nothingFound")}
+        />
+        <Select
+          label={t("entity")}
+          searchable
+          clearable
+          value={f.entity ?? null}
+          onChange={(v) => setParams(withFilter(params, "entity", v ?? ""))}
+          data={ENTITIES.map((e) => ({ value: e, label: label("entity", e) })).sort((x, y) => x.label.localeCompare(y.label))}
+          nothingFoundMessage={t("nothingFound")}
+        />
+        <TextInput label="ID" defaultValue={f.entity_id ?? ""} onChange={(e) => setParams(withFilter(params, "entity_id", e.currentTarget.value))} w={120} />
+        <Anchor href={`/api/v1/audit/export?${exportQuery.toString()}`} download mb={8}>
           {t("exportCsv")}
-        </a>
+        </Anchor>
       </div>
       <ErrorText error={list.error} />
       <DataTable
@@ -57,17 +75,17 @@ export function AuditPage() {
         nextCursor={list.data?.next_cursor}
         rowKey={(e) => e.id}
         columns={[
-          { key: "at", title: t("at"), sortable: true, render: (e) => formatDate(e.at, locale) },
+          { key: "at", title: t("at"), sortable: true, render: (e) => fmt.dateTime(e.at) },
           { key: "actor", title: t("actor"), render: (e) => e.actor_email ?? e.actor_label },
-          { key: "action", title: t("action"), render: (e) => e.action },
-          { key: "entity", title: t("entity"), render: (e) => `${e.entity} ${e.entity_id ?? ""}` },
+          { key: "action", title: t("action"), render: (e) => <span title={e.action}>{label("audit", e.action)}</span> },
+          { key: "entity", title: t("entity"), render: (e) => `${label("entity", e.entity)} ${e.entity_id ?? ""}` },
           {
             key: "details",
             title: t("details"),
             render: (e) => (
               <details>
                 <summary>{e.request_id ?? "–"} · {e.address ?? "–"}</summary>
-                <pre>{JSON.stringify({ before: e.before, after: e.after }, null, 1)}</pre>
+                <Changes before={e.before} after={e.after} />
               </details>
             ),
           },

@@ -124,7 +124,7 @@ export function ConversionPage() {
         <a href={download("csv")}>CSV</a> <a href={download("xlsx")}>XLSX</a>
       </div>
       <ErrorText error={report.error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("conversion")}>
         <thead>
           <tr>
@@ -273,7 +273,7 @@ function Funnel({ totals }: { totals: Row }) {
       title={t("funnel")}
       chart={<Chart option={option} height={220} label={t("funnel")} />}
       table={
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("funnel")}>
             <tbody>
               {steps.map(([label, value]) => (
@@ -324,7 +324,7 @@ function OverTime({ rows }: { rows: Row[] }) {
       title={t("conversionOverTime")}
       chart={days.length === 0 ? <EmptyChart /> : <Chart option={option} label={t("conversionOverTime")} testId="over-time-chart" />}
       table={
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("conversionOverTime")}>
             <thead>
               <tr>
@@ -402,7 +402,7 @@ function HeatMap({ rows }: { rows: Row[] }) {
       title={t("heatMap")}
       chart={rows.length === 0 ? <EmptyChart /> : <Chart option={option} height={Math.max(220, 80 + providers.length * 36)} label={t("heatMap")} />}
       table={
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="heat" aria-label={t("heatMap")}>
             <thead>
               <tr>
@@ -463,7 +463,7 @@ function HourHeatMap({ cells }: { cells: Schemas["HourCell"][] }) {
       }
       chart={cells.length === 0 ? <EmptyChart /> : <Chart option={option} height={300} label={t("hourHeatMap")} />}
       table={
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="heat hours" aria-label="weekday × hour">
             <thead>
               <tr>

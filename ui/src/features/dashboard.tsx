@@ -55,7 +55,7 @@ export function DashboardPage() {
             <Card label={t("conversionRate")} value={f.percent(data.totals.conversion_rate)} />
           </SimpleGrid>
           <Trend />
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("todayByProject")}>
             <thead>
               <tr>

@@ -4,8 +4,8 @@ import { useState, type FormEvent } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
-import { useCatalog, useProjects, useStatuses } from "../lib/catalog";
-import { formatBytes, formatDate, percent } from "../lib/format";
+import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
+import { formatBytes, formatDate, formatter, intlLocale, percent } from "../lib/format";
 import { exportBody } from "../lib/exportForm";
 import { useI18n } from "../lib/i18n";
 
@@ -18,6 +18,7 @@ export function ExportsPage() {
   const projects = useProjects();
   const { providers, geos } = useCatalog();
   const statuses = useStatuses();
+  const statusName = useStatusLabel();
   const [format, setFormat] = useState<Format>("csv");
   const [error, setError] = useState<unknown>(null);
   const history = useQuery({
@@ -84,7 +85,7 @@ export function ExportsPage() {
             <option value="parquet">Parquet</option>
           </select>
         </label>
-        {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: s.code })), t("any"))}
+        {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: statusName(s.id) })), t("any"))}
         {select("provider_id", t("provider"), providers.map((p) => ({ value: p.id, label: p.code })), t("any"))}
         {select("geo_id", t("geo"), geos.map((g) => ({ value: g.id, label: g.code })), t("any"))}
         <label>
@@ -111,7 +112,7 @@ export function ExportsPage() {
           <input name="never_exported" type="checkbox" />
           {t("neverExported")}
         </label>
-        {select("set_status", t("moveExportedTo"), statuses.map((s) => ({ value: s.id, label: s.code })), t("keepStatus"))}
+        {select("set_status", t("moveExportedTo"), statuses.map((s) => ({ value: s.id, label: statusName(s.id) })), t("keepStatus"))}
         {format === "csv" && (
           <>
             <label>
@@ -144,7 +145,7 @@ export function ExportsPage() {
       </form>
       <ErrorText error={error ?? history.error} />
       <h3>{t("history")}</h3>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("exportHistory")}>
         <thead>
           <tr>
@@ -179,7 +180,7 @@ export function ExportsPage() {
 }
 
 function ExportRow({ export: x, locale }: { export: ExportRecord; locale: string }) {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
   const state =
     x.status === "running"
       ? `${t("exportRunning")} ${x.rows_total ? `${percent(x.rows, x.rows_total)}%` : ""}`
@@ -190,16 +191,16 @@ function ExportRow({ export: x, locale }: { export: ExportRecord; locale: string
     <tr>
       <td className="num">{x.id}</td>
       <td>{x.project}</td>
-      <td>{x.format}</td>
+      <td>{label("exportFormat", x.format)}</td>
       <td>
         {state}
         {x.error && <div className="error">{x.error}</div>}
       </td>
       <td className="num">
-        {x.rows.toLocaleString(locale)}
-        {x.status === "running" && x.rows_total != null && ` / ${x.rows_total.toLocaleString(locale)}`}
+        {formatter(intlLocale(locale as "en" | "ru")).number(x.rows)}
+        {x.status === "running" && x.rows_total != null && ` / ${formatter(intlLocale(locale as "en" | "ru")).number(x.rows_total)}`}
       </td>
-      <td className="num">{x.status === "succeeded" ? formatBytes(x.bytes) : ""}</td>
+      <td className="num">{x.status === "succeeded" ? formatBytes(x.bytes, intlLocale(locale as "en" | "ru")) : ""}</td>
       <td>{x.created_by_name || "cli"}</td>
       <td>{formatDate(x.started_at, locale)}</td>
       <td>{x.expires_at ? formatDate(x.expires_at, locale) : ""}</td>

@@ -174,7 +174,7 @@ function TaskProgress({ initial, onFinished }: { initial: Task; onFinished: (tas
 }
 
 function History() {
-  const { t, locale } = useI18n();
+  const { t, label, locale } = useI18n();
   const [params] = useSearchParams();
   const state = readListState(params);
   const list = useQuery({
@@ -195,7 +195,7 @@ function History() {
           { key: "id", title: "#", sortable: true, render: (i) => i.id },
           { key: "file", title: t("file"), render: (i) => i.file_name },
           { key: "provider", title: t("provider"), render: (i) => i.provider_code },
-          { key: "status", title: t("status"), render: (i) => (i.status === "failed" ? <span className="error" title={i.error ?? ""}>{i.status}</span> : i.status) },
+          { key: "status", title: t("status"), render: (i) => (i.status === "failed" ? <span className="error" title={i.error ?? ""}>{label("taskStatus", i.status)}</span> : label("taskStatus", i.status)) },
           { key: "total", title: t("total"), numeric: true, render: (i) => i.total },
           { key: "inserted", title: t("inserted"), numeric: true, render: (i) => i.inserted },
           { key: "dups", title: t("duplicates"), numeric: true, render: (i) => i.duplicate_in_file + i.duplicate_existing },

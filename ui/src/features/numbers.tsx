@@ -6,7 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, ensureOk, postForm, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
-import { useCatalog, useProjects, useStatuses } from "../lib/catalog";
+import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
 import { formatDate } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 import { readListState, withFilter } from "../lib/listState";
@@ -34,7 +34,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
       unwrap(await api.GET("/api/v1/numbers", { params: { query: { ...filter, cursor: state.cursor, limit: 50 } } })),
   });
   const rows = list.data?.items ?? [];
-  const statusCode = (id: number) => statuses.find((s) => s.id === id)?.code ?? String(id);
+  const statusCode = useStatusLabel();
   const projectName = (id: number | null | undefined) => (id == null ? t("sharedPool") : (projects.find((p) => p.id === id)?.name ?? `#${id}`));
 
   function bulkAction(): BulkAction | null {
@@ -94,7 +94,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
         {select("project_id", t("project"), projects.map((p) => ({ value: p.id, label: p.name })))}
         {select("provider_id", t("provider"), providers.map((p) => ({ value: p.id, label: p.code })))}
         {select("geo_id", t("geo"), geos.map((g) => ({ value: g.id, label: g.code })))}
-        {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: s.code })))}
+        {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: statusCode(s.id) })))}
         {input("attempts_min", t("attemptsFrom"), "number")}
         {input("attempts_max", t("attemptsTo"), "number")}
         {input("created_from", t("storedFrom"), "date")}
@@ -119,7 +119,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
                 <option value="">–</option>
                 {statuses.map((s) => (
                   <option key={s.id} value={s.id}>
-                    {s.code}
+                    {statusCode(s.id)}
                   </option>
                 ))}
               </select>
@@ -189,6 +189,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
 }
 
 export function NumberDetailPage() {
+  const statusName = useStatusLabel();
   const { t, locale } = useI18n();
   const { phone = "" } = useParams();
   const statuses = useStatuses();
@@ -209,13 +210,13 @@ export function NumberDetailPage() {
       {n && (
         <section className="panel" aria-label={t("details")}>
           <p data-testid="number-summary">
-            {n.project ?? t("sharedPool")} · {n.provider} · {n.geo ?? "–"} · <strong>{n.status}</strong> · {t("attempts")} {n.attempts}
+            {n.project ?? t("sharedPool")} · {n.provider} · {n.geo ?? "–"} · <strong>{statusName(n.status)}</strong> · {t("attempts")} {n.attempts}
             {n.dnc && " · DNC"}
             {n.leased_until && ` · ${t("leasedUntil")} ${formatDate(n.leased_until, locale)}`}
           </p>
           <pre>{JSON.stringify(n.attributes, null, 1)}</pre>
           <h3>{t("calls")}</h3>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("calls")}>
             <thead>
               <tr>
@@ -233,7 +234,7 @@ export function NumberDetailPage() {
                 <tr key={c.call_id}>
                   <td>{formatDate(c.started_at, locale)}</td>
                   <td>{c.disposition}</td>
-                  <td>{c.status}</td>
+                  <td>{statusName(c.status)}</td>
                   <td>{c.agent ?? "–"}</td>
                   <td className="num">{c.duration_s ?? "–"}</td>
                   <td>{c.notes ?? ""}</td>
@@ -261,7 +262,7 @@ export function NumberDetailPage() {
             </p>
           )}
           <h3>{t("history")}</h3>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("history")}>
             <thead>
               <tr>
@@ -422,6 +423,7 @@ export function DncPage({ canWrite }: { canWrite: boolean }) {
 }
 
 export function DispositionsPage() {
+  const statusName = useStatusLabel();
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const statuses = useStatuses();
@@ -466,7 +468,7 @@ export function DispositionsPage() {
           <select name="status_id" required>
             {statuses.map((s) => (
               <option key={s.id} value={s.id}>
-                {s.code}
+                {statusName(s.id)}
               </option>
             ))}
           </select>
@@ -478,7 +480,7 @@ export function DispositionsPage() {
         <button type="submit">{t("save")}</button>
       </form>
       <ErrorText error={error ?? list.error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("dispositions")}>
         <thead>
           <tr>
@@ -496,7 +498,7 @@ export function DispositionsPage() {
                 <select aria-label={`${t("status")} ${d.disposition}`} value={d.status_id} onChange={(e) => save(d.disposition, Number(e.target.value), d.dnc)}>
                   {statuses.map((s) => (
                     <option key={s.id} value={s.id}>
-                      {s.code}
+                      {statusName(s.id)}
                     </option>
                   ))}
                 </select>

@@ -5,11 +5,11 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { ErrorText } from "../components/ui";
 import { useCatalog } from "../lib/catalog";
-import { formatBytes, formatDate } from "../lib/format";
+import { formatBytes, formatDate, intlLocale } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 
 export function PartnersPage() {
-  const { t, locale } = useI18n();
+  const { t, label, locale } = useI18n();
   const queryClient = useQueryClient();
   const { providers } = useCatalog();
   const [error, setError] = useState<unknown>(null);
@@ -89,7 +89,7 @@ export function PartnersPage() {
         </button>
         <ErrorText error={error} />
       </form>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("partners")}>
         <thead>
           <tr>
@@ -122,7 +122,7 @@ export function PartnersPage() {
       <section className="panel" aria-label={t("uploads")}>
         <h3>{t("uploads")}</h3>
         <ErrorText error={uploads.error} />
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
         <table aria-label={t("uploads")}>
           <thead>
             <tr>
@@ -146,8 +146,8 @@ export function PartnersPage() {
                 <td>{formatDate(u.received_at, locale)}</td>
                 <td>{u.username}</td>
                 <td>{u.file_name}</td>
-                <td className="num">{formatBytes(u.bytes)}</td>
-                <td>{u.outcome === "duplicate" ? t("duplicateUpload") : `${t("importJob")} #${u.job_id}: ${u.job_state ?? ""}`}</td>
+                <td className="num">{formatBytes(u.bytes, intlLocale(locale))}</td>
+                <td>{u.outcome === "duplicate" ? t("duplicateUpload") : `${t("importJob")} #${u.job_id}: ${u.job_state ? label("jobState", u.job_state) : ""}`}</td>
               </tr>
             ))}
           </tbody>

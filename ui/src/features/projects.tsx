@@ -7,6 +7,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
 import { useCatalog } from "../lib/catalog";
+import { useFormat } from "../lib/format";
 import { useI18n, type MessageKey } from "../lib/i18n";
 import { WEEKDAYS, formatDay, parseDay, parseHolidays, type Window } from "../lib/schedule";
 
@@ -18,7 +19,7 @@ const WEEKDAY_KEYS: MessageKey[] = ["mon", "tue", "wed", "thu", "fri", "sat", "s
 
 /** `canWrite`: the signed-in user holds `projects.write` (create, change, allocate). */
 export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
   const queryClient = useQueryClient();
   const [report, setReport] = useState<Report | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -55,7 +56,7 @@ export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
         <Link to="/projects/deleted">{t("deletedProjects")}</Link>
       </div>
       <ErrorText error={list.error ?? error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("projects")}>
         <thead>
           <tr>
@@ -76,7 +77,7 @@ export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
                 <td>
                   <Link to={`/projects/${p.id}`}>{p.name}</Link>
                 </td>
-                <td>{p.status}</td>
+                <td>{label("projectStatus", p.status)}</td>
                 <td className="num" data-testid={`fill-${p.id}`}>
                   <meter min={0} max={1} value={fill} /> {p.allocated_today} / {p.daily_quota}
                 </td>
@@ -103,14 +104,15 @@ export function ProjectsPage({ canWrite }: { canWrite: boolean }) {
 }
 
 function RunReport({ report, only }: { report: Report; only?: number }) {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
+  const f = useFormat();
   const runs = report.projects.filter((p) => only === undefined || p.project_id === only);
   return (
     <section className="panel" aria-label={t("allocationReport")}>
       <h3>
         {report.dry_run ? t("wouldAllocate") : t("allocated")}: {report.allocated}
       </h3>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table>
         <thead>
           <tr>
@@ -126,13 +128,11 @@ function RunReport({ report, only }: { report: Report; only?: number }) {
           {runs.map((p) => (
             <tr key={p.project_id}>
               <td>{p.name}</td>
-              <td>{p.day}</td>
-              <td>{p.state}</td>
-              <td className="num">
-                {p.allocated} (+{p.allocated_before}) / {p.daily_quota}
-              </td>
-              <td className="num">{p.eligible}</td>
-              <td>{skippedText(p, t)}</td>
+              <td>{f.day(p.day)}</td>
+              <td>{label("runState", p.state)}</td>
+              <td className="num">{t("allocatedOfQuotaRun", { total: f.number(p.allocated_before + p.allocated), quota: f.number(p.daily_quota), added: f.number(p.allocated) })}</td>
+              <td className="num">{f.number(p.eligible)}</td>
+              <td>{skippedText(p, t, f.number)}</td>
             </tr>
           ))}
         </tbody>
@@ -142,20 +142,20 @@ function RunReport({ report, only }: { report: Report; only?: number }) {
   );
 }
 
-function skippedText(p: ProjectRun, t: (k: MessageKey) => string) {
+function skippedText(p: ProjectRun, t: (k: MessageKey, vars?: Record<string, string | number>) => string, n: (v: number) => string = String) {
   const s = p.skipped;
   const parts: [MessageKey, number][] = [
-    ["heldByOther", s.held_by_other_project],
-    ["dnc", s.dnc],
-    ["statusBars", s.status],
-    ["maxAttempts", s.max_attempts],
-    ["coolingDown", s.cooling_down],
-    ["outsideSchedule", s.outside_schedule],
+    ["skip.heldByOther", s.held_by_other_project],
+    ["skip.dnc", s.dnc],
+    ["skip.status", s.status],
+    ["skip.maxAttempts", s.max_attempts],
+    ["skip.coolingDown", s.cooling_down],
+    ["skip.outsideSchedule", s.outside_schedule],
   ];
   const text = parts
-    .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${t(k)} ${n}`)
-    .join(", ");
+    .filter(([, count]) => count > 0)
+    .map(([k, count]) => t(k, { count: n(count) }))
+    .join("; ");
   return text || "–";
 }
 
@@ -177,7 +177,7 @@ const EMPTY: ProjectInput = {
 /** Read-only without `canWrite`: no save, no delete, no preview (which allocates in a
  * rolled-back transaction and needs the same permission). */
 export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
   const { id } = useParams();
   const projectId = id && id !== "new" ? Number(id) : null;
   const navigate = useNavigate();
@@ -303,8 +303,8 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
         <label>
           {t("status")}
           <select name="status" value={doc.status ?? "active"} onChange={(e) => set({ status: e.target.value })}>
-            <option value="active">active</option>
-            <option value="paused">paused</option>
+            <option value="active">{label("projectStatus", "active")}</option>
+            <option value="paused">{label("projectStatus", "paused")}</option>
           </select>
         </label>
         <label className="check">
@@ -409,15 +409,16 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
 }
 
 function PreviewSummary({ run }: { run: ProjectRun | undefined }) {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
+  const f = useFormat();
   if (!run) return null;
   return (
     <div data-testid="preview">
       <p>
-        {t("wouldAllocate")}: <strong>{run.allocated}</strong> / {run.daily_quota} ({run.day}, {run.state}) · {t("eligible")}: {run.eligible}
+        {t("wouldAllocate")}: <strong>{f.number(run.allocated)}</strong> / {f.number(run.daily_quota)} ({f.day(run.day)}, {label("runState", run.state)}) · {t("eligible")}: {f.number(run.eligible)}
       </p>
       <p className="muted">
-        {t("skipped")}: {skippedText(run, t)}
+        {t("skipped")}: {skippedText(run, t, f.number)}
       </p>
     </div>
   );
@@ -456,7 +457,7 @@ export function DeletedProjectsPage({ canWrite }: { canWrite: boolean }) {
       <h2>{t("deletedProjects")}</h2>
       {message && <p role="status">{message}</p>}
       <ErrorText error={list.error ?? error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("deletedProjects")}>
         <thead>
           <tr>

@@ -6,8 +6,9 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { ErrorText } from "../components/ui";
+import { CronText } from "../components/CronInput";
 import { useCatalog } from "../lib/catalog";
-import { formatBytes, formatDate } from "../lib/format";
+import { formatBytes, formatDate, intlLocale } from "../lib/format";
 import { useI18n, type MessageKey } from "../lib/i18n";
 
 type Remote = components["schemas"]["SftpRemote"];
@@ -27,7 +28,7 @@ const AFTER_PULL: [AfterPull, MessageKey][] = [
 ];
 
 export function RemotesPage() {
-  const { t, locale } = useI18n();
+  const { t, label, locale } = useI18n();
   const queryClient = useQueryClient();
   const { providers } = useCatalog();
   const [error, setError] = useState<unknown>(null);
@@ -172,7 +173,7 @@ export function RemotesPage() {
         </button>
         <ErrorText error={error} />
       </form>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("remotes")}>
         <thead>
           <tr>
@@ -195,7 +196,7 @@ export function RemotesPage() {
       <section className="panel" aria-label={t("transfers")}>
         <h3>{t("transfers")}</h3>
         <ErrorText error={transfers.error} />
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
         <table aria-label={t("transfers")}>
           <thead>
             <tr>
@@ -220,12 +221,12 @@ export function RemotesPage() {
               <tr key={x.id}>
                 <td>{formatDate(x.started_at, locale)}</td>
                 <td>{x.remote_name}</td>
-                <td>{x.direction}</td>
-                <td className={x.status === "failed" ? "error" : undefined}>{x.status}</td>
+                <td>{label("direction", x.direction)}</td>
+                <td className={x.status === "failed" ? "error" : undefined}>{label("taskStatus", x.status)}</td>
                 <td className="num">{x.files}</td>
-                <td className="num">{formatBytes(x.bytes)}</td>
+                <td className="num">{formatBytes(x.bytes, intlLocale(locale))}</td>
                 <td className={x.error ? "error" : undefined}>
-                  {x.error ?? x.details.map((f) => `${f.name}: ${f.outcome}`).join(", ")}
+                  {x.error ?? x.details.map((f) => `${f.name}: ${label("taskStatus", f.outcome)}`).join(", ")}
                 </td>
               </tr>
             ))}
@@ -321,7 +322,9 @@ function RemoteRow({ remote: r, locale }: { remote: Remote; locale: string }) {
         <td>
           <code>{r.host_key_fingerprint ?? t("notConfirmed")}</code>
         </td>
-        <td>{r.cron}</td>
+        <td>
+          <CronText expression={r.cron} />
+        </td>
         <td className={r.consecutive_failures > 0 ? "error" : undefined} title={r.last_error ?? ""}>
           {!r.enabled && <div className="muted">{t("disabled")}</div>}
           {r.consecutive_failures > 0

@@ -5,6 +5,7 @@ import { useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
 import { useI18n } from "../lib/i18n";
+import { useStatusLabel } from "../lib/catalog";
 import { readListState, withFilter } from "../lib/listState";
 import { MAPPING_FIELDS, formatMapping, parseMapping, type MappingRow } from "../lib/mapping";
 import { queryKeys } from "../lib/queryKeys";
@@ -223,7 +224,8 @@ export function GeosPage() {
 }
 
 export function StatusesPage() {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
+  const statusName = useStatusLabel();
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
   const list = useQuery({ queryKey: ["statuses"], queryFn: async () => unwrap(await api.GET("/api/v1/statuses")) });
@@ -283,7 +285,7 @@ export function StatusesPage() {
         <ErrorText error={error} />
       </form>
       <ErrorText error={list.error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("statuses")}>
         <thead>
           <tr>
@@ -299,9 +301,11 @@ export function StatusesPage() {
           {list.data?.map((s) => (
             <tr key={s.id}>
               <td>{s.id}</td>
-              <td>{s.code}</td>
-              <td>{s.name}</td>
-              <td>{s.category}</td>
+              <td>
+                <code>{s.code}</code>
+              </td>
+              <td>{statusName(s.id)}</td>
+              <td>{label("statusCategory", s.category)}</td>
               <td className="num">{s.cooldown_s ?? "–"}</td>
               <td className="num">{s.max_attempts ?? "–"}</td>
             </tr>

@@ -1,5 +1,6 @@
 // Users (role and provider scope), roles (permission sets) and API tokens.
 import { useState, type FormEvent } from "react";
+import { Badge, Group, Tooltip } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router-dom";
 import { api, ensureOk, unwrap } from "../api/client";
@@ -193,7 +194,7 @@ export function RolesPage() {
         <div className="checks">
           {permissions.data?.map((p) => (
             <label key={p.name} title={p.description}>
-              <input type="checkbox" name="permissions" value={p.name} /> {p.name}
+              <input type="checkbox" name="permissions" value={p.name} /> <PermissionName name={p.name} />
             </label>
           ))}
         </div>
@@ -212,7 +213,7 @@ export function RolesPage() {
         rowKey={(r) => r.id}
         columns={[
           { key: "name", title: t("name"), sortable: true, render: (r) => (r.built_in ? `${r.name} (${t("builtIn")})` : r.name) },
-          { key: "permissions", title: t("permissions"), render: (r) => r.permissions.join(", ") },
+          { key: "permissions", title: t("permissions"), render: (r) => <PermissionList names={r.permissions} /> },
           { key: "users", title: t("usersCount"), numeric: true, render: (r) => r.users },
           { key: "delete", title: "", render: (r) => (r.built_in ? null : <button className="danger" onClick={() => remove(r.id)}>{t("delete")}</button>) },
         ]}
@@ -279,7 +280,7 @@ export function TokensPage() {
         <div className="checks">
           {me?.permissions.map((p) => (
             <label key={p}>
-              <input type="checkbox" name="permissions" value={p} /> {p}
+              <input type="checkbox" name="permissions" value={p} /> <PermissionName name={p} />
             </label>
           ))}
         </div>
@@ -306,7 +307,7 @@ export function TokensPage() {
         rowKey={(k) => k.id}
         columns={[
           { key: "name", title: t("name"), sortable: true, render: (k) => k.name },
-          { key: "permissions", title: t("permissions"), render: (k) => k.permissions.join(", ") },
+          { key: "permissions", title: t("permissions"), render: (k) => <PermissionList names={k.permissions} /> },
           { key: "created_at", title: t("createdAt"), sortable: true, render: (k) => formatDate(k.created_at, locale) },
           { key: "expires", title: t("expires"), render: (k) => formatDate(k.expires_at, locale) },
           { key: "used", title: t("lastUsed"), render: (k) => formatDate(k.last_used_at, locale) },
@@ -314,5 +315,27 @@ export function TokensPage() {
         ]}
       />
     </>
+  );
+}
+
+/** A permission in words, with what it allows as its tooltip. */
+function PermissionName({ name }: { name: string }) {
+  const { label } = useI18n();
+  return (
+    <Tooltip label={label("permissionHelp", name)} multiline maw={320}>
+      <span>{label("permission", name)}</span>
+    </Tooltip>
+  );
+}
+
+function PermissionList({ names }: { names: string[] }) {
+  return (
+    <Group gap={4}>
+      {names.map((n) => (
+        <Badge key={n} variant="light" color="gray" radius="sm" style={{ textTransform: "none" }}>
+          <PermissionName name={n} />
+        </Badge>
+      ))}
+    </Group>
   );
 }

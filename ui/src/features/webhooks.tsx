@@ -10,7 +10,7 @@ import { useI18n } from "../lib/i18n";
 type Subscription = Schemas["Subscription"];
 
 export function WebhooksPage() {
-  const { t } = useI18n();
+  const { t, label } = useI18n();
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
   const [secret, setSecret] = useState<{ id: number; secret: string } | null>(null);
@@ -71,7 +71,7 @@ export function WebhooksPage() {
             .map((ev) => (
               <label key={ev.name} className="check" title={ev.description}>
                 <input type="checkbox" name="events" value={ev.name} defaultChecked={ev.name === "number.status_changed"} />
-                {ev.name}
+                {label("webhookEvent", ev.name)}
               </label>
             ))}
         </fieldset>
@@ -85,7 +85,7 @@ export function WebhooksPage() {
         </p>
       )}
       <ErrorText error={error ?? list.error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("webhooks")}>
         <thead>
           <tr>
@@ -111,7 +111,7 @@ export function WebhooksPage() {
                 {w.url}
                 <div className="muted">{w.description}</div>
               </td>
-              <td>{w.events.join(", ")}</td>
+              <td>{w.events.map((e) => label("webhookEvent", e)).join(", ")}</td>
               <td>
                 <code>{w.secret_hint}</code>
               </td>
@@ -169,7 +169,7 @@ function Deliveries({ id }: { id: number }) {
     <section className="panel" aria-label={t("deliveries")}>
       <h3>{t("deliveries")}</h3>
       <ErrorText error={error ?? log.error} />
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("deliveries")}>
         <thead>
           <tr>

@@ -29,8 +29,9 @@ export function rawCodes(text, { enumValues, english }) {
     .replace(/\b[\w-]+\.(dialpool\.test|example\.com)\b/g, " ");
   for (const m of cleaned.matchAll(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/g)) found.push(`snake_case "${m[0]}"`);
   for (const m of cleaned.matchAll(/\b[a-z][a-z_]*\.[a-z][a-z_]+\b/g)) found.push(`dotted code "${m[0]}"`);
-  for (const m of cleaned.matchAll(/(?:^|\s)((?:[\d*/,-]+\s+){4,5}[\d*/,-]+)(?=\s|$)/g)) {
-    if (/[*/]/.test(m[1])) found.push(`cron "${m[1]}"`);
+  // Five or six cron fields on one line, one of them a `*` (table cells are tab-separated).
+  for (const m of cleaned.matchAll(/(?:^| )((?:[\d*/,-]+ +){4,5}[\d*/,-]+)(?= |$)/gm)) {
+    if (m[1].includes("*")) found.push(`cron "${m[1]}"`);
   }
   for (const m of cleaned.matchAll(/[{[]\s*"[a-z_]+"\s*:/g)) found.push(`JSON "${m[0]}"`);
   for (const value of enumValues) {

@@ -272,7 +272,10 @@ function Shell({ me }: { me: Me }) {
           </Stack>
         </AppShell.Section>
         <AppShell.Section>
-          <MantineNavLink component={NavLink} to="/account" label={t("changePassword")} description={me.email} leftSection={<IconUser size={18} stroke={1.6} />} active={active("/account")} />
+          <Text size="xs" c="dimmed" px="sm" truncate="end" title={me.email}>
+            {me.email}
+          </Text>
+          <MantineNavLink component={NavLink} to="/account" label={t("changePassword")} leftSection={<IconUser size={18} stroke={1.6} />} active={active("/account")} />
           <MantineNavLink component="a" href="/api/docs" target="_blank" rel="noreferrer" label={t("apiReference")} leftSection={<IconPlugConnected size={18} stroke={1.6} />} />
         </AppShell.Section>
       </AppShell.Navbar>

@@ -130,7 +130,8 @@ function Card({ label, value }: { label: string; value: string }) {
 function Trend() {
   const { t } = useI18n();
   const f = useFormat();
-  const from = useMemo(() => new Date(Date.now() - (TREND_DAYS - 1) * 86_400_000).toISOString().slice(0, 10), []);
+  // The window starts when the page opens; a page left open overnight keeps its window.
+  const [from] = useState(() => new Date(Date.now() - (TREND_DAYS - 1) * 86_400_000).toISOString().slice(0, 10));
   const report = useQuery({
     queryKey: ["conversion", { by: "day", from }],
     queryFn: async () => unwrap(await api.GET("/api/v1/conversion", { params: { query: { by: "day", from } } })) as Schemas["ConversionReport"],

@@ -23,7 +23,7 @@ export const STATE_COLOURS: Record<string, string> = { queued: "gray", running: 
 export function StateBadge({ state, kind = "jobState" }: { state: string; kind?: string }) {
   const { label } = useI18n();
   return (
-    <Badge color={`${STATE_COLOURS[state] ?? "gray"}.8`} variant="outline" radius="sm" style={{ textTransform: "none" }}>
+    <Badge color={`${STATE_COLOURS[state] ?? "gray"}.9`} variant="filled" autoContrast radius="sm" style={{ textTransform: "none" }}>
       {label(kind, state)}
     </Badge>
   );

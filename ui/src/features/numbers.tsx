@@ -6,6 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, ensureOk, postForm, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
+import { KeyValues } from "../components/KeyValues";
 import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
 import { formatDate } from "../lib/format";
 import { useI18n } from "../lib/i18n";
@@ -190,9 +191,8 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
 
 export function NumberDetailPage() {
   const statusName = useStatusLabel();
-  const { t, locale } = useI18n();
+  const { t, label, locale } = useI18n();
   const { phone = "" } = useParams();
-  const statuses = useStatuses();
   const detail = useQuery({
     queryKey: ["number", phone],
     queryFn: async () => unwrap(await api.GET("/api/v1/numbers/{phone}", { params: { path: { phone } } })),
@@ -201,7 +201,7 @@ export function NumberDetailPage() {
     queryKey: ["explain", phone],
     queryFn: async () => unwrap(await api.GET("/api/v1/numbers/{phone}/explain", { params: { path: { phone } } })),
   });
-  const code = (id: number | null | undefined) => (id == null ? "–" : (statuses.find((s) => s.id === id)?.code ?? String(id)));
+  const code = statusName;
   const n = detail.data;
   return (
     <>
@@ -214,7 +214,7 @@ export function NumberDetailPage() {
             {n.dnc && " · DNC"}
             {n.leased_until && ` · ${t("leasedUntil")} ${formatDate(n.leased_until, locale)}`}
           </p>
-          <pre>{JSON.stringify(n.attributes, null, 1)}</pre>
+          <KeyValues value={n.attributes as Record<string, unknown>} />
           <h3>{t("calls")}</h3>
           <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("calls")}>
@@ -277,11 +277,14 @@ export function NumberDetailPage() {
               {explain.data.history.map((ev, i) => (
                 <tr key={i}>
                   <td>{formatDate(ev.at, locale)}</td>
-                  <td>{ev.kind}</td>
+                  <td>{label("event", ev.kind)}</td>
                   <td>
                     {code(ev.status_from)} → {code(ev.status_to)}
                   </td>
-                  <td>{[ev.disposition, ev.data ? JSON.stringify(ev.data) : ""].filter(Boolean).join(" ")}</td>
+                  <td>
+                    {ev.disposition && <strong>{ev.disposition}</strong>}
+                    {ev.data && typeof ev.data === "object" ? <KeyValues value={ev.data as Record<string, unknown>} /> : null}
+                  </td>
                 </tr>
               ))}
             </tbody>

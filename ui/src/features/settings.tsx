@@ -267,7 +267,9 @@ export function StatusesPage() {
           {t("category")}
           <select name="category">
             {["fresh", "in_work", "retry", "callback", "success", "failure", "invalid", "dnc"].map((c) => (
-              <option key={c}>{c}</option>
+              <option key={c} value={c}>
+                {label("statusCategory", c)}
+              </option>
             ))}
           </select>
         </label>

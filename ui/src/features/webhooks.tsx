@@ -189,7 +189,10 @@ function Deliveries({ id }: { id: number }) {
               <td>
                 <details>
                   <summary>{d.event}</summary>
-                  <pre>{JSON.stringify(d.payload, null, 1)}</pre>
+                  <pre>
+                    {/* The body exactly as the subscriber received it. */}
+                    <code>{JSON.stringify(d.payload, null, 1)}</code>
+                  </pre>
                 </details>
               </td>
               <td>{d.status}</td>

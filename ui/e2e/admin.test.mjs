@@ -177,10 +177,22 @@ test("an administrator configures a project's pool, previews it, allocates and s
   await page.getByRole("link", { name: "Create" }).click();
   const form = page.getByRole("form", { name: "Project" });
   await form.getByLabel("Name").fill("E2E campaign");
-  await form.getByLabel("Time zone").fill("Europe/Moscow");
+  // The zone and the provider are picked from searchable lists.
+  await form.getByLabel("Time zone").first().fill("Europe/Mosc");
+  await page.getByRole("option", { name: "Europe/Moscow", exact: true }).click();
   await form.getByLabel("Daily quota").fill("2");
   await form.getByRole("button", { name: "Add rule" }).click();
-  await form.getByLabel("Provider").selectOption({ label: "e2e-leads" });
+  await form.getByLabel("Provider").first().fill("e2e-le");
+  await page.getByRole("option", { name: "e2e-leads — E2E Leads" }).click();
+  // Hours painted on the grid with a drag become Monday's window.
+  const box = async (id) => (await form.getByTestId(id).boundingBox());
+  const from = await box("paint-1-9");
+  const to = await box("paint-1-12");
+  await page.mouse.move(from.x + 5, from.y + 5);
+  await page.mouse.down();
+  await page.mouse.move(to.x + 5, to.y + 5, { steps: 8 });
+  await page.mouse.up();
+  assert.equal(await form.getByLabel("Monday", { exact: true }).inputValue(), "09:00-13:00");
   // Every day, so the test does not depend on the weekday it runs on.
   for (const day of ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]) {
     await form.getByLabel(day, { exact: true }).fill("00:00-24:00");

@@ -271,7 +271,7 @@ function Shell({ me }: { me: Me }) {
             })}
           </Stack>
         </AppShell.Section>
-        <AppShell.Section>
+        <AppShell.Section pt="xs" style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
           <Text size="xs" c="dimmed" px="sm" truncate="end" title={me.email}>
             {me.email}
           </Text>

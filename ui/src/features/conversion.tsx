@@ -301,7 +301,7 @@ function OverTime({ rows }: { rows: Row[] }) {
       grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: days.map((r) => f.shortDay(r.keys[0])) },
       yAxis: [
-        { type: "value", name: t("dialed"), axisLabel: { formatter: (v: number) => f.number(v) } },
+        { type: "value", name: t("dialed"), minInterval: 1, axisLabel: { formatter: (v: number) => f.number(v) } },
         { type: "value", name: t("conversionRate"), axisLabel: { formatter: (v: number) => f.percent(v) }, splitLine: { show: false } },
       ],
       series: [

@@ -151,7 +151,7 @@ function Trend() {
       grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: days.map((d) => f.shortDay(d.day)) },
       yAxis: [
-        { type: "value", axisLabel: { formatter: (v: number) => f.number(v) } },
+        { type: "value", minInterval: 1, axisLabel: { formatter: (v: number) => f.number(v) } },
         { type: "value", axisLabel: { formatter: (v: number) => f.percent(v) }, splitLine: { show: false } },
       ],
       series: [

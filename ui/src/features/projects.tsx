@@ -6,7 +6,9 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
-import { useCatalog } from "../lib/catalog";
+import { DatePickerInput } from "@mantine/dates";
+import { GeoSelect, ProviderSelect, TimeZoneSelect } from "../components/pickers";
+import { ScheduleGrid } from "../components/ScheduleGrid";
 import { useFormat } from "../lib/format";
 import { useI18n, type MessageKey } from "../lib/i18n";
 import { WEEKDAYS, formatDay, parseDay, parseHolidays, type Window } from "../lib/schedule";
@@ -182,7 +184,6 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
   const projectId = id && id !== "new" ? Number(id) : null;
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const { providers, geos } = useCatalog();
   const [doc, setDoc] = useState<ProjectInput | null>(projectId ? null : EMPTY);
   const [days, setDays] = useState<string[]>(() => WEEKDAYS.map((d) => formatDay(EMPTY.windows ?? [], d)));
   const [holidays, setHolidays] = useState("");
@@ -276,10 +277,7 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
           {t("name")}
           <input name="name" value={doc.name} onChange={(e) => set({ name: e.target.value })} required />
         </label>
-        <label>
-          {t("timeZone")}
-          <input name="time_zone" value={doc.time_zone} onChange={(e) => set({ time_zone: e.target.value })} required />
-        </label>
+        <TimeZoneSelect label={t("timeZone")} value={doc.time_zone} onChange={(zone) => zone && set({ time_zone: zone })} required />
         <label>
           {t("dailyQuota")}
           <input name="daily_quota" type="number" min={0} value={doc.daily_quota} onChange={(e) => set({ daily_quota: Number(e.target.value) })} />
@@ -327,30 +325,18 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
         <legend>{t("poolRules")}</legend>
         {sources.map((s, i) => (
           <div className="toolbar" key={i}>
-            <select
+            <ProviderSelect
               aria-label={t("provider")}
-              value={s.provider_id ?? ""}
-              onChange={(e) => set({ sources: sources.map((x, j) => (j === i ? { ...x, provider_id: e.target.value ? Number(e.target.value) : null } : x)) })}
-            >
-              <option value="">{t("any")}</option>
-              {providers.map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.code}
-                </option>
-              ))}
-            </select>
-            <select
+              placeholder={t("any")}
+              value={s.provider_id == null ? null : String(s.provider_id)}
+              onChange={(v) => set({ sources: sources.map((x, j) => (j === i ? { ...x, provider_id: v ? Number(v) : null } : x)) })}
+            />
+            <GeoSelect
               aria-label={t("geo")}
-              value={s.geo_id ?? ""}
-              onChange={(e) => set({ sources: sources.map((x, j) => (j === i ? { ...x, geo_id: e.target.value ? Number(e.target.value) : null } : x)) })}
-            >
-              <option value="">{t("any")}</option>
-              {geos.map((g) => (
-                <option key={g.id} value={g.id}>
-                  {g.code} {g.name}
-                </option>
-              ))}
-            </select>
+              placeholder={t("any")}
+              value={s.geo_id == null ? null : String(s.geo_id)}
+              onChange={(v) => set({ sources: sources.map((x, j) => (j === i ? { ...x, geo_id: v ? Number(v) : null } : x)) })}
+            />
             <label>
               {t("weight")}
               <input
@@ -372,18 +358,17 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
       <fieldset>
         <legend>{t("schedule")}</legend>
         <p className="muted">{t("scheduleHint")}</p>
-        <div className="grid">
-          {WEEKDAYS.map((d, i) => (
-            <label key={d}>
-              {t(WEEKDAY_KEYS[i])}
-              <input aria-label={t(WEEKDAY_KEYS[i])} value={days[i]} placeholder="09:00-18:00" onChange={(e) => setDays(days.map((x, j) => (j === i ? e.target.value : x)))} />
-            </label>
-          ))}
-          <label>
-            {t("holidays")}
-            <input name="holidays" value={holidays} placeholder="2026-12-31, 2027-01-01" onChange={(e) => setHolidays(e.target.value)} />
-          </label>
-        </div>
+        <ScheduleGrid days={days} dayNames={WEEKDAY_KEYS.map((k) => t(k))} onChange={setDays} />
+        <DatePickerInput
+          type="multiple"
+          mt="sm"
+          label={t("holidays")}
+          placeholder={t("noHolidays")}
+          valueFormat="ll"
+          clearable
+          value={parseHolidays(holidays)}
+          onChange={(dates) => setHolidays(dates.join(", "))}
+        />
       </fieldset>
       <section aria-label={t("preview")} aria-live="polite">
         <h3>{t("preview")}</h3>

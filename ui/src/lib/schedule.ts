@@ -35,3 +35,34 @@ export function parseHolidays(text: string): string[] {
     .map((d) => d.trim())
     .filter((d) => d.length > 0);
 }
+
+function minutes(hhmm: string): number | null {
+  const m = /^(\d{1,2}):(\d{2})$/.exec(hhmm.trim());
+  if (!m) return null;
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+/** Which whole hours of a day's text are (at least partly) callable, for the painted grid. */
+export function dayHours(text: string): boolean[] {
+  const hours = Array.from({ length: 24 }, () => false);
+  for (const w of parseDay(text, 1)) {
+    const start = minutes(w.start);
+    const end = minutes(w.end);
+    if (start === null || end === null || end <= start) continue;
+    for (let h = 0; h < 24; h++) if (start < (h + 1) * 60 && end > h * 60) hours[h] = true;
+  }
+  return hours;
+}
+
+/** Painted hours back to text: each run of hours one window, "24:00" closing the day. */
+export function hoursToText(hours: boolean[]): string {
+  const windows: string[] = [];
+  const hh = (h: number) => `${String(h).padStart(2, "0")}:00`;
+  for (let h = 0; h < 24; h++) {
+    if (!hours[h] || (h > 0 && hours[h - 1])) continue;
+    let end = h;
+    while (end < 24 && hours[end]) end++;
+    windows.push(`${hh(h)}-${hh(end)}`);
+  }
+  return windows.join(", ");
+}

@@ -184,15 +184,21 @@ test("an administrator configures a project's pool, previews it, allocates and s
   await form.getByRole("button", { name: "Add rule" }).click();
   await form.getByLabel("Provider").first().fill("e2e-le");
   await page.getByRole("option", { name: "e2e-leads — E2E Leads" }).click();
-  // Hours painted on the grid with a drag become Monday's window.
-  const box = async (id) => (await form.getByTestId(id).boundingBox());
-  const from = await box("paint-1-9");
-  const to = await box("paint-1-12");
-  await page.mouse.move(from.x + 5, from.y + 5);
-  await page.mouse.down();
-  await page.mouse.move(to.x + 5, to.y + 5, { steps: 8 });
-  await page.mouse.up();
-  assert.equal(await form.getByLabel("Monday", { exact: true }).inputValue(), "09:00-13:00");
+  // A drag on the grid paints hours, or clears them when it starts on a painted hour.
+  const drag = async (fromId, toId) => {
+    const from = await form.getByTestId(fromId).boundingBox();
+    const to = await form.getByTestId(toId).boundingBox();
+    await page.mouse.move(from.x + 5, from.y + 5);
+    await page.mouse.down();
+    await page.mouse.move(to.x + 5, to.y + 5, { steps: 8 });
+    await page.mouse.up();
+  };
+  const monday = form.getByLabel("Monday", { exact: true });
+  await monday.fill("09:00-18:00");
+  await drag("paint-1-9", "paint-1-12");
+  assert.equal(await monday.inputValue(), "13:00-18:00");
+  await drag("paint-1-7", "paint-1-9");
+  assert.equal(await monday.inputValue(), "07:00-10:00, 13:00-18:00");
   // Every day, so the test does not depend on the weekday it runs on.
   for (const day of ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]) {
     await form.getByLabel(day, { exact: true }).fill("00:00-24:00");

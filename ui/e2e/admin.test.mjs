@@ -281,6 +281,7 @@ test("a dialer leases numbers and posts outcomes with a token; the statuses move
 test("a manager exports a project's numbers from the exports page and downloads the file", withPage(async (page) => {
   // Runs after the dialer test: "E2E campaign" holds two numbers, one sold.
   await page.getByRole("link", { name: "Exports", exact: true }).click();
+  await page.getByRole("button", { name: "New export" }).click();
   const form = page.getByRole("form", { name: "New export" });
   await form.getByRole("combobox", { name: /^Project\b/ }).selectOption({ label: "E2E campaign" });
   await form.getByRole("combobox", { name: /^Delimiter\b/ }).selectOption(";");
@@ -393,6 +394,7 @@ test("an administrator adds a partner, whose file uploaded with OpenSSH's sftp i
     const key = path.join(dir, "key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e partner", "-f", key]);
     await page.getByRole("link", { name: "Partners", exact: true }).click();
+    await page.getByRole("button", { name: "Add partner" }).click();
     const form = page.getByRole("form", { name: "Add partner" });
     await form.getByLabel("Login").fill("e2e-partner");
     await form.getByRole("combobox", { name: /^Provider\b/ }).selectOption("e2e-leads");
@@ -421,6 +423,7 @@ test("an administrator adds a remote host, confirms the key its test shows, and 
   assert.ok(sftpAddress, "the server printed where SFTP listens");
   const [host, port] = sftpAddress.split(":");
   await page.getByRole("link", { name: "Partners", exact: true }).click();
+  await page.getByRole("button", { name: "Add partner" }).click();
   const partner = page.getByRole("form", { name: "Add partner" });
   await partner.getByLabel("Login").fill("e2e-remote");
   await partner.getByRole("combobox", { name: /^Provider\b/ }).selectOption("e2e-leads");
@@ -429,6 +432,7 @@ test("an administrator adds a remote host, confirms the key its test shows, and 
   await page.getByRole("table", { name: "Partners" }).getByRole("row").filter({ hasText: "e2e-remote" }).waitFor();
 
   await page.getByRole("link", { name: "Remote hosts", exact: true }).click();
+  await page.getByRole("button", { name: "Add remote host" }).click();
   const form = page.getByRole("form", { name: "Add remote host" });
   await form.getByLabel("Name", { exact: true }).fill("Own drop");
   await form.getByLabel("Host", { exact: true }).fill(host);

@@ -4,6 +4,9 @@ import { useState, type FormEvent } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { CreatePanel } from "../components/CreatePanel";
+import { DateInput } from "@mantine/dates";
+import { useDisclosure } from "@mantine/hooks";
 import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
 import { formatBytes, formatDate, formatter, intlLocale, percent } from "../lib/format";
 import { exportBody } from "../lib/exportForm";
@@ -14,6 +17,7 @@ type Format = Schemas["ExportFormat"];
 
 export function ExportsPage() {
   const { t, locale } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const queryClient = useQueryClient();
   const projects = useProjects();
   const { providers, geos } = useCatalog();
@@ -40,6 +44,7 @@ export function ExportsPage() {
         }),
       );
       await queryClient.invalidateQueries({ queryKey: ["exports"] });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -62,7 +67,8 @@ export function ExportsPage() {
   return (
     <>
       <h2>{t("exports")}</h2>
-      <form className="panel form" aria-label={t("newExport")} onSubmit={start}>
+      <CreatePanel label={t("newExport")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" aria-label={t("newExport")} onSubmit={start}>
         <label>
           {t("project")}
           <select name="project" required defaultValue="">
@@ -88,14 +94,8 @@ export function ExportsPage() {
         {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: statusName(s.id) })), t("any"))}
         {select("provider_id", t("provider"), providers.map((p) => ({ value: p.id, label: p.code })), t("any"))}
         {select("geo_id", t("geo"), geos.map((g) => ({ value: g.id, label: g.code })), t("any"))}
-        <label>
-          {t("allocatedFrom")}
-          <input name="allocated_from" type="date" />
-        </label>
-        <label>
-          {t("allocatedBefore")}
-          <input name="allocated_to" type="date" />
-        </label>
+        <DateInput name="allocated_from" label={t("allocatedFrom")} valueFormat="ll" clearable />
+        <DateInput name="allocated_to" label={t("allocatedBefore")} valueFormat="ll" clearable />
         <label>
           {t("attemptsFrom")}
           <input name="attempts_min" type="number" min={0} />
@@ -143,6 +143,7 @@ export function ExportsPage() {
           {t("startExport")}
         </button>
       </form>
+      </CreatePanel>
       <ErrorText error={error ?? history.error} />
       <h3>{t("history")}</h3>
       <div className="table-wrap" tabIndex={0}>
@@ -195,6 +196,11 @@ function ExportRow({ export: x, locale }: { export: ExportRecord; locale: string
       <td>
         {state}
         {x.error && <div className="error">{x.error}</div>}
+        {x.status === "succeeded" && x.rows === 0 && (
+          <div className="error" data-testid="export-empty">
+            {t("exportEmpty")}
+          </div>
+        )}
       </td>
       <td className="num">
         {formatter(intlLocale(locale as "en" | "ru")).number(x.rows)}

@@ -4,12 +4,15 @@ import { useState, type FormEvent } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { CreatePanel } from "../components/CreatePanel";
+import { useDisclosure } from "@mantine/hooks";
 import { useCatalog } from "../lib/catalog";
 import { formatBytes, formatDate, intlLocale } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 
 export function PartnersPage() {
   const { t, label, locale } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const queryClient = useQueryClient();
   const { providers } = useCatalog();
   const [error, setError] = useState<unknown>(null);
@@ -45,6 +48,7 @@ export function PartnersPage() {
       );
       target.reset();
       await queryClient.invalidateQueries({ queryKey: ["sftp-accounts"] });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -53,7 +57,8 @@ export function PartnersPage() {
   return (
     <>
       <h2>{t("partners")}</h2>
-      <form className="panel form" aria-label={t("addPartner")} onSubmit={create}>
+      <CreatePanel label={t("addPartner")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" aria-label={t("addPartner")} onSubmit={create}>
         <label>
           {t("username")}
           <input name="username" required pattern="[a-z0-9][a-z0-9._\-]{1,62}" />
@@ -89,6 +94,7 @@ export function PartnersPage() {
         </button>
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("partners")}>
         <thead>

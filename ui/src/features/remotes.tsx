@@ -6,6 +6,8 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { ErrorText } from "../components/ui";
+import { CreatePanel } from "../components/CreatePanel";
+import { useDisclosure } from "@mantine/hooks";
 import { CronText } from "../components/CronInput";
 import { useCatalog } from "../lib/catalog";
 import { formatBytes, formatDate, intlLocale } from "../lib/format";
@@ -29,6 +31,7 @@ const AFTER_PULL: [AfterPull, MessageKey][] = [
 
 export function RemotesPage() {
   const { t, label, locale } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const queryClient = useQueryClient();
   const { providers } = useCatalog();
   const [error, setError] = useState<unknown>(null);
@@ -75,6 +78,7 @@ export function RemotesPage() {
       target.reset();
       setAfterPull("leave");
       await queryClient.invalidateQueries({ queryKey: ["sftp-remotes"] });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -89,7 +93,8 @@ export function RemotesPage() {
           {failing.map((r) => `${r.name} (${r.consecutive_failures}× — ${r.last_error ?? ""})`).join("; ")}
         </div>
       )}
-      <form className="panel form" aria-label={t("addRemote")} onSubmit={create}>
+      <CreatePanel label={t("addRemote")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" aria-label={t("addRemote")} onSubmit={create}>
         <label>
           {t("name")}
           <input name="name" required />
@@ -173,6 +178,7 @@ export function RemotesPage() {
         </button>
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("remotes")}>
         <thead>

@@ -5,6 +5,8 @@ import { useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
 import { useI18n } from "../lib/i18n";
+import { CreatePanel } from "../components/CreatePanel";
+import { useDisclosure } from "@mantine/hooks";
 import { useStatusLabel } from "../lib/catalog";
 import { readListState, withFilter } from "../lib/listState";
 import { MAPPING_FIELDS, formatMapping, parseMapping, type MappingRow } from "../lib/mapping";
@@ -136,6 +138,7 @@ function ProviderForm({ provider, onDone }: { provider: Provider | null; onDone:
 
 export function GeosPage() {
   const { t } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const [params, setParams] = useSearchParams();
   const state = readListState(params);
   const queryClient = useQueryClient();
@@ -167,6 +170,7 @@ export function GeosPage() {
       (e.target as HTMLFormElement).reset();
       await queryClient.invalidateQueries({ queryKey: ["geos"] });
       await queryClient.invalidateQueries({ queryKey: queryKeys.allGeos });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -174,7 +178,8 @@ export function GeosPage() {
   return (
     <>
       <h2>{t("geos")}</h2>
-      <form className="panel toolbar" onSubmit={create} aria-label="new geo">
+      <CreatePanel label={t("newGeo")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="toolbar" onSubmit={create} aria-label={t("newGeo")}>
         <label>
           {t("country")}
           <input name="country" placeholder="RU" maxLength={2} required />
@@ -196,6 +201,7 @@ export function GeosPage() {
         </button>
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <div className="toolbar">
         <label>
           {t("search")}
@@ -225,6 +231,7 @@ export function GeosPage() {
 
 export function StatusesPage() {
   const { t, label } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const statusName = useStatusLabel();
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
@@ -247,6 +254,7 @@ export function StatusesPage() {
       );
       setError(null);
       await queryClient.invalidateQueries({ queryKey: ["statuses"] });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -254,7 +262,8 @@ export function StatusesPage() {
   return (
     <>
       <h2>{t("statuses")}</h2>
-      <form className="panel toolbar" onSubmit={create} aria-label="new status">
+      <CreatePanel label={t("newStatus")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="toolbar" onSubmit={create} aria-label={t("newStatus")}>
         <label>
           {t("code")}
           <input name="code" required pattern="[a-z][a-z0-9_]*" />
@@ -286,6 +295,7 @@ export function StatusesPage() {
         </button>
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <ErrorText error={list.error} />
       <div className="table-wrap" tabIndex={0}>
       <table aria-label={t("statuses")}>

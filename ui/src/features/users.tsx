@@ -7,6 +7,9 @@ import { api, ensureOk, unwrap } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
 import { formatDate } from "../lib/format";
 import { useI18n } from "../lib/i18n";
+import { CreatePanel } from "../components/CreatePanel";
+import { DateInput } from "@mantine/dates";
+import { useDisclosure } from "@mantine/hooks";
 import { readListState, withFilter } from "../lib/listState";
 import { useCatalog } from "../lib/catalog";
 
@@ -20,6 +23,7 @@ function useAllRoles() {
 
 export function UsersPage() {
   const { t, locale } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const [params, setParams] = useSearchParams();
   const state = readListState(params);
   const queryClient = useQueryClient();
@@ -48,6 +52,7 @@ export function UsersPage() {
       );
       setError(null);
       await queryClient.invalidateQueries({ queryKey: ["users"] });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -64,7 +69,8 @@ export function UsersPage() {
   return (
     <>
       <h2>{t("users")}</h2>
-      <form className="panel form" onSubmit={create} aria-label="new user">
+      <CreatePanel label={t("newUser")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" onSubmit={create} aria-label={t("newUser")}>
         <div className="grid">
           <label>
             {t("email")}
@@ -113,6 +119,7 @@ export function UsersPage() {
         </div>
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <div className="toolbar">
         <label>
           {t("search")}
@@ -145,6 +152,7 @@ export function UsersPage() {
 
 export function RolesPage() {
   const { t } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const [params] = useSearchParams();
   const state = readListState(params);
   const queryClient = useQueryClient();
@@ -165,6 +173,7 @@ export function RolesPage() {
       );
       setError(null);
       await queryClient.invalidateQueries({ queryKey: ["roles"] });
+      closeCreate();
     } catch (err) {
       setError(err);
     }
@@ -180,7 +189,8 @@ export function RolesPage() {
   return (
     <>
       <h2>{t("roles")}</h2>
-      <form className="panel form" onSubmit={create} aria-label="new role">
+      <CreatePanel label={t("newRole")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" onSubmit={create} aria-label={t("newRole")}>
         <div className="grid">
           <label>
             {t("name")}
@@ -205,6 +215,7 @@ export function RolesPage() {
         </div>
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <DataTable
         label={t("roles")}
         loading={list.isLoading}
@@ -224,6 +235,7 @@ export function RolesPage() {
 
 export function TokensPage() {
   const { t, locale } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const [params] = useSearchParams();
   const state = readListState(params);
   const queryClient = useQueryClient();
@@ -251,6 +263,7 @@ export function TokensPage() {
       setSecret(created.secret);
       setError(null);
       await queryClient.invalidateQueries({ queryKey: ["tokens"] });
+      // The panel stays open: the secret is shown once, in it.
     } catch (err) {
       setError(err);
     }
@@ -266,16 +279,14 @@ export function TokensPage() {
   return (
     <>
       <h2>{t("tokens")}</h2>
-      <form className="panel form" onSubmit={create} aria-label="new token">
+      <CreatePanel label={t("newToken")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" onSubmit={create} aria-label={t("newToken")}>
         <div className="grid">
           <label>
             {t("name")}
             <input name="name" required />
           </label>
-          <label>
-            {t("expires")}
-            <input name="expires_at" type="date" />
-          </label>
+          <DateInput name="expires_at" label={t("expires")} valueFormat="ll" clearable minDate={new Date().toISOString().slice(0, 10)} />
         </div>
         <div className="checks">
           {me?.permissions.map((p) => (
@@ -299,6 +310,7 @@ export function TokensPage() {
         )}
         <ErrorText error={error} />
       </form>
+      </CreatePanel>
       <DataTable
         label={t("tokens")}
         loading={list.isLoading}

@@ -4,6 +4,8 @@ import { useState, type FormEvent } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ensureOk, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { CreatePanel } from "../components/CreatePanel";
+import { useDisclosure } from "@mantine/hooks";
 import { formatDate } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 
@@ -11,6 +13,7 @@ type Subscription = Schemas["Subscription"];
 
 export function WebhooksPage() {
   const { t, label } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
   const [secret, setSecret] = useState<{ id: number; secret: string } | null>(null);
@@ -40,6 +43,7 @@ export function WebhooksPage() {
       );
       setSecret({ id: created.id, secret: created.secret });
       target.reset();
+      closeCreate();
     });
   }
   const update = (w: Subscription, change: Partial<Schemas["SubscriptionInput"]>) =>
@@ -55,7 +59,8 @@ export function WebhooksPage() {
   return (
     <>
       <h2>{t("webhooks")}</h2>
-      <form className="panel form" aria-label={t("addWebhook")} onSubmit={create}>
+      <CreatePanel label={t("addWebhook")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+      <form className="form" aria-label={t("addWebhook")} onSubmit={create}>
         <label>
           URL
           <input name="url" type="url" required placeholder="https://crm.example.com/hooks/dialpool" />
@@ -79,6 +84,7 @@ export function WebhooksPage() {
           {t("create")}
         </button>
       </form>
+      </CreatePanel>
       {secret && (
         <p className="ok" role="status" data-testid="webhook-secret">
           {t("secretOnce")} <code>{secret.secret}</code>

@@ -445,8 +445,9 @@ async fn retention(context: &JobContext, args: RetentionJob) -> Result<Value> {
         args.transfers_days.unwrap_or(90),
     )
     .await?;
+    let undo_deleted = dialpool_engine::pool::number::delete_expired_undo(&**client).await?;
     Ok(
         json!({"files_deleted": files_deleted, "jobs_deleted": jobs_deleted, "transfers_deleted": transfers_deleted,
-               "exports_failed": exports_failed, "exports_expired": exports_expired}),
+               "exports_failed": exports_failed, "exports_expired": exports_expired, "undo_deleted": undo_deleted}),
     )
 }

@@ -271,6 +271,20 @@ test("a dialer leases numbers and posts outcomes with a token; the statuses move
   await page.getByRole("status").filter({ hasText: "1 of 1" }).waitFor();
   await page.getByTestId(`status-${missed}`).filter({ hasText: "Refused" }).waitFor();
 
+  // The whole filter: the dialog says how many numbers move where, and the change can be
+  // undone, which gives each number back the status it had.
+  await page.getByRole("combobox", { name: /^New status\b/ }).selectOption({ label: "Call back" });
+  await page.getByRole("button", { name: "Apply to the whole filter" }).click();
+  const dialog = page.getByRole("dialog", { name: "Change the whole filter?" });
+  await dialog.getByText("2 numbers will move to “Call back”").waitFor();
+  await dialog.getByRole("button", { name: "Change 2 numbers" }).click();
+  await page.getByTestId(`status-${missed}`).filter({ hasText: "Call back" }).waitFor();
+  await page.getByTestId(`status-${sold}`).filter({ hasText: "Call back" }).waitFor();
+  await page.getByRole("button", { name: "Undo" }).click();
+  await page.getByText("Undone: 2 numbers got their status back").waitFor();
+  await page.getByTestId(`status-${missed}`).filter({ hasText: "Refused" }).waitFor();
+  await page.getByTestId(`status-${sold}`).filter({ hasText: "Success" }).waitFor();
+
   // The number's own page has the call, with its agent and duration.
   await page.getByRole("link", { name: sold }).click();
   const calls = page.getByRole("table", { name: "Calls" });
@@ -468,8 +482,8 @@ test("an administrator adds a remote host, confirms the key its test shows, and 
   await row.getByRole("button", { name: "Switch off" }).click();
   await row.filter({ hasText: "Disabled" }).getByRole("button", { name: "Switch on" }).waitFor();
   assert.ok(await row.getByRole("button", { name: "Run now" }).isDisabled());
-  page.once("dialog", (dialog) => dialog.accept());
   await row.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   await row.waitFor({ state: "detached" });
   const schedules = await page.request.get(`${baseUrl}/api/v1/schedules`);
   assert.equal(schedules.status(), 200, await schedules.text());

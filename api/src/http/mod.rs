@@ -173,6 +173,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(numbers::list_numbers))
         .routes(routes!(numbers::get_number))
         .routes(routes!(numbers::bulk_numbers))
+        .routes(routes!(numbers::undo_bulk_numbers))
         .routes(routes!(numbers::list_dnc, numbers::add_dnc))
         .routes(routes!(numbers::remove_dnc))
         .routes(routes!(numbers::upload_dnc))

@@ -235,3 +235,120 @@ async fn administrators_edit_the_disposition_map_and_project_finish_policy() {
         .json();
     assert!(refused.to_string().contains("on_final"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_bulk_status_change_is_undone_once_by_its_author_and_spares_numbers_that_moved_on() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    let project = api.dial_project(provider, 5).await;
+    let db = api.db.client().await;
+    // Each number's status and due time as the change will find them, made to differ.
+    db.execute(
+        "UPDATE phone_numbers SET status = 2, next_eligible_at = '2026-12-01T08:00:00Z' WHERE phone = 79161000003",
+        &[],
+    )
+    .await
+    .unwrap();
+    let state = |phone: i64| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one(
+                    "SELECT status, next_eligible_at::text FROM phone_numbers WHERE phone = $1",
+                    &[&phone],
+                )
+                .await
+                .unwrap();
+            (row.get::<_, i16>(0), row.get::<_, Option<String>>(1))
+        }
+    };
+    let before = [state(79161000001).await, state(79161000003).await, state(79161000005).await];
+
+    let filter = json!({"project_id": project});
+    let dry = api
+        .post(
+            "/api/v1/numbers/bulk",
+            &admin,
+            json!({"selection": {"filter": filter}, "action": "set_status", "status": 6, "dry_run": true}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert!(dry.get("undo_id").is_none(), "a dry run changes nothing to undo: {dry}");
+    let changed = api
+        .post(
+            "/api/v1/numbers/bulk",
+            &admin,
+            json!({"selection": {"filter": filter}, "action": "set_status", "status": 6}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(changed["touched"], 5);
+    let undo = format!("/api/v1/numbers/bulk/{}/undo", changed["undo_id"].as_i64().expect("an undo id"));
+    assert_eq!(state(79161000001).await.0, 6);
+
+    // A call outcome moves one number on after the change: undo must not overwrite it.
+    db.execute("UPDATE phone_numbers SET status = 5 WHERE phone = 79161000002", &[]).await.unwrap();
+
+    // Nobody else undoes it: not another user of the tenant, not another tenant.
+    let tenant = api.tenant("default").await;
+    api.user(tenant, "second-admin@example.com", "admin", Scopes::default()).await;
+    let second = api.sign_in("second-admin@example.com").await;
+    api.post(&undo, &second, json!({})).await.expect(StatusCode::NOT_FOUND);
+    db.execute("UPDATE users SET is_platform_admin = true WHERE email = 'admin@example.com'", &[])
+        .await
+        .unwrap();
+    api.post(
+        "/api/v1/tenants",
+        &admin,
+        json!({"slug": "other", "name": "Other Co", "admin_email": "boss@other.example", "admin_password": crate::support::PASSWORD}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    db.execute("UPDATE users SET password_must_change = false WHERE email = 'boss@other.example'", &[])
+        .await
+        .unwrap();
+    let stranger = api.sign_in("boss@other.example").await;
+    api.post(&undo, &stranger, json!({})).await.expect(StatusCode::NOT_FOUND);
+    api.post("/api/v1/numbers/bulk/999999/undo", &admin, json!({})).await.expect(StatusCode::NOT_FOUND);
+
+    let undone = api.post(&undo, &admin, json!({})).await.expect(StatusCode::OK).json();
+    assert_eq!((&undone["restored"], &undone["kept"]), (&json!(4), &json!(1)));
+    assert_eq!(
+        [state(79161000001).await, state(79161000003).await, state(79161000005).await],
+        before,
+        "status and due time as before the change"
+    );
+    assert_eq!(state(79161000002).await.0, 5, "the outcome that came in since stays");
+    let explained =
+        api.get("/api/v1/numbers/%2B79161000001/explain", &admin).await.expect(StatusCode::OK).json();
+    assert!(explained.to_string().contains("\"undo\""), "the undo is in the history: {explained}");
+
+    // Once only, and within a day.
+    api.post(&undo, &admin, json!({})).await.expect(StatusCode::CONFLICT);
+    let again = api
+        .post(
+            "/api/v1/numbers/bulk",
+            &admin,
+            json!({"selection": {"phones": ["+79161000004"]}, "action": "set_status", "status": 7}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    db.execute(
+        "UPDATE bulk_changes SET created_at = now() - interval '25 hours' WHERE id = $1",
+        &[&again["undo_id"].as_i64().unwrap()],
+    )
+    .await
+    .unwrap();
+    let late = api
+        .post(&format!("/api/v1/numbers/bulk/{}/undo", again["undo_id"]), &admin, json!({}))
+        .await
+        .expect(StatusCode::CONFLICT)
+        .json();
+    assert!(late.to_string().contains("24 hours"), "{late}");
+    let audit = api.get("/api/v1/audit?action=numbers.bulk_undo", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+}

@@ -185,7 +185,25 @@ pub struct BulkResult {
     /// Numbers the action changed (released, re-statused, newly listed).
     pub touched: i64,
     pub dry_run: bool,
+    /// A status change that can be undone for a day by the user who made it:
+    /// `POST /numbers/bulk/{undo_id}/undo`. Absent for dry runs, other actions and
+    /// changes that touched nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo_id: Option<i64>,
 }
+
+/// What undoing a bulk status change did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UndoResult {
+    /// Numbers given back the status and due time they had before the change.
+    pub restored: i64,
+    /// Numbers left as they are because their status moved on since (a call outcome,
+    /// another change).
+    pub kept: i64,
+}
+
+/// How long a bulk status change can be undone.
+pub const UNDO_HOURS: i32 = 24;
 
 /// Runs a bulk action in one transaction, with an event per number and one audit entry
 /// carrying the selection and the count.
@@ -223,11 +241,32 @@ pub async fn bulk(
     tx.batch_execute("CREATE TEMP TABLE bulk_selection (phone bigint PRIMARY KEY) ON COMMIT DROP").await?;
     let matched =
         tx.execute(&format!("INSERT INTO bulk_selection {select} FOR UPDATE OF n"), &params).await? as i64;
-    let touched = if request.dry_run || matched == 0 {
-        0
+    let (touched, undo_id) = if request.dry_run || matched == 0 {
+        (0, None)
     } else {
         tx.batch_execute("ANALYZE bulk_selection").await?;
-        apply(&tx, tenant, actor, &request.action).await?
+        match &request.action {
+            // A status change keeps what it replaced, so that it can be undone.
+            BulkAction::SetStatus { status } => {
+                let change: i64 = tx
+                    .query_one(
+                        "INSERT INTO bulk_changes (tenant_id, actor_user_id, status_to, numbers)
+                         VALUES ($1, $2, $3, 0) RETURNING id",
+                        &[&tenant.0, &actor.user_id, status],
+                    )
+                    .await?
+                    .get(0);
+                tx.execute(include_str!("number.keep_for_undo.sql"), &[&tenant.0, &change, status]).await?;
+                let touched = apply(&tx, tenant, actor, &request.action).await?;
+                tx.execute(
+                    "UPDATE bulk_changes SET numbers = $3 WHERE tenant_id = $1 AND id = $2",
+                    &[&tenant.0, &change, &touched],
+                )
+                .await?;
+                (touched, (touched > 0).then_some(change))
+            }
+            _ => (apply(&tx, tenant, actor, &request.action).await?, None),
+        }
     };
     if !request.dry_run {
         audit::record(
@@ -253,7 +292,75 @@ pub async fn bulk(
         .await?;
     }
     tx.commit().await?;
-    Ok(BulkResult { matched, touched, dry_run: request.dry_run })
+    Ok(BulkResult { matched, touched, dry_run: request.dry_run, undo_id })
+}
+
+/// Undoes a bulk status change made by this user within the last day: each number still
+/// in the status the change gave it gets back its status and due time from before, with a
+/// `status_changed` event; a number whose status moved on since is kept as it is. Another
+/// user's change, or another tenant's, is not found; a change already undone or older than
+/// a day is a conflict.
+pub async fn undo_bulk(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    id: i64,
+) -> Result<UndoResult> {
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT status_to, undone_at IS NOT NULL, created_at < now() - make_interval(hours => $4)
+               FROM bulk_changes
+              WHERE tenant_id = $1 AND id = $2 AND actor_user_id IS NOT DISTINCT FROM $3
+                FOR UPDATE",
+            &[&tenant.0, &id, &actor.user_id, &UNDO_HOURS],
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound { entity: "bulk change", key: id.to_string() })?;
+    let (status_to, undone, expired): (i16, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    if undone {
+        return Err(Error::Refused("this change was already undone".to_owned()));
+    }
+    if expired {
+        return Err(Error::Refused(format!(
+            "a change can be undone for {UNDO_HOURS} hours; this one is older"
+        )));
+    }
+    let restored = tx
+        .execute(include_str!("number.undo_bulk.sql"), &[&tenant.0, &id, &status_to, &actor.user_id])
+        .await? as i64;
+    let total: i64 = tx
+        .query_one(
+            "UPDATE bulk_changes SET undone_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING numbers",
+            &[&tenant.0, &id],
+        )
+        .await?
+        .get(0);
+    audit::record(
+        &tx,
+        tenant,
+        actor,
+        Change {
+            action: "numbers.bulk_undo",
+            entity: "numbers",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "restored": restored, "kept": total - restored })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(UndoResult { restored, kept: total - restored })
+}
+
+/// Forgets bulk changes too old to undo.
+pub async fn delete_expired_undo(client: &impl GenericClient) -> Result<u64> {
+    Ok(client
+        .execute(
+            "DELETE FROM bulk_changes WHERE created_at < now() - make_interval(hours => $1)",
+            &[&UNDO_HOURS],
+        )
+        .await?)
 }
 
 /// Gives the numbers in the temp table `bulk_selection` the status `status`, with a

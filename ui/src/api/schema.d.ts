@@ -701,6 +701,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/numbers/bulk/{id}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo a bulk status change you made in the last day: numbers still in the status it set
+         *     get back their status and due time; numbers whose status moved on since are kept.
+         */
+        post: operations["undo_bulk_numbers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/numbers/{phone}": {
         parameters: {
             query?: never;
@@ -1625,6 +1645,13 @@ export interface components {
              */
             touched: number;
             dry_run: boolean;
+            /**
+             * Format: int64
+             * @description A status change that can be undone for a day by the user who made it:
+             *     `POST /numbers/bulk/{undo_id}/undo`. Absent for dry runs, other actions and
+             *     changes that touched nothing.
+             */
+            undo_id?: number | null;
         };
         CallingHours: {
             /** Format: int64 */
@@ -3440,6 +3467,20 @@ export interface components {
             /** Format: int64 */
             job_id?: number | null;
         };
+        /** @description What undoing a bulk status change did. */
+        UndoResult: {
+            /**
+             * Format: int64
+             * @description Numbers given back the status and due time they had before the change.
+             */
+            restored: number;
+            /**
+             * Format: int64
+             * @description Numbers left as they are because their status moved on since (a call outcome,
+             *     another change).
+             */
+            kept: number;
+        };
         User: {
             /** Format: int64 */
             id: number;
@@ -4954,6 +4995,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BulkResult"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    undo_bulk_numbers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `undo_id` the bulk change answered with */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UndoResult"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

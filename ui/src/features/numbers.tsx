@@ -7,8 +7,10 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, ensureOk, postForm, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
 import { KeyValues } from "../components/KeyValues";
+import { confirmAction, notifyDone, notifyFailed } from "../components/feedback";
+import { Button } from "@mantine/core";
 import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
-import { formatDate } from "../lib/format";
+import { formatDate, useFormat } from "../lib/format";
 import { useI18n } from "../lib/i18n";
 import { readListState, withFilter } from "../lib/listState";
 import { filterFromParams } from "../lib/numberFilter";
@@ -17,6 +19,7 @@ type BulkAction = Schemas["BulkAction"];
 
 export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: boolean }) {
   const { t, locale } = useI18n();
+  const f = useFormat();
   const queryClient = useQueryClient();
   const [params, setParams] = useSearchParams();
   const state = readListState(params);
@@ -54,16 +57,46 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
     }
     try {
       if ("filter" in selection) {
-        // The whole filter may be millions of numbers: count first, then ask.
+        // The whole filter may be millions of numbers: count first, then say exactly
+        // what will change before anything does.
         const dry = unwrap(await api.POST("/api/v1/numbers/bulk", { body: { ...chosen, selection, dry_run: true } }));
-        if (!window.confirm(t("confirmBulk").replace("{count}", String(dry.matched)))) return;
+        const count = f.number(dry.matched);
+        const body =
+          chosen.action === "set_status"
+            ? t("bulkWillSetStatus", { count, status: statusCode(chosen.status) })
+            : chosen.action === "release"
+              ? t("bulkWillRelease", { count })
+              : t("bulkWillDnc", { count });
+        const go = await confirmAction({ title: t("confirmBulkTitle"), body, confirm: t("bulkConfirm", { count }), cancel: t("cancel"), danger: chosen.action === "add_to_dnc" });
+        if (!go) return;
       }
       const done = unwrap(await api.POST("/api/v1/numbers/bulk", { body: { ...chosen, selection } }));
       setResult(done);
       setPicked(new Set());
       await queryClient.invalidateQueries({ queryKey: ["numbers"] });
+      const undoId = done.undo_id;
+      notifyDone(
+        t("touched", { count: f.number(done.touched), matched: f.number(done.matched) }),
+        undoId != null && (
+          <Button size="compact-xs" variant="light" ml="xs" onClick={() => undo(undoId)}>
+            {t("undo")}
+          </Button>
+        ),
+      );
     } catch (err) {
       setError(err);
+      notifyFailed(err, locale);
+    }
+  }
+
+  async function undo(id: number) {
+    try {
+      const undone = unwrap(await api.POST("/api/v1/numbers/bulk/{id}/undo", { params: { path: { id } } }));
+      notifyDone(t("bulkUndone", { restored: f.number(undone.restored), kept: f.number(undone.kept) }));
+      setResult(null);
+      await queryClient.invalidateQueries({ queryKey: ["numbers"] });
+    } catch (err) {
+      notifyFailed(err, locale);
     }
   }
 
@@ -127,12 +160,12 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
             </label>
           )}
           <button disabled={picked.size === 0} onClick={() => run({ phones: [...picked] })}>
-            {t("applyToPicked").replace("{count}", String(picked.size))}
+            {t("applyToPicked", { count: picked.size })}
           </button>
           <button onClick={() => run({ filter })}>{t("applyToFilter")}</button>
           {result && (
             <span className="ok" role="status">
-              {t("touched").replace("{count}", String(result.touched)).replace("{matched}", String(result.matched))}
+              {t("touched", { count: f.number(result.touched), matched: f.number(result.matched) })}
             </span>
           )}
         </section>
@@ -351,7 +384,7 @@ export function DncPage({ canWrite }: { canWrite: boolean }) {
     }
   }
   async function remove(phone: string) {
-    if (!window.confirm(t("confirmUnlist").replace("{phone}", phone))) return;
+    if (!(await confirmAction({ title: t("unlist"), body: t("confirmUnlist", { phone }), confirm: t("unlist"), cancel: t("cancel"), danger: true }))) return;
     try {
       ensureOk(await api.DELETE("/api/v1/dnc/{phone}", { params: { path: { phone } } }));
       await refresh();

@@ -6,6 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { confirmAction } from "../components/feedback";
 import { DatePickerInput } from "@mantine/dates";
 import { GeoSelect, ProviderSelect, TimeZoneSelect } from "../components/pickers";
 import { ScheduleGrid } from "../components/ScheduleGrid";
@@ -259,7 +260,7 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
     }
   }
   async function remove() {
-    if (!projectId || !confirm(t("confirmDelete"))) return;
+    if (!projectId || !(await confirmAction({ title: t("delete"), body: t("confirmDelete"), confirm: t("delete"), cancel: t("cancel"), danger: true }))) return;
     try {
       unwrap(await api.DELETE("/api/v1/projects/{id}", { params: { path: { id: projectId }, query: { release: "unworked" } } }));
       await queryClient.invalidateQueries({ queryKey: ["projects"] });

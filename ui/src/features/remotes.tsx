@@ -6,6 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { ErrorText } from "../components/ui";
+import { confirmAction } from "../components/feedback";
 import { CreatePanel } from "../components/CreatePanel";
 import { useDisclosure } from "@mantine/hooks";
 import { CronText } from "../components/CronInput";
@@ -301,7 +302,7 @@ function RemoteRow({ remote: r, locale }: { remote: Remote; locale: string }) {
     });
   const remove = () =>
     act(async () => {
-      if (!window.confirm(t("confirmDeleteRemote"))) return;
+      if (!(await confirmAction({ title: t("delete"), body: t("confirmDeleteRemote"), confirm: t("delete"), cancel: t("cancel"), danger: true }))) return;
       unwrap(await api.DELETE("/api/v1/sftp/remotes/{id}", { params: { path: { id: r.id } } }));
       await refresh();
     });

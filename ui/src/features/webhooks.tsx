@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ensureOk, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { confirmAction } from "../components/feedback";
 import { CreatePanel } from "../components/CreatePanel";
 import { useDisclosure } from "@mantine/hooks";
 import { formatDate } from "../lib/format";
@@ -139,7 +140,10 @@ export function WebhooksPage() {
                 <button onClick={() => setOpen(open === w.id ? null : w.id)}>{t("deliveries")}</button>{" "}
                 <button
                   className="danger"
-                  onClick={() => window.confirm(t("confirmDeleteWebhook")) && act(async () => ensureOk(await api.DELETE("/api/v1/webhooks/{id}", { params: { path: { id: w.id } } })))}
+                  onClick={async () =>
+                    (await confirmAction({ title: t("delete"), body: t("confirmDeleteWebhook"), confirm: t("delete"), cancel: t("cancel"), danger: true })) &&
+                    act(async () => ensureOk(await api.DELETE("/api/v1/webhooks/{id}", { params: { path: { id: w.id } } })))
+                  }
                 >
                   {t("delete")}
                 </button>

@@ -111,6 +111,20 @@ pub async fn bulk_numbers(
     Ok(Json(number::bulk(&mut **client, caller.tenant(), caller.scope(), &caller.actor(), &request).await?))
 }
 
+/// Undo a bulk status change you made in the last day: numbers still in the status it set
+/// get back their status and due time; numbers whose status moved on since are kept.
+#[utoipa::path(post, path = "/numbers/bulk/{id}/undo", tag = "numbers",
+    params(("id" = i64, Path, description = "The `undo_id` the bulk change answered with")),
+    responses((status = 200, body = number::UndoResult)))]
+pub async fn undo_bulk_numbers(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersWrite>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<number::UndoResult>> {
+    let mut client = state.pool.get().await?;
+    Ok(Json(number::undo_bulk(&mut **client, caller.tenant(), &caller.actor(), id).await?))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DncFilter {

@@ -280,7 +280,8 @@ test("a dialer leases numbers and posts outcomes with a token; the statuses move
   await dialog.getByRole("button", { name: "Change 2 numbers" }).click();
   await page.getByTestId(`status-${missed}`).filter({ hasText: "Call back" }).waitFor();
   await page.getByTestId(`status-${sold}`).filter({ hasText: "Call back" }).waitFor();
-  await page.getByRole("button", { name: "Undo" }).click();
+  // The newest toast is this change's (the picked one above has its own Undo).
+  await page.getByRole("button", { name: "Undo" }).last().click();
   await page.getByText("Undone: 2 numbers got their status back").waitFor();
   await page.getByTestId(`status-${missed}`).filter({ hasText: "Refused" }).waitFor();
   await page.getByTestId(`status-${sold}`).filter({ hasText: "Success" }).waitFor();

@@ -263,6 +263,8 @@ test("a dialer leases numbers and posts outcomes with a token; the statuses move
   await page.getByRole("combobox", { name: /^Project\b/ }).selectOption({ label: "E2E campaign" });
   await page.getByTestId(`status-${sold}`).filter({ hasText: "Success" }).waitFor();
   await page.getByTestId(`status-${missed}`).filter({ hasText: "No answer" }).waitFor();
+  // The table says how many numbers the filter matches in all, not only this page.
+  await page.getByTestId("table-total").filter({ hasText: "2 in all" }).waitFor();
 
   // A bulk action on one picked number moves it again.
   await page.getByLabel(`Pick ${missed}`).check();

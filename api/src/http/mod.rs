@@ -171,6 +171,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(imports::get_task))
         .routes(routes!(imports::task_events))
         .routes(routes!(numbers::list_numbers))
+        .routes(routes!(numbers::count_numbers))
         .routes(routes!(numbers::get_number))
         .routes(routes!(numbers::bulk_numbers))
         .routes(routes!(numbers::undo_bulk_numbers))

@@ -352,3 +352,41 @@ async fn a_bulk_status_change_is_undone_once_by_its_author_and_spares_numbers_th
     let audit = api.get("/api/v1/audit?action=numbers.bulk_undo", &admin).await.expect(StatusCode::OK).json();
     assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
 }
+
+#[tokio::test]
+async fn the_count_is_exact_when_cheap_an_estimate_when_not_and_only_counts_what_the_caller_sees() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leads").await;
+    let project = api.dial_project(provider, 5).await;
+    let count = api
+        .get(&format!("/api/v1/numbers/count?project_id={project}"), &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(count, json!({"count": 5, "exact": true}));
+    let none = api.get("/api/v1/numbers/count?attempts_min=3", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(none, json!({"count": 0, "exact": true}));
+    // A manager whose scope is another, empty project counts nothing of this one.
+    let manager = api.manager_of_another_project().await;
+    let theirs = api.get("/api/v1/numbers/count", &manager).await.expect(StatusCode::OK).json();
+    assert_eq!(theirs, json!({"count": 0, "exact": true}));
+
+    // Past what is cheap to count, the planner's estimate, said to be one.
+    let db = api.db.client().await;
+    db.batch_execute(&format!(
+        "INSERT INTO phone_numbers (tenant_id, phone, provider_id, import_id, last_import_id)
+         SELECT 1, 79000000000 + g, {provider}, 0, 0 FROM generate_series(1, 250000) g;
+         ANALYZE phone_numbers;"
+    ))
+    .await
+    .unwrap();
+    let many = api
+        .get(&format!("/api/v1/numbers/count?provider_id={provider}"), &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(many["exact"], false, "{many}");
+    let estimate = many["count"].as_i64().unwrap();
+    assert!((200_000..=300_000).contains(&estimate), "an estimate near 250,005: {estimate}");
+}

@@ -205,6 +205,37 @@ pub struct UndoResult {
 /// How long a bulk status change can be undone.
 pub const UNDO_HOURS: i32 = 24;
 
+/// How many numbers a filter matches: exact when the planner expects few, else its
+/// estimate (counting 50 million rows to label a table would cost more than the page).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Count {
+    pub count: i64,
+    /// False when `count` is the planner's estimate.
+    pub exact: bool,
+}
+
+/// Up to this many estimated rows the count is made exactly.
+pub const EXACT_COUNT_UP_TO: i64 = 200_000;
+
+pub async fn count(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    scope: &Scope,
+    filter: &Filter,
+) -> Result<Count> {
+    let where_params = WhereParams::new(tenant, scope, filter);
+    let params = where_params.params();
+    let select = format!("SELECT 1 FROM phone_numbers n WHERE {WHERE}");
+    let plan: serde_json::Value =
+        client.query_one(&format!("EXPLAIN (FORMAT JSON) {select}"), &params).await?.get(0);
+    let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0).round() as i64;
+    if estimate > EXACT_COUNT_UP_TO {
+        return Ok(Count { count: estimate, exact: false });
+    }
+    let exact: i64 = client.query_one(&format!("SELECT count(*) FROM ({select}) s"), &params).await?.get(0);
+    Ok(Count { count: exact, exact: true })
+}
+
 /// Runs a bulk action in one transaction, with an event per number and one audit entry
 /// carrying the selection and the count.
 pub async fn bulk(

@@ -721,6 +721,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/numbers/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many numbers the filter matches, for the table's total: exact up to
+         *     200,000, the planner's estimate above (`exact: false`).
+         */
+        get: operations["count_numbers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/numbers/{phone}": {
         parameters: {
             query?: never;
@@ -1766,6 +1786,16 @@ export interface components {
              * @description The median of the cells' own medians: exact for one cell, an estimate across cells.
              */
             hours_to_success_median?: number | null;
+        };
+        /**
+         * @description How many numbers a filter matches: exact when the planner expects few, else its
+         *     estimate (counting 50 million rows to label a table would cost more than the page).
+         */
+        Count: {
+            /** Format: int64 */
+            count: number;
+            /** @description False when `count` is the planner's estimate. */
+            exact: boolean;
         };
         /** @description A new subscription and, this once, its secret. */
         CreatedSubscription: components["schemas"]["Subscription"] & {
@@ -5026,6 +5056,49 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UndoResult"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    count_numbers: {
+        parameters: {
+            query?: {
+                provider_id?: number;
+                geo_id?: number;
+                project_id?: number;
+                status?: number;
+                import_id?: number;
+                attempts_min?: number;
+                attempts_max?: number;
+                /** @description Stored from this instant (RFC 3339) on. */
+                created_from?: string;
+                /** @description Stored before this instant. */
+                created_to?: string;
+                /** @description Last called from this instant on. */
+                called_from?: string;
+                called_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Count"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

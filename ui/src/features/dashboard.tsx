@@ -73,7 +73,7 @@ export function DashboardPage() {
               {data.projects.length === 0 && (
                 <tr>
                   <td colSpan={8} className="muted">
-                    {t("noRows")}
+                    {t("emptyToday")} <Link to="/projects/new">{t("goToProjects")}</Link>
                   </td>
                 </tr>
               )}

@@ -38,6 +38,11 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
       unwrap(await api.GET("/api/v1/numbers", { params: { query: { ...filter, cursor: state.cursor, limit: 50 } } })),
   });
   const rows = list.data?.items ?? [];
+  // The total runs beside the page: exact when cheap, else the planner's estimate.
+  const count = useQuery({
+    queryKey: ["numbers", "count", JSON.stringify(filter)],
+    queryFn: async () => unwrap(await api.GET("/api/v1/numbers/count", { params: { query: filter } })),
+  });
   const statusCode = useStatusLabel();
   const projectName = (id: number | null | undefined) => (id == null ? t("sharedPool") : (projects.find((p) => p.id === id)?.name ?? `#${id}`));
 
@@ -175,6 +180,12 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
         label={t("numbers")}
         loading={list.isLoading}
         rows={rows}
+        total={count.data}
+        empty={
+          <>
+            {t("emptyNumbers")} <Link to="/imports">{t("goToImports")}</Link>
+          </>
+        }
         nextCursor={list.data?.next_cursor}
         rowKey={(n) => n.phone}
         columns={[

@@ -74,6 +74,19 @@ pub async fn list_numbers(
     Ok(Json(number::list(&**client, caller.tenant(), caller.scope(), &filter, &page.into()).await?))
 }
 
+/// How many numbers the filter matches, for the table's total: exact up to
+/// 200,000, the planner's estimate above (`exact: false`).
+#[utoipa::path(get, path = "/numbers/count", tag = "numbers", params(NumberFilter),
+    responses((status = 200, body = number::Count)))]
+pub async fn count_numbers(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+    Query(filter): Query<NumberFilter>,
+) -> ApiResult<Json<number::Count>> {
+    let client = state.pool.get().await?;
+    Ok(Json(number::count(&**client, caller.tenant(), caller.scope(), &Filter::from(filter)).await?))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RegionParam {

@@ -1,5 +1,5 @@
-import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from "react";
-import { ActionIcon, AppShell, Burger, Button, Group, NativeSelect, Paper, PasswordInput, TextInput, NavLink as MantineNavLink, ScrollArea, Stack, Text, Title, Tooltip, useComputedColorScheme, useMantineColorScheme } from "@mantine/core";
+import { Suspense, lazy, useEffect, useMemo, useState, type FormEvent, type ReactElement } from "react";
+import { ActionIcon, AppShell, Burger, Button, Group, Loader, NativeSelect, Paper, PasswordInput, TextInput, NavLink as MantineNavLink, ScrollArea, Stack, Text, Title, Tooltip, useComputedColorScheme, useMantineColorScheme } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { DatesProvider } from "@mantine/dates";
 import "dayjs/locale/ru";
@@ -15,19 +15,30 @@ import { api, ensureOk, setCsrfToken, unwrap, type Schemas } from "./api/client"
 import { ErrorText } from "./components/ui";
 import { notifyDone, notifyFailed } from "./components/feedback";
 import { I18nContext, LOCALES, codeLabel, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
-import { AuditPage } from "./features/audit";
-import { ImportsPage } from "./features/imports";
-import { ExportsPage } from "./features/exports";
-import { ConversionPage } from "./features/conversion";
-import { DashboardPage } from "./features/dashboard";
-import { JobsPage } from "./features/jobs";
-import { PartnersPage } from "./features/partners";
-import { RemotesPage } from "./features/remotes";
-import { DispositionsPage, DncPage, NumberDetailPage, NumbersPage } from "./features/numbers";
-import { WebhooksPage } from "./features/webhooks";
-import { DeletedProjectsPage, ProjectEditor, ProjectsPage } from "./features/projects";
-import { GeosPage, ProvidersPage, StatusesPage } from "./features/settings";
-import { RolesPage, TokensPage, UsersPage } from "./features/users";
+// Each page loads with its first visit, so the shell and the sign-in come down first and
+// the charting library only with the pages that chart.
+const AuditPage = lazy(() => import("./features/audit").then((m) => ({ default: m.AuditPage })));
+const ImportsPage = lazy(() => import("./features/imports").then((m) => ({ default: m.ImportsPage })));
+const ExportsPage = lazy(() => import("./features/exports").then((m) => ({ default: m.ExportsPage })));
+const ConversionPage = lazy(() => import("./features/conversion").then((m) => ({ default: m.ConversionPage })));
+const DashboardPage = lazy(() => import("./features/dashboard").then((m) => ({ default: m.DashboardPage })));
+const JobsPage = lazy(() => import("./features/jobs").then((m) => ({ default: m.JobsPage })));
+const PartnersPage = lazy(() => import("./features/partners").then((m) => ({ default: m.PartnersPage })));
+const RemotesPage = lazy(() => import("./features/remotes").then((m) => ({ default: m.RemotesPage })));
+const DispositionsPage = lazy(() => import("./features/numbers").then((m) => ({ default: m.DispositionsPage })));
+const DncPage = lazy(() => import("./features/numbers").then((m) => ({ default: m.DncPage })));
+const NumberDetailPage = lazy(() => import("./features/numbers").then((m) => ({ default: m.NumberDetailPage })));
+const NumbersPage = lazy(() => import("./features/numbers").then((m) => ({ default: m.NumbersPage })));
+const WebhooksPage = lazy(() => import("./features/webhooks").then((m) => ({ default: m.WebhooksPage })));
+const DeletedProjectsPage = lazy(() => import("./features/projects").then((m) => ({ default: m.DeletedProjectsPage })));
+const ProjectEditor = lazy(() => import("./features/projects").then((m) => ({ default: m.ProjectEditor })));
+const ProjectsPage = lazy(() => import("./features/projects").then((m) => ({ default: m.ProjectsPage })));
+const GeosPage = lazy(() => import("./features/settings").then((m) => ({ default: m.GeosPage })));
+const ProvidersPage = lazy(() => import("./features/settings").then((m) => ({ default: m.ProvidersPage })));
+const StatusesPage = lazy(() => import("./features/settings").then((m) => ({ default: m.StatusesPage })));
+const RolesPage = lazy(() => import("./features/users").then((m) => ({ default: m.RolesPage })));
+const TokensPage = lazy(() => import("./features/users").then((m) => ({ default: m.TokensPage })));
+const UsersPage = lazy(() => import("./features/users").then((m) => ({ default: m.UsersPage })));
 
 type Me = Schemas["Me"];
 
@@ -288,6 +299,7 @@ function Shell({ me }: { me: Me }) {
           onReset={() => queryClient.resetQueries()}
           onError={(error) => console.warn("page failed", error)}
         >
+          <Suspense fallback={<Loader size="sm" m="md" aria-label={t("loading")} />}>
           <Routes>
             {pages.map((p) => (
               <Route key={p.path} path={p.path} element={p.element(me)} />
@@ -298,6 +310,7 @@ function Shell({ me }: { me: Me }) {
             <Route path="/account" element={<ChangePassword />} />
             <Route path="*" element={<Navigate to={pages[0]?.path ?? "/account"} replace />} />
           </Routes>
+          </Suspense>
         </ErrorBoundary>
       </AppShell.Main>
     </AppShell>

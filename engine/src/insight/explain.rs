@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use serde_json::json;
 use tokio_postgres::GenericClient;
 
 use crate::intake::phone::{self, Region};
@@ -82,6 +83,23 @@ pub struct Eligibility {
     pub eligible: bool,
     /// Why not, every reason that holds; empty when eligible.
     pub reasons: Vec<String>,
+    /// The same reasons with a stable code and the values they name, for programs and for
+    /// saying them in another language.
+    pub why: Vec<Reason>,
+}
+
+/// One reason a project would not take a number.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Reason {
+    /// `paused`, `holiday`, `not_scheduled`, `quota_filled`, `not_in_pool`, `no_rule`,
+    /// `already_held`, `held_by_other`, `dnc`, `status_bars`, `max_attempts` or
+    /// `cooling_down`.
+    pub code: &'static str,
+    /// What the reason names: `day`, `weekday` (1 = Monday), `filled`, `quota`,
+    /// `provider`, `geo`, `project`, `status`, `category`, `attempts`, `limit`,
+    /// `status_limit`, `until`.
+    #[schema(value_type = Object)]
+    pub values: serde_json::Value,
 }
 
 /// Reads `raw` in any format (`region` for national formats) and explains it.
@@ -140,58 +158,92 @@ pub async fn explain(
     let projects = load_projects(client, tenant, None, at, scope.project_filter()).await?;
     let mut verdicts = Vec::with_capacity(projects.len());
     for p in &projects {
+        let mut why = Vec::new();
+        // Each reason once: its code and values, and its English sentence.
         let mut reasons = Vec::new();
+        let mut say = |code: &'static str, values: serde_json::Value, text: String| {
+            why.push(Reason { code, values });
+            reasons.push(text);
+        };
         match p.state() {
-            "paused" => reasons.push("the project is paused".to_owned()),
-            "holiday" => reasons.push(format!("{} is a holiday for the project", p.day)),
-            "not_scheduled" => reasons.push(format!(
-                "the project does not run on {}",
-                crate::pool::project::weekday_name(p.weekday)
-            )),
+            "paused" => say("paused", json!({}), "the project is paused".to_owned()),
+            "holiday" => {
+                say("holiday", json!({ "day": p.day }), format!("{} is a holiday for the project", p.day))
+            }
+            "not_scheduled" => say(
+                "not_scheduled",
+                json!({ "weekday": p.weekday }),
+                format!("the project does not run on {}", crate::pool::project::weekday_name(p.weekday)),
+            ),
             _ => {}
         }
         if p.filled >= p.daily_quota as i64 {
-            reasons.push(format!("today's quota is filled ({} of {})", p.filled, p.daily_quota));
+            say(
+                "quota_filled",
+                json!({ "filled": p.filled, "quota": p.daily_quota }),
+                format!("today's quota is filled ({} of {})", p.filled, p.daily_quota),
+            );
         }
         match &number {
-            None => reasons.push("the number is not in the pool (never imported)".to_owned()),
+            None => {
+                say("not_in_pool", json!({}), "the number is not in the pool (never imported)".to_owned())
+            }
             Some(n) => {
                 let geo_key = n.geo_id.unwrap_or(0);
                 if !p.sources.iter().any(|s| catalog.source_matches(s, n.provider_id, geo_key)) {
-                    reasons.push(format!(
-                        "no pool rule takes provider {} in geo {}",
-                        n.provider,
-                        n.geo.as_deref().unwrap_or("(none)")
-                    ));
+                    say(
+                        "no_rule",
+                        json!({ "provider": n.provider, "geo": n.geo }),
+                        format!(
+                            "no pool rule takes provider {} in geo {}",
+                            n.provider,
+                            n.geo.as_deref().unwrap_or("(none)")
+                        ),
+                    );
                 }
                 match (n.project_id, &n.project) {
-                    (Some(id), _) if id == p.id => reasons.push("the project already holds it".to_owned()),
-                    (Some(_), name) => {
-                        reasons.push(format!("held by project '{}'", name.as_deref().unwrap_or("?")))
+                    (Some(id), _) if id == p.id => {
+                        say("already_held", json!({}), "the project already holds it".to_owned())
                     }
+                    (Some(_), name) => say(
+                        "held_by_other",
+                        json!({ "project": name }),
+                        format!("held by project '{}'", name.as_deref().unwrap_or("?")),
+                    ),
                     _ => {}
                 }
                 if dnc.is_some() {
-                    reasons.push("it is on the do-not-call list".to_owned());
+                    say("dnc", json!({}), "it is on the do-not-call list".to_owned());
                 }
                 match catalog.status_bars(n.status, n.attempts, p.max_attempts) {
-                    Some(Bar::Status) => reasons
-                        .push(format!("its status '{}' ({}) is not drawn from", n.status_code, n.category)),
-                    Some(Bar::MaxAttempts) => reasons.push(format!(
-                        "{} attempts reached the limit ({} for the project{})",
-                        n.attempts,
-                        p.max_attempts,
-                        catalog
-                            .statuses
-                            .get(&n.status)
-                            .and_then(|s| s.1)
-                            .map(|m| format!(", {m} for status '{}'", n.status_code))
-                            .unwrap_or_default()
-                    )),
+                    Some(Bar::Status) => say(
+                        "status_bars",
+                        json!({ "status": n.status_code, "category": n.category }),
+                        format!("its status '{}' ({}) is not drawn from", n.status_code, n.category),
+                    ),
+                    Some(Bar::MaxAttempts) => {
+                        let status_limit = catalog.statuses.get(&n.status).and_then(|s| s.1);
+                        say(
+                            "max_attempts",
+                            json!({ "attempts": n.attempts, "limit": p.max_attempts, "status": n.status_code, "status_limit": status_limit }),
+                            format!(
+                                "{} attempts reached the limit ({} for the project{})",
+                                n.attempts,
+                                p.max_attempts,
+                                status_limit
+                                    .map(|m| format!(", {m} for status '{}'", n.status_code))
+                                    .unwrap_or_default()
+                            ),
+                        );
+                    }
                     None => {}
                 }
                 if let Some(until) = n.next_eligible_at.filter(|t| *t > at) {
-                    reasons.push(format!("it is cooling down until {}", until.to_rfc3339()));
+                    say(
+                        "cooling_down",
+                        json!({ "until": until }),
+                        format!("it is cooling down until {}", until.to_rfc3339()),
+                    );
                 }
             }
         }
@@ -201,6 +253,7 @@ pub async fn explain(
             day: p.day,
             eligible: reasons.is_empty(),
             reasons,
+            why,
         });
     }
     let rings_in = rings_in(client, tenant, e164, region, at).await?;

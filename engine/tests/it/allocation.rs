@@ -392,6 +392,11 @@ async fn explain_says_where_a_number_is_and_why_each_project_cannot_take_it() {
     assert!(before.projects[0].eligible, "{:?}", before.projects[0]);
     let beta_reasons = before.projects[1].reasons.join("; ");
     assert!(beta_reasons.contains("paused") && beta_reasons.contains("no pool rule"), "{beta_reasons}");
+    // Each reason also comes as a code with the values it names, one for one.
+    let why = &before.projects[1].why;
+    assert_eq!(why.iter().map(|r| r.code).collect::<Vec<_>>(), ["paused", "no_rule"], "{why:?}");
+    assert_eq!(why.len(), before.projects[1].reasons.len());
+    assert_eq!(why[1].values["provider"], before.number.as_ref().unwrap().provider.as_str());
 
     pool.run(Request::default()).await;
     let after = explain::explain(
@@ -407,6 +412,7 @@ async fn explain_says_where_a_number_is_and_why_each_project_cannot_take_it() {
     assert_eq!(after.number.as_ref().unwrap().project_id, Some(a));
     assert_eq!(after.history[0].kind, "allocated");
     assert!(after.projects[0].reasons.iter().any(|r| r.contains("already holds")));
+    assert!(after.projects[0].why.iter().any(|r| r.code == "already_held"));
 
     let unknown =
         explain::explain(&**client, pool.tenant, &Scope::All, "+14155550100", None, None).await.unwrap();

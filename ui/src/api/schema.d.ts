@@ -1946,6 +1946,11 @@ export interface components {
             eligible: boolean;
             /** @description Why not, every reason that holds; empty when eligible. */
             reasons: string[];
+            /**
+             * @description The same reasons with a stable code and the values they name, for programs and for
+             *     saying them in another language.
+             */
+            why: components["schemas"]["Reason"][];
         };
         /** @enum {string} */
         Encoding: "utf-8" | "windows-1251";
@@ -3003,6 +3008,21 @@ export interface components {
         QueuedJob: {
             /** Format: int64 */
             job_id: number;
+        };
+        /** @description One reason a project would not take a number. */
+        Reason: {
+            /**
+             * @description `paused`, `holiday`, `not_scheduled`, `quota_filled`, `not_in_pool`, `no_rule`,
+             *     `already_held`, `held_by_other`, `dnc`, `status_bars`, `max_attempts` or
+             *     `cooling_down`.
+             */
+            code: string;
+            /**
+             * @description What the reason names: `day`, `weekday` (1 = Monday), `filled`, `quota`,
+             *     `provider`, `geo`, `project`, `status`, `category`, `attempts`, `limit`,
+             *     `status_limit`, `until`.
+             */
+            values: Record<string, never>;
         };
         /** @description An outcome that was not stored, and why. */
         Rejected: {

@@ -6,6 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, ensureOk, postForm, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
+import { useReasonText } from "../components/Reasons";
 import { KeyValues } from "../components/KeyValues";
 import { confirmAction, notifyDone, notifyFailed } from "../components/feedback";
 import { Button } from "@mantine/core";
@@ -236,6 +237,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
 export function NumberDetailPage() {
   const statusName = useStatusLabel();
   const { t, label, locale } = useI18n();
+  const reasonText = useReasonText();
   const { phone = "" } = useParams();
   const detail = useQuery({
     queryKey: ["number", phone],
@@ -296,7 +298,7 @@ export function NumberDetailPage() {
           <ul data-testid="eligibility">
             {explain.data.projects.map((p) => (
               <li key={p.project_id}>
-                {p.name}: {p.eligible ? t("eligibleNow") : p.reasons.join("; ")}
+                {p.name}: {reasonText(p)}
               </li>
             ))}
           </ul>

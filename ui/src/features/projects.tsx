@@ -6,6 +6,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
+import { useReasonText } from "../components/Reasons";
 import { confirmAction } from "../components/feedback";
 import { DatePickerInput } from "@mantine/dates";
 import { GeoSelect, ProviderSelect, TimeZoneSelect } from "../components/pickers";
@@ -482,6 +483,7 @@ export function DeletedProjectsPage({ canWrite }: { canWrite: boolean }) {
 
 function ExplainBox() {
   const { t } = useI18n();
+  const reasonText = useReasonText();
   const [phone, setPhone] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<Schemas["Explanation"] | null>(null);
@@ -515,7 +517,7 @@ function ExplainBox() {
           <ul>
             {result.projects.map((p) => (
               <li key={p.project_id}>
-                {p.name}: {p.eligible ? t("eligibleNow") : p.reasons.join("; ")}
+                {p.name}: {reasonText(p)}
               </li>
             ))}
           </ul>

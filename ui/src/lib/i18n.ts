@@ -31,6 +31,12 @@ export function codeLabel(locale: Locale, kind: string, code: string): string | 
   return (locale === "ru" ? ru[key] : undefined) ?? english[key] ?? null;
 }
 
+/** A server code as a sentence with its values filled in, or null when no catalogue knows it. */
+export function codeText(locale: Locale, kind: string, code: string, vars: Vars): string | null {
+  const text = codeLabel(locale, kind, code);
+  return text === null ? null : fill(text, vars);
+}
+
 /** Keys English has and Russian lacks (names of the product and protocols aside). */
 export function missingTranslations(): string[] {
   return Object.keys(en).filter((k) => !UNTRANSLATED.has(k) && ru[k] === undefined);

@@ -8,6 +8,7 @@ import { api, ensureOk, postForm, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
 import { useReasonText } from "../components/Reasons";
 import { KeyValues } from "../components/KeyValues";
+import { GeoSelect } from "../components/pickers";
 import { confirmAction, notifyDone, notifyFailed } from "../components/feedback";
 import { Button } from "@mantine/core";
 import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
@@ -133,7 +134,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
       <div className="toolbar" aria-label={t("filters")}>
         {select("project_id", t("project"), projects.map((p) => ({ value: p.id, label: p.name })))}
         {select("provider_id", t("provider"), providers.map((p) => ({ value: p.id, label: p.code })))}
-        {select("geo_id", t("geo"), geos.map((g) => ({ value: g.id, label: g.code })))}
+        <GeoSelect label={t("geo")} placeholder={t("any")} value={state.filters.geo_id ?? null} onChange={(v) => setParams(withFilter(params, "geo_id", v ?? ""))} />
         {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: statusCode(s.id) })))}
         {input("attempts_min", t("attemptsFrom"), "number")}
         {input("attempts_max", t("attemptsTo"), "number")}

@@ -114,7 +114,7 @@ function RunReport({ report, only }: { report: Report; only?: number }) {
   return (
     <section className="panel" aria-label={t("allocationReport")}>
       <h3>
-        {report.dry_run ? t("wouldAllocate") : t("allocated")}: {report.allocated}
+        {report.dry_run ? t("wouldAllocate") : t("allocated")}: {f.number(report.allocated)}
       </h3>
       <div className="table-wrap" tabIndex={0}>
       <table>

@@ -9,7 +9,7 @@ import { ErrorText } from "../components/ui";
 import { confirmAction } from "../components/feedback";
 import { CreatePanel } from "../components/CreatePanel";
 import { useDisclosure } from "@mantine/hooks";
-import { CronText } from "../components/CronInput";
+import { CronInput, CronText } from "../components/CronInput";
 import { useCatalog } from "../lib/catalog";
 import { formatBytes, formatDate, intlLocale } from "../lib/format";
 import { useI18n, type MessageKey } from "../lib/i18n";
@@ -38,6 +38,7 @@ export function RemotesPage() {
   const [error, setError] = useState<unknown>(null);
   const [direction, setDirection] = useState<Direction>("pull_numbers");
   const [afterPull, setAfterPull] = useState<AfterPull>("leave");
+  const [cron, setCron] = useState("*/15 * * * *");
   const remotes = useQuery({
     queryKey: ["sftp-remotes"],
     queryFn: async () => unwrap(await api.GET("/api/v1/sftp/remotes")),
@@ -78,6 +79,7 @@ export function RemotesPage() {
       );
       target.reset();
       setAfterPull("leave");
+      setCron("*/15 * * * *");
       await queryClient.invalidateQueries({ queryKey: ["sftp-remotes"] });
       closeCreate();
     } catch (err) {
@@ -170,10 +172,7 @@ export function RemotesPage() {
             )}
           </>
         )}
-        <label>
-          {t("schedule")}
-          <input name="cron" placeholder="*/15 * * * *" />
-        </label>
+        <CronInput name="cron" label={t("schedule")} value={cron} onChange={(e) => setCron(e.currentTarget.value)} onPick={setCron} />
         <button className="primary" type="submit">
           {t("addRemote")}
         </button>

@@ -8,6 +8,7 @@ import { useI18n } from "../lib/i18n";
 import { CreatePanel } from "../components/CreatePanel";
 import { useDisclosure } from "@mantine/hooks";
 import { useStatusLabel } from "../lib/catalog";
+import { TimeZoneSelect } from "../components/pickers";
 import { readListState, withFilter } from "../lib/listState";
 import { MAPPING_FIELDS, formatMapping, parseMapping, type MappingRow } from "../lib/mapping";
 import { queryKeys } from "../lib/queryKeys";
@@ -152,6 +153,7 @@ export function GeosPage() {
         }),
       ),
   });
+  const [zone, setZone] = useState<string | null>(null);
   async function create(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
@@ -168,6 +170,7 @@ export function GeosPage() {
       );
       setError(null);
       (e.target as HTMLFormElement).reset();
+      setZone(null);
       await queryClient.invalidateQueries({ queryKey: ["geos"] });
       await queryClient.invalidateQueries({ queryKey: queryKeys.allGeos });
       closeCreate();
@@ -192,10 +195,7 @@ export function GeosPage() {
           {t("name")}
           <input name="name" required />
         </label>
-        <label>
-          {t("timeZone")}
-          <input name="time_zone" placeholder="Europe/Moscow" required />
-        </label>
+        <TimeZoneSelect name="time_zone" label={t("timeZone")} value={zone} onChange={setZone} required />
         <button className="primary" type="submit">
           {t("create")}
         </button>

@@ -625,9 +625,19 @@ test("the tour: every page at 1440 px and 390 px, in English and Russian, reads 
   assert.ok(paths.length >= 20, paths.join(" "));
   const shots = screenshotDir(root);
   const failures = [];
-  for (const locale of ["en", "ru"]) {
-    await page.evaluate((l) => localStorage.setItem("dialpool.locale", l), locale);
-    for (const size of WIDTHS) {
+  // Both languages at both widths in the light theme, and the dark theme once, at a desk
+  // in English, for its contrast.
+  const passes = [
+    { locale: "en", scheme: "light", sizes: WIDTHS },
+    { locale: "ru", scheme: "light", sizes: WIDTHS },
+    { locale: "en", scheme: "dark", sizes: WIDTHS.slice(0, 1) },
+  ];
+  for (const { locale, scheme, sizes } of passes) {
+    await page.evaluate(([l, s]) => {
+      localStorage.setItem("dialpool.locale", l);
+      localStorage.setItem("dialpool.theme", s);
+    }, [locale, scheme]);
+    for (const size of sizes) {
       await page.setViewportSize({ width: size.width, height: size.height });
       for (const where of paths) {
         problems.length = 0;
@@ -635,7 +645,7 @@ test("the tour: every page at 1440 px and 390 px, in English and Russian, reads 
         await page.locator("main h2, main [data-testid=page-failed]").first().waitFor();
         await settled();
         const name = `${where.replace(/^\//, "").replace(/[^\w]+/g, "-") || "home"}`.replace(/^(projects|numbers)-.+$/, "$1-detail");
-        const at = `${where} (${locale}, ${size.width} px)`;
+        const at = `${where} (${locale}, ${scheme}, ${size.width} px)`;
         const wide = await overflow(page);
         if (wide) failures.push(`${at}: scrolls sideways: ${wide}`);
         // An identifier shown as one (a status's code, in <code>) is what the API takes, not a label.
@@ -650,7 +660,7 @@ test("the tour: every page at 1440 px and 390 px, in English and Russian, reads 
         for (const raw of rawCodes(text, { enumValues, english: locale === "ru" ? english : [] })) failures.push(`${at}: ${raw}`);
         for (const v of await seriousViolations(page)) failures.push(`${at}: axe ${v}`);
         for (const p of problems) failures.push(`${at}: ${p}`);
-        await page.screenshot({ path: path.join(shots, `${name}.${locale}.${size.name}.png`), fullPage: false });
+        if (scheme === "light") await page.screenshot({ path: path.join(shots, `${name}.${locale}.${size.name}.png`), fullPage: false });
       }
     }
   }

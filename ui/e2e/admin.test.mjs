@@ -621,10 +621,34 @@ test("the tour: every page at 1440 px and 390 px, in English and Russian, reads 
   const links = await page.getByRole("navigation", { name: "main" }).getByRole("link").evaluateAll((as) => as.map((a) => a.getAttribute("href")).filter((h) => h.startsWith("/") && !h.startsWith("/api/")));
   const project = (await (await page.request.get(`${baseUrl}/api/v1/projects`)).json())[0];
   const number = (await (await page.request.get(`${baseUrl}/api/v1/numbers?limit=1`)).json()).items[0];
-  const paths = [...links, ...(project ? [`/projects/${project.id}`] : []), ...(number ? [`/numbers/${encodeURIComponent(number.phone)}`] : [])];
-  assert.ok(paths.length >= 20, paths.join(" "));
+  const paths = [
+    ...links,
+    "/projects/new",
+    "/projects/deleted",
+    ...(project ? [`/projects/${project.id}`] : []),
+    ...(number ? [`/numbers/${encodeURIComponent(number.phone)}`] : []),
+  ];
+  assert.ok(paths.length >= 24, paths.join(" "));
   const shots = screenshotDir(root);
   const failures = [];
+  /** Every check on the page as it stands, and its screenshot when named. */
+  const look = async (on, at, locale, shot) => {
+    const wide = await overflow(on);
+    if (wide) failures.push(`${at}: scrolls sideways: ${wide}`);
+    // An identifier shown as one (a status's code, in <code>) is what the API takes, not a label.
+    const text = await on.evaluate(() => {
+      const style = document.createElement("style");
+      style.textContent = "code { display: none !important; }";
+      document.head.append(style);
+      const visible = document.body.innerText;
+      style.remove();
+      return visible;
+    });
+    for (const raw of rawCodes(text, { enumValues, english: locale === "ru" ? english : [] })) failures.push(`${at}: ${raw}`);
+    for (const v of await seriousViolations(on)) failures.push(`${at}: axe ${v}`);
+    for (const p of problems) failures.push(`${at}: ${p}`);
+    if (shot) await on.screenshot({ path: path.join(shots, shot), fullPage: false });
+  };
   // Both languages at both widths in the light theme, and the dark theme once, at a desk
   // in English, for its contrast.
   const passes = [
@@ -644,24 +668,25 @@ test("the tour: every page at 1440 px and 390 px, in English and Russian, reads 
         await page.goto(`${baseUrl}${where}`);
         await page.locator("main h2, main [data-testid=page-failed]").first().waitFor();
         await settled();
-        const name = `${where.replace(/^\//, "").replace(/[^\w]+/g, "-") || "home"}`.replace(/^(projects|numbers)-.+$/, "$1-detail");
-        const at = `${where} (${locale}, ${scheme}, ${size.width} px)`;
-        const wide = await overflow(page);
-        if (wide) failures.push(`${at}: scrolls sideways: ${wide}`);
-        // An identifier shown as one (a status's code, in <code>) is what the API takes, not a label.
-        const text = await page.evaluate(() => {
-          const style = document.createElement("style");
-          style.textContent = "code { display: none !important; }";
-          document.head.append(style);
-          const visible = document.body.innerText;
-          style.remove();
-          return visible;
-        });
-        for (const raw of rawCodes(text, { enumValues, english: locale === "ru" ? english : [] })) failures.push(`${at}: ${raw}`);
-        for (const v of await seriousViolations(page)) failures.push(`${at}: axe ${v}`);
-        for (const p of problems) failures.push(`${at}: ${p}`);
-        if (scheme === "light") await page.screenshot({ path: path.join(shots, `${name}.${locale}.${size.name}.png`), fullPage: false });
+        const name = (where.replace(/^\//, "").replace(/[^\w]+/g, "-") || "home").replace(/^projects-\d+$/, "projects-detail").replace(/^numbers-.+$/, "numbers-detail");
+        await look(page, `${where} (${locale}, ${scheme}, ${size.width} px)`, locale, scheme === "light" ? `${name}.${locale}.${size.name}.png` : null);
       }
+    }
+  }
+  // The sign-in page, in a browser that has no session.
+  for (const locale of ["en", "ru"]) {
+    for (const size of WIDTHS) {
+      const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
+      await context.addInitScript((l) => localStorage.setItem("dialpool.locale", l), locale);
+      const fresh = await context.newPage();
+      const errors = [];
+      fresh.on("console", (m) => m.type() === "error" && !m.text().includes("401") && errors.push(m.text()));
+      await fresh.goto(`${baseUrl}/`);
+      await fresh.getByRole("button", { name: locale === "en" ? "Sign in" : "Войти" }).waitFor();
+      problems.length = 0;
+      problems.push(...errors.map((e) => `console error: ${e}`));
+      await look(fresh, `sign-in (${locale}, ${size.width} px)`, locale, `sign-in.${locale}.${size.name}.png`);
+      await context.close();
     }
   }
   assert.deepEqual(failures, [], `${failures.length} problems:\n${failures.join("\n")}`);

@@ -6,8 +6,9 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
 import { CreatePanel } from "../components/CreatePanel";
 import { DateInput } from "@mantine/dates";
+import { GeoSelect, ProviderSelect } from "../components/pickers";
 import { useDisclosure } from "@mantine/hooks";
-import { useCatalog, useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
+import { useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
 import { formatBytes, formatDate, formatter, intlLocale, percent } from "../lib/format";
 import { exportBody } from "../lib/exportForm";
 import { useI18n } from "../lib/i18n";
@@ -20,10 +21,11 @@ export function ExportsPage() {
   const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const queryClient = useQueryClient();
   const projects = useProjects();
-  const { providers, geos } = useCatalog();
   const statuses = useStatuses();
   const statusName = useStatusLabel();
   const [format, setFormat] = useState<Format>("csv");
+  const [provider, setProvider] = useState<string | null>(null);
+  const [geo, setGeo] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const history = useQuery({
     queryKey: ["exports"],
@@ -92,8 +94,8 @@ export function ExportsPage() {
           </select>
         </label>
         {select("status", t("status"), statuses.map((s) => ({ value: s.id, label: statusName(s.id) })), t("any"))}
-        {select("provider_id", t("provider"), providers.map((p) => ({ value: p.id, label: p.code })), t("any"))}
-        {select("geo_id", t("geo"), geos.map((g) => ({ value: g.id, label: g.code })), t("any"))}
+        <ProviderSelect name="provider_id" label={t("provider")} placeholder={t("any")} value={provider} onChange={setProvider} />
+        <GeoSelect name="geo_id" label={t("geo")} placeholder={t("any")} value={geo} onChange={setGeo} />
         <DateInput name="allocated_from" label={t("allocatedFrom")} valueFormat="ll" clearable />
         <DateInput name="allocated_to" label={t("allocatedBefore")} valueFormat="ll" clearable />
         <label>

@@ -148,6 +148,15 @@ async fn every_operation_checks_who_calls_what_they_may_do_and_whose_ids_they_na
     api.post("/api/v1/dnc", &admin, json!({"phone": "+79161000001"})).await.expect(StatusCode::OK);
     let tenant_id: i64 =
         client.query_one("SELECT id FROM tenants WHERE slug = 'default'", &[]).await.unwrap().get(0);
+    let bulk = api
+        .post(
+            "/api/v1/numbers/bulk",
+            &admin,
+            json!({"selection": {"phones": ["+79161000002"]}, "action": "set_status", "status": 3}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
 
     let ids: Vec<(&str, &str, String)> = vec![
         ("calling-hours", "id", id(&hours, "id")),
@@ -159,6 +168,7 @@ async fn every_operation_checks_who_calls_what_they_may_do_and_whose_ids_they_na
         ("imports", "id", import),
         ("jobs", "id", job.to_string()),
         ("numbers", "phone", "%2B79161000001".into()),
+        ("numbers", "id", bulk["undo_id"].as_i64().expect("an undo id").to_string()),
         ("projects", "id", project.to_string()),
         ("providers", "id", provider.to_string()),
         ("roles", "id", id(&role, "id")),

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { WIDTHS, overflow, rawCodes, screenshotDir, seriousViolations } from "./tour.mjs";
+import { WIDTHS, overflow, rawCodes, screenshotDir, seriousViolations, watch } from "./tour.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -511,24 +511,7 @@ function everyOrderedPair(n) {
  * fails on a failed or blank page, a page error, a console error (a refused request is
  * one), or a menu that is gone. Each page is looked at once its data has come. */
 async function walkTheMenu(page) {
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-  });
-  // Requests in flight, streams aside: a page is looked at once its data has come, as a
-  // person looks at it (a page may break only when its data lands).
-  const inFlight = new Set();
-  const streaming = (request) => request.resourceType() === "eventsource" || request.url().includes("/events");
-  page.on("request", (request) => streaming(request) || inFlight.add(request));
-  page.on("requestfinished", (request) => inFlight.delete(request));
-  page.on("requestfailed", (request) => inFlight.delete(request));
-  const settled = async () => {
-    for (let quiet = 0; quiet < 3; ) {
-      await page.waitForTimeout(30);
-      quiet = inFlight.size === 0 ? quiet + 1 : 0;
-    }
-  };
+  const { problems, settled } = watch(page);
   const nav = page.getByRole("navigation", { name: "main" });
   // Pages of the app; the API reference opens in a tab of its own.
   const entries = (await nav.getByRole("link").evaluateAll((links) => links.map((a) => ({ name: a.textContent.trim(), href: a.getAttribute("href") })))).filter((e) => !e.href.startsWith("/api/"));
@@ -602,22 +585,10 @@ test("the tour: every page at 1440 px and 390 px, in English and Russian, reads 
   const ru = JSON.parse(readFileSync(path.join(here, "../src/locales/ru.json"), "utf8"));
   // English sentences and labels a Russian page must not show: those Russian words differently.
   const english = Object.keys(en).filter((k) => ru[k] && ru[k] !== en[k] && /^[A-Z][a-z]+ [a-z]+/.test(en[k]) && en[k].length >= 8).map((k) => en[k].replace(/\{\w+\}.*$/, "").trim()).filter((v) => v.length >= 8);
-  const problems = [];
-  page.on("console", (message) => message.type() === "error" && problems.push(`console error: ${message.text()}`));
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  const inFlight = new Set();
-  const streaming = (request) => request.resourceType() === "eventsource" || request.url().includes("/events");
-  page.on("request", (request) => streaming(request) || inFlight.add(request));
-  page.on("requestfinished", (request) => inFlight.delete(request));
-  page.on("requestfailed", (request) => inFlight.delete(request));
-  const settled = async () => {
-    for (let quiet = 0; quiet < 4; ) {
-      await page.waitForTimeout(40);
-      quiet = inFlight.size === 0 ? quiet + 1 : 0;
-    }
-    // Charts and transitions draw after the data lands.
-    await page.waitForTimeout(250);
-  };
+  const watched = watch(page);
+  const problems = watched.problems;
+  // Charts and transitions draw after the data lands.
+  const settled = () => watched.settled(250);
   const links = await page.getByRole("navigation", { name: "main" }).getByRole("link").evaluateAll((as) => as.map((a) => a.getAttribute("href")).filter((h) => h.startsWith("/") && !h.startsWith("/api/")));
   const project = (await (await page.request.get(`${baseUrl}/api/v1/projects`)).json())[0];
   const number = (await (await page.request.get(`${baseUrl}/api/v1/numbers?limit=1`)).json()).items[0];

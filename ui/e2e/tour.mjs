@@ -74,3 +74,26 @@ export function screenshotDir(root) {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/** What a page says went wrong (page errors, console errors: a refused request is one),
+ * and `settled()`, which waits until no request is in flight (event streams aside), so a
+ * page is looked at once its data has come, as a person looks at it; `drawMs` more for
+ * charts and transitions. `problems` may be emptied between pages. */
+export function watch(page) {
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => message.type() === "error" && problems.push(`console error: ${message.text()}`));
+  const inFlight = new Set();
+  const streaming = (request) => request.resourceType() === "eventsource" || request.url().includes("/events");
+  page.on("request", (request) => streaming(request) || inFlight.add(request));
+  page.on("requestfinished", (request) => inFlight.delete(request));
+  page.on("requestfailed", (request) => inFlight.delete(request));
+  const settled = async (drawMs = 0) => {
+    for (let quiet = 0; quiet < 3; ) {
+      await page.waitForTimeout(30);
+      quiet = inFlight.size === 0 ? quiet + 1 : 0;
+    }
+    if (drawMs) await page.waitForTimeout(drawMs);
+  };
+  return { problems, settled };
+}

@@ -459,26 +459,7 @@ async fn remotes_over_http_never_show_a_credential_and_stay_in_their_tenant() {
         .await
         .expect(StatusCode::FORBIDDEN);
 
-    api.db
-        .client()
-        .await
-        .execute("UPDATE users SET is_platform_admin = true WHERE email = 'admin@example.com'", &[])
-        .await
-        .unwrap();
-    api.post(
-        "/api/v1/tenants",
-        &admin,
-        json!({"slug": "other", "name": "Other Co", "admin_email": "boss@other.example", "admin_password": crate::support::PASSWORD}),
-    )
-    .await
-    .expect(StatusCode::CREATED);
-    api.db
-        .client()
-        .await
-        .execute("UPDATE users SET password_must_change = false WHERE email = 'boss@other.example'", &[])
-        .await
-        .unwrap();
-    let other = api.sign_in("boss@other.example").await;
+    let other = api.other_tenant_admin(&admin).await;
     for (method, uri) in [
         (Method::GET, format!("/api/v1/sftp/remotes/{id}")),
         (Method::POST, format!("/api/v1/sftp/remotes/{id}/test")),

@@ -297,20 +297,7 @@ async fn a_bulk_status_change_is_undone_once_by_its_author_and_spares_numbers_th
     api.user(tenant, "second-admin@example.com", "admin", Scopes::default()).await;
     let second = api.sign_in("second-admin@example.com").await;
     api.post(&undo, &second, json!({})).await.expect(StatusCode::NOT_FOUND);
-    db.execute("UPDATE users SET is_platform_admin = true WHERE email = 'admin@example.com'", &[])
-        .await
-        .unwrap();
-    api.post(
-        "/api/v1/tenants",
-        &admin,
-        json!({"slug": "other", "name": "Other Co", "admin_email": "boss@other.example", "admin_password": crate::support::PASSWORD}),
-    )
-    .await
-    .expect(StatusCode::CREATED);
-    db.execute("UPDATE users SET password_must_change = false WHERE email = 'boss@other.example'", &[])
-        .await
-        .unwrap();
-    let stranger = api.sign_in("boss@other.example").await;
+    let stranger = api.other_tenant_admin(&admin).await;
     api.post(&undo, &stranger, json!({})).await.expect(StatusCode::NOT_FOUND);
     api.post("/api/v1/numbers/bulk/999999/undo", &admin, json!({})).await.expect(StatusCode::NOT_FOUND);
 

@@ -184,19 +184,7 @@ async fn every_operation_checks_who_calls_what_they_may_do_and_whose_ids_they_na
     ];
 
     // Another company and its administrator.
-    client.execute("UPDATE users SET is_platform_admin = true WHERE email = (SELECT email FROM users ORDER BY id LIMIT 1)", &[]).await.unwrap();
-    api.post(
-        "/api/v1/tenants",
-        &admin,
-        json!({"slug": "other", "name": "Other Co", "admin_email": "boss@other.example", "admin_password": crate::support::PASSWORD}),
-    )
-    .await
-    .expect(StatusCode::CREATED);
-    client
-        .execute("UPDATE users SET password_must_change = false WHERE email = 'boss@other.example'", &[])
-        .await
-        .unwrap();
-    let other = api.sign_in("boss@other.example").await;
+    let other = api.other_tenant_admin(&admin).await;
 
     let mut wrong = Vec::new();
     for (name, path) in operations() {

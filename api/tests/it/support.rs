@@ -187,6 +187,28 @@ impl Api {
         self.sign_in("other@example.com").await
     }
 
+    /// The administrator of a second tenant, "other", made through the platform API by
+    /// `admin` (admin@example.com, made a platform administrator for it).
+    pub async fn other_tenant_admin(&self, admin: &Auth) -> Auth {
+        let client = self.db.client().await;
+        client
+            .execute("UPDATE users SET is_platform_admin = true WHERE email = 'admin@example.com'", &[])
+            .await
+            .unwrap();
+        self.post(
+            "/api/v1/tenants",
+            admin,
+            json!({"slug": "other", "name": "Other Co", "admin_email": "boss@other.example", "admin_password": PASSWORD}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        client
+            .execute("UPDATE users SET password_must_change = false WHERE email = 'boss@other.example'", &[])
+            .await
+            .unwrap();
+        self.sign_in("boss@other.example").await
+    }
+
     pub async fn admin(&self) -> Auth {
         let tenant = self.tenant("default").await;
         self.user(tenant, "admin@example.com", "admin", Scopes::default()).await;

@@ -12,6 +12,7 @@ import { ErrorText } from "../components/ui";
 import { useProjects } from "../lib/catalog";
 import { conversionQuery, hourGrid, sortRows, weekdayNames, type SortKey } from "../lib/conversion";
 import { intlLocale, useFormat, type Format } from "../lib/format";
+import { callsAndRateByDay } from "../lib/charts";
 
 const Chart = lazy(() => import("../components/Chart"));
 import { useI18n } from "../lib/i18n";
@@ -295,28 +296,12 @@ function OverTime({ rows }: { rows: Row[] }) {
   const f = useFormat();
   const days = useMemo(() => [...rows].sort((a, b) => a.keys[0].localeCompare(b.keys[0])), [rows]);
   const option = useMemo(
-    () => ({
-      tooltip: { trigger: "axis" },
-      legend: { top: 0 },
-      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
-      xAxis: { type: "category", data: days.map((r) => f.shortDay(r.keys[0])) },
-      yAxis: [
-        { type: "value", name: t("dialed"), minInterval: 1, axisLabel: { formatter: (v: number) => f.number(v) } },
-        { type: "value", name: t("conversionRate"), axisLabel: { formatter: (v: number) => f.percent(v) }, splitLine: { show: false } },
-      ],
-      series: [
-        { type: "bar", name: t("dialed"), data: days.map((r) => r.dialed), tooltip: { valueFormatter: (v: number) => f.number(v) } },
-        { type: "bar", name: t("successes"), data: days.map((r) => r.success), tooltip: { valueFormatter: (v: number) => f.number(v) } },
-        {
-          type: "line",
-          name: t("conversionRate"),
-          yAxisIndex: 1,
-          smooth: true,
-          data: days.map((r) => r.conversion_rate),
-          tooltip: { valueFormatter: (v: number | null) => f.percent(v) },
-        },
-      ],
-    }),
+    () =>
+      callsAndRateByDay(
+        days.map((r) => ({ day: r.keys[0], dialed: r.dialed, success: r.success, rate: r.conversion_rate })),
+        f,
+        { dialed: t("dialed"), success: t("successes"), rate: t("conversionRate") },
+      ),
     [days, f, t],
   );
   return (

@@ -8,6 +8,7 @@ import { Link } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/ui";
 import { percent, useFormat } from "../lib/format";
+import { callsAndRateByDay } from "../lib/charts";
 
 const Chart = lazy(() => import("../components/Chart"));
 
@@ -145,28 +146,12 @@ function Trend() {
     });
   }, [report.data, from]);
   const option = useMemo(
-    () => ({
-      tooltip: { trigger: "axis" },
-      legend: { top: 0 },
-      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
-      xAxis: { type: "category", data: days.map((d) => f.shortDay(d.day)) },
-      yAxis: [
-        { type: "value", minInterval: 1, axisLabel: { formatter: (v: number) => f.number(v) } },
-        { type: "value", axisLabel: { formatter: (v: number) => f.percent(v) }, splitLine: { show: false } },
-      ],
-      series: [
-        { type: "bar", name: t("dialed"), data: days.map((d) => d.row?.dialed ?? 0), tooltip: { valueFormatter: (v: number) => f.number(v) } },
-        { type: "bar", name: t("successes"), data: days.map((d) => d.row?.success ?? 0), tooltip: { valueFormatter: (v: number) => f.number(v) } },
-        {
-          type: "line",
-          name: t("conversionRate"),
-          yAxisIndex: 1,
-          connectNulls: false,
-          data: days.map((d) => d.row?.conversion_rate ?? null),
-          tooltip: { valueFormatter: (v: number | null) => f.percent(v) },
-        },
-      ],
-    }),
+    () =>
+      callsAndRateByDay(
+        days.map((d) => ({ day: d.day, dialed: d.row?.dialed ?? 0, success: d.row?.success ?? 0, rate: d.row?.conversion_rate })),
+        f,
+        { dialed: t("dialed"), success: t("successes"), rate: t("conversionRate") },
+      ),
     [days, f, t],
   );
   return (

@@ -33,3 +33,22 @@ describe("formatting", () => {
     expect(formatter("ru-RU").day("2026-03-01")).toMatch(/^1 мар\.? 2026/);
   });
 });
+
+describe("the calls-and-rate chart", () => {
+  it("draws counts on a whole-number axis and leaves a day without calls without a rate", async () => {
+    const { callsAndRateByDay } = await import("./charts");
+    const option = callsAndRateByDay(
+      [
+        { day: "2026-12-01", dialed: 4500, success: 90, rate: 0.02 },
+        { day: "2026-12-02", dialed: 0, success: 0, rate: null },
+      ],
+      formatter("ru-RU"),
+      { dialed: "Звонков", success: "Успех", rate: "Конверсия" },
+    );
+    expect(option.series.map((s) => s.type)).toEqual(["bar", "bar", "line"]);
+    expect(option.series[2].data).toEqual([0.02, null]);
+    expect(option.yAxis[0].minInterval).toBe(1);
+    expect(option.yAxis[0].axisLabel.formatter(4500).replace(/\s/gu, " ")).toBe("4 500");
+    expect(option.xAxis.data[0]).toMatch(/^1 дек/);
+  });
+});

@@ -47,6 +47,9 @@ export function ScheduleGrid({ days, dayNames, onChange }: { days: string[]; day
                     data-testid={`paint-${day + 1}-${hour}`}
                     onPointerDown={(e) => {
                       e.preventDefault();
+                      // A touch captures the pointer to the cell it started on; released,
+                      // the finger paints every cell it passes over, as a mouse does.
+                      if (e.currentTarget.hasPointerCapture(e.pointerId)) e.currentTarget.releasePointerCapture(e.pointerId);
                       setPaint(!on);
                       set(day, hour, !on);
                     }}

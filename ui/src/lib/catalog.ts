@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { queryKeys } from "./queryKeys";
-import { useI18n } from "./i18n";
+import { codeLabel, useI18n } from "./i18n";
 
 export function useCatalog() {
   const providers = useQuery({
@@ -22,17 +22,15 @@ export function useStatuses() {
 }
 
 /** A status in words: built-in codes from the catalogue (so in the reader's language),
- * a tenant's own statuses by the name they gave it. */
+ * a tenant's own statuses by the name they gave them. */
 export function useStatusLabel() {
   const statuses = useStatuses();
-  const { locale, label } = useI18n();
+  const { locale } = useI18n();
   return (idOrCode: number | string | null | undefined) => {
     if (idOrCode === null || idOrCode === undefined) return "–";
     const status = statuses.find((s) => s.id === idOrCode || s.code === idOrCode);
     const code = status?.code ?? String(idOrCode);
-    const known = label("status", code);
-    // `label` falls back to the code in words; a tenant's own name reads better.
-    return locale && status && known.toLowerCase() === code.replace(/_/g, " ") ? status.name : known;
+    return codeLabel(locale, "status", code) ?? status?.name ?? code;
   };
 }
 

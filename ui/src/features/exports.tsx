@@ -9,7 +9,7 @@ import { DateInput } from "@mantine/dates";
 import { GeoSelect, ProviderSelect } from "../components/pickers";
 import { useDisclosure } from "@mantine/hooks";
 import { useProjects, useStatusLabel, useStatuses } from "../lib/catalog";
-import { formatBytes, formatDate, formatter, intlLocale, percent } from "../lib/format";
+import { formatDate, percent, useFormat } from "../lib/format";
 import { exportBody } from "../lib/exportForm";
 import { useI18n } from "../lib/i18n";
 
@@ -184,6 +184,7 @@ export function ExportsPage() {
 
 function ExportRow({ export: x, locale }: { export: ExportRecord; locale: string }) {
   const { t, label } = useI18n();
+  const f = useFormat();
   const state =
     x.status === "running"
       ? `${t("exportRunning")} ${x.rows_total ? `${percent(x.rows, x.rows_total)}%` : ""}`
@@ -205,10 +206,10 @@ function ExportRow({ export: x, locale }: { export: ExportRecord; locale: string
         )}
       </td>
       <td className="num">
-        {formatter(intlLocale(locale as "en" | "ru")).number(x.rows)}
-        {x.status === "running" && x.rows_total != null && ` / ${formatter(intlLocale(locale as "en" | "ru")).number(x.rows_total)}`}
+        {f.number(x.rows)}
+        {x.status === "running" && x.rows_total != null && ` / ${f.number(x.rows_total)}`}
       </td>
-      <td className="num">{x.status === "succeeded" ? formatBytes(x.bytes, intlLocale(locale as "en" | "ru")) : ""}</td>
+      <td className="num">{x.status === "succeeded" ? f.bytes(x.bytes) : ""}</td>
       <td>{x.created_by_name || "cli"}</td>
       <td>{formatDate(x.started_at, locale)}</td>
       <td>{x.expires_at ? formatDate(x.expires_at, locale) : ""}</td>

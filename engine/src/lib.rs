@@ -4,9 +4,11 @@
 //! types, and never reach its tables themselves.
 //!
 //! The folders follow a number's life, and each depends only on those before it and on
-//! `platform`: [`intake`] → [`pool`] → [`dialing`] → [`delivery`] → [`insight`].
+//! `platform`: [`intake`] → [`pool`] → [`dialing`] → [`delivery`] → [`insight`] →
+//! [`compliance`].
 //! `ARCHITECTURE.md` at the repository's root walks one number through them.
 
+pub mod compliance;
 pub mod delivery;
 pub mod dialing;
 pub mod insight;

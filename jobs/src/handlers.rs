@@ -127,7 +127,8 @@ async fn import(context: &JobContext, args: ImportJob) -> Result<Value> {
     use dialpool_engine::intake::import::{self, ImportProgress};
     let path = context.path("path", &args.path)?;
     let rejects = args.rejects_path.as_deref().map(|p| context.path("rejects_path", p)).transpose()?;
-    let request = args.request(context.tenant()?, path, rejects, context.actor());
+    let mut request = args.request(context.tenant()?, path, rejects, context.actor());
+    request.secret = Some(dialpool_engine::platform::secret::SecretKey::load(&context.data_dir)?);
     let progress = ImportProgress::default();
     let reporter = {
         let (progress, shown) = (progress.clone(), context.progress.clone());

@@ -17,6 +17,14 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
+/// Where the installation's secret key is kept (it seals remote credentials and keys
+/// the tombstones of erased numbers), unless DIALPOOL_SECRET_KEY gives it.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    #[arg(long, env = "DIALPOOL_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
 pub(crate) fn existing_file(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     if !path.is_file() {
         return Err(dialpool_engine::Error::invalid(

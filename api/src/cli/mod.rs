@@ -8,6 +8,7 @@ use dialpool_engine::platform::db;
 
 mod admin;
 pub(crate) mod common;
+mod compliance;
 mod exports;
 mod jobs;
 mod numbers;
@@ -85,6 +86,15 @@ pub enum Command {
     /// Partner accounts of the SFTP server, and their uploads.
     #[command(subcommand)]
     Sftp(sftp::SftpCommand),
+    /// Erase numbers (GDPR Art. 17): gone with their attributes, events and calls made
+    /// anonymous, kept export files withdrawn; a tombstone refuses them in every later import.
+    Erase(compliance::EraseArgs),
+    /// Tombstones of erased numbers: show one, or lift it when the person asks to be called again.
+    #[command(subcommand)]
+    Tombstone(compliance::TombstoneCommand),
+    /// Subject access (GDPR Art. 15): everything held about a number, as JSON.
+    #[command(subcommand)]
+    Subject(compliance::SubjectCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +176,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             sftp::sftp(&pool, tenant, command).await
+        }
+        Command::Erase(args) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            compliance::erase(&pool, tenant, args).await
+        }
+        Command::Tombstone(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            compliance::tombstone(&pool, tenant, command).await
+        }
+        Command::Subject(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            compliance::subject(&pool, tenant, command).await
         }
         Command::Demo(flag) => admin::demo(&config, &cli.tenant, flag).await,
         Command::Provider(ProviderCommand::Add(args)) => {

@@ -9,8 +9,9 @@ use dialpool_engine::intake::provider::{self, NewProvider};
 use dialpool_engine::platform::audit::Actor;
 use std::path::PathBuf;
 
-use super::common::{JsonFlag, ProgressDisplay, existing_file, print};
+use super::common::{JsonFlag, ProgressDisplay, SecretArgs, existing_file, print};
 use crate::connect::{find_tenant, ready_pool};
+use dialpool_engine::platform::secret::SecretKey;
 
 #[derive(Debug, Args)]
 pub struct ProviderAddArgs {
@@ -69,6 +70,8 @@ pub struct ImportArgs {
     pub on_duplicate: String,
     #[command(flatten)]
     pub options: FileOptions,
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +151,7 @@ pub(super) async fn import(
     let mut request =
         options.request(tenant, args.provider, existing_file(&args.file)?, Actor::system("cli"));
     request.rejects_path = args.options.rejects.clone();
+    request.secret = Some(SecretKey::load(&args.secret.data_dir)?);
     let progress = ImportProgress::default();
     let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
     let result = import::import_file(&pool, request, progress).await;
@@ -156,7 +160,7 @@ pub(super) async fn import(
     print(args.options.json, &summary, || {
         let c = &summary.counts;
         let mut out = format!(
-            "imported {} (import {}, {}{}) in {:.1}s\n  rows read           {:>10}\n  inserted            {:>10}\n  updated             {:>10}\n  duplicate in file   {:>10}\n  duplicate existing  {:>10}\n  invalid             {:>10}\n  on DNC list         {:>10}",
+            "imported {} (import {}, {}{}) in {:.1}s\n  rows read           {:>10}\n  inserted            {:>10}\n  updated             {:>10}\n  duplicate in file   {:>10}\n  duplicate existing  {:>10}\n  invalid             {:>10}\n  on DNC list         {:>10}\n  erased              {:>10}",
             summary.file,
             summary.import_id,
             summary.format,
@@ -168,7 +172,8 @@ pub(super) async fn import(
             c.duplicate_in_file,
             c.duplicate_existing,
             c.invalid,
-            c.dnc
+            c.dnc,
+            c.erased
         );
         if let Some(path) = &summary.rejects_file {
             out.push_str(&format!("\n  rejects: {path}"));

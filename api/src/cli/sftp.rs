@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use super::common::SecretArgs;
 use clap::{Args, Subcommand};
 use dialpool_engine::TenantId;
 use dialpool_engine::delivery::sftp::account::{self, SftpAccountInput};
@@ -39,14 +40,6 @@ pub enum SftpRemoteCommand {
     Trust(SftpRemoteTrustArgs),
     /// Pull or push now, in this process (the schedule does it in `serve`).
     Run(SftpRemoteIdArgs),
-}
-
-/// Where the secret key that seals remote credentials is kept, unless
-/// DIALPOOL_SECRET_KEY gives it.
-#[derive(Debug, Args)]
-pub struct SecretArgs {
-    #[arg(long, env = "DIALPOOL_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

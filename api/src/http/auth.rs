@@ -368,6 +368,7 @@ permissions! {
     DncWrite => "dnc.write",
     ExportsCreate => "exports.create",
     ConversionRead => "conversion.read",
+    PrivacyManage => "privacy.manage",
 }
 
 /// A caller holding permission `P`; 401 without a caller, 403 without the permission.

@@ -90,6 +90,7 @@ impl AppState {
         (name = "calls", description = "Dialers and softphones: leases, screen pop, call outcomes, calling hours"),
         (name = "webhooks", description = "Outbound webhooks: signed events to subscribers, retries, delivery log"),
         (name = "audit", description = "The audit log"),
+        (name = "compliance", description = "Erasure and tombstones, subject access, retention, compliance reports"),
         (name = "tenants", description = "Tenants (platform administrators only)"),
     )
 )]
@@ -142,8 +143,8 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, conversion, dashboard, exports, imports, jobs, numbers, projects, settings, sftp,
-        tenants, tokens, users, webhooks,
+        audit, calls, compliance, conversion, dashboard, exports, imports, jobs, numbers, projects, settings,
+        sftp, tenants, tokens, users, webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
@@ -209,6 +210,10 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(sftp::confirm_host_key))
         .routes(routes!(sftp::run_remote))
         .routes(routes!(sftp::list_transfers))
+        .routes(routes!(compliance::list_erasures, compliance::erase))
+        .routes(routes!(compliance::get_tombstone))
+        .routes(routes!(compliance::lift_tombstone))
+        .routes(routes!(compliance::subject_access))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

@@ -85,6 +85,8 @@ pub async fn import_file(
         counters: progress.read.clone(),
         rows_read: progress.rows_read.clone(),
         batch_size: crate::intake::import::BATCH_ROWS,
+        // The do-not-call list keeps erased numbers too: it is what keeps them uncalled.
+        tombstones: None,
     };
     let reader = tokio::task::spawn_blocking(move || batch::read_file(context, detected, sender));
     let mut rejects = RejectsFile::new(

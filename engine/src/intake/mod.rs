@@ -7,3 +7,4 @@ pub mod geo;
 pub mod import;
 pub mod phone;
 pub mod provider;
+pub mod tombstone;

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(16, "sftp_remotes", include_str!("../../../migrations/0016_sftp_remotes.sql")),
     Migration::new(17, "trust", include_str!("../../../migrations/0017_trust.sql")),
     Migration::new(18, "bulk_undo", include_str!("../../../migrations/0018_bulk_undo.sql")),
+    Migration::new(19, "erasure", include_str!("../../../migrations/0019_erasure.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -80,9 +80,20 @@ impl SecretKey {
         Ok(SecretKey { key })
     }
 
+    /// A key for one purpose (`"tombstone"`), derived from this one, so that no two
+    /// uses share key material.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut digest = sha2::Sha256::new();
+        digest.update(b"dialpool derived key\0");
+        digest.update(purpose.as_bytes());
+        digest.update(b"\0");
+        digest.update(self.key);
+        digest.finalize().into()
+    }
+
     /// Names the key without revealing it, so a value sealed with another key is told
     /// apart from a damaged one.
-    fn id(&self) -> [u8; KEY_ID_LEN] {
+    pub fn id(&self) -> [u8; KEY_ID_LEN] {
         let digest = sha2::Sha256::digest(self.key);
         let mut id = [0u8; KEY_ID_LEN];
         id.copy_from_slice(&digest[..KEY_ID_LEN]);
@@ -130,7 +141,7 @@ impl SecretKey {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

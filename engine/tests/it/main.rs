@@ -3,6 +3,7 @@
 mod allocation;
 mod bad_input;
 mod calls;
+mod compliance;
 mod conversion;
 mod exports;
 mod formats;

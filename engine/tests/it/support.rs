@@ -44,6 +44,12 @@ pub async fn setup() -> Setup {
     Setup { db, tenant, dir: tempdir::Dir::new() }
 }
 
+/// The tests' installation key (fixed, so every test process hashes alike).
+pub fn secret_key() -> dialpool_engine::platform::secret::SecretKey {
+    dialpool_engine::platform::secret::SecretKey::from_base64("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")
+        .unwrap()
+}
+
 impl Setup {
     pub fn request(&self, path: &Path) -> ImportRequest {
         ImportRequest {
@@ -60,6 +66,7 @@ impl Setup {
             ),
             actor: Actor::system("test"),
             batch_rows: None,
+            secret: Some(secret_key()),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod calls;
+pub mod compliance;
 pub mod conversion;
 pub mod dashboard;
 pub mod exports;

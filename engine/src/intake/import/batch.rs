@@ -24,6 +24,8 @@ pub enum RejectReason {
     DuplicateInFile,
     DuplicateExisting,
     Dnc,
+    /// Erased at the subject's request: a tombstone holds its hash.
+    Erased,
 }
 
 impl RejectReason {
@@ -33,6 +35,7 @@ impl RejectReason {
             "duplicate_in_file" => Some(RejectReason::DuplicateInFile),
             "duplicate_existing" => Some(RejectReason::DuplicateExisting),
             "dnc" => Some(RejectReason::Dnc),
+            "erased" => Some(RejectReason::Erased),
             _ => None,
         }
     }
@@ -43,6 +46,7 @@ impl RejectReason {
             RejectReason::DuplicateInFile => "duplicate: the same number is earlier in this file",
             RejectReason::DuplicateExisting => "duplicate: the number is already stored",
             RejectReason::Dnc => "on the do-not-call list",
+            RejectReason::Erased => "erased at the subject's request",
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct Batch {
     pub has_geo_column: bool,
     /// The distinct zone sets of `staged`, to record before they are stored.
     pub zone_sets: Vec<&'static ZoneSet>,
+    /// Staged rows (by index) whose hash matched a tombstone's prefix, with the hash, to
+    /// be confirmed before the batch is stored.
+    pub erasure_candidates: Vec<(usize, [u8; 32])>,
 }
 
 /// Tenant geos by code (`RU`, `RU-MOW`) and by name, and the country geo for each country.
@@ -139,6 +146,8 @@ pub struct ReaderContext {
     pub counters: Arc<ReadCounters>,
     pub rows_read: Arc<AtomicU64>,
     pub batch_size: usize,
+    /// The tenant's tombstones; `None` when it has none.
+    pub tombstones: Option<Arc<crate::intake::tombstone::TombstoneFilter>>,
 }
 
 #[derive(Debug, Clone)]
@@ -307,6 +316,9 @@ impl BatchBuilder<'_> {
             && !self.batch.zone_sets.iter().any(|s| s.id == set.id)
         {
             self.batch.zone_sets.push(set);
+        }
+        if let Some(hash) = self.context.tombstones.as_ref().and_then(|t| t.candidate(number.e164)) {
+            self.batch.erasure_candidates.push((self.batch.staged.len(), hash));
         }
         self.batch.staged.push(Staged {
             phone: number.e164,

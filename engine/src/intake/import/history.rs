@@ -27,6 +27,8 @@ pub struct ImportRecord {
     pub duplicate_existing: i64,
     pub invalid: i64,
     pub dnc: i64,
+    /// Rows refused because the number was erased (a tombstone holds it).
+    pub erased: i64,
     pub has_rejects: bool,
     pub error: Option<String>,
     pub created_by: Option<i64>,
@@ -39,7 +41,7 @@ const SORTS: &[SortKey] = &[SortKey { name: "id", column: "i.id", sql_type: "big
 const SELECT: &str =
     "SELECT i.id, i.provider_id, p.code AS provider_code, i.file_name, i.file_size, i.format,
         i.encoding, i.on_duplicate, i.status, i.total, i.inserted, i.updated, i.duplicate_in_file,
-        i.duplicate_existing, i.invalid, i.dnc, i.rejects_path IS NOT NULL AS has_rejects, i.error,
+        i.duplicate_existing, i.invalid, i.dnc, i.erased, i.rejects_path IS NOT NULL AS has_rejects, i.error,
         i.created_by, i.started_at, i.finished_at, i.id::text AS sort_value
    FROM imports i JOIN providers p ON p.tenant_id = i.tenant_id AND p.id = i.provider_id";
 
@@ -61,6 +63,7 @@ fn from_row(r: &Row) -> ImportRecord {
         duplicate_existing: r.get("duplicate_existing"),
         invalid: r.get("invalid"),
         dnc: r.get("dnc"),
+        erased: r.get("erased"),
         has_rejects: r.get("has_rejects"),
         error: r.get("error"),
         created_by: r.get("created_by"),

@@ -78,6 +78,25 @@ pub(super) struct MergeParams {
     pub(super) tenant_has_dnc: bool,
 }
 
+/// The staged rows of `batch` that are erased numbers, by index, with what their
+/// tombstones say.
+async fn erased_rows(
+    tx: &Transaction<'_>,
+    tenant: TenantId,
+    batch: &Batch,
+) -> Result<std::collections::HashMap<usize, String>> {
+    if batch.erasure_candidates.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let hashes: Vec<[u8; 32]> = batch.erasure_candidates.iter().map(|(_, h)| *h).collect();
+    let live = crate::intake::tombstone::confirm(tx, tenant, &hashes).await?;
+    Ok(batch
+        .erasure_candidates
+        .iter()
+        .filter_map(|(index, hash)| live.get(hash).map(|t| (*index, t.describe())))
+        .collect())
+}
+
 /// A JSON object's text sent as `jsonb` in binary COPY without building a `Value`.
 #[derive(Debug)]
 struct RawJsonb<'a>(&'a [u8]);
@@ -112,8 +131,13 @@ pub(super) async fn merge_batch(
     counts.total += batch.rows as i64;
     let mut batch_rejects: Vec<(u64, &str, RejectReason, &str)> =
         batch.rejects.iter().map(|r| (r.row, r.raw.as_str(), r.reason, r.detail.as_str())).collect();
-    if !batch.staged.is_empty() {
-        stage_and_merge(tx, statements, params, batch, counts, &mut batch_rejects).await?;
+    let erased = erased_rows(tx, params.tenant, batch).await?;
+    for (index, detail) in &erased {
+        let staged = &batch.staged[*index];
+        batch_rejects.push((staged.row, &staged.raw, RejectReason::Erased, detail));
+    }
+    if batch.staged.len() > erased.len() {
+        stage_and_merge(tx, statements, params, batch, &erased, counts, &mut batch_rejects).await?;
     }
     // The rejects file reads in file order within each batch.
     batch_rejects.sort_unstable_by_key(|r| r.0);
@@ -126,7 +150,8 @@ pub(super) async fn merge_batch(
         - counts.duplicate_in_file
         - counts.duplicate_existing
         - counts.invalid
-        - counts.dnc;
+        - counts.dnc
+        - counts.erased;
     Ok(())
 }
 
@@ -135,6 +160,7 @@ async fn stage_and_merge<'b>(
     statements: &Statements,
     params: &MergeParams,
     batch: &'b Batch,
+    erased: &std::collections::HashMap<usize, String>,
     counts: &mut Counts,
     batch_rejects: &mut Vec<(u64, &'b str, RejectReason, &'b str)>,
 ) -> Result<()> {
@@ -145,6 +171,10 @@ async fn stage_and_merge<'b>(
         BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT8, Type::INT8, Type::INT4, Type::JSONB]);
     pin_mut!(writer);
     for (ord, staged) in batch.staged.iter().enumerate() {
+        // An erased number is never stored, not even in the staging table.
+        if erased.contains_key(&ord) {
+            continue;
+        }
         let ord = ord as i32;
         let zone_set = staged.zones.map(|z| z.id);
         writer

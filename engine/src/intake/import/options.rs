@@ -79,6 +79,7 @@ impl ImportOptions {
             rejects_path: None,
             actor,
             batch_rows: None,
+            secret: None,
         }
     }
 

@@ -143,6 +143,8 @@ async fn run(
         .query_one("SELECT EXISTS (SELECT 1 FROM dnc_numbers WHERE tenant_id = $1)", &[&tenant.0])
         .await?
         .get(0);
+    // Erasures take the same per-tenant lock, so the tombstones cannot change under us.
+    let tombstones = crate::intake::tombstone::load_filter(&tx, tenant, request.secret.as_ref()).await?;
 
     let (sender, mut receiver) = mpsc::channel::<Batch>(2);
     let context = ReaderContext {
@@ -155,6 +157,7 @@ async fn run(
         counters: progress.read.clone(),
         rows_read: progress.rows_read.clone(),
         batch_size: request.batch_rows.unwrap_or(BATCH_ROWS).max(1),
+        tombstones,
     };
     let reader_detected = detected.clone();
     let reader = tokio::task::spawn_blocking(move || batch::read_file(context, reader_detected, sender));

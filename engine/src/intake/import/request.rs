@@ -69,6 +69,9 @@ pub struct ImportRequest {
     /// Rows per batch; [`BATCH_ROWS`] when absent. Tests make it small to cross batch
     /// boundaries with small files.
     pub batch_rows: Option<usize>,
+    /// The installation's secret key, to recognise erased numbers by their tombstones.
+    /// An import without it is refused when the tenant has tombstones.
+    pub secret: Option<crate::platform::secret::SecretKey>,
 }
 
 /// Live counters of a running import, for a progress bar or a progress event stream.
@@ -80,7 +83,7 @@ pub struct ImportProgress {
 }
 
 /// What an import did. The counts reconcile:
-/// `total = inserted + updated + duplicate_in_file + duplicate_existing + invalid + dnc`.
+/// `total = inserted + updated + duplicate_in_file + duplicate_existing + invalid + dnc + erased`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub total: i64,
@@ -90,6 +93,7 @@ pub struct Counts {
     pub duplicate_existing: i64,
     pub invalid: i64,
     pub dnc: i64,
+    pub erased: i64,
 }
 
 impl Counts {
@@ -99,6 +103,7 @@ impl Counts {
             RejectReason::DuplicateInFile => self.duplicate_in_file += 1,
             RejectReason::DuplicateExisting => self.duplicate_existing += 1,
             RejectReason::Dnc => self.dnc += 1,
+            RejectReason::Erased => self.erased += 1,
         }
     }
 
@@ -110,6 +115,7 @@ impl Counts {
                 + self.duplicate_existing
                 + self.invalid
                 + self.dnc
+                + self.erased
     }
 }
 

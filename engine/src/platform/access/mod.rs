@@ -35,6 +35,10 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("audit.read", "Read and export the audit log"),
     ("settings.manage", "Manage providers, geos and number statuses"),
     ("sftp.manage", "Manage SFTP partners and remotes"),
+    (
+        "privacy.manage",
+        "Erase numbers, lift tombstones, export what is held about a number, set retention, read compliance reports",
+    ),
     ("scope.all", "See every provider and project; without it a user sees only those in their scope"),
 ];
 

@@ -1,0 +1,260 @@
+//! `dialpool erase`, `dialpool tombstone`, `dialpool subject`: erasure with tombstones
+//! and subject access, the same engine calls the API makes.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use dialpool_engine::TenantId;
+use dialpool_engine::compliance::erasure::{self, ErasureRequest, LiftInput};
+use dialpool_engine::compliance::subject;
+use dialpool_engine::intake::phone::{self, Region};
+use dialpool_engine::platform::audit::Actor;
+use dialpool_engine::platform::secret::SecretKey;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::common::{JsonFlag, SecretArgs, existing_file, print};
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// Numbers to erase (E.164 recommended).
+    pub phones: Vec<String>,
+    /// A file of numbers: one per line, or a CSV whose first column holds them (a header
+    /// line is skipped).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Region for numbers written without a country code, e.g. RU.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Why; a later import's rejects file reads "erased on DATE <reason>".
+    #[arg(long, default_value = erasure::DEFAULT_REASON)]
+    pub reason: String,
+    /// When the subject asked (RFC 3339); now by default.
+    #[arg(long)]
+    pub requested_at: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TombstoneCommand {
+    /// Whether a number was erased, when and why.
+    Show(TombstoneShowArgs),
+    /// Let an erased number come back: the person asked to be contacted again.
+    Lift(TombstoneLiftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TombstoneShowArgs {
+    pub phone: String,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct TombstoneLiftArgs {
+    pub phone: String,
+    /// Why the number may come back.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubjectCommand {
+    /// Everything held about a number, as JSON (GDPR Art. 15).
+    Export(SubjectExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubjectExportArgs {
+    pub phone: String,
+    /// Region for a number written without a country code.
+    #[arg(long)]
+    pub region: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+fn region(text: Option<&str>) -> anyhow::Result<Option<Region>> {
+    Ok(text.filter(|r| !r.is_empty()).map(Region::parse).transpose()?)
+}
+
+/// The numbers of the arguments and the file; any that does not read is named with its
+/// line, and nothing is erased.
+fn numbers(args: &EraseArgs, region: Option<Region>) -> anyhow::Result<Vec<i64>> {
+    let mut phones = Vec::new();
+    let mut bad = Vec::new();
+    for raw in &args.phones {
+        match phone::parse_input("phones", raw, region) {
+            Ok(p) => phones.push(p),
+            Err(_) => bad.push(format!("argument '{raw}'")),
+        }
+    }
+    if let Some(path) = &args.file {
+        let file = std::fs::File::open(existing_file(path)?)?;
+        for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| {
+                dialpool_engine::Error::invalid("file", format!("line {}: not UTF-8 text ({e})", index + 1))
+            })?;
+            let cell = line.split([',', ';', '\t']).next().unwrap_or("").trim().trim_matches('"');
+            if cell.is_empty() {
+                continue;
+            }
+            match phone::parse_input("phones", cell, region) {
+                Ok(p) => phones.push(p),
+                // A header is a first line that holds no number.
+                Err(_) if index == 0 => {}
+                Err(_) => bad.push(format!("line {} '{cell}'", index + 1)),
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let shown: Vec<&str> = bad.iter().take(5).map(String::as_str).collect();
+        return Err(dialpool_engine::Error::invalid(
+            "phones",
+            format!(
+                "{} value(s) are not phone numbers ({}{}); nothing was erased",
+                bad.len(),
+                shown.join(", "),
+                if bad.len() > 5 { ", …" } else { "" }
+            ),
+        )
+        .into());
+    }
+    if phones.is_empty() {
+        return Err(
+            dialpool_engine::Error::invalid("phones", "give numbers or --file; nothing was erased").into()
+        );
+    }
+    Ok(phones)
+}
+
+pub(super) async fn erase(
+    pool: &deadpool_postgres::Pool,
+    tenant: TenantId,
+    args: EraseArgs,
+) -> anyhow::Result<()> {
+    let phones = numbers(&args, region(args.region.as_deref())?)?;
+    let key = SecretKey::load(&args.secret.data_dir)?;
+    let total = phones.len() as u64;
+    let done = Arc::new(AtomicU64::new(0));
+    let bar = if !args.json.json && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} numbers erased",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let ticker = bar.clone().map(|bar| {
+        let done = done.clone();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(done.load(Ordering::Relaxed));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    });
+    let request = ErasureRequest {
+        tenant,
+        phones,
+        reason: args.reason.clone(),
+        requested_at: args.requested_at,
+        actor: Actor::system("cli"),
+    };
+    let result = erasure::erase(pool, &args.secret.data_dir, &key, request, Some(&done)).await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    print(args.json.json, &summary, || {
+        format!(
+            "erased {} of {} number(s) (request {}; the rest were not stored); {} export file(s) withdrawn; \
+             tombstones refuse them in every later import",
+            summary.found, summary.numbers, summary.request, summary.exports_withdrawn
+        )
+    })
+}
+
+pub(super) async fn tombstone(
+    pool: &deadpool_postgres::Pool,
+    tenant: TenantId,
+    command: TombstoneCommand,
+) -> anyhow::Result<()> {
+    match command {
+        TombstoneCommand::Show(args) => {
+            let key = SecretKey::load(&args.secret.data_dir)?;
+            let e164 = phone::parse_input("phone", &args.phone, None)?;
+            let client = pool.get().await?;
+            let state = erasure::tombstone(&**client, tenant, &key, e164).await?.ok_or_else(|| {
+                dialpool_engine::Error::NotFound { entity: "tombstone", key: phone::format_e164(e164) }
+            })?;
+            print(args.json.json, &state, || match (&state.lifted_at, &state.lift_reason) {
+                (Some(at), reason) => format!(
+                    "erased on {} {}; lifted on {} ({})",
+                    state.erased_at.format("%Y-%m-%d"),
+                    state.reason,
+                    at.format("%Y-%m-%d"),
+                    reason.as_deref().unwrap_or("")
+                ),
+                (None, _) => format!("erased on {} {}", state.erased_at.format("%Y-%m-%d"), state.reason),
+            })
+        }
+        TombstoneCommand::Lift(args) => {
+            let key = SecretKey::load(&args.secret.data_dir)?;
+            let mut client = pool.get().await?;
+            let input = LiftInput { phone: args.phone.clone(), reason: args.reason.clone() };
+            let state = erasure::lift(&mut **client, tenant, &key, &input, &Actor::system("cli")).await?;
+            print(args.json.json, &state, || {
+                format!(
+                    "lifted: {} may be imported again (erased on {})",
+                    args.phone,
+                    state.erased_at.format("%Y-%m-%d")
+                )
+            })
+        }
+    }
+}
+
+pub(super) async fn subject(
+    pool: &deadpool_postgres::Pool,
+    tenant: TenantId,
+    command: SubjectCommand,
+) -> anyhow::Result<()> {
+    match command {
+        SubjectCommand::Export(args) => {
+            let key = SecretKey::load(&args.secret.data_dir)?;
+            let client = pool.get().await?;
+            let report = subject::report(
+                &**client,
+                tenant,
+                &key,
+                &args.phone,
+                region(args.region.as_deref())?,
+                &Actor::system("cli"),
+            )
+            .await?;
+            // The report is JSON whatever the terminal: it is what the subject receives.
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+    }
+}

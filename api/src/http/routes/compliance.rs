@@ -1,0 +1,144 @@
+//! Erasure and tombstones, and subject access. Everything here needs `privacy.manage`:
+//! it reads or forgets everything about a person.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use dialpool_engine::compliance::erasure::{
+    self, ErasureRecord, ErasureRequest, ErasureSummary, LiftInput, TombstoneState,
+};
+use dialpool_engine::compliance::subject::{self, SubjectReport};
+use dialpool_engine::intake::phone;
+use dialpool_engine::platform::secret::SecretKey;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::http::AppState;
+use crate::http::auth::{Allowed, PrivacyManage};
+use crate::http::error::ApiResult;
+use crate::http::extract::{Json, Path, Query};
+
+/// Numbers one request may erase; a longer list goes by `dialpool erase --file`.
+const MAX_PHONES: usize = 100_000;
+
+fn secret_key(state: &AppState) -> ApiResult<SecretKey> {
+    Ok(SecretKey::load(&state.config.data_dir)?)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureInput {
+    /// The numbers, any format (E.164 recommended); at most 100,000.
+    pub phones: Vec<String>,
+    /// Region for numbers written without a country code.
+    pub region: Option<String>,
+    /// Why; the rejects file of a later import reads "erased on DATE <reason>". Default:
+    /// "at the subject's request".
+    pub reason: Option<String>,
+    /// When the subject asked (RFC 3339); now by default.
+    pub requested_at: Option<DateTime<Utc>>,
+}
+
+/// Erase numbers: each goes with its attributes, its events and calls lose their
+/// personal fields, kept export files that hold it are withdrawn, and a tombstone (a
+/// keyed hash, never the number) refuses it in every later import.
+#[utoipa::path(post, path = "/erasures", tag = "compliance", request_body = ErasureInput,
+    responses((status = 200, body = ErasureSummary)))]
+pub async fn erase(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Json(input): Json<ErasureInput>,
+) -> ApiResult<Json<ErasureSummary>> {
+    if input.phones.len() > MAX_PHONES {
+        return Err(dialpool_engine::Error::invalid(
+            "phones",
+            format!(
+                "{} numbers; one request erases at most {MAX_PHONES} (use `dialpool erase --file`)",
+                input.phones.len()
+            ),
+        )
+        .into());
+    }
+    let region = input.region.as_deref().filter(|r| !r.is_empty()).map(phone::Region::parse).transpose()?;
+    let phones = input
+        .phones
+        .iter()
+        .map(|raw| phone::parse_input("phones", raw, region))
+        .collect::<dialpool_engine::Result<Vec<i64>>>()?;
+    let request = ErasureRequest {
+        tenant: caller.tenant(),
+        phones,
+        reason: input.reason.unwrap_or_else(|| erasure::DEFAULT_REASON.to_owned()),
+        requested_at: input.requested_at,
+        actor: caller.actor(),
+    };
+    let summary =
+        erasure::erase(&state.pool, &state.config.data_dir, &secret_key(&state)?, request, None).await?;
+    Ok(Json(summary))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ErasureListParams {
+    /// 1 to 500 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// Erasures, newest first: who asked, why, when, how many numbers were found and how
+/// many export files withdrawn. Never the numbers.
+#[utoipa::path(get, path = "/erasures", tag = "compliance", params(ErasureListParams),
+    responses((status = 200, body = Vec<ErasureRecord>)))]
+pub async fn list_erasures(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Query(params): Query<ErasureListParams>,
+) -> ApiResult<Json<Vec<ErasureRecord>>> {
+    let client = state.pool.get().await?;
+    Ok(Json(erasure::list(&**client, caller.tenant(), params.limit.unwrap_or(100)).await?))
+}
+
+/// Whether a number (E.164, `+` as `%2B`) was erased, when and why, and whether its
+/// tombstone was lifted; 404 when it never was.
+#[utoipa::path(get, path = "/tombstones/{phone}", tag = "compliance", params(("phone" = String, Path)),
+    responses((status = 200, body = TombstoneState)))]
+pub async fn get_tombstone(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<TombstoneState>> {
+    let e164 = phone::parse_input("phone", &raw, None)?;
+    let client = state.pool.get().await?;
+    erasure::tombstone(&**client, caller.tenant(), &secret_key(&state)?, e164).await?.map(Json).ok_or_else(
+        || dialpool_engine::Error::NotFound { entity: "tombstone", key: phone::format_e164(e164) }.into(),
+    )
+}
+
+/// Lift a number's tombstone when the person asks to be contacted again: later imports
+/// may bring it back. Audited; 404 when the number has no live tombstone.
+#[utoipa::path(post, path = "/tombstones/lift", tag = "compliance", request_body = LiftInput,
+    responses((status = 200, body = TombstoneState)))]
+pub async fn lift_tombstone(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Json(input): Json<LiftInput>,
+) -> ApiResult<Json<TombstoneState>> {
+    let key = secret_key(&state)?;
+    let mut client = state.pool.get().await?;
+    Ok(Json(erasure::lift(&mut **client, caller.tenant(), &key, &input, &caller.actor()).await?))
+}
+
+/// Subject access (GDPR Art. 15): everything held about a number (E.164, `+` as `%2B`):
+/// the number and its attributes, events, calls, the exports it went out in, projects,
+/// its do-not-call entry and its erasure. Reading it is audited.
+#[utoipa::path(get, path = "/subjects/{phone}", tag = "compliance", params(("phone" = String, Path)),
+    responses((status = 200, body = SubjectReport)))]
+pub async fn subject_access(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<SubjectReport>> {
+    let client = state.pool.get().await?;
+    let report =
+        subject::report(&**client, caller.tenant(), &secret_key(&state)?, &raw, None, &caller.actor())
+            .await?;
+    Ok(Json(report))
+}

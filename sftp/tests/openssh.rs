@@ -549,3 +549,36 @@ async fn an_upload_left_by_a_server_killed_mid_way_does_not_hold_the_quota_for_e
     let now = drop.sftp_with_key("put n.csv /inbox/n.csv\n");
     assert!(now.status.success(), "{}", text(&now));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_number_dropped_by_a_partner_is_refused_and_the_summary_says_so() {
+    use dialpool_engine::compliance::erasure::{self, ErasureRequest};
+    let mut drop = drop_box(None, None).await;
+    drop.start_worker();
+    // The worker and the erasure share the installation's key from the data directory.
+    let key = dialpool_engine::platform::secret::SecretKey::load(&drop.dir.join("data")).unwrap();
+    let request = ErasureRequest {
+        tenant: TenantId(1),
+        phones: vec![79160000003],
+        reason: "at the subject's request".into(),
+        requested_at: None,
+        actor: Actor::system("test"),
+    };
+    erasure::erase(&drop.db.pool, &drop.dir.join("data"), &key, request, None).await.unwrap();
+    numbers_file(&drop.dir.join("numbers.csv"), 5, 0);
+    let upload = drop.sftp_with_key("put numbers.csv /inbox/numbers.csv\n");
+    assert!(upload.status.success(), "{}", text(&upload));
+    drop.wait_for("SELECT count(*) FROM jobs WHERE kind = 'import' AND state = 'succeeded'", 1).await;
+    assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers").await, 4);
+    assert_eq!(drop.scalar("SELECT count(*) FROM phone_numbers WHERE phone = 79160000003").await, 0);
+    assert_eq!(drop.scalar("SELECT erased FROM imports").await, 1);
+    let root = drop.root();
+    drop.wait_names("outbox", |names| names.iter().any(|n| n.ends_with(".summary.json"))).await;
+    let summary = std::fs::read_dir(root.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".summary.json"))
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    assert_eq!((report["erased"].as_i64(), report["inserted"].as_i64()), (Some(1), Some(4)), "{report}");
+}

@@ -151,7 +151,9 @@ pub(super) async fn import(
     let mut request =
         options.request(tenant, args.provider, existing_file(&args.file)?, Actor::system("cli"));
     request.rejects_path = args.options.rejects.clone();
-    request.secret = Some(SecretKey::load(&args.secret.data_dir)?);
+    // Only an existing key: an import must not create one (a new key would match no
+    // tombstone; then the import is refused, saying which key to configure).
+    request.secret = SecretKey::load_existing(&args.secret.data_dir)?;
     let progress = ImportProgress::default();
     let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
     let result = import::import_file(&pool, request, progress).await;

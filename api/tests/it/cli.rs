@@ -238,6 +238,10 @@ async fn every_command_has_help() {
         vec!["sftp", "account", "add", "--help"],
         vec!["sftp", "account", "list", "--help"],
         vec!["sftp", "uploads", "--help"],
+        vec!["erase", "--help"],
+        vec!["tombstone", "show", "--help"],
+        vec!["tombstone", "lift", "--help"],
+        vec!["subject", "export", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");
@@ -377,4 +381,79 @@ async fn every_listing_commands_json_parses_and_a_missing_database_is_exit_69() 
     assert_eq!(unreachable.status.code(), Some(69), "{}", String::from_utf8_lossy(&unreachable.stderr));
     let wrong = dialpool(&db, &["provider", "list", "--no-such-option"]);
     assert_eq!(wrong.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn erase_refuses_the_number_in_later_imports_and_subject_export_and_tombstone_say_so() {
+    let db = TestDb::new().await;
+    let data = temp_path("erase-data");
+    let data_arg = data.to_string_lossy().into_owned();
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let leads = temp_path("erase-leads.csv");
+    std::fs::write(&leads, "phone,name\n+79161234567,Anna\n+79031112233,Boris\n").unwrap();
+    let leads_arg = leads.to_string_lossy().into_owned();
+    succeeded(&dialpool(
+        &db,
+        &["import", &leads_arg, "--provider", "acme", "--json", "--data-dir", &data_arg],
+    ));
+
+    // A file with a line that is no number erases nothing and says which line.
+    let list = temp_path("erase-list.csv");
+    std::fs::write(&list, "phone\n+79161234567\nnot a number\n").unwrap();
+    let list_arg = list.to_string_lossy().into_owned();
+    let refused = dialpool(&db, &["erase", "--file", &list_arg, "--data-dir", &data_arg]);
+    assert_eq!(refused.status.code(), Some(65), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("line 3"));
+    assert_eq!(count(&db, "SELECT count(*) FROM phone_numbers").await, 2);
+
+    std::fs::write(&list, "phone\n+79161234567\n").unwrap();
+    let erased = json(&dialpool(&db, &["erase", "--file", &list_arg, "--json", "--data-dir", &data_arg]));
+    assert_eq!((erased["numbers"].as_i64(), erased["found"].as_i64()), (Some(1), Some(1)), "{erased}");
+
+    let again = json(&dialpool(
+        &db,
+        &["import", &leads_arg, "--provider", "acme", "--json", "--data-dir", &data_arg],
+    ));
+    assert_eq!(
+        (again["erased"].as_i64(), again["duplicate_existing"].as_i64()),
+        (Some(1), Some(1)),
+        "{again}"
+    );
+    // Elsewhere, without the key: refused, not let through.
+    let keyless =
+        dialpool(&db, &["import", &leads_arg, "--provider", "acme", "--data-dir", "/nonexistent-dialpool"]);
+    assert_eq!(keyless.status.code(), Some(4), "{}", String::from_utf8_lossy(&keyless.stderr));
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("secret key"));
+
+    let subject = json(&dialpool(&db, &["subject", "export", "+79161234567", "--data-dir", &data_arg]));
+    assert!(subject["number"].is_null() && !subject["erasure"].is_null(), "{subject}");
+    let shown = dialpool(&db, &["tombstone", "show", "+79161234567", "--data-dir", &data_arg]);
+    succeeded(&shown);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("at the subject's request"));
+    let unknown = dialpool(&db, &["tombstone", "show", "+79031112233", "--data-dir", &data_arg]);
+    assert_eq!(unknown.status.code(), Some(3));
+    let lifted = json(&dialpool(
+        &db,
+        &[
+            "tombstone",
+            "lift",
+            "+79161234567",
+            "--reason",
+            "asked to be called",
+            "--json",
+            "--data-dir",
+            &data_arg,
+        ],
+    ));
+    assert!(!lifted["lifted_at"].is_null());
+    let back = json(&dialpool(
+        &db,
+        &["import", &leads_arg, "--provider", "acme", "--json", "--data-dir", &data_arg],
+    ));
+    assert_eq!(back["inserted"], 1);
+    for path in [&leads, &list] {
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(path.with_extension("csv.rejects.csv"));
+    }
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -3,6 +3,7 @@
 mod api;
 mod calls;
 mod cli;
+mod compliance;
 mod contract;
 mod conversion;
 mod dashboard;

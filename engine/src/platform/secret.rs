@@ -40,6 +40,16 @@ impl SecretKey {
         SecretKey::load_with(std::env::var(ENV).ok(), data_dir)
     }
 
+    /// The configured key if there is one; never generates a key (for a process that only
+    /// needs one when the database says so, like a command-line import).
+    pub fn load_existing(data_dir: &Path) -> Result<Option<SecretKey>> {
+        let configured = std::env::var(ENV).ok();
+        if configured.is_none() && !data_dir.join("secret.key").exists() {
+            return Ok(None);
+        }
+        SecretKey::load_with(configured, data_dir).map(Some)
+    }
+
     fn load_with(configured: Option<String>, data_dir: &Path) -> Result<SecretKey> {
         if let Some(text) = configured {
             return SecretKey::from_base64(&text)

@@ -365,6 +365,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/erasures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Erasures, newest first: who asked, why, when, how many numbers were found and how
+         *     many export files withdrawn. Never the numbers.
+         */
+        get: operations["list_erasures"];
+        put?: never;
+        /**
+         * Erase numbers: each goes with its attributes, its events and calls lose their
+         *     personal fields, kept export files that hold it are withdrawn, and a tombstone (a
+         *     keyed hash, never the number) refuses it in every later import.
+         */
+        post: operations["erase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/exports": {
         parameters: {
             query?: never;
@@ -1323,6 +1348,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/subjects/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subject access (GDPR Art. 15): everything held about a number (E.164, `+` as `%2B`):
+         *     the number and its attributes, events, calls, the exports it went out in, projects,
+         *     its do-not-call entry and its erasure. Reading it is audited.
+         */
+        get: operations["subject_access"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -1387,6 +1433,46 @@ export interface paths {
         post?: never;
         /** Revoke a token: one's own, or anyone's with `users.manage`. */
         delete: operations["revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tombstones/lift": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift a number's tombstone when the person asks to be contacted again: later imports
+         *     may bring it back. Audited; 404 when the number has no live tombstone.
+         */
+        post: operations["lift_tombstone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tombstones/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether a number (E.164, `+` as `%2B`) was erased, when and why, and whether its
+         *     tombstone was lifted; 404 when it never was.
+         */
+        get: operations["get_tombstone"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1974,6 +2060,71 @@ export interface components {
             request_id?: string | null;
             address?: string | null;
         };
+        ErasureInput: {
+            /** @description The numbers, any format (E.164 recommended); at most 100,000. */
+            phones: string[];
+            /** @description Region for numbers written without a country code. */
+            region?: string | null;
+            /**
+             * @description Why; the rejects file of a later import reads "erased on DATE <reason>". Default:
+             *     "at the subject's request".
+             */
+            reason?: string | null;
+            /**
+             * Format: date-time
+             * @description When the subject asked (RFC 3339); now by default.
+             */
+            requested_at?: string | null;
+        };
+        /** @description One erasure batch, as the history lists it. */
+        ErasureRecord: {
+            /** Format: int64 */
+            id: number;
+            request: string;
+            reason: string;
+            /** Format: int64 */
+            requested_by?: number | null;
+            actor: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: date-time */
+            finished_at: string;
+            /** Format: int64 */
+            numbers: number;
+            /** Format: int64 */
+            found: number;
+            /** Format: int64 */
+            exports_withdrawn: number;
+            /**
+             * Format: int64
+             * @description Tombstones of this batch lifted since.
+             */
+            lifted: number;
+        };
+        ErasureSummary: {
+            /** @description Names this request in the audit log and the compliance report. */
+            request: string;
+            /**
+             * Format: int64
+             * @description Distinct numbers asked for.
+             */
+            numbers: number;
+            /**
+             * Format: int64
+             * @description Of them, numbers that were stored and are now gone.
+             */
+            found: number;
+            /**
+             * Format: int64
+             * @description Kept export files that held one of them, now withdrawn (deleted).
+             */
+            exports_withdrawn: number;
+            /**
+             * Format: int64
+             * @description Transactions it took.
+             */
+            batches: number;
+        };
         Event: {
             /** Format: date-time */
             at: string;
@@ -2237,6 +2388,11 @@ export interface components {
             invalid: number;
             /** Format: int64 */
             dnc: number;
+            /**
+             * Format: int64
+             * @description Rows refused because the number was erased (a tombstone holds it).
+             */
+            erased: number;
             has_rejects: boolean;
             error?: string | null;
             /** Format: int64 */
@@ -2373,6 +2529,12 @@ export interface components {
             /** Format: int32 */
             attempts: number;
             attributes: unknown;
+        };
+        LiftInput: {
+            /** @description The number, in any format (E.164 recommended). */
+            phone: string;
+            /** @description Why the number may come back, e.g. "the person asked to be contacted again". */
+            reason: string;
         };
         LoginRequest: {
             email: string;
@@ -2693,6 +2855,11 @@ export interface components {
                 invalid: number;
                 /** Format: int64 */
                 dnc: number;
+                /**
+                 * Format: int64
+                 * @description Rows refused because the number was erased (a tombstone holds it).
+                 */
+                erased: number;
                 has_rejects: boolean;
                 error?: string | null;
                 /** Format: int64 */
@@ -3394,6 +3561,78 @@ export interface components {
             /** Format: int32 */
             max_attempts?: number | null;
         };
+        SubjectCall: {
+            call_id: string;
+            /** Format: int64 */
+            project_id?: number | null;
+            disposition: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: int32 */
+            duration_s?: number | null;
+            agent?: string | null;
+            notes?: string | null;
+            source: string;
+        };
+        SubjectEvent: {
+            /** Format: date-time */
+            at: string;
+            kind: string;
+            /** Format: int64 */
+            project_id?: number | null;
+            /** Format: int32 */
+            status_from?: number | null;
+            /** Format: int32 */
+            status_to?: number | null;
+            disposition?: string | null;
+            data?: Record<string, never> | null;
+        };
+        SubjectExport: {
+            /** Format: int64 */
+            export_id: number;
+            /** Format: int64 */
+            project_id: number;
+            format: string;
+            /** Format: date-time */
+            started_at: string;
+            /** @description Whether its file is still kept for download. */
+            file_kept: boolean;
+        };
+        SubjectNumber: {
+            provider: string;
+            geo?: string | null;
+            /** Format: int64 */
+            project_id?: number | null;
+            status: string;
+            /** Format: int32 */
+            attempts: number;
+            attributes: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            last_called_at?: string | null;
+        };
+        SubjectProject: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+        };
+        SubjectReport: {
+            /** @description E.164. */
+            phone: string;
+            /** Format: date-time */
+            generated_at: string;
+            number?: components["schemas"]["SubjectNumber"] | null;
+            events: components["schemas"]["SubjectEvent"][];
+            calls: components["schemas"]["SubjectCall"][];
+            exports: components["schemas"]["SubjectExport"][];
+            /** @description Every project that held or called it, by id and name. */
+            projects: components["schemas"]["SubjectProject"][];
+            dnc?: components["schemas"]["DncEntry"] | null;
+            erasure?: components["schemas"]["TombstoneState"] | null;
+        };
         Subscription: {
             /** Format: int64 */
             id: number;
@@ -3480,6 +3719,18 @@ export interface components {
              * @description success / dialed.
              */
             conversion_rate?: number | null;
+        };
+        /** @description A tombstone as an administrator sees it. */
+        TombstoneState: {
+            /** Format: date-time */
+            erased_at: string;
+            reason: string;
+            /**
+             * Format: date-time
+             * @description Set when an administrator lifted it (the person asked to be contacted again).
+             */
+            lifted_at?: string | null;
+            lift_reason?: string | null;
         };
         Transfer: {
             /** Format: int64 */
@@ -4300,6 +4551,69 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_erasures: {
+        parameters: {
+            query?: {
+                /** @description 1 to 500 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureRecord"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    erase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureSummary"];
+                };
             };
             /** @description An error, as RFC 9457 problem details */
             default: {
@@ -6637,6 +6951,36 @@ export interface operations {
             };
         };
     };
+    subject_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubjectReport"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_tenants: {
         parameters: {
             query?: never;
@@ -6816,6 +7160,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiToken"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    lift_tombstone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiftInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TombstoneState"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_tombstone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                phone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TombstoneState"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

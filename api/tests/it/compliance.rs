@@ -1,0 +1,84 @@
+//! Erasure over the API: an erased number uploaded again is refused and counted, subject
+//! access and tombstones answer only with `privacy.manage`, another tenant's erasure
+//! touches nothing here, and no answer names an erased number.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Api, Auth};
+
+/// The import record of a started upload, once its task is done.
+async fn import_of(api: &Api, auth: &Auth, started: &Value) -> Value {
+    let (done, _) = api.wait_for_task(auth, started["task_id"].as_str().unwrap()).await;
+    let id = done["import_id"].as_i64().unwrap_or_else(|| panic!("{done}"));
+    api.get(&format!("/api/v1/imports/{id}"), auth).await.expect(StatusCode::OK).json()
+}
+
+#[tokio::test]
+async fn an_erased_number_uploaded_again_is_refused_and_only_privacy_managers_erase() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leadco").await;
+    let file = b"phone,name\n+79161234567,Anna\n+79031112233,Boris\n";
+    let started = api.upload(&admin, provider, "leads.csv", file).await.expect(StatusCode::ACCEPTED).json();
+    let done = import_of(&api, &admin, &started).await;
+    assert_eq!(done["inserted"], 2, "{done}");
+
+    // A manager may import but not erase; another tenant's erasure touches nothing here.
+    let manager = api.manager_of_another_project().await;
+    api.post("/api/v1/erasures", &manager, json!({"phones": ["+79161234567"]}))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    let other = api.other_tenant_admin(&admin).await;
+    let theirs = api.post("/api/v1/erasures", &other, json!({"phones": ["+79161234567"]})).await;
+    assert_eq!(theirs.expect(StatusCode::OK).json()["found"], 0);
+    api.get("/api/v1/tombstones/%2B79161234567", &admin).await.expect(StatusCode::NOT_FOUND);
+
+    // Bad input is named and erases nothing.
+    let bad = api.post("/api/v1/erasures", &admin, json!({"phones": ["+79161234567", "call me"]})).await;
+    assert!(bad.expect(StatusCode::UNPROCESSABLE_ENTITY).text().contains("phones"));
+    api.post("/api/v1/erasures", &admin, json!({"phones": []}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+
+    let erased = api
+        .post(
+            "/api/v1/erasures",
+            &admin,
+            json!({"phones": ["+7 916 123-45-67"], "reason": "at the subject's request", "requested_at": "2026-12-01T09:00:00Z"}),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!((erased["numbers"].as_i64(), erased["found"].as_i64()), (Some(1), Some(1)), "{erased}");
+
+    let again =
+        api.upload(&admin, provider, "leads-again.csv", file).await.expect(StatusCode::ACCEPTED).json();
+    let done = import_of(&api, &admin, &again).await;
+    assert_eq!((done["erased"].as_i64(), done["duplicate_existing"].as_i64()), (Some(1), Some(1)), "{done}");
+    api.get("/api/v1/numbers/%2B79161234567", &admin).await.expect(StatusCode::NOT_FOUND);
+
+    let list = api.get("/api/v1/erasures", &admin).await.expect(StatusCode::OK);
+    assert!(!list.text().contains("9161234567"), "the history never names the number: {}", list.text());
+    assert_eq!(list.json()[0]["requested_at"], "2026-12-01T09:00:00Z");
+    let subject = api.get("/api/v1/subjects/%2B79161234567", &admin).await.expect(StatusCode::OK).json();
+    assert!(subject["number"].is_null() && subject["calls"].as_array().unwrap().is_empty(), "{subject}");
+    assert_eq!(subject["erasure"]["reason"], "at the subject's request");
+    api.get("/api/v1/subjects/%2B79161234567", &manager).await.expect(StatusCode::FORBIDDEN);
+    let kept = api.get("/api/v1/subjects/%2B79031112233", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(kept["number"]["attributes"]["name"], "Boris");
+    assert!(kept["erasure"].is_null());
+
+    let tombstone = api.get("/api/v1/tombstones/%2B79161234567", &admin).await.expect(StatusCode::OK).json();
+    assert!(tombstone["lifted_at"].is_null());
+    let lift = json!({"phone": "+79161234567", "reason": "asked to be called again"});
+    // The other company lifts its own tombstone of the same number; ours stays.
+    api.post("/api/v1/tombstones/lift", &other, lift.clone()).await.expect(StatusCode::OK);
+    let ours = api.get("/api/v1/tombstones/%2B79161234567", &admin).await.expect(StatusCode::OK).json();
+    assert!(ours["lifted_at"].is_null(), "{ours}");
+    api.post("/api/v1/tombstones/lift", &admin, lift.clone()).await.expect(StatusCode::OK);
+    api.post("/api/v1/tombstones/lift", &admin, lift).await.expect(StatusCode::NOT_FOUND);
+    let back = api.upload(&admin, provider, "leads-3.csv", file).await.expect(StatusCode::ACCEPTED).json();
+    let done = import_of(&api, &admin, &back).await;
+    assert_eq!((done["erased"].as_i64(), done["inserted"].as_i64()), (Some(0), Some(1)), "{done}");
+}

@@ -60,6 +60,7 @@ pub(crate) async fn load_demo(
             name: name.into(),
             default_region: Some(Region::parse(region)?),
             column_mapping: ColumnMapping::default(),
+            reentry: None,
         };
         ignore_existing(provider::add(&mut **client, tenant, &actor, new).await.map(|_| ()))?;
         let path = dir.join(file);
@@ -79,6 +80,7 @@ pub(crate) async fn load_demo(
             // A fresh demo has erased nothing; on a database that has, the import is
             // refused rather than let an erased number back in.
             secret: None,
+            reentry: None,
         };
         let summary = import::import_file(pool, request, ImportProgress::default()).await;
         match summary {

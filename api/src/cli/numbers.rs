@@ -3,6 +3,7 @@
 use clap::Args;
 use dialpool_engine::intake::dnc::{self, DncImportRequest};
 use dialpool_engine::intake::import::mapping::ColumnMapping;
+use dialpool_engine::intake::import::reentry::ReentryRule;
 use dialpool_engine::intake::import::{self, ImportOptions, ImportProgress};
 use dialpool_engine::intake::phone::Region;
 use dialpool_engine::intake::provider::{self, NewProvider};
@@ -26,6 +27,10 @@ pub struct ProviderAddArgs {
     /// Saved column mapping for this provider's files, e.g. `phone=3,geo=Region`.
     #[arg(long = "map")]
     pub mapping: Option<String>,
+    /// What a number stored before becomes when this provider sends it again: skip,
+    /// refresh:DAYS[:SCOPE] or refresh_if_status:DAYS:CATEGORIES[:SCOPE].
+    #[arg(long)]
+    pub reentry: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -68,6 +73,11 @@ pub struct ImportArgs {
     /// What to do with numbers already stored: skip, or update their attributes.
     #[arg(long, default_value = "skip")]
     pub on_duplicate: String,
+    /// What a number stored before becomes (overrides the provider's rule): skip,
+    /// refresh:DAYS[:SCOPE] or refresh_if_status:DAYS:CATEGORIES[:SCOPE]; SCOPE is
+    /// system, provider or project.
+    #[arg(long)]
+    pub reentry: Option<String>,
     #[command(flatten)]
     pub options: FileOptions,
     #[command(flatten)]
@@ -86,7 +96,11 @@ pub struct DncImportArgs {
 
 impl FileOptions {
     /// The options as every way in reads them (the upload form, SFTP, jobs).
-    fn import_options(&self, on_duplicate: Option<&str>) -> anyhow::Result<ImportOptions> {
+    fn import_options(
+        &self,
+        on_duplicate: Option<&str>,
+        reentry: Option<&str>,
+    ) -> anyhow::Result<ImportOptions> {
         Ok(ImportOptions::from_text(
             Some(&self.format),
             self.encoding.clone(),
@@ -94,6 +108,7 @@ impl FileOptions {
             self.region.as_deref(),
             self.mapping.as_deref(),
             on_duplicate,
+            reentry,
         )?)
     }
 }
@@ -110,6 +125,7 @@ pub(super) async fn provider_add(
         name: args.name,
         default_region: args.region.as_deref().map(Region::parse).transpose()?,
         column_mapping: args.mapping.as_deref().map(ColumnMapping::parse).transpose()?.unwrap_or_default(),
+        reentry: args.reentry.as_deref().map(|r| ReentryRule::parse("reentry", r)).transpose()?,
     };
     let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
     let added = provider::add(&mut **client, tenant, &Actor::system("cli"), new).await?;
@@ -147,7 +163,7 @@ pub(super) async fn import(
 ) -> anyhow::Result<()> {
     let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
-    let options = args.options.import_options(Some(&args.on_duplicate))?;
+    let options = args.options.import_options(Some(&args.on_duplicate), args.reentry.as_deref())?;
     let mut request =
         options.request(tenant, args.provider, existing_file(&args.file)?, Actor::system("cli"));
     request.rejects_path = args.options.rejects.clone();
@@ -162,7 +178,7 @@ pub(super) async fn import(
     print(args.options.json, &summary, || {
         let c = &summary.counts;
         let mut out = format!(
-            "imported {} (import {}, {}{}) in {:.1}s\n  rows read           {:>10}\n  inserted            {:>10}\n  updated             {:>10}\n  duplicate in file   {:>10}\n  duplicate existing  {:>10}\n  invalid             {:>10}\n  on DNC list         {:>10}\n  erased              {:>10}",
+            "imported {} (import {}, {}{}) in {:.1}s\n  rows read           {:>10}\n  inserted            {:>10}\n  updated             {:>10}\n  refreshed           {:>10}\n  duplicate in file   {:>10}\n  duplicate existing  {:>10}\n  invalid             {:>10}\n  on DNC list         {:>10}\n  erased              {:>10}",
             summary.file,
             summary.import_id,
             summary.format,
@@ -171,6 +187,7 @@ pub(super) async fn import(
             c.total,
             c.inserted,
             c.updated,
+            c.refreshed,
             c.duplicate_in_file,
             c.duplicate_existing,
             c.invalid,
@@ -191,7 +208,7 @@ pub(super) async fn dnc_import(
 ) -> anyhow::Result<()> {
     let pool = ready_pool(config, false).await?;
     let tenant = find_tenant(&pool, tenant).await?;
-    let options = args.options.import_options(None)?;
+    let options = args.options.import_options(None, None)?;
     let request = DncImportRequest {
         tenant,
         path: existing_file(&args.file)?,

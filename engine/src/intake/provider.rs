@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::{GenericClient, Row};
 
 use crate::intake::import::mapping::ColumnMapping;
+use crate::intake::import::reentry::ReentryRule;
 use crate::intake::phone::Region;
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Actor, Change};
@@ -19,6 +20,9 @@ pub struct Provider {
     /// The saved column mapping, e.g. `phone=3,geo=Region`; empty when headers are recognised.
     #[schema(value_type = String, example = "phone=3,geo=Region")]
     pub column_mapping: ColumnMapping,
+    /// What a number stored before becomes when this provider sends it again; absent:
+    /// skip (a duplicate).
+    pub reentry: Option<ReentryRule>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -30,6 +34,10 @@ impl Provider {
             name: row.get("name"),
             default_region: row.get::<_, Option<String>>("default_region"),
             column_mapping: ColumnMapping::from_json(&row.get::<_, serde_json::Value>("column_mapping"))?,
+            reentry: row
+                .get::<_, Option<serde_json::Value>>("reentry")
+                .map(|v| crate::intake::import::stored_options::<ReentryRule>("reentry", &v))
+                .transpose()?,
             created_at: row.get("created_at"),
         })
     }
@@ -45,9 +53,14 @@ pub struct NewProvider {
     pub name: String,
     pub default_region: Option<Region>,
     pub column_mapping: ColumnMapping,
+    pub reentry: Option<ReentryRule>,
 }
 
-const COLUMNS: &str = "id, code, name, default_region, column_mapping, created_at";
+const COLUMNS: &str = "id, code, name, default_region, column_mapping, reentry, created_at";
+
+fn reentry_json(rule: &Option<ReentryRule>) -> Option<serde_json::Value> {
+    rule.as_ref().filter(|r| !r.is_skip()).and_then(|r| serde_json::to_value(r).ok())
+}
 
 pub async fn add(
     client: &mut impl GenericClient,
@@ -64,8 +77,8 @@ pub async fn add(
     let row = tx
         .query_one(
             &format!(
-                "INSERT INTO providers (tenant_id, code, name, default_region, column_mapping)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+                "INSERT INTO providers (tenant_id, code, name, default_region, column_mapping, reentry)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
             ),
             &[
                 &tenant.0,
@@ -73,6 +86,7 @@ pub async fn add(
                 &name,
                 &new.default_region.map(|r| r.code().to_owned()),
                 &new.column_mapping.to_json(),
+                &reentry_json(&new.reentry),
             ],
         )
         .await
@@ -141,6 +155,10 @@ pub struct ProviderInput {
     pub default_region: Option<String>,
     #[serde(default)]
     pub column_mapping: String,
+    /// Look-back window: `{"mode": "refresh", "after_days": 30, "scope": "system"}`;
+    /// absent or `skip`: numbers stored before are duplicates.
+    #[serde(default)]
+    pub reentry: Option<ReentryRule>,
 }
 
 impl ProviderInput {
@@ -155,6 +173,7 @@ impl ProviderInput {
                 .map(Region::parse)
                 .transpose()?,
             column_mapping: ColumnMapping::parse(&self.column_mapping)?,
+            reentry: self.reentry.map(|r| r.validate("reentry")).transpose()?,
         })
     }
 }
@@ -225,7 +244,8 @@ pub async fn update(
     let row = tx
         .query_one(
             &format!(
-                "UPDATE providers SET name = $3, default_region = $4, column_mapping = $5, updated_at = now()
+                "UPDATE providers SET name = $3, default_region = $4, column_mapping = $5, reentry = $6,
+                        updated_at = now()
                   WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
             ),
             &[
@@ -234,6 +254,7 @@ pub async fn update(
                 &name,
                 &new.default_region.map(|r| r.code().to_owned()),
                 &new.column_mapping.to_json(),
+                &reentry_json(&new.reentry),
             ],
         )
         .await?;

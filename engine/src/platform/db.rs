@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(17, "trust", include_str!("../../../migrations/0017_trust.sql")),
     Migration::new(18, "bulk_undo", include_str!("../../../migrations/0018_bulk_undo.sql")),
     Migration::new(19, "erasure", include_str!("../../../migrations/0019_erasure.sql")),
+    Migration::new(20, "reentry", include_str!("../../../migrations/0020_reentry.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

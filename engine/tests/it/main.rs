@@ -10,5 +10,6 @@ mod formats;
 mod migrations;
 mod phones;
 mod pipeline;
+mod reentry;
 mod support;
 mod zones;

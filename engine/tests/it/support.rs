@@ -37,6 +37,7 @@ pub async fn setup() -> Setup {
             name: "Acme Leads".into(),
             default_region: Some(Region::parse("RU").unwrap()),
             column_mapping: ColumnMapping::default(),
+            reentry: None,
         },
     )
     .await
@@ -67,6 +68,7 @@ impl Setup {
             actor: Actor::system("test"),
             batch_rows: None,
             secret: Some(secret_key()),
+            reentry: None,
         }
     }
 

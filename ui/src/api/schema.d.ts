@@ -2381,6 +2381,8 @@ export interface components {
             /** Format: int64 */
             updated: number;
             /** Format: int64 */
+            refreshed: number;
+            /** Format: int64 */
             duplicate_in_file: number;
             /** Format: int64 */
             duplicate_existing: number;
@@ -2445,6 +2447,11 @@ export interface components {
             mapping?: string | null;
             /** @description Overrides the provider's default region. */
             region?: string | null;
+            /**
+             * @description Overrides the provider's re-entry rule: `skip`, `refresh:DAYS[:SCOPE]` or
+             *     `refresh_if_status:DAYS:CATEGORIES[:SCOPE]`.
+             */
+            reentry?: string | null;
             /** Format: binary */
             file: string;
         };
@@ -2848,6 +2855,8 @@ export interface components {
                 /** Format: int64 */
                 updated: number;
                 /** Format: int64 */
+                refreshed: number;
+                /** Format: int64 */
                 duplicate_in_file: number;
                 /** Format: int64 */
                 duplicate_existing: number;
@@ -2916,6 +2925,7 @@ export interface components {
                  * @example phone=3,geo=Region
                  */
                 column_mapping: string;
+                reentry?: components["schemas"]["ReentryRule"] | null;
                 /** Format: date-time */
                 created_at: string;
             }[];
@@ -3154,6 +3164,7 @@ export interface components {
              * @example phone=3,geo=Region
              */
             column_mapping: string;
+            reentry?: components["schemas"]["ReentryRule"] | null;
             /** Format: date-time */
             created_at: string;
         };
@@ -3167,6 +3178,7 @@ export interface components {
             name: string;
             default_region?: string | null;
             column_mapping?: string;
+            reentry?: components["schemas"]["ReentryRule"] | null;
         };
         PurgeInput: {
             /** @description The project's name, repeated. */
@@ -3191,6 +3203,21 @@ export interface components {
              */
             values: Record<string, never>;
         };
+        /** @enum {string} */
+        ReentryMode: "skip" | "refresh" | "refresh_if_status";
+        ReentryRule: {
+            mode: components["schemas"]["ReentryMode"];
+            /**
+             * Format: int32
+             * @description Days since the number was stored (or last refreshed) before it may come back.
+             */
+            after_days?: number;
+            /** @description For `refresh_if_status`: the status categories it may come back from. */
+            categories?: string[];
+            scope?: components["schemas"]["ReentryScope"];
+        };
+        /** @enum {string} */
+        ReentryScope: "system" | "provider" | "project";
         /** @description An outcome that was not stored, and why. */
         Rejected: {
             /** Format: int64 */

@@ -109,6 +109,9 @@ pub struct ImportUpload {
     mapping: Option<String>,
     /// Overrides the provider's default region.
     region: Option<String>,
+    /// Overrides the provider's re-entry rule: `skip`, `refresh:DAYS[:SCOPE]` or
+    /// `refresh_if_status:DAYS:CATEGORIES[:SCOPE]`.
+    reentry: Option<String>,
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }
@@ -122,6 +125,7 @@ struct UploadOptions {
     sheet: Option<String>,
     mapping: Option<String>,
     region: Option<String>,
+    reentry: Option<String>,
 }
 
 /// Keeps a file name a person recognises but that cannot climb out of a directory.
@@ -253,7 +257,7 @@ pub async fn upload(
         &state,
         &caller,
         &mut multipart,
-        &["provider_id", "on_duplicate", "format", "encoding", "sheet", "mapping", "region"],
+        &["provider_id", "on_duplicate", "format", "encoding", "sheet", "mapping", "region", "reentry"],
     )
     .await?;
     let provider_id = form
@@ -270,6 +274,7 @@ pub async fn upload(
         sheet: form.take("sheet"),
         mapping: form.take("mapping"),
         region: form.take("region"),
+        reentry: form.take("reentry"),
     };
     let (path, original) = (form.path, form.original);
     let started = start_import(&state, &caller, options, path.clone(), original).await;
@@ -301,6 +306,7 @@ async fn start_import(
         options.region.as_deref(),
         options.mapping.as_deref(),
         options.on_duplicate.as_deref(),
+        options.reentry.as_deref(),
     )?;
     let rejects_dir = state.config.data_dir.join("rejects").join(caller.tenant().0.to_string());
     tokio::fs::create_dir_all(&rejects_dir)

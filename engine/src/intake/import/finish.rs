@@ -21,7 +21,7 @@ pub(super) async fn finish_import(
     tx.execute(
         "UPDATE imports SET status = 'succeeded', file_sha256 = $3, total = $4, inserted = $5, updated = $6,
                 duplicate_in_file = $7, duplicate_existing = $8, invalid = $9, dnc = $10,
-                rejects_path = $11, erased = $12, finished_at = now()
+                rejects_path = $11, erased = $12, refreshed = $13, finished_at = now()
          WHERE tenant_id = $1 AND id = $2",
         &[
             &tenant.0,
@@ -36,6 +36,7 @@ pub(super) async fn finish_import(
             &c.dnc,
             &summary.rejects_file,
             &c.erased,
+            &c.refreshed,
         ],
     )
     .await?;

@@ -23,6 +23,7 @@ pub struct ImportRecord {
     pub total: i64,
     pub inserted: i64,
     pub updated: i64,
+    pub refreshed: i64,
     pub duplicate_in_file: i64,
     pub duplicate_existing: i64,
     pub invalid: i64,
@@ -40,7 +41,7 @@ const SORTS: &[SortKey] = &[SortKey { name: "id", column: "i.id", sql_type: "big
 
 const SELECT: &str =
     "SELECT i.id, i.provider_id, p.code AS provider_code, i.file_name, i.file_size, i.format,
-        i.encoding, i.on_duplicate, i.status, i.total, i.inserted, i.updated, i.duplicate_in_file,
+        i.encoding, i.on_duplicate, i.status, i.total, i.inserted, i.updated, i.refreshed, i.duplicate_in_file,
         i.duplicate_existing, i.invalid, i.dnc, i.erased, i.rejects_path IS NOT NULL AS has_rejects, i.error,
         i.created_by, i.started_at, i.finished_at, i.id::text AS sort_value
    FROM imports i JOIN providers p ON p.tenant_id = i.tenant_id AND p.id = i.provider_id";
@@ -59,6 +60,7 @@ fn from_row(r: &Row) -> ImportRecord {
         total: r.get("total"),
         inserted: r.get("inserted"),
         updated: r.get("updated"),
+        refreshed: r.get("refreshed"),
         duplicate_in_file: r.get("duplicate_in_file"),
         duplicate_existing: r.get("duplicate_existing"),
         invalid: r.get("invalid"),

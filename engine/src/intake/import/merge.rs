@@ -39,10 +39,16 @@ pub(super) struct Statements {
     pub(super) mark_dnc: Statement,
     pub(super) merge: Statement,
     pub(super) on_duplicate: OnDuplicate,
+    /// Brings back numbers the re-entry rule refreshes; absent when the rule is `skip`.
+    pub(super) refresh: Option<Statement>,
 }
 
 impl Statements {
-    pub(super) async fn prepare(tx: &Transaction<'_>, on_duplicate: OnDuplicate) -> Result<Self> {
+    pub(super) async fn prepare(
+        tx: &Transaction<'_>,
+        on_duplicate: OnDuplicate,
+        reentry: &reentry::ReentryRule,
+    ) -> Result<Self> {
         let (on_conflict, update_params, not_returned_reason, returned_rewrite_is_reject) = match on_duplicate
         {
             OnDuplicate::Skip => (ON_CONFLICT_SKIP, "", "'duplicate_existing'", "true"),
@@ -67,6 +73,7 @@ impl Statements {
                 .await?,
             merge: tx.prepare(&merge).await?,
             on_duplicate,
+            refresh: if reentry.is_skip() { None } else { Some(tx.prepare(reentry::REFRESH_SQL).await?) },
         })
     }
 }
@@ -76,6 +83,7 @@ pub(super) struct MergeParams {
     pub(super) provider_id: i64,
     pub(super) import_id: i64,
     pub(super) tenant_has_dnc: bool,
+    pub(super) reentry: reentry::ReentryRule,
 }
 
 /// The staged rows of `batch` that are erased numbers, by index, with what their
@@ -151,7 +159,8 @@ pub(super) async fn merge_batch(
         - counts.duplicate_existing
         - counts.invalid
         - counts.dnc
-        - counts.erased;
+        - counts.erased
+        - counts.refreshed;
     Ok(())
 }
 
@@ -185,6 +194,27 @@ async fn stage_and_merge<'b>(
     writer.finish().await?;
     if params.tenant_has_dnc {
         tx.execute(&statements.mark_dnc, &[&params.tenant.0]).await?;
+    }
+    if let Some(refresh) = &statements.refresh {
+        let rule = &params.reentry;
+        let categories =
+            (rule.mode == reentry::ReentryMode::RefreshIfStatus).then(|| rule.categories.clone());
+        let refreshed: i64 = tx
+            .query_one(
+                refresh,
+                &[
+                    &params.tenant.0,
+                    &params.provider_id,
+                    &params.import_id,
+                    &rule.after_days,
+                    &rule.scope.name(),
+                    &categories,
+                    &rule.describe(),
+                ],
+            )
+            .await?
+            .get(0);
+        counts.refreshed += refreshed;
     }
     let rows = match statements.on_duplicate {
         OnDuplicate::Skip => {

@@ -1,6 +1,8 @@
 -- Merges one batch of import_staging into phone_numbers and says what became of every
 -- staged row that was not inserted.
 --   $1 tenant, $2 provider, $3 this import's id{update_params}
+-- Rows refreshed by the re-entry rule before this statement (s.refreshed) are neither
+-- written nor reported here.
 -- Rows: one per staged row that is a reject (ord, reason), then one summary row
 -- (NULL, NULL, updated) counting the stored numbers an update-policy import refreshed.
 --
@@ -19,7 +21,7 @@ WITH written AS (
            (tenant_id, phone, provider_id, geo_id, zone_set, import_id, last_import_id, attributes)
     SELECT $1, s.phone, $2, s.geo_id, s.zone_set, $3, $3, s.attributes
     FROM import_staging s
-    WHERE NOT s.dnc
+    WHERE NOT s.dnc AND NOT s.refreshed
     -- In key order each partition's primary key takes its entries page by page:
     -- measured 20% faster than file order.
     ORDER BY s.phone
@@ -34,6 +36,6 @@ SELECT s.ord,
        NULL::bigint AS updated
 FROM import_staging s
 LEFT JOIN written w ON w.phone = s.phone
-WHERE s.dnc OR w.phone IS NULL OR ({returned_rewrite_is_reject} AND NOT w.inserted)
+WHERE NOT s.refreshed AND (s.dnc OR w.phone IS NULL OR ({returned_rewrite_is_reject} AND NOT w.inserted))
 UNION ALL
 SELECT NULL, NULL, count(*) FILTER (WHERE NOT inserted AND NOT {returned_rewrite_is_reject}) FROM written

@@ -15,6 +15,7 @@ pub mod mapping;
 mod merge;
 mod options;
 mod pipeline;
+pub mod reentry;
 pub mod rejects;
 mod request;
 pub mod source;

@@ -31,6 +31,9 @@ pub struct ImportOptions {
     pub mapping: ColumnMapping,
     #[serde(default)]
     pub on_duplicate: OnDuplicate,
+    /// Overrides the provider's re-entry rule.
+    #[serde(default)]
+    pub reentry: Option<super::reentry::ReentryRule>,
 }
 
 impl ImportOptions {
@@ -42,6 +45,7 @@ impl ImportOptions {
         region: Option<&str>,
         mapping: Option<&str>,
         on_duplicate: Option<&str>,
+        reentry: Option<&str>,
     ) -> Result<ImportOptions> {
         Ok(ImportOptions {
             format: Format::parse(format.unwrap_or("auto"))?,
@@ -50,6 +54,10 @@ impl ImportOptions {
             region: region.filter(|r| !r.is_empty()).map(Region::parse).transpose()?,
             mapping: ColumnMapping::parse(mapping.unwrap_or(""))?,
             on_duplicate: OnDuplicate::parse(on_duplicate.unwrap_or("skip"))?,
+            reentry: reentry
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| super::reentry::ReentryRule::parse("reentry", r))
+                .transpose()?,
         })
     }
 
@@ -80,6 +88,7 @@ impl ImportOptions {
             actor,
             batch_rows: None,
             secret: None,
+            reentry: self.reentry.clone(),
         }
     }
 
@@ -207,6 +216,7 @@ mod tests {
             Some("ru"),
             Some("phone=2"),
             Some("update"),
+            Some("refresh:30"),
         )
         .unwrap();
         let mut job = ImportJob::new("leadco".into(), "in/a.csv".into(), options);

@@ -134,11 +134,13 @@ async fn run(
              geo_id     bigint,
              zone_set   integer,
              attributes jsonb NOT NULL,
-             dnc        boolean NOT NULL DEFAULT false
+             dnc        boolean NOT NULL DEFAULT false,
+             refreshed  boolean NOT NULL DEFAULT false
          ) ON COMMIT DROP",
     )
     .await?;
-    let statements = Statements::prepare(&tx, request.on_duplicate).await?;
+    let reentry = request.reentry.clone().or_else(|| provider.reentry.clone()).unwrap_or_default();
+    let statements = Statements::prepare(&tx, request.on_duplicate, &reentry).await?;
     let tenant_has_dnc: bool = tx
         .query_one("SELECT EXISTS (SELECT 1 FROM dnc_numbers WHERE tenant_id = $1)", &[&tenant.0])
         .await?
@@ -165,7 +167,8 @@ async fn run(
     let rejects_path = request.rejects_path.clone().unwrap_or_else(|| default_rejects_path(&request.path));
     let mut rejects = RejectsFile::new(rejects_path, display_name);
     let mut counts = Counts::default();
-    let merge_params = MergeParams { tenant, provider_id: provider.id, import_id, tenant_has_dnc };
+    let merge_params =
+        MergeParams { tenant, provider_id: provider.id, import_id, tenant_has_dnc, reentry: reentry.clone() };
     // Where the time goes: waiting for the reader means parsing is the bottleneck,
     // merging means the database is.
     let (mut waiting, mut merging) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
@@ -232,6 +235,7 @@ async fn run(
         format: outcome.detected.format.name(),
         encoding: outcome.detected.encoding.map(|e| e.name()),
         on_duplicate: request.on_duplicate,
+        reentry: reentry.describe(),
         counts,
         rejects_file: rejects_file.as_ref().map(|p| p.display().to_string()),
         seconds: clock.elapsed().as_secs_f64(),
@@ -278,6 +282,7 @@ fn options_json(
         "format": request.source.format.map(|f| f.name()),
         "encoding": request.source.encoding,
         "sheet": request.source.sheet,
+        "reentry": request.reentry,
     })
 }
 

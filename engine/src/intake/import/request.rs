@@ -72,6 +72,8 @@ pub struct ImportRequest {
     /// The installation's secret key, to recognise erased numbers by their tombstones.
     /// An import without it is refused when the tenant has tombstones.
     pub secret: Option<crate::platform::secret::SecretKey>,
+    /// Overrides the provider's re-entry rule (look-back window) for this import.
+    pub reentry: Option<super::reentry::ReentryRule>,
 }
 
 /// Live counters of a running import, for a progress bar or a progress event stream.
@@ -83,12 +85,14 @@ pub struct ImportProgress {
 }
 
 /// What an import did. The counts reconcile:
-/// `total = inserted + updated + duplicate_in_file + duplicate_existing + invalid + dnc + erased`.
+/// `total = inserted + updated + refreshed + duplicate_in_file + duplicate_existing + invalid + dnc + erased`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub total: i64,
     pub inserted: i64,
     pub updated: i64,
+    /// Stored numbers the re-entry rule brought back to the pool fresh.
+    pub refreshed: i64,
     pub duplicate_in_file: i64,
     pub duplicate_existing: i64,
     pub invalid: i64,
@@ -111,6 +115,7 @@ impl Counts {
         self.total
             == self.inserted
                 + self.updated
+                + self.refreshed
                 + self.duplicate_in_file
                 + self.duplicate_existing
                 + self.invalid
@@ -127,6 +132,8 @@ pub struct ImportSummary {
     pub format: &'static str,
     pub encoding: Option<&'static str>,
     pub on_duplicate: OnDuplicate,
+    /// The re-entry rule that applied, in words (`skip`, `refresh after 30 days (system)`).
+    pub reentry: String,
     #[serde(flatten)]
     pub counts: Counts,
     pub rejects_file: Option<String>,

@@ -398,8 +398,8 @@ async fn sftp_transfer(context: &JobContext, remote_id: i64, way: Way) -> Result
 /// Keeps what is worth keeping: finished files (partners' processed, errors and outbox;
 /// remotes' processed, errors, results and sent) older than `files_days` are deleted,
 /// finished jobs and transfer log rows older than theirs, and export files past their
-/// keep time. What dedupes imports (upload
-/// and pulled-file fingerprints) is kept.
+/// keep time, and monthly partitions past every tenant's retention window. What dedupes
+/// imports (upload and pulled-file fingerprints) is kept.
 async fn retention(context: &JobContext, args: RetentionJob) -> Result<Value> {
     let files_days = args.files_days.unwrap_or(30).max(1);
     let cutoff =
@@ -447,8 +447,14 @@ async fn retention(context: &JobContext, args: RetentionJob) -> Result<Value> {
     )
     .await?;
     let undo_deleted = dialpool_engine::pool::number::delete_expired_undo(&**client).await?;
+    drop(client);
+    // Tenants' retention windows: whole monthly partitions of events, the audit log and
+    // call outcomes go, and export files past a tenant's keep time.
+    let partitions =
+        dialpool_engine::compliance::retention::run(&context.pool, &context.data_dir, false, None).await?;
     Ok(
         json!({"files_deleted": files_deleted, "jobs_deleted": jobs_deleted, "transfers_deleted": transfers_deleted,
-               "exports_failed": exports_failed, "exports_expired": exports_expired, "undo_deleted": undo_deleted}),
+               "exports_failed": exports_failed, "exports_expired": exports_expired, "undo_deleted": undo_deleted,
+               "partitions_dropped": partitions.dropped, "exports_shortened": partitions.exports_shortened}),
     )
 }

@@ -258,3 +258,132 @@ pub(super) async fn subject(
         }
     }
 }
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// The tenant's windows, each log's monthly partitions and the next drop.
+    Show(JsonFlag),
+    /// Change windows; flags not given stay as they are, 0 keeps for ever.
+    Set(RetentionSetArgs),
+    /// Drop the monthly partitions past every tenant's window now (the daily retention job does this).
+    Run(RetentionRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionSetArgs {
+    /// Months number events are kept.
+    #[arg(long)]
+    pub events_months: Option<i32>,
+    /// Months the audit log is kept (12 at least).
+    #[arg(long)]
+    pub audit_months: Option<i32>,
+    /// Months call outcomes are kept.
+    #[arg(long)]
+    pub outcomes_months: Option<i32>,
+    /// Days a kept export file stays downloadable.
+    #[arg(long)]
+    pub export_files_days: Option<i32>,
+    /// Write this tenant's rows of each dropped partition to Parquet first.
+    #[arg(long)]
+    pub archive_parquet: Option<bool>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionRunArgs {
+    /// Say what would be dropped; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+fn window(months: Option<i32>) -> String {
+    months.map_or_else(|| "for ever".to_owned(), |m| format!("{m} months"))
+}
+
+pub(super) async fn retention_command(
+    pool: &deadpool_postgres::Pool,
+    tenant: TenantId,
+    command: RetentionCommand,
+) -> anyhow::Result<()> {
+    use dialpool_engine::compliance::retention;
+    match command {
+        RetentionCommand::Show(flag) => {
+            let client = pool.get().await?;
+            let overview = retention::overview(&**client, tenant).await?;
+            print(flag.json, &overview, || {
+                let mut out = String::new();
+                for log in &overview.logs {
+                    let next = log.next_drop.as_ref().map_or_else(
+                        || "nothing to drop".to_owned(),
+                        |d| format!("next drop {} on {}", d.partition, d.on),
+                    );
+                    out.push_str(&format!(
+                        "{:<14} kept {:<10} (applies: {:<10}) {} month(s) held; {next}\n",
+                        log.table,
+                        window(log.months),
+                        window(log.effective_months),
+                        log.months_held.len()
+                    ));
+                }
+                out.trim_end().to_owned()
+            })
+        }
+        RetentionCommand::Set(args) => {
+            let mut client = pool.get().await?;
+            let mut settings = retention::settings(&**client, tenant).await?;
+            let or_clear = |value: Option<i32>, current: Option<i32>| match value {
+                Some(0) => None,
+                Some(v) => Some(v),
+                None => current,
+            };
+            settings.events_months = or_clear(args.events_months, settings.events_months);
+            settings.audit_months = or_clear(args.audit_months, settings.audit_months);
+            settings.outcomes_months = or_clear(args.outcomes_months, settings.outcomes_months);
+            settings.export_files_days = or_clear(args.export_files_days, settings.export_files_days);
+            settings.archive_parquet = args.archive_parquet.unwrap_or(settings.archive_parquet);
+            let saved = retention::set(&mut **client, tenant, &Actor::system("cli"), &settings).await?;
+            print(args.json.json, &saved, || {
+                format!(
+                    "events {}, audit log {}, call outcomes {}, export files {}{}",
+                    window(saved.events_months),
+                    window(saved.audit_months),
+                    window(saved.outcomes_months),
+                    saved
+                        .export_files_days
+                        .map_or_else(|| "as each export says".to_owned(), |d| format!("{d} days")),
+                    if saved.archive_parquet { "; dropped months archived to Parquet" } else { "" }
+                )
+            })
+        }
+        RetentionCommand::Run(args) => {
+            let run = retention::run(pool, &args.secret.data_dir, args.dry_run, None).await?;
+            print(args.json.json, &run, || {
+                if run.dropped.is_empty() {
+                    return "nothing is past its retention window".to_owned();
+                }
+                let verb = if args.dry_run { "would drop" } else { "dropped" };
+                run.dropped
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{verb} {} ({} rows){}",
+                            d.partition,
+                            d.rows,
+                            if d.archived.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", archived to {}", d.archived.join(", "))
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}

@@ -95,6 +95,9 @@ pub enum Command {
     /// Subject access (GDPR Art. 15): everything held about a number, as JSON.
     #[command(subcommand)]
     Subject(compliance::SubjectCommand),
+    /// How long events, the audit log, call outcomes and export files are kept; drop what is past it.
+    #[command(subcommand)]
+    Retention(compliance::RetentionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +194,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             compliance::subject(&pool, tenant, command).await
+        }
+        Command::Retention(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            compliance::retention_command(&pool, tenant, command).await
         }
         Command::Demo(flag) => admin::demo(&config, &cli.tenant, flag).await,
         Command::Provider(ProviderCommand::Add(args)) => {

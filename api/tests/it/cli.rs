@@ -242,6 +242,9 @@ async fn every_command_has_help() {
         vec!["tombstone", "show", "--help"],
         vec!["tombstone", "lift", "--help"],
         vec!["subject", "export", "--help"],
+        vec!["retention", "show", "--help"],
+        vec!["retention", "set", "--help"],
+        vec!["retention", "run", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");

@@ -82,3 +82,32 @@ async fn an_erased_number_uploaded_again_is_refused_and_only_privacy_managers_er
     let done = import_of(&api, &admin, &back).await;
     assert_eq!((done["erased"].as_i64(), done["inserted"].as_i64()), (Some(0), Some(1)), "{done}");
 }
+
+#[tokio::test]
+async fn retention_is_set_shown_and_checked_per_tenant() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let shown = api.get("/api/v1/retention", &admin).await.expect(StatusCode::OK).json();
+    assert!(shown["settings"]["events_months"].is_null(), "for ever by default: {shown}");
+    let tables: Vec<&str> =
+        shown["logs"].as_array().unwrap().iter().map(|l| l["table"].as_str().unwrap()).collect();
+    assert_eq!(tables, ["number_events", "audit_log", "call_outcomes"]);
+
+    let too_short = json!({"events_months": 24, "audit_months": 6});
+    let refused = api.request(axum::http::Method::PUT, "/api/v1/retention", &admin, Some(too_short)).await;
+    assert!(refused.expect(StatusCode::UNPROCESSABLE_ENTITY).text().contains("audit_months"));
+    // Another company keeps for ever, so nothing applies to the shared months yet.
+    let other = api.other_tenant_admin(&admin).await;
+    let set =
+        json!({"events_months": 24, "audit_months": 84, "outcomes_months": 24, "export_files_days": 30});
+    let saved = api.request(axum::http::Method::PUT, "/api/v1/retention", &admin, Some(set.clone())).await;
+    let saved = saved.expect(StatusCode::OK).json();
+    assert_eq!(saved["settings"]["audit_months"], 84);
+    assert!(saved["logs"][0]["effective_months"].is_null(), "{saved}");
+    let theirs = api.get("/api/v1/retention", &other).await.expect(StatusCode::OK).json();
+    assert!(theirs["settings"]["events_months"].is_null());
+    let manager = api.manager_of_another_project().await;
+    api.request(axum::http::Method::PUT, "/api/v1/retention", &manager, Some(set))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+}

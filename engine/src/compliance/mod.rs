@@ -3,4 +3,5 @@
 //! rewrites what every earlier stage stored, so it comes last.
 
 pub mod erasure;
+pub mod retention;
 pub mod subject;

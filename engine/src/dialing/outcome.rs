@@ -257,7 +257,8 @@ pub async fn apply(
     tx.batch_execute("SAVEPOINT store_calls").await?;
     let inserted = match tx.execute(&store_calls(StoreCalls::SkipStored), &params).await {
         Ok(inserted) => inserted,
-        Err(error) if crate::platform::error::is_unique_violation(&error, "call_outcomes_pkey") => {
+        // A partition reports its own index's name (call_outcomes_2026_12_pkey).
+        Err(error) if crate::platform::error::is_unique_violation_of(&error, "call_outcomes", "pkey") => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT store_calls").await?;
             tx.execute(&store_calls(StoreCalls::SkipConflicts), &params).await?
         }
@@ -318,7 +319,7 @@ fn store_calls(mode: StoreCalls) -> String {
             "WHERE NOT EXISTS (SELECT FROM call_outcomes o WHERE o.tenant_id = $1 AND o.call_id = s.call_id)",
             "",
         ),
-        StoreCalls::SkipConflicts => ("", "ON CONFLICT (tenant_id, call_id) DO NOTHING"),
+        StoreCalls::SkipConflicts => ("", "ON CONFLICT (tenant_id, call_id, started_at) DO NOTHING"),
     };
     format!(
         "WITH converted AS (

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(18, "bulk_undo", include_str!("../../../migrations/0018_bulk_undo.sql")),
     Migration::new(19, "erasure", include_str!("../../../migrations/0019_erasure.sql")),
     Migration::new(20, "reentry", include_str!("../../../migrations/0020_reentry.sql")),
+    Migration::new(21, "retention", include_str!("../../../migrations/0021_retention.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -260,6 +260,15 @@ pub(crate) fn is_unique_violation(error: &tokio_postgres::Error, constraint: &st
     })
 }
 
+/// Whether `error` is a unique violation of `table`'s (or one of its partitions')
+/// constraint whose name ends in `suffix`.
+pub(crate) fn is_unique_violation_of(error: &tokio_postgres::Error, table: &str, suffix: &str) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            && db.constraint().is_some_and(|c| c.starts_with(table) && c.ends_with(suffix))
+    })
+}
+
 /// Whether `error` is a check constraint refusing a row.
 pub(crate) fn is_check_violation(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION)

@@ -11,5 +11,6 @@ mod migrations;
 mod phones;
 mod pipeline;
 mod reentry;
+mod retention;
 mod support;
 mod zones;

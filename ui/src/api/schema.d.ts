@@ -1064,6 +1064,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's retention windows, each log's monthly partitions with the next one to be
+         *     dropped and when, and the partitions dropped lately.
+         */
+        get: operations["get_retention"];
+        /**
+         * Set how long number events, the audit log (12 months at least) and call outcomes are
+         *     kept, in months, and export files in days; absent keeps for ever. The daily retention
+         *     job drops whole monthly partitions past the window. Audited.
+         */
+        put: operations["set_retention"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -2020,6 +2045,18 @@ export interface components {
             /** Format: binary */
             file: string;
         };
+        DroppedPartition: {
+            table: string;
+            partition: string;
+            /** Format: date */
+            month: string;
+            /** Format: int64 */
+            rows: number;
+            /** @description Parquet files written first, relative to the data directory. */
+            archived: string[];
+            /** Format: date-time */
+            dropped_at: string;
+        };
         Eligibility: {
             /** Format: int64 */
             project_id: number;
@@ -2543,6 +2580,25 @@ export interface components {
             /** @description Why the number may come back, e.g. "the person asked to be contacted again". */
             reason: string;
         };
+        /** @description One log as the settings page shows it. */
+        LogRetention: {
+            /** @description `number_events`, `audit_log` or `call_outcomes`. */
+            table: string;
+            /**
+             * Format: int32
+             * @description This tenant's window, in months; absent: for ever.
+             */
+            months?: number | null;
+            /**
+             * Format: int32
+             * @description The window that applies to the shared partitions (the longest of all tenants');
+             *     absent when some tenant keeps for ever.
+             */
+            effective_months?: number | null;
+            /** @description Its monthly partitions, oldest first (`2026-11`). */
+            months_held: string[];
+            next_drop?: components["schemas"]["NextDrop"] | null;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -2605,6 +2661,13 @@ export interface components {
             role_id: number;
             locale?: string;
             scopes?: components["schemas"]["Scopes"];
+        };
+        NextDrop: {
+            partition: string;
+            /** Format: date */
+            month: string;
+            /** Format: date */
+            on: string;
         };
         Number: {
             /** @description E.164 with the plus, e.g. `+79161234567`. */
@@ -3245,6 +3308,36 @@ export interface components {
             projects: components["schemas"]["ProjectRun"][];
             /** Format: int64 */
             elapsed_ms: number;
+        };
+        RetentionOverview: {
+            settings: components["schemas"]["RetentionSettings"];
+            logs: components["schemas"]["LogRetention"][];
+            /** @description The last partitions dropped, newest first. */
+            dropped: components["schemas"]["DroppedPartition"][];
+        };
+        RetentionSettings: {
+            /**
+             * Format: int32
+             * @description Months number events are kept (1 to 1200); absent: for ever.
+             */
+            events_months?: number | null;
+            /**
+             * Format: int32
+             * @description Months the audit log is kept (12 to 1200); absent: for ever.
+             */
+            audit_months?: number | null;
+            /**
+             * Format: int32
+             * @description Months call outcomes are kept (1 to 1200); absent: for ever.
+             */
+            outcomes_months?: number | null;
+            /**
+             * Format: int32
+             * @description Days a kept export file stays downloadable (1 to 3650); absent: each export's own.
+             */
+            export_files_days?: number | null;
+            /** @description Write this tenant's rows of each dropped partition to Parquet first. */
+            archive_parquet?: boolean;
         };
         Returned: {
             /** Format: int64 */
@@ -6153,6 +6246,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Provider"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_retention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionOverview"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_retention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionSettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionOverview"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

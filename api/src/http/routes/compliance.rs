@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use dialpool_engine::compliance::erasure::{
     self, ErasureRecord, ErasureRequest, ErasureSummary, LiftInput, TombstoneState,
 };
+use dialpool_engine::compliance::retention::{self, RetentionOverview, RetentionSettings};
 use dialpool_engine::compliance::subject::{self, SubjectReport};
 use dialpool_engine::intake::phone;
 use dialpool_engine::platform::secret::SecretKey;
@@ -141,4 +142,30 @@ pub async fn subject_access(
         subject::report(&**client, caller.tenant(), &secret_key(&state)?, &raw, None, &caller.actor())
             .await?;
     Ok(Json(report))
+}
+
+/// The tenant's retention windows, each log's monthly partitions with the next one to be
+/// dropped and when, and the partitions dropped lately.
+#[utoipa::path(get, path = "/retention", tag = "compliance", responses((status = 200, body = RetentionOverview)))]
+pub async fn get_retention(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+) -> ApiResult<Json<RetentionOverview>> {
+    let client = state.pool.get().await?;
+    Ok(Json(retention::overview(&**client, caller.tenant()).await?))
+}
+
+/// Set how long number events, the audit log (12 months at least) and call outcomes are
+/// kept, in months, and export files in days; absent keeps for ever. The daily retention
+/// job drops whole monthly partitions past the window. Audited.
+#[utoipa::path(put, path = "/retention", tag = "compliance", request_body = RetentionSettings,
+    responses((status = 200, body = RetentionOverview)))]
+pub async fn set_retention(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Json(input): Json<RetentionSettings>,
+) -> ApiResult<Json<RetentionOverview>> {
+    let mut client = state.pool.get().await?;
+    retention::set(&mut **client, caller.tenant(), &caller.actor(), &input).await?;
+    Ok(Json(retention::overview(&**client, caller.tenant()).await?))
 }

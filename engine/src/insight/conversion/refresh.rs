@@ -146,8 +146,24 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
     let (watermark, started): (Option<DateTime<Utc>>, DateTime<Utc>) = (state.get(0), state.get(1));
     let full = full || watermark.is_none();
     let clock = std::time::Instant::now();
+    // Months whose events and calls retention dropped cannot be recomputed: a full
+    // refresh keeps their cells (and a day's margin for time zones) as they are.
+    let kept_before: Option<NaiveDate> = tx
+        .query_one(
+            "SELECT (max(month) + interval '1 month' + interval '1 day')::date FROM retention_drops
+              WHERE parent IN ('number_events', 'call_outcomes')",
+            &[],
+        )
+        .await?
+        .get(0);
     let cells = if full {
-        tx.batch_execute("DELETE FROM project_conversions; DELETE FROM project_conversion_hours").await?;
+        tx.execute("DELETE FROM project_conversions WHERE $1::date IS NULL OR day >= $1", &[&kept_before])
+            .await?;
+        tx.execute(
+            "DELETE FROM project_conversion_hours WHERE $1::date IS NULL OR day >= $1",
+            &[&kept_before],
+        )
+        .await?;
         None
     } else {
         Some(touch(&tx, watermark.unwrap_or(started) - OVERLAP).await?)
@@ -160,9 +176,16 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
             let columns = read_sources(&tx, cells.is_some()).await?;
             let rows_read = columns.tenant.len() as i64;
             let read_s = read.elapsed().as_secs_f64();
-            let (days, hours) = tokio::task::spawn_blocking(move || aggregate(columns))
-                .await
-                .map_err(|e| Error::Worker(e.to_string()))??;
+            let keep_from = kept_before.filter(|_| cells.is_none());
+            let (days, hours) = tokio::task::spawn_blocking(move || {
+                let (days, hours) = aggregate(columns)?;
+                match keep_from {
+                    Some(day) => Ok::<_, Error>((from_day(days, day)?, from_day(hours, day)?)),
+                    None => Ok((days, hours)),
+                }
+            })
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))??;
             let write = std::time::Instant::now();
             write_hours(&tx, &hours).await?;
             let written = write_cells(&tx, &days).await?;
@@ -263,6 +286,13 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
         tx.batch_execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL jit TO DEFAULT").await?;
     }
     Ok(c)
+}
+
+/// The cells of `frame` from `day` on.
+fn from_day(frame: DataFrame, day: NaiveDate) -> Result<DataFrame> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let first = (day - epoch).num_days();
+    frame.lazy().filter(col("day").cast(DataType::Int64).gt_eq(lit(first))).collect().map_err(polars_error)
 }
 
 fn polars_error(error: PolarsError) -> Error {

@@ -264,3 +264,35 @@ async fn erasure_refuses_an_empty_request_and_a_missing_reason_and_leaves_nothin
     assert_eq!(count(&s, "SELECT count(*) FROM erasures").await, 0);
     assert_eq!(count(&s, "SELECT count(*) FROM erasure_tombstones").await, 0);
 }
+
+#[tokio::test]
+async fn consent_time_and_source_are_kept_with_the_number_and_shown_to_the_subject() {
+    let s = support::setup().await;
+    let file = s.dir.path().join("consent.csv");
+    std::fs::write(
+        &file,
+        "phone,name,Opt-in Date,Consent URL\n\
+         +79161234567,Anna,30.11.2026 14:05,https://forms.example.com/a?id=1\n\
+         +79031112233,Boris,2026-11-29T10:00:00+03:00,https://forms.example.com/b\n\
+         +79031112244,Vera,sometime last week,\n",
+    )
+    .unwrap();
+    assert_eq!(s.import(s.request(&file)).await.unwrap().counts.inserted, 3);
+    let client = s.db.client().await;
+    let rows = client
+        .query("SELECT attributes FROM phone_numbers ORDER BY phone", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, serde_json::Value>(0))
+        .collect::<Vec<_>>();
+    assert_eq!(rows[0]["consent_at"], "2026-11-29T07:00:00Z", "{rows:?}");
+    assert_eq!(rows[1]["consent_at"], "sometime last week", "kept as written when it reads as no date");
+    assert_eq!(rows[2]["consent_at"], "2026-11-30T14:05:00Z");
+    assert_eq!(rows[2]["consent_source"], "https://forms.example.com/a?id=1");
+    let report =
+        subject::report(&**client, s.tenant, &secret_key(), "+79161234567", None, &Actor::system("test"))
+            .await
+            .unwrap();
+    assert_eq!(report.number.unwrap().attributes["consent_source"], "https://forms.example.com/a?id=1");
+}

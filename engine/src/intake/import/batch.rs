@@ -136,6 +136,32 @@ impl GeoDirectory {
     }
 }
 
+/// A consent time as RFC 3339 in UTC, read from the forms files use (RFC 3339, ISO
+/// without a zone as UTC, `2026-11-30 14:05[:09]`, `30.11.2026 14:05`, `11/30/2026
+/// 14:05`, a bare date); `None` keeps the text as written.
+pub fn consent_instant(value: &str) -> Option<String> {
+    use chrono::{NaiveDate, NaiveDateTime, SecondsFormat};
+    let value = value.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Some(at.with_timezone(&chrono::Utc).to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+    const TIMES: [&str; 6] = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%d.%m.%Y %H:%M:%S",
+        "%d.%m.%Y %H:%M",
+        "%m/%d/%Y %H:%M",
+    ];
+    let naive = TIMES.iter().find_map(|f| NaiveDateTime::parse_from_str(value, f).ok()).or_else(|| {
+        ["%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y"]
+            .iter()
+            .find_map(|f| NaiveDate::parse_from_str(value, f).ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
+    Some(naive.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
 pub struct ReaderContext {
     pub path: PathBuf,
     pub display_name: String,
@@ -307,6 +333,8 @@ impl BatchBuilder<'_> {
             }
             serde_json::to_writer(&mut attributes, key).map_err(|e| Error::Worker(e.to_string()))?;
             attributes.push(b':');
+            let consent = if key == "consent_at" { consent_instant(value) } else { None };
+            let value = consent.as_deref().unwrap_or(value);
             serde_json::to_writer(&mut attributes, value).map_err(|e| Error::Worker(e.to_string()))?;
         }
         attributes.push(b'}');

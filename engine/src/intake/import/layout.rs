@@ -110,7 +110,7 @@ pub fn decide(
                 phone,
                 recognised(Field::PhoneCode),
                 recognised(Field::Geo),
-                recognised(Field::Name),
+                attribute_fields(recognised),
             ));
         }
     }
@@ -140,7 +140,13 @@ pub fn decide(
             // The row just above the first number is a header whose words we do not know.
             let header = &first_rows[first_data - 1];
             let recognised = |field: Field| header.cells().position(|c| Field::recognise(c) == Some(field));
-            return Ok(with_header(header, phone, None, recognised(Field::Geo), recognised(Field::Name)));
+            return Ok(with_header(
+                header,
+                phone,
+                None,
+                recognised(Field::Geo),
+                attribute_fields(recognised),
+            ));
         }
     }
 
@@ -159,19 +165,24 @@ fn bad_file_at(file: &str, row: Option<u64>, column: Option<String>, message: St
     Error::bad_file(Location { file: file.to_owned(), row, column }, message)
 }
 
+/// The columns of the fields kept as attributes under their own key (name, consent).
+fn attribute_fields(position: impl Fn(Field) -> Option<usize>) -> Vec<(usize, &'static str)> {
+    Field::ATTRIBUTES.into_iter().filter_map(|f| position(f).map(|c| (c, f.key()))).collect()
+}
+
 fn with_header(
     header: &Row,
     phone: usize,
     phone_code: Option<usize>,
     geo: Option<usize>,
-    name: Option<usize>,
+    named: Vec<(usize, &'static str)>,
 ) -> Layout {
     let mut used = HashSet::new();
     let attribute_names = (0..header.len())
         .filter(|c| *c != phone && Some(*c) != phone_code)
         .map(|c| {
-            let base = if Some(c) == name {
-                "name".to_owned()
+            let base = if let Some((_, key)) = named.iter().find(|(column, _)| *column == c) {
+                (*key).to_owned()
             } else {
                 let text = header.cell(c);
                 if text.is_empty() { format!("column_{}", c + 1) } else { text.to_owned() }
@@ -216,13 +227,17 @@ fn from_mapping(
         let first = &first_rows[0];
         let header_like = phone::normalise(first.cell(phone), region).is_err()
             && first.cell(phone).chars().any(char::is_alphabetic);
-        let (geo, name, code) = (position(Field::Geo), position(Field::Name), position(Field::PhoneCode));
+        let (geo, code) = (position(Field::Geo), position(Field::PhoneCode));
+        let named = attribute_fields(position);
         if header_like {
-            return Ok(with_header(first, phone, code, geo, name));
+            return Ok(with_header(first, phone, code, geo, named));
         }
         let names = (0..width)
             .filter(|c| *c != phone && Some(*c) != code)
-            .map(|c| (c, if Some(c) == name { "name".to_owned() } else { format!("column_{}", c + 1) }))
+            .map(|c| {
+                let key = named.iter().find(|(column, _)| *column == c).map(|(_, key)| (*key).to_owned());
+                (c, key.unwrap_or_else(|| format!("column_{}", c + 1)))
+            })
             .collect();
         return Ok(Layout { phone, phone_code: code, geo, header_row: None, attribute_names: names });
     }
@@ -238,7 +253,7 @@ fn from_mapping(
                 Some(header) => row.cells().position(|c| matches(c, header)),
                 None => row.cells().position(|c| Field::recognise(c) == Some(field)),
             };
-            for field in [Field::Geo, Field::Name, Field::PhoneCode] {
+            for field in [Field::Geo, Field::Name, Field::PhoneCode, Field::ConsentAt, Field::ConsentSource] {
                 if let (Some(wanted), None) = (mapping.get(field), find(field)) {
                     return Err(located(
                         Some(row.number),
@@ -249,7 +264,13 @@ fn from_mapping(
                     ));
                 }
             }
-            return Ok(with_header(row, phone, find(Field::PhoneCode), find(Field::Geo), find(Field::Name)));
+            return Ok(with_header(
+                row,
+                phone,
+                find(Field::PhoneCode),
+                find(Field::Geo),
+                attribute_fields(find),
+            ));
         }
     }
     Err(located(

@@ -14,10 +14,19 @@ pub enum Field {
     PhoneCode,
     Geo,
     Name,
+    /// When the person agreed to be called (TCPA record keeping); kept as the attribute
+    /// `consent_at`, in RFC 3339 when it reads as a date.
+    ConsentAt,
+    /// Where they agreed (a web form's URL); kept as the attribute `consent_source`.
+    ConsentSource,
 }
 
 impl Field {
-    pub const ALL: [Field; 4] = [Field::Phone, Field::PhoneCode, Field::Geo, Field::Name];
+    pub const ALL: [Field; 6] =
+        [Field::Phone, Field::PhoneCode, Field::Geo, Field::Name, Field::ConsentAt, Field::ConsentSource];
+
+    /// Fields kept among the attributes under their own key, whatever the header says.
+    pub const ATTRIBUTES: [Field; 3] = [Field::Name, Field::ConsentAt, Field::ConsentSource];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -25,6 +34,8 @@ impl Field {
             Field::PhoneCode => "phone_code",
             Field::Geo => "geo",
             Field::Name => "name",
+            Field::ConsentAt => "consent_at",
+            Field::ConsentSource => "consent_source",
         }
     }
 
@@ -88,6 +99,20 @@ impl Field {
                 "полноеимя",
                 "имяклиента",
             ],
+            Field::ConsentAt => &[
+                "consentat",
+                "consentdate",
+                "consenttime",
+                "consenttimestamp",
+                "optinat",
+                "optindate",
+                "optintimestamp",
+                "датасогласия",
+                "согласие",
+            ],
+            Field::ConsentSource => {
+                &["consentsource", "consenturl", "optinurl", "optinsource", "sourceurl", "источниксогласия"]
+            }
         }
     }
 

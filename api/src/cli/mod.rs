@@ -112,6 +112,10 @@ pub enum ProviderCommand {
 pub enum DncCommand {
     /// Add the numbers of a file to the do-not-call list.
     Import(DncImportArgs),
+    /// The do-not-call lists by source, their age and whether they are stale.
+    Lists(JsonFlag),
+    /// Create or change a list: its country, age limit, and whether a stale list blocks leases.
+    ListSet(numbers::DncListSetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,5 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export(args) => exports::export(&config, &cli.tenant, args).await,
         Command::Dnc(DncCommand::Import(args)) => numbers::dnc_import(&config, &cli.tenant, args).await,
+        Command::Dnc(DncCommand::Lists(flag)) => numbers::dnc_lists(&config, &cli.tenant, flag).await,
+        Command::Dnc(DncCommand::ListSet(args)) => numbers::dnc_list_set(&config, &cli.tenant, args).await,
     }
 }

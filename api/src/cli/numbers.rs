@@ -90,6 +90,10 @@ pub struct DncImportArgs {
     /// Why these numbers are listed, kept on every entry.
     #[arg(long)]
     pub reason: Option<String>,
+    /// The list this file is a load of (e.g. "US national registry"): it counts as fresh
+    /// again from now. Created when missing; set its age limit with `dialpool dnc list-set`.
+    #[arg(long)]
+    pub list: Option<String>,
     #[command(flatten)]
     pub options: FileOptions,
 }
@@ -219,6 +223,7 @@ pub(super) async fn dnc_import(
         reason: args.reason,
         rejects_path: args.options.rejects.clone(),
         actor: Actor::system("cli"),
+        list: args.list,
     };
     let progress = ImportProgress::default();
     let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
@@ -236,4 +241,72 @@ pub(super) async fn dnc_import(
             summary.rejects_file.as_ref().map(|p| format!("; rejects: {p}")).unwrap_or_default()
         )
     })
+}
+
+#[derive(Debug, Args)]
+pub struct DncListSetArgs {
+    /// The list's name, e.g. "US national registry".
+    pub name: String,
+    /// The country it covers (ISO 3166, e.g. US); every number when absent.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Days after a load the list counts as stale (31 for the US national registry).
+    #[arg(long)]
+    pub max_age_days: Option<i32>,
+    /// Hold back leases of the country's numbers while the list is stale.
+    #[arg(long)]
+    pub block_when_stale: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn describe_list(list: &dialpool_engine::intake::dnc_list::DncList) -> String {
+    let loaded = list.loaded_at.map_or_else(
+        || "never loaded".to_owned(),
+        |at| format!("loaded {} ({} entries)", at.format("%Y-%m-%d"), list.loaded_entries),
+    );
+    let limit = list.max_age_days.map_or_else(String::new, |d| format!(", stale after {d} days"));
+    let state = match (list.stale, list.block_when_stale) {
+        (true, true) => " — STALE: leases in its country are held back",
+        (true, false) => " — STALE: load it again",
+        _ => "",
+    };
+    format!("{} [{}] {loaded}{limit}{state}", list.name, list.country.as_deref().unwrap_or("all"))
+}
+
+pub(super) async fn dnc_lists(
+    config: &tokio_postgres::Config,
+    tenant: &str,
+    flag: JsonFlag,
+) -> anyhow::Result<()> {
+    let pool = ready_pool(config, false).await?;
+    let tenant = find_tenant(&pool, tenant).await?;
+    let client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    let lists = dialpool_engine::intake::dnc_list::list(&**client, tenant).await?;
+    print(flag.json, &lists, || {
+        if lists.is_empty() {
+            "no do-not-call lists yet (load one with `dialpool dnc import FILE --list NAME`)".to_owned()
+        } else {
+            lists.iter().map(describe_list).collect::<Vec<_>>().join("\n")
+        }
+    })
+}
+
+pub(super) async fn dnc_list_set(
+    config: &tokio_postgres::Config,
+    tenant: &str,
+    args: DncListSetArgs,
+) -> anyhow::Result<()> {
+    use dialpool_engine::intake::dnc_list::{self, DncListInput};
+    let pool = ready_pool(config, false).await?;
+    let tenant = find_tenant(&pool, tenant).await?;
+    let mut client = pool.get().await.map_err(dialpool_engine::Error::from)?;
+    let input = DncListInput {
+        name: args.name,
+        country: args.country,
+        max_age_days: args.max_age_days,
+        block_when_stale: args.block_when_stale,
+    };
+    let list = dnc_list::set(&mut **client, tenant, &Actor::system("cli"), &input).await?;
+    print(args.json, &list, || describe_list(&list))
 }

@@ -178,6 +178,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(numbers::undo_bulk_numbers))
         .routes(routes!(numbers::list_dnc, numbers::add_dnc))
         .routes(routes!(numbers::remove_dnc))
+        .routes(routes!(numbers::list_dnc_lists, numbers::set_dnc_list))
         .routes(routes!(numbers::upload_dnc))
         .routes(routes!(numbers::list_dispositions, numbers::set_disposition))
         .routes(routes!(numbers::delete_disposition))

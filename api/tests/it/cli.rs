@@ -191,9 +191,30 @@ async fn dnc_import_lists_numbers_and_later_imports_skip_them() {
             "--json",
             "--rejects",
             temp_path("dnc-rejects.csv").to_str().unwrap(),
+            "--list",
+            "RU regulator",
         ],
     ));
     assert_eq!(dnc["added"], 2);
+    let set = json(&dialpool(
+        &db,
+        &[
+            "dnc",
+            "list-set",
+            "RU regulator",
+            "--country",
+            "RU",
+            "--max-age-days",
+            "31",
+            "--block-when-stale",
+            "--json",
+        ],
+    ));
+    assert_eq!((set["loaded_entries"].as_i64(), set["stale"].as_bool()), (Some(2), Some(false)), "{set}");
+    let lists = json(&dialpool(&db, &["dnc", "lists", "--json"]));
+    assert_eq!(lists[0]["country"], "RU");
+    let refused = dialpool(&db, &["dnc", "list-set", "Mine", "--block-when-stale"]);
+    assert_eq!(refused.status.code(), Some(65));
     let summary = json(&dialpool(
         &db,
         &[
@@ -245,6 +266,8 @@ async fn every_command_has_help() {
         vec!["retention", "show", "--help"],
         vec!["retention", "set", "--help"],
         vec!["retention", "run", "--help"],
+        vec!["dnc", "lists", "--help"],
+        vec!["dnc", "list-set", "--help"],
     ] {
         let output = dialpool(&db, &args);
         assert!(output.status.success(), "{args:?}");

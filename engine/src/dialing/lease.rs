@@ -59,7 +59,8 @@ pub struct Lease {
     pub numbers: Vec<LeasedNumber>,
     /// Why fewer numbers than asked came back: `paused`, `holiday`, `outside_schedule`,
     /// `outside_calling_hours` (numbers wait, but it is not a legal hour where they ring),
-    /// `daily_cap` (numbers wait, but each was called as often as 24 hours allow) or
+    /// `daily_cap` (numbers wait, but each was called as often as 24 hours allow),
+    /// `dnc_list_stale` (a blocking do-not-call list of their country is past its age) or
     /// `empty` (no number waits).
     pub short_reason: Option<String>,
 }
@@ -127,6 +128,17 @@ pub async fn lease(
             short_reason: Some(reason.to_owned()),
         });
     }
+    // A stale do-not-call list that blocks holds back its country's numbers (or all).
+    let (stale_geos, stale_all) = crate::intake::dnc_list::blocked(&*tx, tenant, at).await?;
+    if stale_all {
+        tx.commit().await?;
+        return Ok(Lease {
+            project_id,
+            leased_until,
+            numbers: Vec::new(),
+            short_reason: Some("dnc_list_stale".into()),
+        });
+    }
     let max_attempts: i16 = project.get("max_attempts");
     let zone: String = project.get("time_zone");
     let gate = gates.get(&tx, tenant, &zone, at, project.get("rules_version")).await?;
@@ -144,14 +156,15 @@ pub async fn lease(
                    AND (SELECT count(*) FROM call_outcomes o
                          WHERE o.tenant_id = $1 AND o.phone = n.phone
                            AND o.started_at > $3::timestamptz - interval '24 hours') >= c.cap)";
-    let eligible = format!("{waiting} AND {hours_open} AND {under_cap}");
+    let fresh_lists = "NOT (COALESCE(n.geo_id, 0) = ANY($17::bigint[]))";
+    let eligible = format!("{waiting} AND {hours_open} AND {under_cap} AND {fresh_lists}");
     let statement = tx
         // The eligibility condition is assembled above (calling hours, cap); the rest is
         // the statement as written in lease.take.sql.
         .prepare_cached(&include_str!("lease.take.sql").replace("{eligible}", &eligible))
         .await?;
     let [g0, g1, g2, g3, g4, g5] = gate.params();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 16] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
         &tenant.0,
         &project_id,
         &at,
@@ -168,6 +181,7 @@ pub async fn lease(
         &leased_until,
         &actor.user_id,
         &actor.token_id,
+        &stale_geos,
     ];
     let rows = tx.query(&statement, &params).await?;
     let numbers: Vec<LeasedNumber> = rows
@@ -198,8 +212,21 @@ pub async fn lease(
             .await?;
         let row = tx.query_one(&statement, &params[..13]).await?;
         let (closed, capped): (i64, i64) = (row.get("closed"), row.get("capped"));
+        let held_by_lists = !stale_geos.is_empty()
+            && tx
+                .query_one(
+                    &format!(
+                        "SELECT $3::timestamptz IS NOT NULL AND $4::int8 IS NOT NULL
+                                AND EXISTS (SELECT FROM phone_numbers n WHERE {waiting} AND n.geo_id = ANY($6))"
+                    ),
+                    &[&tenant.0, &project_id, &at, &request.count, &max_attempts, &stale_geos],
+                )
+                .await?
+                .get::<_, bool>(0);
         Some(
-            if closed > 0 {
+            if held_by_lists && closed == 0 && capped == 0 {
+                "dnc_list_stale"
+            } else if closed > 0 {
                 "outside_calling_hours"
             } else if capped > 0 {
                 "daily_cap"

@@ -48,6 +48,9 @@ pub struct Dashboard {
     pub running_exports: Vec<ExportRecord>,
     /// When the conversion aggregates were last refreshed.
     pub conversion_refreshed_at: Option<DateTime<Utc>>,
+    /// Do-not-call lists past their age: load them again (a blocking one holds back its
+    /// country's leases meanwhile).
+    pub stale_dnc_lists: Vec<crate::intake::dnc_list::DncList>,
 }
 
 /// Today's figures for the projects `projects` allows (None: all), by name.
@@ -114,7 +117,9 @@ pub async fn today(
     let running_exports = export::running(client, tenant, scope.as_deref()).await?;
     let conversion_refreshed_at =
         client.query_one("SELECT refreshed_at FROM conversion_state", &[]).await?.get(0);
-    Ok(Dashboard { at: now, projects, totals, running_exports, conversion_refreshed_at })
+    let stale_dnc_lists =
+        crate::intake::dnc_list::list(client, tenant).await?.into_iter().filter(|l| l.stale).collect();
+    Ok(Dashboard { at: now, projects, totals, running_exports, conversion_refreshed_at, stale_dnc_lists })
 }
 
 fn counts(allocated: i64, leased: i64, dialed: i64, contacted: i64, success: i64) -> TodayCounts {

@@ -36,6 +36,9 @@ pub struct DncImportRequest {
     pub reason: Option<String>,
     pub rejects_path: Option<PathBuf>,
     pub actor: Actor,
+    /// The list this file is a load of (`US national registry`): it is fresh again, and
+    /// its new entries name it. Created when missing.
+    pub list: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
@@ -61,12 +64,16 @@ pub async fn import_file(
     let client: &mut tokio_postgres::Client = &mut pooled;
     let tx = client.transaction().await?;
     tx.batch_execute("CREATE TEMP TABLE dnc_staging (phone bigint NOT NULL) ON COMMIT DROP").await?;
+    let list_id = match &request.list {
+        Some(name) => Some(crate::intake::dnc_list::id_for_load(&tx, request.tenant, name).await?),
+        None => None,
+    };
     let copy = tx.prepare("COPY dnc_staging (phone) FROM STDIN (FORMAT binary)").await?;
     let insert = tx
         .prepare(
             "WITH added AS (
-                 INSERT INTO dnc_numbers (tenant_id, phone, source, reason, added_by)
-                 SELECT $1, phone, $2, $3, $4 FROM dnc_staging
+                 INSERT INTO dnc_numbers (tenant_id, phone, source, reason, added_by, list_id)
+                 SELECT $1, phone, $2, $3, $4, $5 FROM dnc_staging
                  ON CONFLICT (tenant_id, phone) DO NOTHING
                  RETURNING 1
              )
@@ -117,7 +124,7 @@ pub async fn import_file(
             let added: i64 = tx
                 .query_one(
                     &insert,
-                    &[&request.tenant.0, &display_name, &request.reason, &request.actor.user_id],
+                    &[&request.tenant.0, &display_name, &request.reason, &request.actor.user_id, &list_id],
                 )
                 .await?
                 .get(0);
@@ -134,6 +141,10 @@ pub async fn import_file(
     // A number repeated far apart in one file (in different batches) counts as already
     // listed the second time; either way it is listed once.
     summary.already_listed = summary.total - summary.added - summary.duplicate_in_file - summary.invalid;
+    if let Some(id) = list_id {
+        crate::intake::dnc_list::loaded(&tx, request.tenant, id, summary.added + summary.already_listed)
+            .await?;
+    }
     let rejects_file = rejects.finish()?;
     summary.rejects_file = rejects_file.map(|p| p.display().to_string());
     audit::record(

@@ -3,6 +3,7 @@
 //! tenant's pool with its provider and geo; the DNC lists come in the same way.
 
 pub mod dnc;
+pub mod dnc_list;
 pub mod geo;
 pub mod import;
 pub mod phone;

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(19, "erasure", include_str!("../../../migrations/0019_erasure.sql")),
     Migration::new(20, "reentry", include_str!("../../../migrations/0020_reentry.sql")),
     Migration::new(21, "retention", include_str!("../../../migrations/0021_retention.sql")),
+    Migration::new(22, "dnc_lists", include_str!("../../../migrations/0022_dnc_lists.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

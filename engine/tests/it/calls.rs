@@ -610,3 +610,63 @@ async fn a_call_stored_by_a_concurrent_transaction_is_a_duplicate_not_an_error()
     assert_eq!(second.attempts, 1, "the call counted once");
     assert_eq!(desk.scalar("SELECT count(*) FROM call_outcomes").await, 1);
 }
+
+#[tokio::test]
+async fn a_stale_blocking_dnc_list_holds_back_its_countrys_numbers_until_it_is_loaded_again() {
+    use dialpool_engine::intake::dnc_list::{self, DncListInput};
+    let desk = desk(5).await;
+    desk.numbers(79160000000, 2, Some(desk.mow)).await;
+    desk.numbers(12125550100, 2, Some(desk.ny)).await;
+    let mut client = desk.db.client().await;
+    let us = DncListInput {
+        name: "US national registry".into(),
+        country: Some("us".into()),
+        max_age_days: Some(31),
+        block_when_stale: true,
+    };
+    dnc_list::set(&mut **client, desk.tenant, &actor(), &us).await.unwrap();
+    let never_loaded = dnc_list::list(&**client, desk.tenant).await.unwrap();
+    assert!(never_loaded[0].stale && never_loaded[0].country.as_deref() == Some("US"));
+    let now = Utc::now();
+    let lease = desk.lease(10, now).await;
+    assert!(lease.numbers.iter().all(|n| n.phone.starts_with("+7")), "{lease:?}");
+    assert_eq!((lease.numbers.len(), lease.short_reason.as_deref()), (2, Some("dnc_list_stale")));
+
+    // Loaded (a file of the list): fresh again, and the US numbers go out.
+    desk.db
+        .client()
+        .await
+        .execute("UPDATE dnc_lists SET loaded_at = now() - interval '3 days'", &[])
+        .await
+        .unwrap();
+    let lease = desk.lease(10, now).await;
+    assert_eq!(lease.numbers.len(), 2, "{lease:?}");
+    assert!(lease.numbers.iter().all(|n| n.phone.starts_with("+1")));
+
+    // A list for every number that blocks: nothing goes out; one that only warns: no effect.
+    desk.db
+        .client()
+        .await
+        .batch_execute(
+            "UPDATE phone_numbers SET leased_until = NULL;
+             UPDATE dnc_lists SET loaded_at = now() - interval '40 days', block_when_stale = false;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(desk.lease(10, now).await.numbers.len(), 4, "a list that only warns holds nothing back");
+    desk.db.client().await.execute("UPDATE phone_numbers SET leased_until = NULL", &[]).await.unwrap();
+    let all = DncListInput {
+        name: "Own list".into(),
+        country: None,
+        max_age_days: Some(7),
+        block_when_stale: true,
+    };
+    dnc_list::set(&mut **client, desk.tenant, &actor(), &all).await.unwrap();
+    let lease = desk.lease(10, now).await;
+    assert_eq!((lease.numbers.len(), lease.short_reason.as_deref()), (0, Some("dnc_list_stale")));
+    let today = dialpool_engine::insight::dashboard::today(&**client, desk.tenant, None).await.unwrap();
+    assert_eq!(today.stale_dnc_lists.len(), 2, "Today warns of both");
+
+    let bad = DncListInput { name: "x".into(), country: None, max_age_days: None, block_when_stale: true };
+    assert!(dnc_list::set(&mut **client, desk.tenant, &actor(), &bad).await.is_err());
+}

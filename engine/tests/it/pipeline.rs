@@ -91,6 +91,7 @@ async fn numbers_on_the_dnc_list_are_not_imported() {
         reason: Some("regulator list".into()),
         rejects_path: Some(setup.dir.path().join("dnc.rejects.csv")),
         actor: Actor::system("test"),
+        list: None,
     };
     let summary = dnc::import_file(&setup.db.pool, request.clone(), ImportProgress::default()).await.unwrap();
     assert_eq!((summary.total, summary.added, summary.invalid, summary.already_listed), (3, 2, 1, 0));

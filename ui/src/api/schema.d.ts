@@ -348,6 +348,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dnc/lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The do-not-call lists by source, with when each was last loaded, its age limit and
+         *     whether it is stale (past the limit: load it again).
+         */
+        get: operations["list_dnc_lists"];
+        /**
+         * Create or change a do-not-call list by name: the country it covers, how many days
+         *     after a load it goes stale (31 for the US national registry), and whether a stale list
+         *     holds back leases of that country's numbers. A file loads it through `POST /dnc/files`
+         *     with `list`.
+         */
+        put: operations["set_dnc_list"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dnc/{phone}": {
         parameters: {
             query?: never;
@@ -1937,6 +1963,11 @@ export interface components {
              * @description When the conversion aggregates were last refreshed.
              */
             conversion_refreshed_at?: string | null;
+            /**
+             * @description Do-not-call lists past their age: load them again (a blocking one holds back its
+             *     country's leases meanwhile).
+             */
+            stale_dnc_lists: components["schemas"]["DncList"][];
         };
         DashboardView: components["schemas"]["Dashboard"] & {
             /** @description Imports waiting or running (on any server), of the providers the caller reaches. */
@@ -2020,6 +2051,42 @@ export interface components {
             region?: string | null;
             reason?: string | null;
         };
+        DncList: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** @description ISO 3166 country it covers; absent: every number. */
+            country?: string | null;
+            /** Format: int32 */
+            max_age_days?: number | null;
+            block_when_stale: boolean;
+            /** Format: date-time */
+            loaded_at?: string | null;
+            /**
+             * Format: int64
+             * @description Numbers in its last load.
+             */
+            loaded_entries: number;
+            /**
+             * Format: int64
+             * @description Whole days since its last load.
+             */
+            age_days?: number | null;
+            /** @description Older than `max_age_days` (or never loaded while it has a limit). */
+            stale: boolean;
+        };
+        DncListInput: {
+            /** @description The list's name, e.g. `US national registry`; a list of that name is changed. */
+            name: string;
+            country?: string | null;
+            /**
+             * Format: int32
+             * @description Days after a load the list counts as stale (31 for the US national registry).
+             */
+            max_age_days?: number | null;
+            /** @description Hold back leases of numbers in `country` while the list is stale. */
+            block_when_stale?: boolean;
+        };
         DncSummary: {
             file: string;
             /** Format: int64 */
@@ -2042,6 +2109,8 @@ export interface components {
             region?: string | null;
             /** @description Which column holds the number, e.g. `phone=2` (by default the first phone-like one). */
             mapping?: string | null;
+            /** @description The list this file is a load of (`US national registry`): it counts as fresh again. */
+            list?: string | null;
             /** Format: binary */
             file: string;
         };
@@ -2541,7 +2610,8 @@ export interface components {
             /**
              * @description Why fewer numbers than asked came back: `paused`, `holiday`, `outside_schedule`,
              *     `outside_calling_hours` (numbers wait, but it is not a legal hour where they ring),
-             *     `daily_cap` (numbers wait, but each was called as often as 24 hours allow) or
+             *     `daily_cap` (numbers wait, but each was called as often as 24 hours allow),
+             *     `dnc_list_stale` (a blocking do-not-call list of their country is past its age) or
              *     `empty` (no number waits).
              */
             short_reason?: string | null;
@@ -4643,6 +4713,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_dnc_lists: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DncList"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_dnc_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DncListInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DncList"];
+                };
             };
             /** @description An error, as RFC 9457 problem details */
             default: {

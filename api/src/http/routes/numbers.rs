@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use dialpool_engine::dialing::dispositions::{self, Disposition, DispositionInput};
 use dialpool_engine::dialing::{self, ScreenPop};
 use dialpool_engine::intake::dnc::{self, DncEntry, DncImportRequest, DncInput, DncSummary};
+use dialpool_engine::intake::dnc_list::{self, DncList, DncListInput};
 use dialpool_engine::intake::import::ImportProgress;
 use dialpool_engine::intake::import::mapping::ColumnMapping;
 use dialpool_engine::intake::import::source::SourceOptions;
@@ -189,6 +190,32 @@ pub async fn add_dnc(
     Ok(Json(DncAdded { entry, added }))
 }
 
+/// The do-not-call lists by source, with when each was last loaded, its age limit and
+/// whether it is stale (past the limit: load it again).
+#[utoipa::path(get, path = "/dnc/lists", tag = "numbers", responses((status = 200, body = Vec<DncList>)))]
+pub async fn list_dnc_lists(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<NumbersRead>,
+) -> ApiResult<Json<Vec<DncList>>> {
+    let client = state.pool.get().await?;
+    Ok(Json(dnc_list::list(&**client, caller.tenant()).await?))
+}
+
+/// Create or change a do-not-call list by name: the country it covers, how many days
+/// after a load it goes stale (31 for the US national registry), and whether a stale list
+/// holds back leases of that country's numbers. A file loads it through `POST /dnc/files`
+/// with `list`.
+#[utoipa::path(put, path = "/dnc/lists", tag = "numbers", request_body = DncListInput,
+    responses((status = 200, body = DncList)))]
+pub async fn set_dnc_list(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<DncWrite>,
+    Json(input): Json<DncListInput>,
+) -> ApiResult<Json<DncList>> {
+    let mut client = state.pool.get().await?;
+    Ok(Json(dnc_list::set(&mut **client, caller.tenant(), &caller.actor(), &input).await?))
+}
+
 /// Take a number off the do-not-call list (E.164).
 #[utoipa::path(delete, path = "/dnc/{phone}", tag = "numbers", params(("phone" = String, Path)),
     responses((status = 204)))]
@@ -212,6 +239,8 @@ pub struct DncUpload {
     region: Option<String>,
     /// Which column holds the number, e.g. `phone=2` (by default the first phone-like one).
     mapping: Option<String>,
+    /// The list this file is a load of (`US national registry`): it counts as fresh again.
+    list: Option<String>,
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }
@@ -227,13 +256,14 @@ pub async fn upload_dnc(
     Multipart(mut multipart): Multipart,
 ) -> ApiResult<Json<DncSummary>> {
     let mut form =
-        UploadForm::read(&state, &caller, &mut multipart, &["reason", "region", "mapping"]).await?;
+        UploadForm::read(&state, &caller, &mut multipart, &["reason", "region", "mapping", "list"]).await?;
     let region = form.take("region").as_deref().map(Region::parse).transpose();
     let region = form.keep(region).await?;
     let mapping =
         form.take("mapping").map_or_else(|| Ok(ColumnMapping::default()), |text| ColumnMapping::parse(&text));
     let mapping = form.keep(mapping).await?;
     let reason = form.take("reason");
+    let list = form.take("list").filter(|l| !l.trim().is_empty());
     let (path, original) = (form.path, form.original);
     let request = DncImportRequest {
         tenant: caller.tenant(),
@@ -245,6 +275,7 @@ pub async fn upload_dnc(
         reason,
         rejects_path: Some(path.with_extension("rejects.csv")),
         actor: caller.actor(),
+        list,
     };
     let summary = dnc::import_file(&state.pool, request, ImportProgress::default()).await;
     let _ = tokio::fs::remove_file(&path).await;

@@ -387,3 +387,67 @@ pub(super) async fn retention_command(
         }
     }
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// A project's compliance report for a period (JSON, CSV or XLSX).
+    Report(ComplianceReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceReportArgs {
+    /// The project's id.
+    #[arg(long)]
+    pub project: i64,
+    /// First day (YYYY-MM-DD, the project's zone).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last day, included.
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// json (default, to standard output), csv or xlsx.
+    #[arg(long, default_value = "json", value_parser = ["json", "csv", "xlsx"])]
+    pub format: String,
+    /// Write the report to this file instead of standard output (needed for xlsx).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub(super) async fn compliance_command(
+    pool: &deadpool_postgres::Pool,
+    tenant: TenantId,
+    command: ComplianceCommand,
+) -> anyhow::Result<()> {
+    use dialpool_engine::compliance::report;
+    let ComplianceCommand::Report(args) = command;
+    let gates = dialpool_engine::dialing::hours::GateCache::default();
+    let built = report::report(pool, &gates, tenant, args.project, args.from, args.to).await?;
+    let bytes = match args.format.as_str() {
+        "csv" => report::to_csv(&built)?,
+        "xlsx" => report::to_xlsx(&built)?,
+        _ => serde_json::to_vec_pretty(&built)?,
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .map_err(|e| dialpool_engine::Error::io(format!("writing {}", path.display()), e))?;
+            eprintln!(
+                "wrote {} ({} calls outside legal hours, {} erasure requests)",
+                path.display(),
+                built.calls_outside_hours,
+                built.erasures.requests
+            );
+        }
+        None if args.format == "xlsx" => {
+            return Err(dialpool_engine::Error::invalid("out", "an xlsx report needs --out FILE").into());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+            if args.format == "json" {
+                println!();
+            }
+        }
+    }
+    Ok(())
+}

@@ -98,6 +98,9 @@ pub enum Command {
     /// How long events, the audit log, call outcomes and export files are kept; drop what is past it.
     #[command(subcommand)]
     Retention(compliance::RetentionCommand),
+    /// Compliance reports: leases and calls by the recipient's hour, gates, DNC list ages, erasures.
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +206,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             compliance::retention_command(&pool, tenant, command).await
+        }
+        Command::Compliance(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            compliance::compliance_command(&pool, tenant, command).await
         }
         Command::Demo(flag) => admin::demo(&config, &cli.tenant, flag).await,
         Command::Provider(ProviderCommand::Add(args)) => {

@@ -216,6 +216,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(compliance::lift_tombstone))
         .routes(routes!(compliance::subject_access))
         .routes(routes!(compliance::get_retention, compliance::set_retention))
+        .routes(routes!(compliance::compliance_report))
         .routes(routes!(exports::start_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

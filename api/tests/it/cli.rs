@@ -267,6 +267,7 @@ async fn every_command_has_help() {
         vec!["retention", "set", "--help"],
         vec!["retention", "run", "--help"],
         vec!["dnc", "lists", "--help"],
+        vec!["compliance", "report", "--help"],
         vec!["dnc", "list-set", "--help"],
     ] {
         let output = dialpool(&db, &args);
@@ -477,6 +478,47 @@ async fn erase_refuses_the_number_in_later_imports_and_subject_export_and_tombst
         &["import", &leads_arg, "--provider", "acme", "--json", "--data-dir", &data_arg],
     ));
     assert_eq!(back["inserted"], 1);
+
+    // Retention: set with flags, shown as JSON, a dry run changes nothing.
+    let set = json(&dialpool(
+        &db,
+        &["retention", "set", "--events-months", "24", "--audit-months", "84", "--json"],
+    ));
+    assert_eq!(set["events_months"], 24);
+    let shown = json(&dialpool(&db, &["retention", "show", "--json"]));
+    assert_eq!(shown["logs"][0]["effective_months"], 24);
+    let dry = json(&dialpool(&db, &["retention", "run", "--dry-run", "--json", "--data-dir", &data_arg]));
+    assert!(dry["dropped"].as_array().unwrap().is_empty());
+    let short = dialpool(&db, &["retention", "set", "--audit-months", "3"]);
+    assert_eq!(short.status.code(), Some(65));
+
+    // A compliance report of a project, as JSON and as CSV; an unknown project is exit 3.
+    let project: i64 = db
+        .client()
+        .await
+        .query_one("INSERT INTO projects (tenant_id, name) VALUES (1, 'Calls') RETURNING id", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let project = project.to_string();
+    let today = chrono::Utc::now().date_naive().to_string();
+    let period = ["--from", "2026-01-01", "--to", today.as_str()];
+    let mut args = vec!["compliance", "report", "--project", project.as_str()];
+    args.extend(period);
+    let report = json(&dialpool(&db, &args));
+    assert_eq!(report["erasures"]["requests"], 1, "{report}");
+    assert_eq!(report["withheld"]["imports_erased"], 1);
+    args.extend(["--format", "csv"]);
+    let csv = dialpool(&db, &args);
+    succeeded(&csv);
+    assert!(
+        String::from_utf8_lossy(&csv.stdout).contains("erasures,1,"),
+        "{}",
+        String::from_utf8_lossy(&csv.stdout)
+    );
+    let mut missing = vec!["compliance", "report", "--project", "999"];
+    missing.extend(period);
+    assert_eq!(dialpool(&db, &missing).status.code(), Some(3));
     for path in [&leads, &list] {
         let _ = std::fs::remove_file(path);
         let _ = std::fs::remove_file(path.with_extension("csv.rejects.csv"));

@@ -111,3 +111,31 @@ async fn retention_is_set_shown_and_checked_per_tenant() {
         .await
         .expect(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_compliance_report_comes_as_json_csv_or_xlsx_to_privacy_managers_only() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leadco").await;
+    let project = api.dial_project(provider, 2).await;
+    let uri = format!("/api/v1/projects/{project}/compliance");
+    let json = api.get(&uri, &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(json["leases_by_local_hour"].as_array().unwrap().len(), 24, "{json}");
+    assert_eq!(json["withheld"]["now"]["due"], 2);
+    let csv = api
+        .get(&format!("{uri}?format=csv&from=2026-11-01&to=2026-11-30"), &admin)
+        .await
+        .expect(StatusCode::OK);
+    assert!(csv.content_type().starts_with("text/csv"));
+    assert!(csv.text().contains("withheld,due now,2"), "{}", csv.text());
+    let xlsx = api.get(&format!("{uri}?format=xlsx"), &admin).await.expect(StatusCode::OK);
+    assert!(xlsx.content_type().contains("spreadsheetml"));
+    api.get(&format!("{uri}?format=pdf"), &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
+    api.get(&format!("{uri}?from=2026-12-01&to=2026-11-01"), &admin)
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let manager = api.manager_of_another_project().await;
+    api.get(&uri, &manager).await.expect(StatusCode::FORBIDDEN);
+    let other = api.other_tenant_admin(&admin).await;
+    api.get(&uri, &other).await.expect(StatusCode::NOT_FOUND);
+}

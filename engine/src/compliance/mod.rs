@@ -3,5 +3,6 @@
 //! rewrites what every earlier stage stored, so it comes last.
 
 pub mod erasure;
+pub mod report;
 pub mod retention;
 pub mod subject;

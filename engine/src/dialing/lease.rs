@@ -144,18 +144,9 @@ pub async fn lease(
     let gate = gates.get(&tx, tenant, &zone, at, project.get("rules_version")).await?;
     // Due retries and call-backs first (by due time), then fresh numbers; each branch is
     // a range of the lease index. The eligibility tests that follow are cheap per row.
-    let waiting = "n.tenant_id = $1 AND n.project_id = $2 AND n.leased_until IS NULL
-            AND n.attempts < $5
-            AND n.status IN (SELECT id FROM number_statuses
-                              WHERE tenant_id = $1 AND category IN ('fresh', 'retry', 'callback'))
-            AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)";
+    let waiting = WAITING;
     let hours_open = hours::open_condition(6);
-    let under_cap = "NOT EXISTS (
-                SELECT FROM unnest($12::bigint[], $13::int2[]) c(geo, cap)
-                 WHERE c.geo = COALESCE(n.geo_id, 0)
-                   AND (SELECT count(*) FROM call_outcomes o
-                         WHERE o.tenant_id = $1 AND o.phone = n.phone
-                           AND o.started_at > $3::timestamptz - interval '24 hours') >= c.cap)";
+    let under_cap = UNDER_CAP;
     let fresh_lists = "NOT (COALESCE(n.geo_id, 0) = ANY($17::bigint[]))";
     let eligible = format!("{waiting} AND {hours_open} AND {under_cap} AND {fresh_lists}");
     let statement = tx
@@ -238,6 +229,96 @@ pub async fn lease(
     };
     tx.commit().await?;
     Ok(Lease { project_id, leased_until, numbers, short_reason })
+}
+
+/// A project's numbers that wait for a lease: `$1` tenant, `$2` project, `$5` max attempts.
+const WAITING: &str = "n.tenant_id = $1 AND n.project_id = $2 AND n.leased_until IS NULL
+            AND n.attempts < $5
+            AND n.status IN (SELECT id FROM number_statuses
+                              WHERE tenant_id = $1 AND category IN ('fresh', 'retry', 'callback'))
+            AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)";
+
+/// Under its geo's cap of calls in 24 hours at `$3`: `$12` capped geos, `$13` their caps.
+const UNDER_CAP: &str = "NOT EXISTS (
+                SELECT FROM unnest($12::bigint[], $13::int2[]) c(geo, cap)
+                 WHERE c.geo = COALESCE(n.geo_id, 0)
+                   AND (SELECT count(*) FROM call_outcomes o
+                         WHERE o.tenant_id = $1 AND o.phone = n.phone
+                           AND o.started_at > $3::timestamptz - interval '24 hours') >= c.cap)";
+
+/// What each gate holds back of a project's due numbers at one instant.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct WithheldNow {
+    /// Numbers due for a lease (fresh, or their retry or call-back due).
+    pub due: i64,
+    /// Of them, outside their calling hours where they ring.
+    pub outside_calling_hours: i64,
+    /// Within hours, but called as often as 24 hours allow.
+    pub at_daily_cap: i64,
+    /// Held back by a stale do-not-call list of their country.
+    pub dnc_list_stale: i64,
+}
+
+/// How many of the project's due numbers each lease gate holds back at `at`, measured
+/// with the lease's own conditions.
+pub async fn withheld_now(
+    client: &mut deadpool_postgres::Client,
+    gates: &hours::GateCache,
+    tenant: TenantId,
+    project_id: i64,
+    at: DateTime<Utc>,
+) -> Result<WithheldNow> {
+    let tx = client.transaction().await?;
+    let project = tx
+        .query_opt(
+            "SELECT time_zone, max_attempts, (SELECT version FROM calling_rules_version)
+               FROM projects WHERE tenant_id = $1 AND id = $2",
+            &[&tenant.0, &project_id],
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound { entity: "project", key: project_id.to_string() })?;
+    let (zone, max_attempts, version): (String, i16, i64) = (project.get(0), project.get(1), project.get(2));
+    let gate = gates.get(&tx, tenant, &zone, at, version).await?;
+    let (stale_geos, stale_all) = crate::intake::dnc_list::blocked(&*tx, tenant, at).await?;
+    let hours_open = hours::open_condition(6);
+    // `$4` (a lease's count) is not used here; it keeps the gate's placeholders in place.
+    let sql = format!(
+        "SELECT count(*) AS due,
+                count(*) FILTER (WHERE NOT hours_open) AS closed,
+                count(*) FILTER (WHERE hours_open AND NOT under_cap) AS capped,
+                count(*) FILTER (WHERE stale) AS stale
+           FROM (SELECT {hours_open} AS hours_open, {UNDER_CAP} AS under_cap,
+                        ($15 OR COALESCE(n.geo_id, 0) = ANY($14::bigint[])) AS stale
+                   FROM phone_numbers n
+                  WHERE $4::int8 IS NULL AND {WAITING} AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $3)) x"
+    );
+    let [g0, g1, g2, g3, g4, g5] = gate.params();
+    let none: Option<i64> = None;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 15] = [
+        &tenant.0,
+        &project_id,
+        &at,
+        &none,
+        &max_attempts,
+        g0,
+        g1,
+        g2,
+        g3,
+        g4,
+        g5,
+        &gate.cap_geos,
+        &gate.caps,
+        &stale_geos,
+        &stale_all,
+    ];
+    let row = tx.query_one(&sql, &params).await?;
+    tx.commit().await?;
+    Ok(WithheldNow {
+        due: row.get("due"),
+        outside_calling_hours: row.get("closed"),
+        at_daily_cap: row.get("capped"),
+        dnc_list_stale: row.get("stale"),
+    })
 }
 
 /// Gives leased numbers back before their lease ends (a dialer shutting down).

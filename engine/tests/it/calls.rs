@@ -670,3 +670,84 @@ async fn a_stale_blocking_dnc_list_holds_back_its_countrys_numbers_until_it_is_l
     let bad = DncListInput { name: "x".into(), country: None, max_age_days: None, block_when_stale: true };
     assert!(dnc_list::set(&mut **client, desk.tenant, &actor(), &bad).await.is_err());
 }
+
+#[tokio::test]
+async fn the_compliance_report_times_every_call_where_it_rang_and_flags_the_illegal_one() {
+    use dialpool_engine::compliance::report;
+    use dialpool_engine::intake::dnc_list::{self, DncListInput};
+    let desk = desk(5).await;
+    desk.numbers(79160000000, 2, Some(desk.mow)).await;
+    desk.numbers(12125550100, 2, Some(desk.ny)).await;
+    // 07:30 UTC: 10:30 in Moscow, 02:30 in New York (only Moscow's numbers may be leased).
+    let lease = desk.lease(10, at("2026-11-23T07:30:00Z")).await;
+    assert_eq!(lease.numbers.len(), 2);
+    desk.post("c1", "+79160000000", "BUSY", "2026-11-23T07:31:00Z").await;
+    desk.post("c3", "+79160000000", "NO ANSWER", "2026-11-23T08:05:00Z").await;
+    // A dialer that called New York at 02:32 local time: reported, and flagged.
+    desk.post("c2", "+12125550100", "NO ANSWER", "2026-11-23T07:32:00Z").await;
+    let mut client = desk.db.client().await;
+    let hostile = DncListInput {
+        name: "=HYPERLINK(\"http://x\")".into(),
+        country: None,
+        max_age_days: None,
+        block_when_stale: false,
+    };
+    dnc_list::set(&mut **client, desk.tenant, &actor(), &hostile).await.unwrap();
+
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let r = report::report(&desk.db.pool, &desk.gates, desk.tenant, desk.project, day, day).await.unwrap();
+    assert_eq!(r.leases_by_local_hour[10], 2, "{:?}", r.leases_by_local_hour);
+    assert_eq!((r.calls_by_local_hour[10], r.calls_by_local_hour[11], r.calls_by_local_hour[2]), (1, 1, 1));
+    assert_eq!((r.calls_per_number.numbers, r.calls_per_number.most_in_24h), (2, 2));
+    assert_eq!(r.calls_per_number.by_most_in_24h.get("2"), Some(&1));
+    assert_eq!(r.calls_outside_hours, 1);
+    let flagged = &r.flagged_calls[0];
+    assert_eq!(
+        (
+            flagged.call_id.as_str(),
+            flagged.zone.as_str(),
+            flagged.local_time.as_str(),
+            flagged.allowed_from.as_str()
+        ),
+        ("c2", "America/New_York", "2026-11-23 02:32", "08:00")
+    );
+    assert_eq!(flagged.phone.as_deref(), Some("+12125550100"));
+    // Now (weeks later): New York's two and the Moscow number whose retry is due; the
+    // other Moscow number's lease ran out but returns only with the next lease.
+    assert_eq!(r.withheld.now.due, 3);
+
+    let csv = String::from_utf8(report::to_csv(&r).unwrap()).unwrap();
+    assert!(csv.contains("calls_outside_hours,c2,"), "{csv}");
+    assert!(csv.contains("'=HYPERLINK"), "list names are escaped: {csv}");
+    assert!(report::to_xlsx(&r).unwrap().starts_with(b"PK"));
+
+    // An erased number's call stays in the report, timed by its geo, without the number.
+    let secret = dialpool_engine::platform::secret::SecretKey::from_base64(
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("dialpool-report-{}", desk.db.name));
+    dialpool_engine::compliance::erasure::erase(
+        &desk.db.pool,
+        &dir,
+        &secret,
+        dialpool_engine::compliance::erasure::ErasureRequest {
+            tenant: desk.tenant,
+            phones: vec![12125550100],
+            reason: "at the subject's request".into(),
+            requested_at: None,
+            actor: actor(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let r = report::report(&desk.db.pool, &desk.gates, desk.tenant, desk.project, day, day).await.unwrap();
+    assert_eq!((r.calls_outside_hours, r.flagged_calls[0].phone.clone()), (1, None));
+    assert_eq!(r.flagged_calls[0].zone, "America/New_York");
+    assert!(
+        report::report(&desk.db.pool, &desk.gates, desk.tenant, desk.project, day, day.pred_opt().unwrap())
+            .await
+            .is_err()
+    );
+}

@@ -926,6 +926,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{id}/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A project's compliance report for a period: leases and calls by the recipient's local
+         *     hour, calls per number in any 24 hours, what each gate holds back, the do-not-call
+         *     lists' ages, erasures and how fast they were done, and every call made outside the
+         *     recipient's legal hours.
+         */
+        get: operations["compliance_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{id}/exports": {
         parameters: {
             query?: never;
@@ -1841,6 +1863,52 @@ export interface components {
             /** Format: int32 */
             max_calls_24h?: number | null;
         };
+        CallsPerNumber: {
+            /**
+             * Format: int64
+             * @description Numbers called in the period (erased numbers are not told apart).
+             */
+            numbers: number;
+            /**
+             * Format: int64
+             * @description The most calls one number had in any 24 hours.
+             */
+            most_in_24h: number;
+            /** @description How many numbers had at most 1, 2, 3 … calls in any 24 hours: `{"1": 120, "2": 4}`. */
+            by_most_in_24h: {
+                [key: string]: number;
+            };
+        };
+        ComplianceReport: {
+            /** Format: int64 */
+            project_id: number;
+            project: string;
+            time_zone: string;
+            /**
+             * Format: date
+             * @description The period, both days included, in the project's zone.
+             */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** Format: date-time */
+            generated_at: string;
+            /** @description Leases handed out, by the hour (0–23) it was where the number rings. */
+            leases_by_local_hour: number[];
+            /** @description Calls, by the hour it was where the number rings. */
+            calls_by_local_hour: number[];
+            calls_per_number: components["schemas"]["CallsPerNumber"];
+            withheld: components["schemas"]["Withheld"];
+            dnc_lists: components["schemas"]["DncList"][];
+            erasures: components["schemas"]["Erasures"];
+            /**
+             * Format: int64
+             * @description Calls that started outside the recipient's legal hours.
+             */
+            calls_outside_hours: number;
+            /** @description The first 1,000 of them. */
+            flagged_calls: components["schemas"]["FlaggedCall"][];
+        };
         ConfirmHostKey: {
             /**
              * @description The fingerprint the connection test showed (`SHA256:…`), after comparing it with
@@ -2231,6 +2299,27 @@ export interface components {
              */
             batches: number;
         };
+        Erasures: {
+            /**
+             * Format: int64
+             * @description Erasure requests finished in the period.
+             */
+            requests: number;
+            /** Format: int64 */
+            numbers: number;
+            /**
+             * Format: int64
+             * @description Of them, numbers that were stored.
+             */
+            found: number;
+            /**
+             * Format: double
+             * @description From the subject's request to done, in hours.
+             */
+            average_hours?: number | null;
+            /** Format: double */
+            slowest_hours?: number | null;
+        };
         Event: {
             /** Format: date-time */
             at: string;
@@ -2380,6 +2469,19 @@ export interface components {
             called_from?: string | null;
             /** Format: date-time */
             called_to?: string | null;
+        };
+        FlaggedCall: {
+            call_id: string;
+            /** Format: date-time */
+            started_at: string;
+            /** @description E.164; absent when the number was erased since. */
+            phone?: string | null;
+            /** @description The zone where the call was outside the legal hours. */
+            zone: string;
+            /** @description The legal window there, local time. */
+            allowed_from: string;
+            allowed_until: string;
+            local_time: string;
         };
         Forecast: {
             /** Format: int64 */
@@ -4017,6 +4119,49 @@ export interface components {
              * @example 18:00
              */
             end: string;
+        };
+        Withheld: {
+            /**
+             * Format: int64
+             * @description Imported rows refused in the period because they were on the do-not-call list
+             *     (all of the tenant's imports: a file is not a project's).
+             */
+            imports_dnc: number;
+            /**
+             * Format: int64
+             * @description Imported rows refused in the period because the number was erased.
+             */
+            imports_erased: number;
+            /**
+             * Format: int64
+             * @description The project's numbers on the do-not-call list now.
+             */
+            project_dnc_now: number;
+            /** @description What the lease gates hold back of the project's due numbers now. */
+            now: components["schemas"]["WithheldNow"];
+        };
+        /** @description What each gate holds back of a project's due numbers at one instant. */
+        WithheldNow: {
+            /**
+             * Format: int64
+             * @description Numbers due for a lease (fresh, or their retry or call-back due).
+             */
+            due: number;
+            /**
+             * Format: int64
+             * @description Of them, outside their calling hours where they ring.
+             */
+            outside_calling_hours: number;
+            /**
+             * Format: int64
+             * @description Within hours, but called as often as 24 hours allow.
+             */
+            at_daily_cap: number;
+            /**
+             * Format: int64
+             * @description Held back by a stale do-not-call list of their country.
+             */
+            dnc_list_stale: number;
         };
     };
     responses: never;
@@ -6015,6 +6160,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReleaseCounts"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    compliance_report: {
+        parameters: {
+            query?: {
+                /** @description First day of the period (in the project's zone); 29 days before `to` by default. */
+                from?: string;
+                /** @description Last day of the period, included, at most 366 days after `from`; today by default. */
+                to?: string;
+                /** @description `json` (default), `csv` or `xlsx`. */
+                format?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or the same blocks as CSV or XLSX with format=csv|xlsx */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComplianceReport"];
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

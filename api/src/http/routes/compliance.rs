@@ -1,11 +1,16 @@
 //! Erasure and tombstones, and subject access. Everything here needs `privacy.manage`:
 //! it reads or forgets everything about a person.
 
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use dialpool_engine::compliance::erasure::{
     self, ErasureRecord, ErasureRequest, ErasureSummary, LiftInput, TombstoneState,
 };
+use dialpool_engine::compliance::report::{self, ComplianceReport};
 use dialpool_engine::compliance::retention::{self, RetentionOverview, RetentionSettings};
 use dialpool_engine::compliance::subject::{self, SubjectReport};
 use dialpool_engine::intake::phone;
@@ -168,4 +173,62 @@ pub async fn set_retention(
     let mut client = state.pool.get().await?;
     retention::set(&mut **client, caller.tenant(), &caller.actor(), &input).await?;
     Ok(Json(retention::overview(&**client, caller.tenant()).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceParams {
+    /// First day of the period (in the project's zone); 29 days before `to` by default.
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day of the period, included, at most 366 days after `from`; today by default.
+    pub to: Option<chrono::NaiveDate>,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// A project's compliance report for a period: leases and calls by the recipient's local
+/// hour, calls per number in any 24 hours, what each gate holds back, the do-not-call
+/// lists' ages, erasures and how fast they were done, and every call made outside the
+/// recipient's legal hours.
+#[utoipa::path(get, path = "/projects/{id}/compliance", tag = "compliance", params(("id" = i64, Path), ComplianceParams),
+    responses((status = 200, description = "JSON, or the same blocks as CSV or XLSX with format=csv|xlsx", content(
+        (ComplianceReport = "application/json"),
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
+pub async fn compliance_report(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<PrivacyManage>,
+    Path(id): Path<i64>,
+    Query(params): Query<ComplianceParams>,
+) -> ApiResult<Response> {
+    if caller.scope().project_filter().is_some_and(|ids| !ids.contains(&id)) {
+        return Err(dialpool_engine::Error::NotFound { entity: "project", key: id.to_string() }.into());
+    }
+    let to = params.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = params.from.unwrap_or(to - chrono::Duration::days(29));
+    let report = report::report(&state.pool, &state.gates, caller.tenant(), id, from, to).await?;
+    let (bytes, content_type, extension) = match params.format.as_deref().unwrap_or("json") {
+        "json" => return Ok(Json(report).into_response()),
+        "csv" => (report::to_csv(&report)?, "text/csv; charset=utf-8", "csv"),
+        "xlsx" => (
+            report::to_xlsx(&report)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        other => {
+            return Err(dialpool_engine::Error::invalid(
+                "format",
+                format!("'{other}' is not json, csv or xlsx"),
+            )
+            .into());
+        }
+    };
+    let mut response = Body::from(bytes).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let name = format!("attachment; filename=\"compliance-{id}-{from}-{to}.{extension}\"");
+    if let Ok(value) = HeaderValue::from_str(&name) {
+        response.headers_mut().insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }

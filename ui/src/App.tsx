@@ -4,7 +4,7 @@ import { useDisclosure } from "@mantine/hooks";
 import { DatesProvider } from "@mantine/dates";
 import "dayjs/locale/ru";
 import {
-  IconActivity, IconApi, IconBan, IconBook, IconBuildingStore, IconChartBar, IconCloudUpload,
+  IconActivity, IconApi, IconBan, IconBook, IconScale, IconBuildingStore, IconChartBar, IconCloudUpload,
   IconFileExport, IconFileImport, IconFlag, IconGauge, IconKey, IconListCheck, IconLogout, IconMapPin, IconMoon, IconPhone, IconPlugConnected,
   IconServer, IconShieldLock, IconSun, IconTags, IconUser, IconUsers, IconWebhook, type Icon,
 } from "@tabler/icons-react";
@@ -17,6 +17,7 @@ import { notifyDone, notifyFailed } from "./components/feedback";
 import { I18nContext, LOCALES, codeLabel, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
 // Each page loads with its first visit, so the shell and the sign-in come down first and
 // the charting library only with the pages that chart.
+const CompliancePage = lazy(() => import("./features/compliance").then((m) => ({ default: m.CompliancePage })));
 const AuditPage = lazy(() => import("./features/audit").then((m) => ({ default: m.AuditPage })));
 const ImportsPage = lazy(() => import("./features/imports").then((m) => ({ default: m.ImportsPage })));
 const ExportsPage = lazy(() => import("./features/exports").then((m) => ({ default: m.ExportsPage })));
@@ -72,6 +73,7 @@ const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permis
   { path: "/tokens", label: "tokens", group: "groupSettings", icon: IconKey, permission: "tokens.create", element: () => <TokensPage /> },
   { path: "/jobs", label: "jobs", group: "groupOperations", icon: IconActivity, permission: "settings.manage", element: () => <JobsPage /> },
   { path: "/audit", label: "audit", group: "groupOperations", icon: IconBook, permission: "audit.read", element: () => <AuditPage /> },
+  { path: "/compliance", label: "compliance", group: "groupOperations", icon: IconScale, permission: "privacy.manage", element: () => <CompliancePage /> },
 ];
 
 const GROUPS: Group[] = ["groupWork", "groupData", "groupPartners", "groupSettings", "groupOperations"];

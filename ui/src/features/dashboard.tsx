@@ -2,7 +2,7 @@
 // quota, leased, dialed, reached, successes — with totals and the work running now,
 // pushed by the server as they change (Server-Sent Events), polled while the stream is down.
 import { Suspense, lazy, useEffect, useMemo, useState } from "react";
-import { Loader, Paper, Progress, SimpleGrid, Text, Title } from "@mantine/core";
+import { Alert, Loader, Paper, Progress, SimpleGrid, Text, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
@@ -55,6 +55,12 @@ export function DashboardPage() {
             <Card label={t("successes")} value={n(data.totals.success)} />
             <Card label={t("conversionRate")} value={f.percent(data.totals.conversion_rate)} />
           </SimpleGrid>
+          {data.stale_dnc_lists.length > 0 && (
+            <Alert color={data.stale_dnc_lists.some((l) => l.block_when_stale) ? "red" : "orange"} mb="md" role="alert" title={t("dncLists")}>
+              {t("staleDncWarning", { names: data.stale_dnc_lists.map((l) => l.name).join(", ") })}{" "}
+              {data.stale_dnc_lists.some((l) => l.block_when_stale) && t("staleDncBlocking")}
+            </Alert>
+          )}
           <Trend />
           <div className="table-wrap" tabIndex={0}>
           <table aria-label={t("todayByProject")}>

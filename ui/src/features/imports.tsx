@@ -201,6 +201,8 @@ function History() {
           { key: "dups", title: t("duplicates"), numeric: true, render: (i) => i.duplicate_in_file + i.duplicate_existing },
           { key: "invalid", title: t("invalid"), numeric: true, render: (i) => i.invalid },
           { key: "dnc", title: t("dnc"), numeric: true, render: (i) => i.dnc },
+          { key: "erased", title: t("erased"), numeric: true, render: (i) => i.erased },
+          { key: "refreshed", title: t("refreshedCount"), numeric: true, render: (i) => i.refreshed },
           { key: "at", title: t("at"), render: (i) => formatDate(i.finished_at, locale) },
           {
             key: "rejects",

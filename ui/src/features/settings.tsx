@@ -12,6 +12,7 @@ import { TimeZoneSelect } from "../components/pickers";
 import { readListState, withFilter } from "../lib/listState";
 import { MAPPING_FIELDS, formatMapping, parseMapping, type MappingRow } from "../lib/mapping";
 import { queryKeys } from "../lib/queryKeys";
+import { formatReentry, parseReentry } from "../lib/reentry";
 
 type Provider = Schemas["Provider"];
 
@@ -50,6 +51,7 @@ export function ProvidersPage() {
           { key: "name", title: t("name"), sortable: true, render: (p) => p.name },
           { key: "region", title: t("defaultRegion"), render: (p) => p.default_region ?? "–" },
           { key: "mapping", title: t("mapping"), render: (p) => <code>{p.column_mapping || "–"}</code> },
+          { key: "reentry", title: t("reentryRule"), render: (p) => <code>{formatReentry(p.reentry)}</code> },
           { key: "edit", title: "", render: (p) => <button onClick={() => setEditing(p)}>{t("edit")}</button> },
         ]}
       />
@@ -70,8 +72,10 @@ function ProviderForm({ provider, onDone }: { provider: Provider | null; onDone:
       name: String(form.get("name")),
       default_region: String(form.get("region") || "") || null,
       column_mapping: formatMapping(rows),
+      reentry: null as ReturnType<typeof parseReentry>,
     };
     try {
+      body.reentry = parseReentry(String(form.get("reentry") ?? "skip"));
       if (provider) unwrap(await api.PUT("/api/v1/providers/{id}", { params: { path: { id: provider.id } }, body }));
       else unwrap(await api.POST("/api/v1/providers", { body }));
       await queryClient.invalidateQueries({ queryKey: queryKeys.providersAny });
@@ -95,6 +99,13 @@ function ProviderForm({ provider, onDone }: { provider: Provider | null; onDone:
         <label>
           {t("defaultRegion")}
           <input name="region" defaultValue={provider?.default_region ?? ""} placeholder="RU" maxLength={2} />
+        </label>
+        <label>
+          {t("reentryRule")}
+          <input name="reentry" defaultValue={formatReentry(provider?.reentry)} placeholder="refresh:30" aria-describedby="reentry-help" />
+          <small id="reentry-help" className="muted">
+            {t("reentryHelp")}
+          </small>
         </label>
       </div>
       <fieldset>

@@ -1,6 +1,6 @@
 // The provider column mapping as the API stores it: `phone=3,geo=Region`.
 
-export const MAPPING_FIELDS = ["phone", "phone_code", "geo", "name"] as const;
+export const MAPPING_FIELDS = ["phone", "phone_code", "geo", "name", "consent_at", "consent_source"] as const;
 export type MappingField = (typeof MAPPING_FIELDS)[number];
 export type MappingRow = { field: MappingField; column: string };
 

@@ -534,6 +534,53 @@ async function walkTheMenu(page) {
   return entries;
 }
 
+test("an administrator erases a number a partner sent, its upload is refused as erased, and a lifted tombstone lets it back", withPage(async (page) => {
+  // A number stored by an upload through the API of this same server.
+  const providers = await (await page.request.get(`${baseUrl}/api/v1/providers`)).json();
+  const provider = providers.items.find((p) => p.code === "e2e-leads") ?? providers.items[0];
+  const phone = "+79165550123";
+  const csrf = (await (await page.request.get(`${baseUrl}/api/v1/me`)).json()).csrf_token;
+  const upload = async (name) => {
+    const started = await page.request.post(`${baseUrl}/api/v1/imports`, {
+      headers: { "x-csrf-token": csrf },
+      multipart: { provider_id: String(provider.id), file: { name, mimeType: "text/csv", buffer: Buffer.from(`phone\n${phone}\n`) } },
+    });
+    assert.equal(started.status(), 202, await started.text());
+    const task = (await started.json()).task_id;
+    for (let i = 0; i < 100; i++) {
+      const state = await (await page.request.get(`${baseUrl}/api/v1/imports/tasks/${task}`)).json();
+      if (state.status !== "queued" && state.status !== "running") return (await page.request.get(`${baseUrl}/api/v1/imports/${state.import_id}`)).json();
+      await page.waitForTimeout(200);
+    }
+    throw new Error("the import did not finish");
+  };
+  assert.equal((await upload("erase-me.csv")).inserted, 1);
+
+  await page.getByRole("link", { name: "Compliance" }).click();
+  const form = page.getByRole("form", { name: "Erase numbers" });
+  await form.getByLabel("Numbers").fill(phone);
+  await form.getByRole("button", { name: "Erase numbers" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Erase numbers" }).click();
+  await page.getByText("1 of 1 number(s) erased").waitFor();
+  await page.getByRole("table", { name: "Erasures" }).getByRole("row").nth(1).waitFor();
+
+  // Sent again, it is counted as erased and never stored.
+  const again = await upload("erase-me-again.csv");
+  assert.equal(again.erased, 1, JSON.stringify(again));
+  assert.equal((await page.request.get(`${baseUrl}/api/v1/numbers/${encodeURIComponent(phone)}`)).status(), 404);
+
+  // Looked up: erased, and the tombstone is lifted when the person asks to be called again.
+  await page.getByRole("tab", { name: "Look up a number" }).click();
+  await page.getByRole("form", { name: "Look up a number" }).getByLabel("Phone").fill(phone);
+  await page.getByRole("form", { name: "Look up a number" }).getByRole("button", { name: "Look up a number" }).click();
+  await page.getByText(/^Erased on .* at the subject's request$/).waitFor();
+  const lift = page.getByRole("form", { name: "Lift the tombstone" });
+  await lift.getByLabel("Why may it come back?").fill("asked to be called again");
+  await lift.getByRole("button", { name: "Lift the tombstone" }).click();
+  await page.getByText(/^Lifted on .*asked to be called again$/).waitFor();
+  assert.equal((await upload("erase-me-back.csv")).inserted, 1);
+}));
+
 test("every menu entry opens after every other one: no blank page, no page error, no console error", withPage(async (page) => {
   const entries = await walkTheMenu(page);
   assert.ok(entries.length >= 15, JSON.stringify(entries));

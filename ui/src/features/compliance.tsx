@@ -83,7 +83,7 @@ function Erasures() {
           <TextInput name="reason" label={t("reason")} placeholder="at the subject's request" />
           <DateInput label={t("requestedAt")} clearable valueFormat="ll" value={requestedAt} onChange={setRequestedAt} maxDate={new Date().toISOString().slice(0, 10)} />
         </SimpleGrid>
-        <Button type="submit" color="red" mt="sm">
+        <Button type="submit" color="red.9" mt="sm">
           {t("eraseNumbers")}
         </Button>
       </Paper>

@@ -438,6 +438,10 @@ export function DncPage({ canWrite }: { canWrite: boolean }) {
               <input name="reason" />
             </label>
             <label>
+              {t("listName")}
+              <input name="list" placeholder="US national registry" />
+            </label>
+            <label>
               {t("file")}
               <input name="file" type="file" required accept=".csv,.txt,.xlsx,.xls" />
             </label>

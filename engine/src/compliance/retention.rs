@@ -141,6 +141,20 @@ pub struct DroppedPartition {
     pub dropped_at: DateTime<Utc>,
 }
 
+impl DroppedPartition {
+    /// A partition a dry run would drop.
+    fn planned(table: &str, partition: String, month: NaiveDate, rows: i64, at: DateTime<Utc>) -> Self {
+        DroppedPartition {
+            table: table.to_owned(),
+            partition,
+            month,
+            rows,
+            archived: Vec::new(),
+            dropped_at: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetentionOverview {
     pub settings: RetentionSettings,
@@ -281,14 +295,7 @@ pub async fn run(
             let (month, rows): (NaiveDate, i64) = (row.get(0), row.get(1));
             if dry_run {
                 let partition = format!("{parent}_{}", month.format("%Y_%m"));
-                report.dropped.push(DroppedPartition {
-                    table: parent.to_owned(),
-                    partition,
-                    month,
-                    rows,
-                    archived: Vec::new(),
-                    dropped_at: now,
-                });
+                report.dropped.push(DroppedPartition::planned(parent, partition, month, rows, now));
             } else {
                 client
                     .query_one("SELECT dialpool_month_partition($1, $2, $3)", &[&parent, &column, &month])
@@ -302,14 +309,7 @@ pub async fn run(
             let rows: i64 =
                 client.query_one(&format!("SELECT count(*) FROM \"{partition}\""), &[]).await?.get(0);
             if dry_run {
-                report.dropped.push(DroppedPartition {
-                    table: parent.to_owned(),
-                    partition,
-                    month,
-                    rows,
-                    archived: Vec::new(),
-                    dropped_at: now,
-                });
+                report.dropped.push(DroppedPartition::planned(parent, partition, month, rows, now));
                 continue;
             }
             let archived = archive(&*client, data_dir, parent, &partition).await?;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use crate::compliance::erasure::{self, TombstoneState};
+use crate::insight::explain::Event;
 use crate::intake::phone::{self, Region, format_e164};
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Actor, Change};
@@ -20,7 +21,7 @@ pub struct SubjectReport {
     pub generated_at: DateTime<Utc>,
     /// Absent when the number is not stored (never imported, or erased).
     pub number: Option<SubjectNumber>,
-    pub events: Vec<SubjectEvent>,
+    pub events: Vec<Event>,
     pub calls: Vec<SubjectCall>,
     pub exports: Vec<SubjectExport>,
     /// Every project that held or called it, by id and name.
@@ -42,18 +43,6 @@ pub struct SubjectNumber {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_called_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct SubjectEvent {
-    pub at: DateTime<Utc>,
-    pub kind: String,
-    pub project_id: Option<i64>,
-    pub status_from: Option<i16>,
-    pub status_to: Option<i16>,
-    pub disposition: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -142,15 +131,7 @@ pub async fn report(
         )
         .await?
         .iter()
-        .map(|r| SubjectEvent {
-            at: r.get(0),
-            kind: r.get(1),
-            project_id: r.get(2),
-            status_from: r.get(3),
-            status_to: r.get(4),
-            disposition: r.get(5),
-            data: r.get(6),
-        })
+        .map(Event::from_row)
         .collect();
     let calls: Vec<SubjectCall> = client
         .query(

@@ -74,6 +74,21 @@ pub struct Event {
     pub data: Option<serde_json::Value>,
 }
 
+impl Event {
+    /// From a row of (at, kind, project_id, status_from, status_to, disposition, data).
+    pub(crate) fn from_row(r: &tokio_postgres::Row) -> Event {
+        Event {
+            at: r.get(0),
+            kind: r.get(1),
+            project_id: r.get(2),
+            status_from: r.get(3),
+            status_to: r.get(4),
+            disposition: r.get(5),
+            data: r.get(6),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Eligibility {
     pub project_id: i64,
@@ -141,15 +156,7 @@ pub async fn explain(
         .query(include_str!("explain.explain.2.sql"), &[&tenant.0, &e164])
         .await?
         .iter()
-        .map(|r| Event {
-            at: r.get(0),
-            kind: r.get(1),
-            project_id: r.get(2),
-            status_from: r.get(3),
-            status_to: r.get(4),
-            disposition: r.get(5),
-            data: r.get(6),
-        })
+        .map(Event::from_row)
         .filter(|e| {
             e.project_id.is_none_or(|p| scope.project_filter().is_none_or(|allowed| allowed.contains(&p)))
         })

@@ -1,11 +1,8 @@
 //! Erasure and tombstones, and subject access. Everything here needs `privacy.manage`:
 //! it reads or forgets everything about a person.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use dialpool_engine::compliance::erasure::{
     self, ErasureRecord, ErasureRequest, ErasureSummary, LiftInput, TombstoneState,
@@ -208,27 +205,6 @@ pub async fn compliance_report(
     let to = params.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let from = params.from.unwrap_or(to - chrono::Duration::days(29));
     let report = report::report(&state.pool, &state.gates, caller.tenant(), id, from, to).await?;
-    let (bytes, content_type, extension) = match params.format.as_deref().unwrap_or("json") {
-        "json" => return Ok(Json(report).into_response()),
-        "csv" => (report::to_csv(&report)?, "text/csv; charset=utf-8", "csv"),
-        "xlsx" => (
-            report::to_xlsx(&report)?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-        other => {
-            return Err(dialpool_engine::Error::invalid(
-                "format",
-                format!("'{other}' is not json, csv or xlsx"),
-            )
-            .into());
-        }
-    };
-    let mut response = Body::from(bytes).into_response();
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    let name = format!("attachment; filename=\"compliance-{id}-{from}-{to}.{extension}\"");
-    if let Ok(value) = HeaderValue::from_str(&name) {
-        response.headers_mut().insert(CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    let name = format!("compliance-{id}-{from}-{to}");
+    super::report_in_format(report, params.format.as_deref(), &name, report::to_csv, report::to_xlsx)
 }

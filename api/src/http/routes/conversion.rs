@@ -1,11 +1,8 @@
 //! Conversion analytics over HTTP: the report by any dimensions, as JSON, CSV or XLSX,
 //! and the weekday × hour heat map.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use dialpool_engine::insight::conversion::{self, ConversionQuery, ConversionReport, HourReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -53,28 +50,13 @@ pub async fn report(
     let client = state.pool.get().await?;
     let report =
         conversion::report(&**client, caller.tenant(), caller.scope().project_filter(), &query).await?;
-    let (bytes, content_type, extension) = match params.format.as_deref().unwrap_or("json") {
-        "json" => return Ok(Json(report).into_response()),
-        "csv" => (conversion::report_csv(&report)?, "text/csv; charset=utf-8", "csv"),
-        "xlsx" => (
-            conversion::report_xlsx(&report)?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-        other => {
-            return Err(dialpool_engine::Error::invalid(
-                "format",
-                format!("'{other}' is not json, csv or xlsx"),
-            )
-            .into());
-        }
-    };
-    let mut response = Body::from(bytes).into_response();
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"conversion.{extension}\"")) {
-        response.headers_mut().insert(CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    super::report_in_format(
+        report,
+        params.format.as_deref(),
+        "conversion",
+        conversion::report_csv,
+        conversion::report_xlsx,
+    )
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -41,3 +41,37 @@ impl From<PageParams> for PageRequest {
         PageRequest { limit: p.limit, cursor: p.cursor, sort: p.sort }
     }
 }
+
+/// A report as JSON, or as the CSV or XLSX file `format` asks for, downloaded as
+/// `<name>.<csv|xlsx>`; another format is refused, naming the field.
+pub(crate) fn report_in_format<T: serde::Serialize>(
+    report: T,
+    format: Option<&str>,
+    name: &str,
+    csv: impl FnOnce(&T) -> dialpool_engine::Result<Vec<u8>>,
+    xlsx: impl FnOnce(&T) -> dialpool_engine::Result<Vec<u8>>,
+) -> crate::http::error::ApiResult<axum::response::Response> {
+    use axum::http::HeaderValue;
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let (bytes, content_type, extension) = match format.unwrap_or("json") {
+        "json" => return Ok(crate::http::extract::Json(report).into_response()),
+        "csv" => (csv(&report)?, "text/csv; charset=utf-8", "csv"),
+        "xlsx" => {
+            (xlsx(&report)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+        }
+        other => {
+            return Err(dialpool_engine::Error::invalid(
+                "format",
+                format!("'{other}' is not json, csv or xlsx"),
+            )
+            .into());
+        }
+    };
+    let mut response = axum::body::Body::from(bytes).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{extension}\"")) {
+        response.headers_mut().insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}

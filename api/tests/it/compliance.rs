@@ -139,3 +139,30 @@ async fn the_compliance_report_comes_as_json_csv_or_xlsx_to_privacy_managers_onl
     let other = api.other_tenant_admin(&admin).await;
     api.get(&uri, &other).await.expect(StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_kept_export_that_held_an_erased_number_is_withdrawn_and_says_why() {
+    let api = Api::new().await;
+    let admin = api.admin().await;
+    let provider = api.provider(&admin, "leadco").await;
+    let project = api.dial_project(provider, 3).await;
+    let started = api
+        .post(&format!("/api/v1/projects/{project}/exports"), &admin, json!({"options": {"format": "csv"}}))
+        .await
+        .expect(StatusCode::ACCEPTED)
+        .json();
+    let id = started["id"].as_i64().unwrap();
+    assert_eq!(crate::exports::finished(&api, &admin, id).await["rows"], 3);
+    let file = api.get(&format!("/api/v1/exports/{id}/file"), &admin).await.expect(StatusCode::OK);
+    assert!(file.text().contains("79161000002"));
+
+    let erased = api.post("/api/v1/erasures", &admin, json!({"phones": ["+79161000002"]})).await;
+    assert_eq!(erased.expect(StatusCode::OK).json()["exports_withdrawn"], 1);
+    let gone = api.get(&format!("/api/v1/exports/{id}/file"), &admin).await.expect(StatusCode::CONFLICT);
+    assert!(gone.text().contains("withdrawn"), "{}", gone.text());
+    let record = api.get(&format!("/api/v1/exports/{id}"), &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(
+        (record["downloadable"].as_bool(), record["withdrawn_reason"].as_str()),
+        (Some(false), Some("erasure"))
+    );
+}

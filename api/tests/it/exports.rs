@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Api, Auth};
 
-async fn finished(api: &Api, auth: &Auth, id: i64) -> Value {
+pub(crate) async fn finished(api: &Api, auth: &Auth, id: i64) -> Value {
     for _ in 0..100 {
         let export = api.get(&format!("/api/v1/exports/{id}"), auth).await.expect(StatusCode::OK).json();
         if export["status"] != "running" {

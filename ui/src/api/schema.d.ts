@@ -2436,6 +2436,11 @@ export interface components {
             expires_at?: string | null;
             /** @description The file can be downloaded now. */
             downloadable: boolean;
+            /**
+             * @description Why a kept file was withdrawn before it expired: `erasure` (it held a number
+             *     erased since).
+             */
+            withdrawn_reason?: string | null;
         };
         Filter: {
             /** Format: int64 */
@@ -3866,19 +3871,6 @@ export interface components {
             notes?: string | null;
             source: string;
         };
-        SubjectEvent: {
-            /** Format: date-time */
-            at: string;
-            kind: string;
-            /** Format: int64 */
-            project_id?: number | null;
-            /** Format: int32 */
-            status_from?: number | null;
-            /** Format: int32 */
-            status_to?: number | null;
-            disposition?: string | null;
-            data?: Record<string, never> | null;
-        };
         SubjectExport: {
             /** Format: int64 */
             export_id: number;
@@ -3917,7 +3909,7 @@ export interface components {
             /** Format: date-time */
             generated_at: string;
             number?: components["schemas"]["SubjectNumber"] | null;
-            events: components["schemas"]["SubjectEvent"][];
+            events: components["schemas"]["Event"][];
             calls: components["schemas"]["SubjectCall"][];
             exports: components["schemas"]["SubjectExport"][];
             /** @description Every project that held or called it, by id and name. */

@@ -148,9 +148,18 @@ pub async fn download_export(
 ) -> ApiResult<Response> {
     let (record, stored) = reachable(&state, &caller, id).await?;
     let stored = export::kept_file(&record, stored)?;
-    let file = tokio::fs::File::open(state.config.data_dir.join(&stored))
-        .await
-        .map_err(|e| ApiError::Internal(format!("opening export file {stored}: {e}")))?;
+    let file = match tokio::fs::File::open(state.config.data_dir.join(&stored)).await {
+        Ok(file) => file,
+        // Gone from the disk while the record says kept (an erasure that deleted it and
+        // was then interrupted, or a hand): a conflict to resolve, not a server fault.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(dialpool_engine::Error::Refused(format!(
+                "export {id}'s file is gone from the server; export again"
+            ))
+            .into());
+        }
+        Err(e) => return Err(ApiError::Internal(format!("opening export file {stored}: {e}"))),
+    };
     let format = ExportFormat::parse(&record.format)?;
     let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
     let headers = response.headers_mut();

@@ -35,13 +35,16 @@ pub struct ExportRecord {
     pub expires_at: Option<DateTime<Utc>>,
     /// The file can be downloaded now.
     pub downloadable: bool,
+    /// Why a kept file was withdrawn before it expired: `erasure` (it held a number
+    /// erased since).
+    pub withdrawn_reason: Option<String>,
 }
 
 const RECORD_COLUMNS: &str = "x.id, x.project_id, p.name AS project, x.format, x.options, x.status, x.rows,
     x.rows_total, x.withheld_dnc, x.bytes, x.file_name, x.error, x.created_by, u.display_name AS created_by_name, x.started_at,
     x.finished_at, x.expires_at,
     (x.status = 'succeeded' AND x.stored_path IS NOT NULL AND x.deleted_at IS NULL
-     AND COALESCE(x.expires_at > now(), true)) AS downloadable, x.stored_path
+     AND COALESCE(x.expires_at > now(), true)) AS downloadable, x.stored_path, x.withdrawn_reason
    FROM exports x
    JOIN projects p ON p.tenant_id = x.tenant_id AND p.id = x.project_id
    LEFT JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.created_by";
@@ -66,6 +69,7 @@ fn record(row: &tokio_postgres::Row) -> ExportRecord {
         finished_at: row.get("finished_at"),
         expires_at: row.get("expires_at"),
         downloadable: row.get("downloadable"),
+        withdrawn_reason: row.get("withdrawn_reason"),
     }
 }
 
@@ -144,6 +148,9 @@ pub fn kept_file(export: &ExportRecord, stored_path: Option<String>) -> Result<S
         _ => Err(Error::Refused(match export.status.as_str() {
             "running" => format!("export {id} is still running"),
             "failed" => format!("export {id} failed; it has no file"),
+            _ if export.withdrawn_reason.as_deref() == Some("erasure") => {
+                format!("export {id}'s file was withdrawn: it held a number erased since; export again")
+            }
             _ => format!("export {id}'s file is no longer kept (it expired or was written elsewhere)"),
         })),
     }

@@ -228,6 +228,11 @@ pub struct Gate {
     pub rule_of_geo: Vec<i32>,
     pub default_rule: i32,
     pub open_keys: Vec<i64>,
+    /// Geos a stale blocking do-not-call list holds back, and whether one holds back every
+    /// number. Cached with the rest for the minute: a list set or loaded bumps the rules
+    /// version, and staleness itself moves by days.
+    pub stale_geos: Vec<i64>,
+    pub stale_all: bool,
 }
 
 impl Gate {
@@ -320,7 +325,10 @@ pub(crate) async fn compute(
 ) -> Result<Gate> {
     let statement = client.prepare_cached(GATE).await?;
     let row = client.query_one(&statement, &[&tenant.0, &zone, &at]).await?;
+    let (stale_geos, stale_all) = crate::intake::dnc_list::blocked(&**client, tenant, at).await?;
     Ok(Gate {
+        stale_geos,
+        stale_all,
         open_geos: row.get("open_geos"),
         no_geo_open: row.get("no_geo_open"),
         cap_geos: row.get("cap_geos"),

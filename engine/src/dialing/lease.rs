@@ -128,9 +128,11 @@ pub async fn lease(
             short_reason: Some(reason.to_owned()),
         });
     }
+    let zone: String = project.get("time_zone");
+    let gate = gates.get(&tx, tenant, &zone, at, project.get("rules_version")).await?;
     // A stale do-not-call list that blocks holds back its country's numbers (or all).
-    let (stale_geos, stale_all) = crate::intake::dnc_list::blocked(&*tx, tenant, at).await?;
-    if stale_all {
+    let stale_geos = &gate.stale_geos;
+    if gate.stale_all {
         tx.commit().await?;
         return Ok(Lease {
             project_id,
@@ -140,8 +142,6 @@ pub async fn lease(
         });
     }
     let max_attempts: i16 = project.get("max_attempts");
-    let zone: String = project.get("time_zone");
-    let gate = gates.get(&tx, tenant, &zone, at, project.get("rules_version")).await?;
     // Due retries and call-backs first (by due time), then fresh numbers; each branch is
     // a range of the lease index. The eligibility tests that follow are cheap per row.
     let waiting = WAITING;
@@ -172,7 +172,7 @@ pub async fn lease(
         &leased_until,
         &actor.user_id,
         &actor.token_id,
-        &stale_geos,
+        stale_geos,
     ];
     let rows = tx.query(&statement, &params).await?;
     let numbers: Vec<LeasedNumber> = rows
@@ -210,7 +210,7 @@ pub async fn lease(
                         "SELECT $3::timestamptz IS NOT NULL AND $4::int8 IS NOT NULL
                                 AND EXISTS (SELECT FROM phone_numbers n WHERE {waiting} AND n.geo_id = ANY($6))"
                     ),
-                    &[&tenant.0, &project_id, &at, &request.count, &max_attempts, &stale_geos],
+                    &[&tenant.0, &project_id, &at, &request.count, &max_attempts, stale_geos],
                 )
                 .await?
                 .get::<_, bool>(0);
@@ -279,7 +279,6 @@ pub async fn withheld_now(
         .ok_or_else(|| Error::NotFound { entity: "project", key: project_id.to_string() })?;
     let (zone, max_attempts, version): (String, i16, i64) = (project.get(0), project.get(1), project.get(2));
     let gate = gates.get(&tx, tenant, &zone, at, version).await?;
-    let (stale_geos, stale_all) = crate::intake::dnc_list::blocked(&*tx, tenant, at).await?;
     let hours_open = hours::open_condition(6);
     // `$4` (a lease's count) is not used here; it keeps the gate's placeholders in place.
     let sql = format!(
@@ -308,8 +307,8 @@ pub async fn withheld_now(
         g5,
         &gate.cap_geos,
         &gate.caps,
-        &stale_geos,
-        &stale_all,
+        &gate.stale_geos,
+        &gate.stale_all,
     ];
     let row = tx.query_one(&sql, &params).await?;
     tx.commit().await?;

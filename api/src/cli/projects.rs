@@ -12,7 +12,7 @@ use dialpool_engine::intake::provider;
 use dialpool_engine::platform::access::Scope;
 use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::pool::allocate::{self, Request, forecast};
-use dialpool_engine::pool::project::{self, ProjectInput, Release, Source, Window};
+use dialpool_engine::pool::project::{self, CellSetting, Learning, ProjectInput, Release, Source, Window};
 
 use super::common::print;
 
@@ -122,6 +122,22 @@ pub struct ProjectSpec {
     /// A date the project is off, YYYY-MM-DD.
     #[arg(long = "holiday")]
     pub holidays: Vec<chrono::NaiveDate>,
+    /// Learned weights: each provider × geo cell's share follows its successes per
+    /// allocated number (the rules' weights are then not used).
+    #[arg(long)]
+    pub learned: bool,
+    /// With --learned: the part of the quota spread evenly over every cell (0 to 0.5).
+    #[arg(long, requires = "learned", default_value_t = 0.1)]
+    pub floor: f64,
+    /// With --learned: a day this many days old counts half (1 to 365).
+    #[arg(long, requires = "learned", default_value_t = 14.0)]
+    pub half_life: f64,
+    /// With --learned: a fixed share for a cell, `PROVIDER[:GEO]=SHARE`, e.g. `leadco:KZ=0.2`.
+    #[arg(long = "pin", requires = "learned")]
+    pub pins: Vec<String>,
+    /// With --learned: a ceiling for a cell, `PROVIDER[:GEO]=SHARE`.
+    #[arg(long = "cap", requires = "learned")]
+    pub caps: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -238,6 +254,33 @@ async fn document(
     for w in &spec.windows {
         windows.extend(parse_windows(w)?);
     }
+    let learning = if spec.learned {
+        let mut cells = Vec::new();
+        for (text, pin) in spec.pins.iter().map(|p| (p, true)).chain(spec.caps.iter().map(|c| (c, false))) {
+            let (cell, share) =
+                text.rsplit_once('=').with_context(|| format!("'{text}' is not PROVIDER[:GEO]=SHARE"))?;
+            let share: f64 = share.parse().with_context(|| format!("'{text}': '{share}' is not a share like 0.2"))?;
+            let (provider_code, geo_code) = cell.split_once(':').unwrap_or((cell, "none"));
+            let provider_id = provider::find_by_code(client, tenant, provider_code).await?.id;
+            let geo_id = match geo_code {
+                "none" => None,
+                code => Some(
+                    dialpool_engine::intake::geo::id_by_code(client, tenant, code)
+                        .await
+                        .with_context(|| format!("'{text}': geo '{code}' does not exist"))?,
+                ),
+            };
+            cells.push(CellSetting {
+                provider_id,
+                geo_id,
+                pin: pin.then_some(share),
+                cap: (!pin).then_some(share),
+            });
+        }
+        Some(Learning { floor: spec.floor, half_life_days: spec.half_life, cells })
+    } else {
+        None
+    };
     Ok(ProjectInput {
         name: spec.name.clone().unwrap_or_default(),
         status: if spec.paused { "paused" } else { "active" }.into(),
@@ -251,6 +294,7 @@ async fn document(
         sources,
         windows,
         holidays: spec.holidays.clone(),
+        learning,
     })
 }
 
@@ -291,7 +335,17 @@ fn describe(p: &project::Project) -> String {
         p.max_attempts,
         p.allocation_order,
         if p.exclusive { ", exclusive".to_owned() } else { format!(", finished numbers: {}", p.on_final) },
-        if sources.is_empty() { "none".into() } else { sources.join("; ") },
+        match (&p.learning, sources.is_empty()) {
+            (_, true) => "none".into(),
+            (None, false) => sources.join("; "),
+            (Some(l), false) => format!(
+                "{} — learned weights (floor {}, half-life {} days, {} pinned or capped cells)",
+                sources.join("; "),
+                l.floor,
+                l.half_life_days,
+                l.cells.len()
+            ),
+        },
         if windows.is_empty() { "none".into() } else { windows.join(", ") },
     )
 }
@@ -406,6 +460,28 @@ pub async fn allocate(
             .collect();
             if !reasons.is_empty() {
                 out.push_str(&format!("\n      skipped: {}", reasons.join(", ")));
+            }
+            if !p.learned.is_empty() {
+                out.push_str(&format!(
+                    "\n      learned weights: {:<10} {:<6} {:>7} {:>10} {:>8} {:>17} {:>7} {:>6}  why",
+                    "provider", "geo", "share", "allocated", "success", "rate (90%)", "P(best)", ""
+                ));
+                for w in &p.learned {
+                    out.push_str(&format!(
+                        "\n      {:>16} {:<10} {:<6} {:>6.1}% {:>10} {:>8} {:>5.2}% ({:.2}–{:.2}) {:>6.1}%  {}",
+                        "",
+                        w.provider_id,
+                        w.geo_id.map_or("none".into(), |g| g.to_string()),
+                        w.share * 100.0,
+                        w.allocated,
+                        w.success,
+                        w.mean * 100.0,
+                        w.low * 100.0,
+                        w.high * 100.0,
+                        w.p_best * 100.0,
+                        serde_json::to_value(w.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                    ));
+                }
             }
         }
         out

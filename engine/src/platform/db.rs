@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(21, "retention", include_str!("../../../migrations/0021_retention.sql")),
     Migration::new(22, "dnc_lists", include_str!("../../../migrations/0022_dnc_lists.sql")),
     Migration::new(23, "dnc_lists_in_gate", include_str!("../../../migrations/0023_dnc_lists_in_gate.sql")),
+    Migration::new(24, "learning", include_str!("../../../migrations/0024_learning.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

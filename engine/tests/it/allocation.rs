@@ -131,6 +131,7 @@ fn input(name: &str, quota: i32, sources: Vec<(Option<i64>, Option<i64>, i32)>) 
             .collect(),
         windows: every_day(),
         holidays: vec![],
+        learning: None,
     }
 }
 
@@ -553,4 +554,125 @@ async fn random_pools_keep_the_allocation_properties() {
             }
         }
     }
+}
+
+/// Aggregates as the conversion refresh writes them: `allocated` numbers and `success`
+/// successes a day for ten days before `until`.
+async fn history(pool: &Pool, project: i64, provider: i64, geo: i64, until: NaiveDate, allocated: i64, success: i64) {
+    pool.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO project_conversions (tenant_id, project_id, day, provider_id, geo_id, weekday, allocated,
+                                              exported, leased, dialed, contacted, success, failure, no_answer,
+                                              success_hours_sum, success_hours_median)
+             SELECT $1, $2, d::date, $3, $4, extract(isodow FROM d)::int2, $6, 0, $6, $6, $7, $7, 0, 0, 0, NULL
+               FROM generate_series($5::date - 10, $5::date - 1, interval '1 day') d",
+            &[&pool.tenant.0, &project, &provider, &geo, &until, &allocated, &success],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn learned_weights_give_the_converting_cell_more_keep_the_floor_and_match_the_dry_run() {
+    let pool = pool().await;
+    let (alpha, beta, gamma) = (pool.providers[0], pool.providers[1], pool.providers[2]);
+    let kz = pool.geos[2];
+    pool.numbers(77_010_000_000, 3000, alpha, Some(kz)).await;
+    pool.numbers(77_020_000_000, 3000, beta, Some(kz)).await;
+    // A provider nobody has tried yet, and DNC numbers of the best one.
+    pool.numbers(77_030_000_000, 3000, gamma, Some(kz)).await;
+    let mut doc = input("Learner", 1000, vec![(None, Some(kz), 1)]);
+    doc.learning = Some(project::Learning::default());
+    let p = pool.project(doc).await;
+    let today = "2026-11-23".parse().unwrap();
+    history(&pool, p, alpha, kz, today, 1000, 10).await;
+    history(&pool, p, beta, kz, today, 1000, 60).await;
+    pool.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO dnc_numbers (tenant_id, phone, source) SELECT $1, 77020000000 + i, 'test'
+               FROM generate_series(2000, 2999) i",
+            &[&pool.tenant.0],
+        )
+        .await
+        .unwrap();
+
+    let dry = pool.run(Request { date: Some(today), dry_run: true, ..Request::default() }).await;
+    let learned = &dry.projects[0].learned;
+    assert_eq!(learned.len(), 3, "{learned:?}");
+    let cell = |provider: i64| learned.iter().find(|w| w.provider_id == provider).unwrap();
+    assert_eq!((cell(beta).allocated, cell(beta).success), (10_000, 600));
+    assert!((cell(beta).mean - 0.06).abs() < 0.003, "{:?}", cell(beta));
+    // The converting cell leads; the untried one is explored (its interval is wide), and
+    // DNC numbers do not count as what the cell holds.
+    assert!(cell(beta).share > 0.6 && cell(beta).share > cell(gamma).share, "{learned:?}");
+    assert_eq!(cell(beta).capacity, 2000);
+    assert!(cell(gamma).high - cell(gamma).low > 2.0 * (cell(beta).high - cell(beta).low), "{learned:?}");
+    // The floor: the untried provider and the poor one are still tried.
+    assert!(cell(gamma).share >= 0.1 / 3.0 - 1e-9 && cell(alpha).share >= 0.1 / 3.0 - 1e-9);
+
+    let real = pool.run(Request { date: Some(today), ..Request::default() }).await;
+    assert_eq!(allocated(&real, p), 1000);
+    let shares: Vec<f64> = real.projects[0].learned.iter().map(|w| w.share).collect();
+    assert_eq!(shares, learned.iter().map(|w| w.share).collect::<Vec<_>>(), "the dry run showed what ran");
+    let client = pool.db.client().await;
+    let by_provider: HashMap<i64, i64> = client
+        .query(
+            "SELECT provider_id, count(*) FROM phone_numbers WHERE tenant_id = $1 AND project_id = $2 GROUP BY 1",
+            &[&pool.tenant.0, &p],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(by_provider[&beta] > 600 && by_provider[&beta] > by_provider[&gamma], "{by_provider:?}");
+    assert!(by_provider[&gamma] >= 33 && by_provider[&alpha] >= 33, "{by_provider:?}");
+    let dnc_taken: i64 = client
+        .query_one(
+            "SELECT count(*) FROM phone_numbers n JOIN dnc_numbers d USING (tenant_id, phone)
+              WHERE n.tenant_id = $1 AND n.project_id = $2",
+            &[&pool.tenant.0, &p],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(dnc_taken, 0);
+}
+
+#[tokio::test]
+async fn a_pinned_cell_gets_its_share_and_a_quota_shared_with_a_fixed_project_still_holds() {
+    let pool = pool().await;
+    let (alpha, beta) = (pool.providers[0], pool.providers[1]);
+    let kz = pool.geos[2];
+    pool.numbers(77_010_000_000, 600, alpha, Some(kz)).await;
+    pool.numbers(77_020_000_000, 600, beta, Some(kz)).await;
+    let mut doc = input("Pinned", 400, vec![(Some(alpha), Some(kz), 1), (Some(beta), Some(kz), 1)]);
+    doc.learning = Some(project::Learning {
+        cells: vec![project::CellSetting { provider_id: alpha, geo_id: Some(kz), pin: Some(0.75), cap: None }],
+        ..project::Learning::default()
+    });
+    let p = pool.project(doc).await;
+    let other = pool.project(input("Fixed", 500, vec![(None, Some(kz), 1)])).await;
+    let today = "2026-11-23".parse().unwrap();
+    history(&pool, p, beta, kz, today, 100, 30).await;
+    let report = pool.run(Request { date: Some(today), ..Request::default() }).await;
+    let run = report.projects.iter().find(|r| r.project_id == p).unwrap();
+    assert_eq!(allocated(&report, p), 400);
+    assert_eq!(allocated(&report, other), 500);
+    // Credited to the rules: alpha's rule took the pinned 75%.
+    assert_eq!((run.rules[0].allocated, run.rules[1].allocated), (300, 100));
+    assert!(run.learned.iter().any(|w| w.provider_id == alpha && w.reason == allocate::learn::ShareReason::Pinned));
+    // A bad pin is refused with the cell named.
+    let mut bad = input("Bad", 10, vec![(Some(alpha), None, 1)]);
+    bad.learning = Some(project::Learning {
+        cells: vec![project::CellSetting { provider_id: alpha, geo_id: None, pin: Some(1.5), cap: None }],
+        ..project::Learning::default()
+    });
+    let mut client = pool.db.client().await;
+    let err = project::create(&mut **client, pool.tenant, &actor(), &bad).await.unwrap_err().to_string();
+    assert!(err.contains("cell 1") && err.contains("between 0 and 1"), "{err}");
 }

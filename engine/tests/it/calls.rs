@@ -77,6 +77,7 @@ async fn desk(max_attempts: i16) -> Desk {
             .map(|weekday| Window { weekday, start: "00:00".into(), end: "24:00".into() })
             .collect(),
         holidays: vec![],
+        learning: None,
     };
     let project = project::create(&mut **client, tenant, &actor(), &input).await.unwrap().id;
     Desk { db, tenant, provider, mow, ny, project, gates: Default::default() }

@@ -109,6 +109,7 @@ async fn each_number_is_leased_only_in_the_legal_hours_of_every_zone_it_rings_in
             .map(|weekday| Window { weekday, start: "00:00".into(), end: "24:00".into() })
             .collect(),
         holidays: vec![],
+        learning: None,
     };
     let project =
         project::create(&mut **client, setup.tenant, &Actor::system("test"), &input).await.unwrap().id;

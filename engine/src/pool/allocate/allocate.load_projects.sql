@@ -1,4 +1,4 @@
-SELECT p.id, p.name, p.status, p.daily_quota, p.max_attempts, p.priority, p.allocation_order,
+SELECT p.id, p.name, p.status, p.daily_quota, p.max_attempts, p.priority, p.allocation_order, p.learning,
       d.day, extract(isodow FROM d.day)::int2 AS weekday,
       EXISTS (SELECT FROM project_schedules s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id
                   AND s.weekday = extract(isodow FROM d.day)) AS scheduled,

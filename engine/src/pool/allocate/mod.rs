@@ -18,6 +18,8 @@
 //! ([`run`]).
 
 pub mod forecast;
+pub mod learn;
+pub mod simulation;
 mod pick;
 pub mod plan;
 mod request;

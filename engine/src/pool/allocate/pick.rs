@@ -33,7 +33,8 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
     }
     let mut runs = Vec::with_capacity(projects.len());
     let mut claimants = Vec::new();
-    let mut claimant_project = Vec::new();
+    // Per claimant: its project, and the project's rule behind each of its claims.
+    let mut claimant_project: Vec<(usize, Vec<usize>)> = Vec::new();
     for (index, p) in projects.iter().enumerate() {
         let mut skipped = Skipped::default();
         let mut eligible = 0;
@@ -58,23 +59,68 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
             skipped.outside_schedule = eligible;
         }
         let remaining = (p.daily_quota as i64 - p.filled).max(0);
+        let mut learned = Vec::new();
         if state == "allocating" && remaining > 0 && !p.sources.is_empty() {
-            let rules = p
+            // The cells each rule may draw from (the pool's free numbers it matches, in a
+            // status the project may take).
+            let rule_cells: Vec<Vec<usize>> = p
                 .sources
                 .iter()
-                .map(|src| plan::RuleClaim {
-                    weight: src.weight as i64,
-                    cells: (0..cells.len())
+                .map(|src| {
+                    (0..cells.len())
                         .filter(|&c| {
                             let cell = cells[c];
                             catalog.source_matches(src, cell.provider, cell.geo_key)
                                 && catalog.status_bars(cell.status, cell.attempts, p.max_attempts).is_none()
                         })
-                        .collect(),
+                        .collect()
                 })
                 .collect();
+            let (rules, sources) = match &p.learning {
+                None => (
+                    p.sources
+                        .iter()
+                        .zip(rule_cells)
+                        .map(|(src, cells)| plan::RuleClaim { weight: src.weight as i64, cells })
+                        .collect(),
+                    (0..p.sources.len()).collect(),
+                ),
+                Some(settings) => {
+                    // One claim per provider × geo, credited to the first rule that
+                    // matches it, weighed by what it has converted to.
+                    let mut groups: Vec<((i64, i64), usize, Vec<usize>)> = Vec::new();
+                    for (rule, matched) in rule_cells.iter().enumerate() {
+                        for &c in matched {
+                            let key = (cells[c].provider, cells[c].geo_key);
+                            match groups.iter_mut().find(|g| g.0 == key) {
+                                Some(g) if g.1 == rule => g.2.push(c),
+                                Some(_) => {}
+                                None => groups.push((key, rule, vec![c])),
+                            }
+                        }
+                    }
+                    groups.sort_by_key(|g| g.0);
+                    let keys: Vec<(i64, i64)> = groups.iter().map(|g| g.0).collect();
+                    let held: Vec<i64> = groups.iter().map(|g| g.2.iter().map(|&c| capacity[c]).sum()).collect();
+                    learned = learn::weights(
+                        settings,
+                        &keys,
+                        &held,
+                        remaining,
+                        &p.history,
+                        p.day,
+                        learn::seed(p.id, p.day),
+                    );
+                    let rules = groups
+                        .iter()
+                        .zip(&learned)
+                        .map(|(g, w)| plan::RuleClaim { weight: learn::planner_weight(w.share), cells: g.2.clone() })
+                        .collect();
+                    (rules, groups.iter().map(|g| g.1).collect())
+                }
+            };
             claimants.push(plan::Claimant { priority: p.priority, remaining, rules });
-            claimant_project.push(index);
+            claimant_project.push((index, sources));
         }
         runs.push(ProjectRun {
             project_id: p.id,
@@ -99,13 +145,14 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
                 .collect(),
             skipped,
             numbers: None,
+            learned,
         });
     }
     let takes = plan::plan(&claimants, &capacity)
         .into_iter()
         .map(|t| {
-            let project = claimant_project[t.claimant];
-            (project, projects[project].sources[t.rule].id, cells[t.cell], t.n)
+            let (project, sources) = &claimant_project[t.claimant];
+            (*project, projects[*project].sources[sources[t.rule]].id, cells[t.cell], t.n)
         })
         .collect();
     Planned { runs, takes }

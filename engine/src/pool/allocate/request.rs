@@ -50,6 +50,10 @@ pub struct ProjectRun {
     pub skipped: Skipped,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numbers: Option<Vec<String>>,
+    /// For a project with learned weights: each provider × geo cell's share and the
+    /// evidence for it (empty with fixed weights, or when the project does not allocate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<super::learn::LearnedWeight>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

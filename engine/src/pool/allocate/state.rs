@@ -4,6 +4,7 @@
 use crate::platform::TenantId;
 use crate::platform::error::Result;
 use crate::pool::project::{self};
+use super::learn::{DayCount, LOOKBACK_HALF_LIVES, Learning};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
@@ -24,6 +25,9 @@ pub(crate) struct Live {
     pub(crate) order: String,
     pub(crate) filled: i64,
     pub(crate) sources: Vec<project::Source>,
+    /// Learned weights instead of the rules' fixed ones, and the days they learn from.
+    pub(crate) learning: Option<Learning>,
+    pub(crate) history: Vec<DayCount>,
 }
 
 impl Live {
@@ -55,6 +59,13 @@ pub(crate) async fn load_projects(
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
     let mut sources = project::sources_of(client, tenant, &ids).await?;
+    let mut learning: HashMap<i64, Learning> = HashMap::new();
+    for r in &rows {
+        if let Some(doc) = r.get::<_, Option<serde_json::Value>>("learning") {
+            learning.insert(r.get("id"), crate::intake::import::stored_options::<Learning>("learning", &doc)?);
+        }
+    }
+    let mut history = learning_history(client, tenant, &rows, &learning).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -73,9 +84,52 @@ pub(crate) async fn load_projects(
                 order: r.get("allocation_order"),
                 filled: r.get("filled"),
                 sources: sources.remove(&id).unwrap_or_default(),
+                learning: learning.remove(&id),
+                history: history.remove(&id).unwrap_or_default(),
             }
         })
         .collect())
+}
+
+/// The days learning projects learn from: their cells' allocations and successes from
+/// the conversion aggregates, as far back as the half-life makes worth reading.
+async fn learning_history(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    rows: &[Row],
+    learning: &HashMap<i64, Learning>,
+) -> Result<HashMap<i64, Vec<DayCount>>> {
+    let mut out: HashMap<i64, Vec<DayCount>> = HashMap::new();
+    let (mut ids, mut since): (Vec<i64>, Vec<NaiveDate>) = (Vec::new(), Vec::new());
+    for r in rows {
+        let id: i64 = r.get("id");
+        if let Some(l) = learning.get(&id) {
+            let day: NaiveDate = r.get("day");
+            ids.push(id);
+            since.push(day - chrono::Days::new((l.half_life_days * LOOKBACK_HALF_LIVES).ceil() as u64));
+        }
+    }
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for r in client
+        .query(
+            "SELECT c.project_id, c.provider_id, c.geo_id, c.day, c.allocated, c.success
+               FROM unnest($2::bigint[], $3::date[]) AS w(project_id, since)
+               JOIN project_conversions c ON c.tenant_id = $1 AND c.project_id = w.project_id AND c.day >= w.since",
+            &[&tenant.0, &ids, &since],
+        )
+        .await?
+    {
+        out.entry(r.get(0)).or_default().push(DayCount {
+            provider: r.get(1),
+            geo_key: r.get(2),
+            day: r.get(3),
+            allocated: r.get(4),
+            success: r.get(5),
+        });
+    }
+    Ok(out)
 }
 
 /// The tenant's geos and statuses, for matching rules to cells in memory.

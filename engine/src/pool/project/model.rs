@@ -5,6 +5,8 @@ use crate::platform::error::{Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::pool::allocate::learn::{CellSetting, Learning};
+
 pub const ORDERS: &[&str] = &["newest", "oldest", "random"];
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
@@ -81,6 +83,10 @@ pub struct ProjectInput {
     pub windows: Vec<Window>,
     #[serde(default)]
     pub holidays: Vec<NaiveDate>,
+    /// Learned weights: each provider × geo cell's share follows what it converts to
+    /// (the rules' fixed weights are then not used). Absent: fixed weights.
+    #[serde(default)]
+    pub learning: Option<Learning>,
 }
 
 fn active() -> String {
@@ -111,6 +117,7 @@ pub struct Project {
     pub sources: Vec<Source>,
     pub windows: Vec<Window>,
     pub holidays: Vec<NaiveDate>,
+    pub learning: Option<Learning>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
@@ -251,6 +258,9 @@ pub(super) fn validate(input: &ProjectInput) -> Result<String> {
                 format!("{}: window {}–{} overlaps {}–{}", weekday_name(day), hm(s1), hm(e1), hm(s2), hm(e2)),
             ));
         }
+    }
+    if let Some(learning) = &input.learning {
+        learning.validate()?;
     }
     let mut holidays = input.holidays.clone();
     holidays.sort();

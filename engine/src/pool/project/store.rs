@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use tokio_postgres::{GenericClient, Row};
 
 const COLUMNS: &str = "p.id, p.name, p.status, p.time_zone, p.daily_quota, p.max_attempts, p.priority,
-        p.exclusive, p.allocation_order, p.on_final, p.created_at, p.updated_at, p.deleted_at";
+        p.exclusive, p.allocation_order, p.on_final, p.learning, p.created_at, p.updated_at, p.deleted_at";
 
 /// The pool rules of these projects, by project, in the order they were added.
 pub(crate) async fn sources_of(
@@ -68,6 +68,9 @@ async fn load(client: &impl GenericClient, tenant: TenantId, rows: Vec<Row>) -> 
                 exclusive: row.get("exclusive"),
                 allocation_order: row.get("allocation_order"),
                 on_final: row.get("on_final"),
+                learning: row
+                    .get::<_, Option<serde_json::Value>>("learning")
+                    .and_then(|v| serde_json::from_value(v).ok()),
                 sources: sources.remove(&id).unwrap_or_default(),
                 windows: windows
                     .iter()
@@ -264,7 +267,8 @@ pub async fn save(
 ) -> Result<i64> {
     let name = validate(input)?;
     check_references(client, tenant, input).await?;
-    let values: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+    let learning = input.learning.as_ref().map(serde_json::to_value).transpose().map_err(|e| Error::invalid("learning", e.to_string()))?;
+    let values: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
         &tenant.0,
         &name,
         &input.status,
@@ -275,13 +279,14 @@ pub async fn save(
         &input.exclusive,
         &input.allocation_order,
         &input.on_final,
+        &learning,
     ];
     let saved = match id {
         None => client
             .query_one(
                 "INSERT INTO projects (tenant_id, name, status, time_zone, daily_quota, max_attempts, priority,
-                                       exclusive, allocation_order, on_final)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                                       exclusive, allocation_order, on_final, learning)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                 &values,
             )
             .await
@@ -293,8 +298,8 @@ pub async fn save(
                 .query_opt(
                     "UPDATE projects SET name = $2, status = $3, time_zone = $4, daily_quota = $5,
                             max_attempts = $6, priority = $7, exclusive = $8, allocation_order = $9,
-                            on_final = $10, updated_at = now()
-                      WHERE tenant_id = $1 AND id = $11 AND deleted_at IS NULL RETURNING id",
+                            on_final = $10, learning = $11, updated_at = now()
+                      WHERE tenant_id = $1 AND id = $12 AND deleted_at IS NULL RETURNING id",
                     &params,
                 )
                 .await

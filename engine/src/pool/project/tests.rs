@@ -17,6 +17,7 @@ fn input() -> ProjectInput {
             Window { weekday: 1, start: "14:00".into(), end: "24:00".into() },
         ],
         holidays: vec![],
+        learning: None,
     }
 }
 

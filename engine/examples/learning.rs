@@ -21,17 +21,30 @@ fn main() {
         return;
     }
     println!("60 simulated days, 10,000 numbers a day, 6 providers offering 3,000 fresh numbers a day each");
-    println!("(true rates: {}), learned weights averaged over {} seeds.\n",
-        cells.iter().map(|c| c.name).collect::<Vec<_>>().join("; "), seeds.len());
-    println!("| learned weights | equal | oracle | learned | gap captured | regret | smallest daily share (floor) |");
+    println!(
+        "(true rates: {}), learned weights averaged over {} seeds.\n",
+        cells.iter().map(|c| c.name).collect::<Vec<_>>().join("; "),
+        seeds.len()
+    );
+    println!(
+        "| learned weights | equal | oracle | learned | gap captured | regret | smallest daily share (floor) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (settings, r) in &rows {
         println!(
             "| {settings} | {:.1} | {:.1} | {:.1} | {:.0}% | {:.1} | {:.2}% ({:.2}%) |",
-            r.equal, r.oracle, r.learned, r.captured * 100.0, r.regret, r.min_share * 100.0, r.floor_share * 100.0
+            r.equal,
+            r.oracle,
+            r.learned,
+            r.captured * 100.0,
+            r.regret,
+            r.min_share * 100.0,
+            r.floor_share * 100.0
         );
     }
     let (_, r) = &rows[1];
-    println!("\nShares over the last 10 days (floor 0.1): {}",
-        r.late_shares.iter().map(|(n, s)| format!("{n}: {:.1}%", s * 100.0)).collect::<Vec<_>>().join(", "));
+    println!(
+        "\nShares over the last 10 days (floor 0.1): {}",
+        r.late_shares.iter().map(|(n, s)| format!("{n}: {:.1}%", s * 100.0)).collect::<Vec<_>>().join(", ")
+    );
 }

@@ -347,24 +347,5 @@ pub fn to_csv(report: &ComplianceReport) -> Result<Vec<u8>> {
 
 /// The report as an XLSX workbook, a sheet per block, every cell text or number.
 pub fn to_xlsx(report: &ComplianceReport) -> Result<Vec<u8>> {
-    let failed = |e: rust_xlsxwriter::XlsxError| Error::Worker(format!("writing the report: {e}"));
-    let mut workbook = rust_xlsxwriter::Workbook::new();
-    for (section, rows) in tables(report) {
-        let sheet = workbook.add_worksheet();
-        sheet.set_name(section).map_err(failed)?;
-        for (r, row) in rows.iter().enumerate() {
-            for (c, cell) in row.iter().enumerate() {
-                // Counts are numbers; anything a leading zero or a quote would change
-                // (an hour "07", a call id "0042", a phone) stays text.
-                let plain_number = r > 0 && (cell == "0" || !cell.starts_with(['0', '\'']));
-                match cell.parse::<f64>() {
-                    Ok(number) if plain_number => {
-                        sheet.write_number(r as u32, c as u16, number).map_err(failed)?
-                    }
-                    _ => sheet.write_string(r as u32, c as u16, cell).map_err(failed)?,
-                };
-            }
-        }
-    }
-    workbook.save_to_buffer().map_err(failed)
+    crate::platform::cells::tables_to_xlsx(&tables(report))
 }

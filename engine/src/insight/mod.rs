@@ -4,3 +4,4 @@
 pub mod conversion;
 pub mod dashboard;
 pub mod explain;
+pub mod scorecard;

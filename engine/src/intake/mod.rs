@@ -8,4 +8,5 @@ pub mod geo;
 pub mod import;
 pub mod phone;
 pub mod provider;
+pub mod returns;
 pub mod tombstone;

@@ -558,7 +558,15 @@ async fn random_pools_keep_the_allocation_properties() {
 
 /// Aggregates as the conversion refresh writes them: `allocated` numbers and `success`
 /// successes a day for ten days before `until`.
-async fn history(pool: &Pool, project: i64, provider: i64, geo: i64, until: NaiveDate, allocated: i64, success: i64) {
+async fn history(
+    pool: &Pool,
+    project: i64,
+    provider: i64,
+    geo: i64,
+    until: NaiveDate,
+    allocated: i64,
+    success: i64,
+) {
     pool.db
         .client()
         .await
@@ -652,7 +660,12 @@ async fn a_pinned_cell_gets_its_share_and_a_quota_shared_with_a_fixed_project_st
     pool.numbers(77_020_000_000, 600, beta, Some(kz)).await;
     let mut doc = input("Pinned", 400, vec![(Some(alpha), Some(kz), 1), (Some(beta), Some(kz), 1)]);
     doc.learning = Some(project::Learning {
-        cells: vec![project::CellSetting { provider_id: alpha, geo_id: Some(kz), pin: Some(0.75), cap: None }],
+        cells: vec![project::CellSetting {
+            provider_id: alpha,
+            geo_id: Some(kz),
+            pin: Some(0.75),
+            cap: None,
+        }],
         ..project::Learning::default()
     });
     let p = pool.project(doc).await;
@@ -665,7 +678,11 @@ async fn a_pinned_cell_gets_its_share_and_a_quota_shared_with_a_fixed_project_st
     assert_eq!(allocated(&report, other), 500);
     // Credited to the rules: alpha's rule took the pinned 75%.
     assert_eq!((run.rules[0].allocated, run.rules[1].allocated), (300, 100));
-    assert!(run.learned.iter().any(|w| w.provider_id == alpha && w.reason == allocate::learn::ShareReason::Pinned));
+    assert!(
+        run.learned
+            .iter()
+            .any(|w| w.provider_id == alpha && w.reason == allocate::learn::ShareReason::Pinned)
+    );
     // A bad pin is refused with the cell named.
     let mut bad = input("Bad", 10, vec![(Some(alpha), None, 1)]);
     bad.learning = Some(project::Learning {

@@ -12,5 +12,6 @@ mod phones;
 mod pipeline;
 mod reentry;
 mod retention;
+mod scorecard;
 mod support;
 mod zones;

@@ -30,6 +30,9 @@ pub struct ImportRecord {
     pub dnc: i64,
     /// Rows refused because the number was erased (a tombstone holds it).
     pub erased: i64,
+    /// What the batch cost: a price per row delivered and/or for the whole file.
+    pub price_per_number: Option<f64>,
+    pub price_batch: Option<f64>,
     pub has_rejects: bool,
     pub error: Option<String>,
     pub created_by: Option<i64>,
@@ -42,7 +45,8 @@ const SORTS: &[SortKey] = &[SortKey { name: "id", column: "i.id", sql_type: "big
 const SELECT: &str =
     "SELECT i.id, i.provider_id, p.code AS provider_code, i.file_name, i.file_size, i.format,
         i.encoding, i.on_duplicate, i.status, i.total, i.inserted, i.updated, i.refreshed, i.duplicate_in_file,
-        i.duplicate_existing, i.invalid, i.dnc, i.erased, i.rejects_path IS NOT NULL AS has_rejects, i.error,
+        i.duplicate_existing, i.invalid, i.dnc, i.erased, i.price_per_number::float8, i.price_batch::float8,
+        i.rejects_path IS NOT NULL AS has_rejects, i.error,
         i.created_by, i.started_at, i.finished_at, i.id::text AS sort_value
    FROM imports i JOIN providers p ON p.tenant_id = i.tenant_id AND p.id = i.provider_id";
 
@@ -66,6 +70,8 @@ fn from_row(r: &Row) -> ImportRecord {
         invalid: r.get("invalid"),
         dnc: r.get("dnc"),
         erased: r.get("erased"),
+        price_per_number: r.get("price_per_number"),
+        price_batch: r.get("price_batch"),
         has_rejects: r.get("has_rejects"),
         error: r.get("error"),
         created_by: r.get("created_by"),
@@ -142,4 +148,52 @@ pub async fn rejects_path(
         .await?
         .map(|r| r.get(0))
         .ok_or_else(|| Error::NotFound { entity: "import", key: id.to_string() })
+}
+
+/// A batch's price, as the invoice says: per row delivered, for the whole file, or both
+/// (None clears). The scorecard's cost figures read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub price_per_number: Option<f64>,
+    pub price_batch: Option<f64>,
+}
+
+/// Records a finished import's price; audited as `import.price`.
+pub async fn set_price(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &crate::platform::audit::Actor,
+    only: Option<&[i64]>,
+    id: i64,
+    price: Price,
+) -> Result<ImportRecord> {
+    for (field, value) in [("price_per_number", price.price_per_number), ("price_batch", price.price_batch)] {
+        if let Some(v) = value {
+            if !v.is_finite() || !(0.0..1e9).contains(&v) {
+                return Err(Error::invalid(field, format!("{v} is not a price from 0 to 1,000,000,000")));
+            }
+        }
+    }
+    let tx = client.transaction().await?;
+    let before = get(&tx, tenant, only, id).await?;
+    if before.status != "succeeded" {
+        return Err(Error::Refused(format!("import {id} failed; only a delivered batch has a price")));
+    }
+    tx.execute(
+        "UPDATE imports SET price_per_number = $3::float8::numeric, price_batch = $4::float8::numeric
+          WHERE tenant_id = $1 AND id = $2",
+        &[&tenant.0, &id, &price.price_per_number, &price.price_batch],
+    )
+    .await?;
+    let after = get(&tx, tenant, only, id).await?;
+    crate::platform::audit::record(
+        &tx,
+        tenant,
+        actor,
+        crate::platform::audit::Change::updated("import.price", "import", id, &before, &after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
 }

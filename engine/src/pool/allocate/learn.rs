@@ -210,8 +210,7 @@ pub fn weights(
     let (t, s): (f64, f64) = eff.iter().fold((0.0, 0.0), |a, e| (a.0 + e.0, a.1 + e.1));
     let prior_mean = if t > 0.0 && s > 0.0 { (s / t).clamp(1e-4, 0.5) } else { 0.05 };
     let (a0, b0) = (1.0, (1.0 - prior_mean) / prior_mean);
-    let posteriors: Vec<(f64, f64)> =
-        eff.iter().map(|&(t, s)| (a0 + s, b0 + (t - s).max(0.0))).collect();
+    let posteriors: Vec<(f64, f64)> = eff.iter().map(|&(t, s)| (a0 + s, b0 + (t - s).max(0.0))).collect();
 
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
     let betas: Vec<Beta<f64>> = posteriors
@@ -290,13 +289,15 @@ pub fn weights(
             if excess <= 1e-12 {
                 break;
             }
-            let open: Vec<usize> = free.iter().copied().filter(|&i| reason[i] != ShareReason::Capped).collect();
+            let open: Vec<usize> =
+                free.iter().copied().filter(|&i| reason[i] != ShareReason::Capped).collect();
             let open_sum: f64 = open.iter().map(|&i| share[i]).sum();
             if open.is_empty() {
                 break;
             }
             for &i in &open {
-                share[i] += if open_sum > 0.0 { excess * share[i] / open_sum } else { excess / open.len() as f64 };
+                share[i] +=
+                    if open_sum > 0.0 { excess * share[i] / open_sum } else { excess / open.len() as f64 };
             }
         }
     }
@@ -375,7 +376,10 @@ mod tests {
         let days = history(&[(1, 0, 0.05), (2, 0, 0.051)], 3, 50);
         let a = weights(&Learning::default(), &cells, &[i64::MAX; 2], 1000, &days, day(4), 11);
         let b = weights(&Learning::default(), &cells, &[i64::MAX; 2], 1000, &days, day(4), 11);
-        assert_eq!(a.iter().map(|c| c.share).collect::<Vec<_>>(), b.iter().map(|c| c.share).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|c| c.share).collect::<Vec<_>>(),
+            b.iter().map(|c| c.share).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -414,7 +418,15 @@ mod tests {
     fn a_best_cell_that_holds_little_leaves_the_rest_to_the_next_best() {
         let cells = [(1, 0), (2, 0), (3, 0), (4, 0)];
         let days = history(&[(1, 0, 0.09), (2, 0, 0.05), (3, 0, 0.02), (4, 0, 0.02)], 20, 1000);
-        let w = weights(&Learning { floor: 0.0, ..Learning::default() }, &cells, &[100, 5000, 5000, 5000], 1000, &days, day(21), 2);
+        let w = weights(
+            &Learning { floor: 0.0, ..Learning::default() },
+            &cells,
+            &[100, 5000, 5000, 5000],
+            1000,
+            &days,
+            day(21),
+            2,
+        );
         assert!((w[0].share - 0.1).abs() < 0.01, "{w:?}");
         assert!(w[1].share > 0.85, "{w:?}");
     }
@@ -426,11 +438,31 @@ mod tests {
         for d in 1..=60u32 {
             let date = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + chrono::Days::new(d as u64);
             let (r1, r2) = if d <= 40 { (0.08, 0.03) } else { (0.03, 0.06) };
-            days.push(DayCount { provider: 1, geo_key: 0, day: date, allocated: 1000, success: (r1 * 1000.0) as i64 });
-            days.push(DayCount { provider: 2, geo_key: 0, day: date, allocated: 1000, success: (r2 * 1000.0) as i64 });
+            days.push(DayCount {
+                provider: 1,
+                geo_key: 0,
+                day: date,
+                allocated: 1000,
+                success: (r1 * 1000.0) as i64,
+            });
+            days.push(DayCount {
+                provider: 2,
+                geo_key: 0,
+                day: date,
+                allocated: 1000,
+                success: (r2 * 1000.0) as i64,
+            });
         }
         let today = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + chrono::Days::new(61);
-        let w = weights(&Learning { half_life_days: 5.0, ..Learning::default() }, &[(1, 0), (2, 0)], &[i64::MAX; 2], 1000, &days, today, 5);
+        let w = weights(
+            &Learning { half_life_days: 5.0, ..Learning::default() },
+            &[(1, 0), (2, 0)],
+            &[i64::MAX; 2],
+            1000,
+            &days,
+            today,
+            5,
+        );
         assert!(w[1].share > w[0].share, "{w:?}");
     }
 
@@ -440,12 +472,10 @@ mod tests {
         s.floor = 0.7;
         assert!(s.validate().is_err());
         s.floor = 0.1;
-        s.cells = vec![CellSetting { provider_id: 1, geo_id: None, pin: Some(0.7), cap: None }, CellSetting {
-            provider_id: 2,
-            geo_id: None,
-            pin: Some(0.5),
-            cap: None,
-        }];
+        s.cells = vec![
+            CellSetting { provider_id: 1, geo_id: None, pin: Some(0.7), cap: None },
+            CellSetting { provider_id: 2, geo_id: None, pin: Some(0.5), cap: None },
+        ];
         assert!(s.validate().unwrap_err().to_string().contains("add up"));
         s.cells = vec![CellSetting { provider_id: 1, geo_id: None, pin: None, cap: None }];
         assert!(s.validate().is_err());

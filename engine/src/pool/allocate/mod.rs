@@ -19,11 +19,11 @@
 
 pub mod forecast;
 pub mod learn;
-pub mod simulation;
 mod pick;
 pub mod plan;
 mod request;
 mod run;
+pub mod simulation;
 mod state;
 
 use pick::*;

@@ -101,7 +101,8 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
                     }
                     groups.sort_by_key(|g| g.0);
                     let keys: Vec<(i64, i64)> = groups.iter().map(|g| g.0).collect();
-                    let held: Vec<i64> = groups.iter().map(|g| g.2.iter().map(|&c| capacity[c]).sum()).collect();
+                    let held: Vec<i64> =
+                        groups.iter().map(|g| g.2.iter().map(|&c| capacity[c]).sum()).collect();
                     learned = learn::weights(
                         settings,
                         &keys,
@@ -114,7 +115,10 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
                     let rules = groups
                         .iter()
                         .zip(&learned)
-                        .map(|(g, w)| plan::RuleClaim { weight: learn::planner_weight(w.share), cells: g.2.clone() })
+                        .map(|(g, w)| plan::RuleClaim {
+                            weight: learn::planner_weight(w.share),
+                            cells: g.2.clone(),
+                        })
                         .collect();
                     (rules, groups.iter().map(|g| g.1).collect())
                 }

@@ -68,7 +68,11 @@ fn place(weights: &[i64], supply: &[i64], quota: i64) -> Vec<i64> {
     let claimant = plan::Claimant {
         priority: 0,
         remaining: quota,
-        rules: weights.iter().enumerate().map(|(i, &w)| plan::RuleClaim { weight: w, cells: vec![i] }).collect(),
+        rules: weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| plan::RuleClaim { weight: w, cells: vec![i] })
+            .collect(),
     };
     let mut taken = vec![0; supply.len()];
     for t in plan::plan(&[claimant], supply) {
@@ -114,7 +118,15 @@ pub fn run(cells: &[SimCell], days: usize, quota: i64, settings: &Learning, seed
         let mut history: Vec<DayCount> = Vec::new();
         for d in 0..days {
             let today = first + chrono::Days::new(d as u64);
-            let w = learn::weights(settings, &keys, &supply, quota, &history, today, learn::seed(seed as i64, today));
+            let w = learn::weights(
+                settings,
+                &keys,
+                &supply,
+                quota,
+                &history,
+                today,
+                learn::seed(seed as i64, today),
+            );
             let weights: Vec<i64> = w.iter().map(|c| learn::planner_weight(c.share)).collect();
             let taken = place(&weights, &supply, quota);
             learned_sum += expected(&taken, cells, d, days);

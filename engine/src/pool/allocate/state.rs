@@ -1,10 +1,10 @@
 //! The projects and the pool as a run sees them: each live project's day, quota and
 //! rules, the tenant's geos and statuses, and the pool counted by cell.
 
+use super::learn::{DayCount, LOOKBACK_HALF_LIVES, Learning};
 use crate::platform::TenantId;
 use crate::platform::error::Result;
 use crate::pool::project::{self};
-use super::learn::{DayCount, LOOKBACK_HALF_LIVES, Learning};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
@@ -62,7 +62,8 @@ pub(crate) async fn load_projects(
     let mut learning: HashMap<i64, Learning> = HashMap::new();
     for r in &rows {
         if let Some(doc) = r.get::<_, Option<serde_json::Value>>("learning") {
-            learning.insert(r.get("id"), crate::intake::import::stored_options::<Learning>("learning", &doc)?);
+            learning
+                .insert(r.get("id"), crate::intake::import::stored_options::<Learning>("learning", &doc)?);
         }
     }
     let mut history = learning_history(client, tenant, &rows, &learning).await?;

@@ -267,7 +267,12 @@ pub async fn save(
 ) -> Result<i64> {
     let name = validate(input)?;
     check_references(client, tenant, input).await?;
-    let learning = input.learning.as_ref().map(serde_json::to_value).transpose().map_err(|e| Error::invalid("learning", e.to_string()))?;
+    let learning = input
+        .learning
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| Error::invalid("learning", e.to_string()))?;
     let values: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
         &tenant.0,
         &name,

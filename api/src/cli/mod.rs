@@ -15,6 +15,7 @@ mod numbers;
 mod outcomes;
 mod projects;
 mod reports;
+mod scorecard;
 mod sftp;
 
 use crate::connect::{find_tenant, ready_pool};
@@ -109,6 +110,15 @@ pub enum ProviderCommand {
     Add(ProviderAddArgs),
     /// List providers.
     List(JsonFlag),
+    /// What each provider's numbers were worth: delivery, duplicates, DNC, contact and
+    /// success rates, cost per success, against the average, with a trend.
+    Scorecard(scorecard::ScorecardArgs),
+    /// Record what a batch (an import) cost, per number and/or for the whole file.
+    Price(scorecard::PriceArgs),
+    /// Show or set which numbers a provider takes back, and for how long after delivery.
+    Returns(scorecard::ReturnRulesArgs),
+    /// Send the provider its bad numbers back as a file, credited; they leave every pool.
+    Return(scorecard::ReturnArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +228,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Provider(ProviderCommand::List(flag)) => {
             numbers::provider_list(&config, &cli.tenant, flag).await
+        }
+        Command::Provider(ProviderCommand::Scorecard(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            scorecard::scorecard(&pool, tenant, args).await
+        }
+        Command::Provider(ProviderCommand::Price(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            scorecard::price(&pool, tenant, args).await
+        }
+        Command::Provider(ProviderCommand::Returns(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            scorecard::return_rules(&pool, tenant, args).await
+        }
+        Command::Provider(ProviderCommand::Return(args)) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            scorecard::create_return(&pool, tenant, args).await
         }
         Command::Import(args) => numbers::import(&config, &cli.tenant, args).await,
         Command::Outcomes(OutcomesCommand::Import(args)) => {

@@ -259,7 +259,8 @@ async fn document(
         for (text, pin) in spec.pins.iter().map(|p| (p, true)).chain(spec.caps.iter().map(|c| (c, false))) {
             let (cell, share) =
                 text.rsplit_once('=').with_context(|| format!("'{text}' is not PROVIDER[:GEO]=SHARE"))?;
-            let share: f64 = share.parse().with_context(|| format!("'{text}': '{share}' is not a share like 0.2"))?;
+            let share: f64 =
+                share.parse().with_context(|| format!("'{text}': '{share}' is not a share like 0.2"))?;
             let (provider_code, geo_code) = cell.split_once(':').unwrap_or((cell, "none"));
             let provider_id = provider::find_by_code(client, tenant, provider_code).await?.id;
             let geo_id = match geo_code {

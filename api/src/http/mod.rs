@@ -81,6 +81,7 @@ impl AppState {
         (name = "tokens", description = "API tokens for integrations"),
         (name = "settings", description = "Providers, geos, number statuses"),
         (name = "imports", description = "Number file imports"),
+        (name = "providers", description = "Provider scorecards, prices on imports, return rules and return batches"),
         (name = "numbers", description = "Stored numbers"),
         (name = "projects", description = "Projects, pools, schedules and allocation"),
         (name = "sftp", description = "Partner SFTP accounts and their uploads"),
@@ -143,8 +144,8 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, compliance, conversion, dashboard, exports, imports, jobs, numbers, projects, settings,
-        sftp, tenants, tokens, users, webhooks,
+        audit, calls, compliance, conversion, dashboard, exports, imports, jobs, numbers, projects,
+        providers, settings, sftp, tenants, tokens, users, webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
     OpenApiRouter::new()
@@ -161,6 +162,10 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(settings::list_providers, settings::create_provider))
         .routes(routes!(settings::get_provider, settings::update_provider))
+        .routes(routes!(providers::get_scorecard))
+        .routes(routes!(providers::get_return_rules, providers::set_return_rules))
+        .routes(routes!(providers::list_returns, providers::create_return))
+        .routes(routes!(providers::set_import_price))
         .routes(routes!(settings::list_geos, settings::create_geo))
         .routes(routes!(settings::get_geo, settings::update_geo, settings::delete_geo))
         .routes(routes!(settings::list_statuses, settings::create_status))

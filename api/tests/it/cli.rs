@@ -525,3 +525,58 @@ async fn erase_refuses_the_number_in_later_imports_and_subject_export_and_tombst
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn provider_scorecard_price_and_returns_from_the_command_line() {
+    let db = TestDb::new().await;
+    let data = temp_path("returns-data");
+    let data_arg = data.to_string_lossy().into_owned();
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let leads = temp_path("returns-leads.csv");
+    std::fs::write(&leads, "phone\n+79161234567\n+79031112233\n").unwrap();
+    let leads_arg = leads.to_string_lossy().into_owned();
+    let imported = json(&dialpool(
+        &db,
+        &["import", &leads_arg, "--provider", "acme", "--json", "--data-dir", &data_arg],
+    ));
+    let import_id = imported["import_id"].as_i64().unwrap().to_string();
+    let priced = json(&dialpool(&db, &["provider", "price", &import_id, "--per-number", "0.25", "--json"]));
+    assert_eq!(priced["price_per_number"], 0.25);
+    let card = json(&dialpool(&db, &["provider", "scorecard", "--json"]));
+    assert_eq!(
+        (card["rows"][0]["delivered"].as_i64(), card["rows"][0]["cost"].as_f64()),
+        (Some(2), Some(0.5))
+    );
+    let xlsx = temp_path("scorecard.xlsx");
+    succeeded(&dialpool(
+        &db,
+        &["provider", "scorecard", "--by", "batch", "--output", &xlsx.to_string_lossy()],
+    ));
+    assert!(std::fs::metadata(&xlsx).unwrap().len() > 0);
+    let bad = dialpool(&db, &["provider", "scorecard", "--output", "/tmp/scorecard.txt"]);
+    assert!(!bad.status.success());
+
+    // No rules: refused with the reason; then rules, a dry run and the batch itself.
+    let refused = dialpool(&db, &["provider", "return", "acme", "--data-dir", &data_arg]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("takes no returns"));
+    let rules = json(&dialpool(
+        &db,
+        &["provider", "returns", "acme", "--window-days", "7", "--statuses", "invalid", "--json"],
+    ));
+    assert_eq!(rules["window_days"], 7);
+    db.client()
+        .await
+        .execute("UPDATE phone_numbers SET status = 7 WHERE phone = 79161234567", &[])
+        .await
+        .unwrap();
+    let dry =
+        json(&dialpool(&db, &["provider", "return", "acme", "--dry-run", "--json", "--data-dir", &data_arg]));
+    assert_eq!((dry["numbers"].as_i64(), dry["return_id"].is_null()), (Some(1), true));
+    let made = json(&dialpool(&db, &["provider", "return", "acme", "--json", "--data-dir", &data_arg]));
+    let file = std::fs::read_to_string(data.join(made["file"].as_str().unwrap())).unwrap();
+    assert!(file.contains("79161234567,invalid,"), "{file}");
+    assert_eq!(count(&db, "SELECT count(*) FROM provider_return_numbers").await, 1);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&leads);
+    let _ = std::fs::remove_file(&xlsx);
+}

@@ -15,5 +15,6 @@ mod jobs;
 mod numbers;
 mod permissions;
 mod projects;
+mod providers;
 mod support;
 mod webhooks;

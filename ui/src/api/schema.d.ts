@@ -594,6 +594,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/imports/{id}/price": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Record what a delivered batch cost: per row delivered, for the whole file, or both
+         *     (null clears).
+         */
+        put: operations["set_import_price"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports/{id}/rejects": {
         parameters: {
             query?: never;
@@ -1095,6 +1115,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/providers/scorecard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per provider (or provider × month, geo or batch): delivered, valid, duplicates, DNC,
+         *     erased and returned numbers, contact and success rates, attempts and hours to a
+         *     success, cost and credit, cost per contact and per success, against the tenant's
+         *     average, with a monthly trend. From the import receipts and the conversion
+         *     aggregates (run `conversion refresh` for the latest calls).
+         */
+        get: operations["get_scorecard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/providers/{id}": {
         parameters: {
             query?: never;
@@ -1105,6 +1148,23 @@ export interface paths {
         get: operations["get_provider"];
         /** Replace a provider's name, default region and mapping (the code is fixed). */
         put: operations["update_provider"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers/{id}/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A provider's return rules: how many days after delivery, and which statuses qualify. */
+        get: operations["get_return_rules"];
+        put: operations["set_return_rules"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1131,6 +1191,29 @@ export interface paths {
          */
         put: operations["set_retention"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Return batches, newest first (the last 500). */
+        get: operations["list_returns"];
+        put?: never;
+        /**
+         * Send back a provider's numbers that proved bad within its return window: a batch with
+         *     the reason per number as CSV or XLSX (in the partner's SFTP outbox with
+         *     `sftp_account_id`), credited at the import's price; the numbers leave every pool.
+         *     `dry_run` counts them and writes nothing.
+         */
+        post: operations["create_return"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1879,6 +1962,23 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** @description A pin or a cap on one provider × geo cell (`geo_id` absent: numbers without a geo). */
+        CellSetting: {
+            /** Format: int64 */
+            provider_id: number;
+            /** Format: int64 */
+            geo_id?: number | null;
+            /**
+             * Format: double
+             * @description This exact share of the quota (0 to 1), whatever the cell converts to.
+             */
+            pin?: number | null;
+            /**
+             * Format: double
+             * @description At most this share of the quota (0 to 1).
+             */
+            cap?: number | null;
+        };
         ComplianceReport: {
             /** Format: int64 */
             project_id: number;
@@ -2608,6 +2708,13 @@ export interface components {
              * @description Rows refused because the number was erased (a tombstone holds it).
              */
             erased: number;
+            /**
+             * Format: double
+             * @description What the batch cost: a price per row delivered and/or for the whole file.
+             */
+            price_per_number?: number | null;
+            /** Format: double */
+            price_batch?: number | null;
             has_rejects: boolean;
             error?: string | null;
             /** Format: int64 */
@@ -2708,6 +2815,72 @@ export interface components {
         };
         /** @enum {string} */
         JobState: "queued" | "running" | "retrying" | "succeeded" | "dead" | "cancelled";
+        /** @description A cell's weight and the evidence behind it, as the dry run and the preview show it. */
+        LearnedWeight: {
+            /** Format: int64 */
+            provider_id: number;
+            /**
+             * Format: int64
+             * @description Absent: numbers without a geo.
+             */
+            geo_id?: number | null;
+            /**
+             * Format: int64
+             * @description Allocated numbers and successes in the days read, as counted (no decay).
+             */
+            allocated: number;
+            /** Format: int64 */
+            success: number;
+            /**
+             * Format: double
+             * @description The same after the decay: what the posterior is built on.
+             */
+            effective_allocated: number;
+            /** Format: double */
+            effective_success: number;
+            /**
+             * Format: double
+             * @description The posterior's mean success rate per allocated number, and its 90% interval.
+             */
+            mean: number;
+            /** Format: double */
+            low: number;
+            /** Format: double */
+            high: number;
+            /**
+             * Format: double
+             * @description The probability, from the draws, that this cell converts best.
+             */
+            p_best: number;
+            /**
+             * Format: int64
+             * @description Numbers of the cell free for the project today (what the split is bounded by).
+             */
+            capacity: number;
+            /**
+             * Format: double
+             * @description The part of the project's quota this cell is asked for (before the planner meets
+             *     what the cell holds and what other projects take).
+             */
+            share: number;
+            reason: components["schemas"]["ShareReason"];
+        };
+        /** @description How a project learns; stored as the project's `learning` document. */
+        Learning: {
+            /**
+             * Format: double
+             * @description The part of the quota spread evenly over every cell whatever it converts to, so no
+             *     cell starves and new ones are tried (0 to 0.5; 0.1 by default).
+             */
+            floor?: number;
+            /**
+             * Format: double
+             * @description A day this many days old counts half as much as today (1 to 365; 14 by default).
+             */
+            half_life_days?: number;
+            /** @description An administrator's fixed share or ceiling for particular cells. */
+            cells?: components["schemas"]["CellSetting"][];
+        };
         Lease: {
             /** Format: int64 */
             project_id: number;
@@ -3109,6 +3282,13 @@ export interface components {
                  * @description Rows refused because the number was erased (a tombstone holds it).
                  */
                 erased: number;
+                /**
+                 * Format: double
+                 * @description What the batch cost: a price per row delivered and/or for the whole file.
+                 */
+                price_per_number?: number | null;
+                /** Format: double */
+                price_batch?: number | null;
                 has_rejects: boolean;
                 error?: string | null;
                 /** Format: int64 */
@@ -3243,6 +3423,16 @@ export interface components {
             /** Format: date */
             date?: string | null;
         };
+        /**
+         * @description A batch's price, as the invoice says: per row delivered, for the whole file, or both
+         *     (None clears). The scorecard's cost figures read it.
+         */
+        Price: {
+            /** Format: double */
+            price_per_number?: number | null;
+            /** Format: double */
+            price_batch?: number | null;
+        };
         /** @description An RFC 9457 problem. `code` is stable for programs; `detail` is for people. */
         Problem: {
             /** @description A URI naming the kind of problem, e.g. `/problems/not-found`. */
@@ -3273,6 +3463,7 @@ export interface components {
             sources: components["schemas"]["Source"][];
             windows: components["schemas"]["Window"][];
             holidays: string[];
+            learning?: components["schemas"]["Learning"] | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -3312,6 +3503,7 @@ export interface components {
             sources?: components["schemas"]["Source"][];
             windows?: components["schemas"]["Window"][];
             holidays?: string[];
+            learning?: components["schemas"]["Learning"] | null;
         };
         /** @description What a project did (or would do) in a run. */
         ProjectRun: {
@@ -3344,6 +3536,11 @@ export interface components {
             rules: components["schemas"]["RuleRun"][];
             skipped: components["schemas"]["Skipped"];
             numbers?: string[] | null;
+            /**
+             * @description For a project with learned weights: each provider × geo cell's share and the
+             *     evidence for it (empty with fixed weights, or when the project does not allocate).
+             */
+            learned?: components["schemas"]["LearnedWeight"][];
         };
         /**
          * @description A project in a list: its settings and how far today's quota is filled (today in the
@@ -3419,6 +3616,23 @@ export interface components {
             default_region?: string | null;
             column_mapping?: string;
             reentry?: components["schemas"]["ReentryRule"] | null;
+        };
+        /** @description A return batch as listed. */
+        ProviderReturn: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            provider_id: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            numbers: number;
+            /** Format: double */
+            credit: number;
+            format: string;
+            file_path: string;
+            /** Format: int64 */
+            sftp_account_id?: number | null;
         };
         PurgeInput: {
             /** @description The project's name, repeated. */
@@ -3515,6 +3729,52 @@ export interface components {
             export_files_days?: number | null;
             /** @description Write this tenant's rows of each dropped partition to Parquet first. */
             archive_parquet?: boolean;
+        };
+        ReturnRequest: {
+            /** Format: int64 */
+            provider_id: number;
+            /** @description `csv` (default) or `xlsx`. */
+            format?: string | null;
+            /**
+             * Format: int64
+             * @description Drop the file in this partner's SFTP outbox (an account of the same provider).
+             */
+            sftp_account_id?: number | null;
+            /** @description Count what would go back; write nothing. */
+            dry_run?: boolean;
+        };
+        /** @description What a provider takes back. */
+        ReturnRules: {
+            /**
+             * Format: int32
+             * @description Days after delivery (the import) a number may still be returned, 1 to 365.
+             */
+            window_days: number;
+            /** @description Status codes that qualify, e.g. `invalid`, `wrong_number`. */
+            statuses?: string[];
+        };
+        ReturnRulesDocument: {
+            rules?: components["schemas"]["ReturnRules"] | null;
+        };
+        ReturnSummary: {
+            /**
+             * Format: int64
+             * @description None on a dry run or when nothing qualifies.
+             */
+            return_id?: number | null;
+            /** Format: int64 */
+            provider_id: number;
+            /** Format: int64 */
+            numbers: number;
+            /** Format: double */
+            credit: number;
+            /** @description Numbers per reason (the status code). */
+            by_reason: {
+                [key: string]: number;
+            };
+            /** @description Where the file is: under the data directory, or the outbox path the partner sees. */
+            file?: string | null;
+            dry_run: boolean;
         };
         Returned: {
             /** Format: int64 */
@@ -3617,6 +3877,133 @@ export interface components {
         Scopes: {
             providers?: number[];
             projects?: number[];
+        };
+        Scorecard: {
+            by: components["schemas"]["ScorecardBy"];
+            /** Format: date */
+            from?: string | null;
+            /** Format: date */
+            to?: string | null;
+            rows: components["schemas"]["ScorecardRow"][];
+            /** @description Every provider together: the average the rows are compared with. */
+            tenant: components["schemas"]["ScorecardRow"];
+            months: components["schemas"]["ScorecardMonth"][];
+        };
+        /**
+         * @description What the rows are per, besides the provider.
+         * @enum {string}
+         */
+        ScorecardBy: "provider" | "month" | "geo" | "batch";
+        /** @description A provider's month, for the chart. */
+        ScorecardMonth: {
+            /** Format: int64 */
+            provider_id: number;
+            month: string;
+            /** Format: int64 */
+            allocated: number;
+            /** Format: int64 */
+            success: number;
+            /** Format: double */
+            success_rate?: number | null;
+        };
+        /** @description One scorecard row. Rates are ratios of the sums, so they roll up exactly. */
+        ScorecardRow: {
+            /** Format: int64 */
+            provider_id?: number | null;
+            provider: string;
+            /** @description The month (`YYYY-MM`), geo id or import id the row is for; absent for a provider row. */
+            key?: string | null;
+            /** @description What to show for the key: the month, the geo's code, the file's name. */
+            label?: string | null;
+            /**
+             * Format: int64
+             * @description Rows in the provider's files, and of those: stored (new, updated or refreshed),
+             *     duplicates within the file and of numbers stored before, invalid, on the DNC list,
+             *     erased. Absent on geo rows.
+             */
+            delivered?: number | null;
+            /** Format: int64 */
+            valid?: number | null;
+            /** Format: int64 */
+            duplicate_in_file?: number | null;
+            /** Format: int64 */
+            duplicate_existing?: number | null;
+            /** Format: int64 */
+            invalid?: number | null;
+            /** Format: int64 */
+            dnc?: number | null;
+            /** Format: int64 */
+            erased?: number | null;
+            /**
+             * Format: int64
+             * @description Numbers sent back to the provider, and the credit for them.
+             */
+            returned?: number | null;
+            /**
+             * Format: int64
+             * @description Allocated to projects, calls made, calls that reached a person, successes. Absent
+             *     on batch rows.
+             */
+            allocated?: number | null;
+            /** Format: int64 */
+            dialed?: number | null;
+            /** Format: int64 */
+            contacted?: number | null;
+            /** Format: int64 */
+            success?: number | null;
+            /**
+             * Format: double
+             * @description valid / delivered
+             */
+            valid_rate?: number | null;
+            /**
+             * Format: double
+             * @description contacted / dialed
+             */
+            contact_rate?: number | null;
+            /**
+             * Format: double
+             * @description success / allocated: what one number bought turns into.
+             */
+            success_rate?: number | null;
+            /**
+             * Format: double
+             * @description success / dialed
+             */
+            conversion?: number | null;
+            /**
+             * Format: double
+             * @description dialed / success: calls it takes to get one success.
+             */
+            attempts_per_success?: number | null;
+            /**
+             * Format: double
+             * @description Mean hours from a number's allocation to its success call.
+             */
+            hours_to_success?: number | null;
+            /**
+             * Format: double
+             * @description What the delivered numbers cost (price per number × rows delivered + batch
+             *     prices), the credit for returns, and the net cost per contact and per success.
+             */
+            cost?: number | null;
+            /** Format: double */
+            credit?: number | null;
+            /** Format: double */
+            cost_per_contact?: number | null;
+            /** Format: double */
+            cost_per_success?: number | null;
+            /**
+             * Format: double
+             * @description success_rate / the tenant's success rate over the same period: 1.2 is 20% better.
+             */
+            vs_average?: number | null;
+            /**
+             * Format: double
+             * @description The change of the success rate from the previous month to the last month of the
+             *     period, in percentage points (provider rows).
+             */
+            trend?: number | null;
         };
         /** @description What an agent's screen shows when a number rings or is dialled. */
         ScreenPop: {
@@ -3786,6 +4173,11 @@ export interface components {
             /** Format: date-time */
             received_at: string;
         };
+        /**
+         * @description Why a cell has the share it has.
+         * @enum {string}
+         */
+        ShareReason: "learned" | "floor" | "pinned" | "capped";
         /**
          * @description Numbers that match a project's rules but that it does not get, by the first reason
          *     that holds, in this order.
@@ -5466,6 +5858,40 @@ export interface operations {
             };
         };
     };
+    set_import_price: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Price"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRecord"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     download_rejects: {
         parameters: {
             query?: never;
@@ -6502,6 +6928,47 @@ export interface operations {
             };
         };
     };
+    get_scorecard: {
+        parameters: {
+            query?: {
+                /** @description `provider` (default), `month`, `geo` or `batch`. */
+                by?: string;
+                /** @description First day, inclusive: imports started and calls' days from here. */
+                from?: string;
+                /** @description Last day, inclusive. */
+                to?: string;
+                provider_id?: number;
+                /** @description `json` (default), `csv` or `xlsx` (the API only). */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or the rows as CSV or XLSX with format=csv|xlsx */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Scorecard"];
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_provider: {
         parameters: {
             query?: never;
@@ -6566,6 +7033,70 @@ export interface operations {
             };
         };
     };
+    get_return_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnRulesDocument"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_return_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnRulesDocument"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnRulesDocument"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_retention: {
         parameters: {
             query?: never;
@@ -6613,6 +7144,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionOverview"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_returns: {
+        parameters: {
+            query?: {
+                provider_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderReturn"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnRequest"];
+            };
+        };
+        responses: {
+            /** @description dry run, or nothing qualified */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnSummary"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnSummary"];
                 };
             };
             /** @description An error, as RFC 9457 problem details */

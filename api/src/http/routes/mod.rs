@@ -14,6 +14,7 @@ pub mod imports;
 pub mod jobs;
 pub mod numbers;
 pub mod projects;
+pub mod providers;
 pub mod settings;
 pub mod sftp;
 pub mod tenants;

@@ -581,6 +581,57 @@ test("an administrator erases a number a partner sent, its upload is refused as 
   assert.equal((await upload("erase-me-back.csv")).inserted, 1);
 }));
 
+test("the provider scorecard shows what a priced batch was worth, and its bad numbers go back once", withPage(async (page) => {
+  const providers = await (await page.request.get(`${baseUrl}/api/v1/providers`)).json();
+  const provider = providers.items.find((p) => p.code === "e2e-leads") ?? providers.items[0];
+  const csrf = { "x-csrf-token": (await (await page.request.get(`${baseUrl}/api/v1/me`)).json()).csrf_token };
+  const started = await page.request.post(`${baseUrl}/api/v1/imports`, {
+    headers: csrf,
+    multipart: { provider_id: String(provider.id), file: { name: "priced.csv", mimeType: "text/csv", buffer: Buffer.from("phone\n+79165550777\n+79165550778\n") } },
+  });
+  assert.equal(started.status(), 202, await started.text());
+  let importId;
+  for (let i = 0; i < 100 && !importId; i++) {
+    const state = await (await page.request.get(`${baseUrl}/api/v1/imports/tasks/${(await started.json()).task_id}`)).json();
+    if (state.status === "failed") throw new Error(JSON.stringify(state));
+    importId = state.import_id;
+    if (!importId) await page.waitForTimeout(200);
+  }
+  const priced = await page.request.put(`${baseUrl}/api/v1/imports/${importId}/price`, { headers: csrf, data: { price_per_number: 0.4 } });
+  assert.equal(priced.status(), 200, await priced.text());
+  // A call found one of them invalid.
+  const marked = await page.request.post(`${baseUrl}/api/v1/numbers/bulk`, { headers: csrf, data: { selection: { phones: ["+79165550777"] }, action: "set_status", status: 7 } });
+  assert.equal(marked.status(), 200, await marked.text());
+
+  await page.getByRole("link", { name: "Provider scorecard" }).click();
+  const table = page.getByRole("table", { name: "Provider scorecard" });
+  await table.getByRole("row").filter({ hasText: "e2e-leads" }).first().waitFor();
+  await table.getByRole("row").filter({ hasText: "All providers" }).waitFor();
+  // The earlier calls made the monthly chart.
+  await page.getByTestId("scorecard-chart").waitFor();
+  await page.getByRole("radio", { name: "Batch" }).click({ force: true });
+  await table.getByRole("row").filter({ hasText: "priced.csv" }).waitFor();
+
+  await page.getByRole("tab", { name: "Returns" }).click();
+  await page.getByLabel("Provider").fill("e2e-le");
+  await page.getByRole("option", { name: "e2e-leads — E2E Leads" }).click();
+  await page.getByText("This provider takes no returns yet.").waitFor();
+  const rules = page.getByRole("form", { name: "Return rules" });
+  await rules.getByLabel("Return window, days after delivery").fill("30");
+  await rules.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Takes back numbers within 30 days of delivery in status Invalid number.").waitFor();
+  await page.getByRole("button", { name: "Count what would go back" }).click();
+  await page.getByTestId("return-preview").filter({ hasText: "1 numbers would go back, credit 0.4" }).waitFor();
+  await page.getByRole("button", { name: "Return as CSV" }).click();
+  await page.getByText("1 numbers returned, credit 0.4").waitFor();
+  await page.getByRole("table", { name: "Return batches" }).getByRole("row").filter({ hasText: "return-" }).waitFor();
+  // Once: nothing is left to return.
+  await page.getByRole("button", { name: "Count what would go back" }).click();
+  await page.getByTestId("return-preview").filter({ hasText: "0 numbers would go back" }).waitFor();
+  const card = await (await page.request.get(`${baseUrl}/api/v1/providers/scorecard?provider_id=${provider.id}`)).json();
+  assert.equal(card.rows[0].returned, 1, JSON.stringify(card.rows[0]));
+}));
+
 test("every menu entry opens after every other one: no blank page, no page error, no console error", withPage(async (page) => {
   const entries = await walkTheMenu(page);
   assert.ok(entries.length >= 15, JSON.stringify(entries));

@@ -4,7 +4,7 @@ import { useDisclosure } from "@mantine/hooks";
 import { DatesProvider } from "@mantine/dates";
 import "dayjs/locale/ru";
 import {
-  IconActivity, IconApi, IconBan, IconBook, IconScale, IconBuildingStore, IconChartBar, IconCloudUpload,
+  IconActivity, IconApi, IconCoin, IconBan, IconBook, IconScale, IconBuildingStore, IconChartBar, IconCloudUpload,
   IconFileExport, IconFileImport, IconFlag, IconGauge, IconKey, IconListCheck, IconLogout, IconMapPin, IconMoon, IconPhone, IconPlugConnected,
   IconServer, IconShieldLock, IconSun, IconTags, IconUser, IconUsers, IconWebhook, type Icon,
 } from "@tabler/icons-react";
@@ -17,6 +17,7 @@ import { notifyDone, notifyFailed } from "./components/feedback";
 import { I18nContext, LOCALES, codeLabel, storedLocale, translate, useI18n, type Locale, type MessageKey } from "./lib/i18n";
 // Each page loads with its first visit, so the shell and the sign-in come down first and
 // the charting library only with the pages that chart.
+const ScorecardPage = lazy(() => import("./features/scorecard").then((m) => ({ default: m.ScorecardPage })));
 const CompliancePage = lazy(() => import("./features/compliance").then((m) => ({ default: m.CompliancePage })));
 const AuditPage = lazy(() => import("./features/audit").then((m) => ({ default: m.AuditPage })));
 const ImportsPage = lazy(() => import("./features/imports").then((m) => ({ default: m.ImportsPage })));
@@ -58,6 +59,7 @@ const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permis
     element: (me) => <NumbersPage canWrite={allowed(me, "numbers.write")} canDnc={allowed(me, "dnc.write")} />,
   },
   { path: "/conversion", label: "conversion", group: "groupWork", icon: IconChartBar, permission: "conversion.read", element: () => <ConversionPage /> },
+  { path: "/scorecard", label: "scorecard", group: "groupWork", icon: IconCoin, permission: "conversion.read", element: (me) => <ScorecardPage canManage={allowed(me, "settings.manage")} /> },
   { path: "/imports", label: "imports", group: "groupData", icon: IconFileImport, permission: "numbers.read", element: () => <ImportsPage /> },
   { path: "/exports", label: "exports", group: "groupData", icon: IconFileExport, permission: "exports.create", element: () => <ExportsPage /> },
   { path: "/dnc", label: "dncList", group: "groupData", icon: IconBan, permission: "numbers.read", element: (me) => <DncPage canWrite={allowed(me, "dnc.write")} /> },

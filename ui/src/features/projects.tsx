@@ -11,6 +11,7 @@ import { confirmAction } from "../components/feedback";
 import { DatePickerInput } from "@mantine/dates";
 import { GeoSelect, ProviderSelect, TimeZoneSelect } from "../components/pickers";
 import { ScheduleGrid } from "../components/ScheduleGrid";
+import { useCatalog } from "../lib/catalog";
 import { useFormat } from "../lib/format";
 import { useI18n, type MessageKey } from "../lib/i18n";
 import { WEEKDAYS, formatDay, parseDay, parseHolidays, type Window } from "../lib/schedule";
@@ -211,6 +212,7 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
           sources: p.sources,
           windows: p.windows,
           holidays: p.holidays,
+          learning: p.learning ?? null,
         });
         setDays(WEEKDAYS.map((d) => formatDay(p.windows, d)));
         setHolidays(p.holidays.join(", "));
@@ -356,6 +358,43 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
         <button type="button" onClick={() => set({ sources: [...sources, { provider_id: null, geo_id: null, weight: 1 } as Schemas["Source"]] })}>
           {t("addRule")}
         </button>
+        <label className="inline">
+          <input
+            type="checkbox"
+            name="learned"
+            checked={!!doc.learning}
+            onChange={(e) => set({ learning: e.target.checked ? { floor: 0.1, half_life_days: 14, cells: [] } : null })}
+          />{" "}
+          {t("learnedWeights")}
+        </label>
+        <p className="muted">{t("learnedWeightsHelp")}</p>
+        {doc.learning && (
+          <div className="toolbar">
+            <label>
+              {t("explorationFloor")}
+              <input
+                aria-label={t("explorationFloor")}
+                type="number"
+                step="0.01"
+                min={0}
+                max={0.5}
+                value={doc.learning.floor ?? 0.1}
+                onChange={(e) => set({ learning: { ...doc.learning!, floor: Number(e.target.value) } })}
+              />
+            </label>
+            <label>
+              {t("halfLifeDays")}
+              <input
+                aria-label={t("halfLifeDays")}
+                type="number"
+                min={1}
+                max={365}
+                value={doc.learning.half_life_days ?? 14}
+                onChange={(e) => set({ learning: { ...doc.learning!, half_life_days: Number(e.target.value) } })}
+              />
+            </label>
+          </div>
+        )}
       </fieldset>
       <fieldset>
         <legend>{t("schedule")}</legend>
@@ -407,6 +446,49 @@ function PreviewSummary({ run }: { run: ProjectRun | undefined }) {
       <p className="muted">
         {t("skipped")}: {skippedText(run, t, f.number)}
       </p>
+      {run.learned && run.learned.length > 0 && <LearnedWeights run={run} />}
+    </div>
+  );
+}
+
+/** Why each provider × geo cell gets its share: the evidence and the posterior. */
+function LearnedWeights({ run }: { run: ProjectRun }) {
+  const { t, label } = useI18n();
+  const f = useFormat();
+  const { providers, geos } = useCatalog();
+  const name = (list: { id: number; code: string }[], id: number | null | undefined) => (id == null ? "–" : (list.find((x) => x.id === id)?.code ?? String(id)));
+  return (
+    <div className="table-wrap" tabIndex={0}>
+      <table aria-label={t("learnedWeights")} data-testid="learned-weights">
+        <thead>
+          <tr>
+            <th>{t("provider")}</th>
+            <th>{t("geo")}</th>
+            <th className="num">{t("share")}</th>
+            <th className="num">{t("allocated")}</th>
+            <th className="num">{t("successes")}</th>
+            <th className="num">{t("successRate")}</th>
+            <th className="num">{t("probabilityBest")}</th>
+            <th>{t("why")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(run.learned ?? []).map((w) => (
+            <tr key={`${w.provider_id}-${w.geo_id ?? 0}`}>
+              <td>{name(providers, w.provider_id)}</td>
+              <td>{name(geos, w.geo_id)}</td>
+              <td className="num">{f.percent(w.share)}</td>
+              <td className="num">{f.number(w.allocated)}</td>
+              <td className="num">{f.number(w.success)}</td>
+              <td className="num">
+                {f.percent(w.mean)} ({f.percent(w.low)}–{f.percent(w.high)})
+              </td>
+              <td className="num">{f.percent(w.p_best)}</td>
+              <td>{label("shareReason", w.reason)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -609,7 +609,8 @@ test("the provider scorecard shows what a priced batch was worth, and its bad nu
   await table.getByRole("row").filter({ hasText: "All providers" }).waitFor();
   // The earlier calls made the monthly chart.
   await page.getByTestId("scorecard-chart").waitFor();
-  await page.getByRole("radio", { name: "Batch" }).click({ force: true });
+  // Mantine's segmented control hides its radios behind their labels.
+  await page.getByRole("radiogroup", { name: "Rows per" }).locator("label").filter({ hasText: /^Batch$/ }).click();
   await table.getByRole("row").filter({ hasText: "priced.csv" }).waitFor();
 
   await page.getByRole("tab", { name: "Returns" }).click();

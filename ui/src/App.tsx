@@ -46,8 +46,9 @@ type Me = Schemas["Me"];
 
 type Group = "groupWork" | "groupData" | "groupPartners" | "groupSettings" | "groupOperations";
 
-/** Pages in the navigation, by group, each shown to callers holding its permission. */
-const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permission: string | "platform"; element: (me: Me) => ReactElement }[] = [
+/** Pages in the navigation, by group, each shown to callers holding its permission (or
+ * every one of a list). */
+const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permission: string | string[]; element: (me: Me) => ReactElement }[] = [
   { path: "/today", label: "dashboard", group: "groupWork", icon: IconGauge, permission: "projects.read", element: () => <DashboardPage /> },
   { path: "/projects", label: "projects", group: "groupWork", icon: IconFlag, permission: "projects.read", element: (me) => <ProjectsPage canWrite={allowed(me, "projects.write")} /> },
   {
@@ -59,7 +60,7 @@ const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permis
     element: (me) => <NumbersPage canWrite={allowed(me, "numbers.write")} canDnc={allowed(me, "dnc.write")} />,
   },
   { path: "/conversion", label: "conversion", group: "groupWork", icon: IconChartBar, permission: "conversion.read", element: () => <ConversionPage /> },
-  { path: "/scorecard", label: "scorecard", group: "groupWork", icon: IconCoin, permission: "conversion.read", element: (me) => <ScorecardPage canManage={allowed(me, "settings.manage")} /> },
+  { path: "/scorecard", label: "scorecard", group: "groupWork", icon: IconCoin, permission: ["conversion.read", "scope.all"], element: (me) => <ScorecardPage canManage={allowed(me, "settings.manage")} /> },
   { path: "/imports", label: "imports", group: "groupData", icon: IconFileImport, permission: "numbers.read", element: () => <ImportsPage /> },
   { path: "/exports", label: "exports", group: "groupData", icon: IconFileExport, permission: "exports.create", element: () => <ExportsPage /> },
   { path: "/dnc", label: "dncList", group: "groupData", icon: IconBan, permission: "numbers.read", element: (me) => <DncPage canWrite={allowed(me, "dnc.write")} /> },
@@ -86,7 +87,10 @@ function humanize(code: string) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-function allowed(me: Me, permission: string) {
+/** "platform" is the platform administrator; a list needs every permission in it (the
+ * scorecard spans the whole tenant, so it also needs `scope.all`). */
+function allowed(me: Me, permission: string | string[]): boolean {
+  if (Array.isArray(permission)) return permission.every((p) => allowed(me, p));
   return permission === "platform" ? me.is_platform_admin : me.permissions.includes(permission);
 }
 

@@ -113,7 +113,8 @@ pub struct ProjectSpec {
     /// Create it paused.
     #[arg(long)]
     pub paused: bool,
-    /// A pool rule `PROVIDER[:GEO][=WEIGHT]`; `any` for either, e.g. `leadco:RU-MOW=2`, `any:KZ`.
+    /// A pool rule `PROVIDER[:GEO][@PREFIX][=WEIGHT]`; `any` for either, e.g. `leadco:RU-MOW=2`,
+    /// `any:KZ`, `any:KZ@7701` (only numbers of the block +7 701).
     #[arg(long = "source")]
     pub sources: Vec<String>,
     /// Calling windows `DAYS=HH:MM-HH:MM[,HH:MM-HH:MM]`; DAYS is `mon`, `mon-fri` or `daily`.
@@ -220,6 +221,10 @@ async fn parse_source(
         ),
         None => (spec, 1),
     };
+    let (rest, prefix) = match rest.split_once('@') {
+        Some((rest, prefix)) => (rest, Some(project::normalise_prefix("source", prefix)?)),
+        None => (rest, None),
+    };
     let (provider_code, geo_code) = rest.split_once(':').unwrap_or((rest, "any"));
     let provider_id = match provider_code {
         "any" => None,
@@ -233,7 +238,7 @@ async fn parse_source(
                 .with_context(|| format!("source '{spec}': geo '{code}' does not exist"))?,
         ),
     };
-    Ok(Source { id: 0, provider_id, geo_id, weight })
+    Ok(Source { id: 0, provider_id, geo_id, weight, prefix })
 }
 
 async fn document(
@@ -318,9 +323,10 @@ fn describe(p: &project::Project) -> String {
         .iter()
         .map(|s| {
             format!(
-                "provider {} × geo {} (weight {})",
+                "provider {} × geo {}{} (weight {})",
                 s.provider_id.map_or("any".into(), |v| v.to_string()),
                 s.geo_id.map_or("any".into(), |v| v.to_string()),
+                s.prefix.as_ref().map(|p| format!(" × block +{p}")).unwrap_or_default(),
                 s.weight
             )
         })

@@ -197,7 +197,7 @@ pub async fn explain(
             }
             Some(n) => {
                 let geo_key = n.geo_id.unwrap_or(0);
-                if !p.sources.iter().any(|s| catalog.source_matches(s, n.provider_id, geo_key)) {
+                if !p.sources.iter().any(|s| catalog.source_matches(s, n.provider_id, geo_key, &e164.to_string())) {
                     say(
                         "no_rule",
                         json!({ "provider": n.provider, "geo": n.geo }),

@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(23, "dnc_lists_in_gate", include_str!("../../../migrations/0023_dnc_lists_in_gate.sql")),
     Migration::new(24, "learning", include_str!("../../../migrations/0024_learning.sql")),
     Migration::new(25, "provider_economics", include_str!("../../../migrations/0025_provider_economics.sql")),
+    Migration::new(26, "number_groups", include_str!("../../../migrations/0026_number_groups.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -48,13 +48,15 @@ pub struct Filter {
     /// Last called from this instant on.
     pub called_from: Option<DateTime<Utc>>,
     pub called_to: Option<DateTime<Utc>>,
+    /// Numbers of one block: E.164 digits starting with this (`+7 701` or `7701`).
+    pub prefix: Option<String>,
 }
 
 // The primary key orders a tenant's numbers by phone in every hash partition, so a page
 // is a merge of 16 short index scans whatever the table's size.
 const SORTS: &[SortKey] = &[SortKey { name: "phone", column: "n.phone", sql_type: "bigint" }];
 
-/// The caller's scope and the filter, as parameters $1 (tenant) to $14; the list and the
+/// The caller's scope and the filter, as parameters $1 (tenant) to $15; the list and the
 /// bulk actions select with the same clause, so "the whole filter" is what the page shows.
 const WHERE: &str = "n.tenant_id = $1
     AND ($2::bigint[] IS NULL OR n.provider_id = ANY($2) OR n.project_id = ANY($3))
@@ -63,23 +65,30 @@ const WHERE: &str = "n.tenant_id = $1
     AND ($8::bigint IS NULL OR n.import_id = $8)
     AND ($9::smallint IS NULL OR n.attempts >= $9) AND ($10::smallint IS NULL OR n.attempts <= $10)
     AND ($11::timestamptz IS NULL OR n.created_at >= $11) AND ($12::timestamptz IS NULL OR n.created_at < $12)
-    AND ($13::timestamptz IS NULL OR n.last_called_at >= $13) AND ($14::timestamptz IS NULL OR n.last_called_at < $14)";
+    AND ($13::timestamptz IS NULL OR n.last_called_at >= $13) AND ($14::timestamptz IS NULL OR n.last_called_at < $14)
+    AND ($15::text IS NULL OR starts_with(n.phone::text, $15))";
 
 struct WhereParams {
     tenant: i64,
     providers: Option<Vec<i64>>,
     projects: Vec<i64>,
     filter: Filter,
+    prefix: Option<String>,
 }
 
 impl WhereParams {
-    fn new(tenant: TenantId, scope: &Scope, filter: &Filter) -> WhereParams {
-        WhereParams {
+    fn new(tenant: TenantId, scope: &Scope, filter: &Filter) -> Result<WhereParams> {
+        Ok(WhereParams {
             tenant: tenant.0,
             providers: scope.provider_filter().map(<[i64]>::to_vec),
             projects: scope.project_filter().map(<[i64]>::to_vec).unwrap_or_default(),
             filter: filter.clone(),
-        }
+            prefix: filter
+                .prefix
+                .as_deref()
+                .map(|p| crate::pool::project::normalise_prefix("prefix", p))
+                .transpose()?,
+        })
     }
 
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
@@ -99,6 +108,7 @@ impl WhereParams {
             &f.created_to,
             &f.called_from,
             &f.called_to,
+            &self.prefix,
         ]
     }
 }
@@ -116,13 +126,13 @@ pub async fn list(
                 NULLIF(n.next_eligible_at, 'infinity') AS next_eligible_at, n.last_called_at, n.leased_until,
                 n.import_id, n.attributes, n.created_at, n.phone::text AS sort_value
            FROM phone_numbers n
-          WHERE {WHERE} {clause} {order} LIMIT $17",
-        clause = keyset.clause("n.phone", 15, 16),
+          WHERE {WHERE} {clause} {order} LIMIT $18",
+        clause = keyset.clause("n.phone", 16, 17),
         order = keyset.order_by("n.phone"),
     );
     let (v, id) = keyset.after();
     let limit = keyset.fetch_limit();
-    let where_params = WhereParams::new(tenant, scope, filter);
+    let where_params = WhereParams::new(tenant, scope, filter)?;
     let mut params = where_params.params();
     params.extend([&v as &(dyn ToSql + Sync), &id, &limit]);
     let rows = client.query(&sql, &params).await?;
@@ -223,7 +233,7 @@ pub async fn count(
     scope: &Scope,
     filter: &Filter,
 ) -> Result<Count> {
-    let where_params = WhereParams::new(tenant, scope, filter);
+    let where_params = WhereParams::new(tenant, scope, filter)?;
     let params = where_params.params();
     let select = format!("SELECT 1 FROM phone_numbers n WHERE {WHERE}");
     let plan: serde_json::Value =
@@ -263,11 +273,11 @@ pub async fn bulk(
     if let BulkAction::SetStatus { status } = &request.action {
         crate::pool::status::get(&tx, tenant, *status).await?;
     }
-    let where_params = WhereParams::new(tenant, scope, &filter);
+    let where_params = WhereParams::new(tenant, scope, &filter)?;
     let mut params = where_params.params();
     params.push(&phones);
     let select = format!(
-        "SELECT n.phone FROM phone_numbers n WHERE {WHERE} AND ($15::bigint[] IS NULL OR n.phone = ANY($15))"
+        "SELECT n.phone FROM phone_numbers n WHERE {WHERE} AND ($16::bigint[] IS NULL OR n.phone = ANY($16))"
     );
     tx.batch_execute("CREATE TEMP TABLE bulk_selection (phone bigint PRIMARY KEY) ON COMMIT DROP").await?;
     let matched =

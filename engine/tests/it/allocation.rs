@@ -127,7 +127,7 @@ fn input(name: &str, quota: i32, sources: Vec<(Option<i64>, Option<i64>, i32)>) 
         on_final: "keep".into(),
         sources: sources
             .into_iter()
-            .map(|(provider_id, geo_id, weight)| Source { id: 0, provider_id, geo_id, weight })
+            .map(|(provider_id, geo_id, weight)| Source { id: 0, provider_id, geo_id, weight, prefix: None })
             .collect(),
         windows: every_day(),
         holidays: vec![],
@@ -692,4 +692,37 @@ async fn a_pinned_cell_gets_its_share_and_a_quota_shared_with_a_fixed_project_st
     let mut client = pool.db.client().await;
     let err = project::create(&mut **client, pool.tenant, &actor(), &bad).await.unwrap_err().to_string();
     assert!(err.contains("cell 1") && err.contains("between 0 and 1"), "{err}");
+}
+
+#[tokio::test]
+async fn a_rule_with_a_block_prefix_takes_only_that_operators_range() {
+    let pool = pool().await;
+    let alpha = pool.providers[0];
+    let kz = pool.geos[2];
+    // KZ +7 701 … (50 numbers) and +7 702 … (100 numbers).
+    pool.numbers(77_010_000_000, 50, alpha, Some(kz)).await;
+    pool.numbers(77_020_000_000, 100, alpha, Some(kz)).await;
+    let mut block = input("Block 701", 80, vec![(None, Some(kz), 1)]);
+    block.sources[0].prefix = Some("7701".into());
+    let block = pool.project(block).await;
+    let mut wide = input("Blocks 70x", 40, vec![(None, Some(kz), 1)]);
+    wide.sources[0].prefix = Some("770".into());
+    let wide = pool.project(wide).await;
+
+    let dry = pool.run(Request { date: day("2026-11-23"), dry_run: true, ..Request::default() }).await;
+    assert_eq!(dry.projects.iter().find(|p| p.project_id == block).unwrap().eligible, 50);
+    assert_eq!(dry.projects.iter().find(|p| p.project_id == wide).unwrap().eligible, 150);
+    let report = pool.run(Request { date: day("2026-11-23"), ..Request::default() }).await;
+    let held = pool.held().await;
+    assert!(held[&block].iter().all(|p| p.to_string().starts_with("7701")), "{:?}", held[&block]);
+    assert!(held[&wide].iter().all(|p| p.to_string().starts_with("770")));
+    // The block holds 50; the wider rule takes the rest of its quota from +7 702.
+    assert_eq!(allocated(&report, block) + held[&wide].iter().filter(|p| p.to_string().starts_with("7701")).count() as i64, 50);
+    assert_eq!(allocated(&report, wide), 40);
+    // A prefix that is not digits is refused, naming the rule.
+    let mut bad = input("Bad", 10, vec![(None, None, 1)]);
+    bad.sources[0].prefix = Some("77a".into());
+    let mut client = pool.db.client().await;
+    let err = project::create(&mut **client, pool.tenant, &actor(), &bad).await.unwrap_err().to_string();
+    assert!(err.contains("rule 1"), "{err}");
 }

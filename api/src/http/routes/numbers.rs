@@ -41,6 +41,8 @@ pub struct NumberFilter {
     /// Last called from this instant on.
     pub called_from: Option<DateTime<Utc>>,
     pub called_to: Option<DateTime<Utc>>,
+    /// Numbers of one block: digits the number starts with, e.g. `+7 701` or `7701`.
+    pub prefix: Option<String>,
 }
 
 impl From<NumberFilter> for Filter {
@@ -57,6 +59,7 @@ impl From<NumberFilter> for Filter {
             created_to: f.created_to,
             called_from: f.called_from,
             called_to: f.called_to,
+            prefix: f.prefix,
         }
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use super::{Catalog, load_projects, plan_run, pool_stats};
+use super::{Catalog, load_projects, plan_run, pool_stats, rule_prefixes};
 use crate::platform::TenantId;
 use crate::platform::error::Result;
 
@@ -36,8 +36,9 @@ pub async fn forecast(
     let at = at.unwrap_or_else(Utc::now);
     let catalog = Catalog::load(client, tenant).await?;
     let projects = load_projects(client, tenant, None, at, only).await?;
-    let stats = pool_stats(client, tenant, at).await?;
-    let planned = plan_run(&projects, &catalog, &stats);
+    let prefixes = rule_prefixes(&projects);
+    let stats = pool_stats(client, tenant, at, &prefixes).await?;
+    let planned = plan_run(&projects, &catalog, &stats, &prefixes);
     let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
     let history = client
         .query(

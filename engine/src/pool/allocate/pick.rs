@@ -16,6 +16,17 @@ pub(super) struct Cell {
     pub(super) geo_key: i64,
     pub(super) status: i16,
     pub(super) attempts: i16,
+    /// The longest rule prefix its numbers start with: 0 for none, else 1 + its index in
+    /// the run's prefixes (so a cell stays `Copy`).
+    pub(super) prefix: u16,
+}
+
+/// The prefix a cell's numbers start with, as text.
+pub(super) fn prefix_of(prefixes: &[String], cell: Cell) -> &str {
+    match cell.prefix {
+        0 => "",
+        i => prefixes.get(i as usize - 1).map_or("", String::as_str),
+    }
 }
 
 pub(super) struct Planned {
@@ -24,11 +35,12 @@ pub(super) struct Planned {
     pub(super) takes: Vec<(usize, i64, Cell, i64)>,
 }
 
-pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> Planned {
+pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat], prefixes: &[String]) -> Planned {
     let mut cells: Vec<Cell> = Vec::new();
     let mut capacity: Vec<i64> = Vec::new();
     for s in stats.iter().filter(|s| s.holder.is_none() && !s.dnc && !s.cooling) {
-        cells.push(Cell { provider: s.provider, geo_key: s.geo_key, status: s.status, attempts: s.attempts });
+        let prefix = prefixes.iter().position(|p| *p == s.prefix).map_or(0, |i| i as u16 + 1);
+        cells.push(Cell { provider: s.provider, geo_key: s.geo_key, status: s.status, attempts: s.attempts, prefix });
         capacity.push(s.numbers);
     }
     let mut runs = Vec::with_capacity(projects.len());
@@ -39,7 +51,7 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
         let mut skipped = Skipped::default();
         let mut eligible = 0;
         for s in stats {
-            if !p.sources.iter().any(|src| catalog.source_matches(src, s.provider, s.geo_key)) {
+            if !p.sources.iter().any(|src| catalog.source_matches(src, s.provider, s.geo_key, &s.prefix)) {
                 continue;
             }
             match s.holder {
@@ -70,7 +82,7 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat]) -> 
                     (0..cells.len())
                         .filter(|&c| {
                             let cell = cells[c];
-                            catalog.source_matches(src, cell.provider, cell.geo_key)
+                            catalog.source_matches(src, cell.provider, cell.geo_key, prefix_of(prefixes, cell))
                                 && catalog.status_bars(cell.status, cell.attempts, p.max_attempts).is_none()
                         })
                         .collect()
@@ -195,6 +207,7 @@ pub(super) async fn pick(
     seed: i64,
     lock: bool,
     earlier_picks: bool,
+    prefixes: &[String],
 ) -> Result<u64> {
     let mut cell_index: HashMap<Cell, i32> = HashMap::new();
     let mut wants: Vec<(Cell, i64)> = Vec::new();
@@ -211,6 +224,7 @@ pub(super) async fn pick(
     let w_status: Vec<i16> = wants.iter().map(|w| w.0.status).collect();
     let w_attempts: Vec<i16> = wants.iter().map(|w| w.0.attempts).collect();
     let w_n: Vec<i64> = wants.iter().map(|w| w.1).collect();
+    let w_prefix: Vec<&str> = wants.iter().map(|w| prefix_of(prefixes, w.0)).collect();
     let t_cell: Vec<i32> = takes.iter().map(|t| cell_index[&t.2]).collect();
     let t_project: Vec<i64> = takes.iter().map(|t| t.0).collect();
     let t_source: Vec<i64> = takes.iter().map(|t| t.1).collect();
@@ -228,8 +242,8 @@ pub(super) async fn pick(
     // takes, so no taker gets only the tail of the cell.
     let sql = format!(
         "WITH want AS (
-            SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[])
-                AS w(cell, provider_id, geo_key, status, attempts, n)
+            SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[], $15::text[])
+                AS w(cell, provider_id, geo_key, status, attempts, n, prefix)
              -- The seed is only read by the random order; typing it here keeps one
              -- parameter list for all three.
              WHERE $9::bigint IS NOT NULL
@@ -249,12 +263,14 @@ pub(super) async fn pick(
                    AND COALESCE(n.geo_id, 0) = w.geo_key AND n.status = w.status AND n.attempts = w.attempts
                    AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $8)
                    AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
+                   AND {prefix_key} = w.prefix
                    {not_taken}
                  ORDER BY {inner} LIMIT w.n {lock}) p
          )
          INSERT INTO pg_temp.dialpool_picks (phone, project_id, source_id, provider_id, geo_id, status)
          SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status
-           FROM picked p JOIN slots s USING (cell, rn)"
+           FROM picked p JOIN slots s USING (cell, rn)",
+        prefix_key = prefix_key_sql(14),
     );
     Ok(client
         .execute(
@@ -273,6 +289,8 @@ pub(super) async fn pick(
                 &t_project,
                 &t_source,
                 &t_n,
+                &prefixes,
+                &w_prefix,
             ],
         )
         .await?)

@@ -175,8 +175,13 @@ impl Catalog {
         }
     }
 
-    pub(crate) fn source_matches(&self, source: &project::Source, provider: i64, geo_key: i64) -> bool {
-        source.provider_id.is_none_or(|p| p == provider) && self.geo_matches(source.geo_id, geo_key)
+    /// `digits` is the number's E.164 digits, or for a cell of the pool the longest rule
+    /// prefix its numbers start with: a rule's prefix is a prefix of either exactly when
+    /// it is a prefix of the number.
+    pub(crate) fn source_matches(&self, source: &project::Source, provider: i64, geo_key: i64, digits: &str) -> bool {
+        source.provider_id.is_none_or(|p| p == provider)
+            && self.geo_matches(source.geo_id, geo_key)
+            && source.prefix.as_deref().is_none_or(|p| digits.starts_with(p))
     }
 
     /// Why a number in this status with these attempts may not go to a project with
@@ -203,6 +208,8 @@ pub(crate) enum Bar {
 pub(super) struct Stat {
     pub(super) provider: i64,
     pub(super) geo_key: i64,
+    /// The longest of the run's rule prefixes these numbers start with ("" for none).
+    pub(super) prefix: String,
     pub(super) status: i16,
     pub(super) attempts: i16,
     pub(super) holder: Option<i64>,
@@ -211,22 +218,45 @@ pub(super) struct Stat {
     pub(super) numbers: i64,
 }
 
+/// The longest of `$N` (the run's rule prefixes, a text array) that a number's digits start
+/// with, or ''. Counting and picking use the same expression, so a cell is the same set
+/// of numbers for both.
+pub(super) fn prefix_key_sql(param: usize) -> String {
+    format!(
+        "CASE WHEN cardinality(${param}::text[]) = 0 THEN '' ELSE COALESCE(
+            (SELECT p FROM unnest(${param}::text[]) p WHERE starts_with(n.phone::text, p) ORDER BY length(p) DESC LIMIT 1), '') END"
+    )
+}
+
+/// The distinct prefixes of these projects' rules.
+pub(crate) fn rule_prefixes(projects: &[Live]) -> Vec<String> {
+    let mut out: Vec<String> =
+        projects.iter().flat_map(|p| p.sources.iter().filter_map(|s| s.prefix.clone())).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Counts the tenant's numbers by what decides their eligibility: one pass over the table.
 pub(super) async fn pool_stats(
     client: &impl GenericClient,
     tenant: TenantId,
     at: DateTime<Utc>,
+    prefixes: &[String],
 ) -> Result<Vec<Stat>> {
     Ok(client
         .query(
-            "SELECT n.provider_id, COALESCE(n.geo_id, 0) AS geo_key, n.status, n.attempts, n.project_id,
-                    d.phone IS NOT NULL AS dnc, COALESCE(n.next_eligible_at > $2, false) AS cooling,
-                    count(*) AS numbers
-               FROM phone_numbers n
-               LEFT JOIN dnc_numbers d ON d.tenant_id = n.tenant_id AND d.phone = n.phone
-              WHERE n.tenant_id = $1
-              GROUP BY 1, 2, 3, 4, 5, 6, 7",
-            &[&tenant.0, &at],
+            &format!(
+                "SELECT n.provider_id, COALESCE(n.geo_id, 0) AS geo_key, n.status, n.attempts, n.project_id,
+                        d.phone IS NOT NULL AS dnc, COALESCE(n.next_eligible_at > $2, false) AS cooling,
+                        {prefix} AS prefix_key, count(*) AS numbers
+                   FROM phone_numbers n
+                   LEFT JOIN dnc_numbers d ON d.tenant_id = n.tenant_id AND d.phone = n.phone
+                  WHERE n.tenant_id = $1
+                  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+                prefix = prefix_key_sql(3)
+            ),
+            &[&tenant.0, &at, &prefixes],
         )
         .await?
         .iter()
@@ -238,7 +268,8 @@ pub(super) async fn pool_stats(
             holder: r.get(4),
             dnc: r.get(5),
             cooling: r.get(6),
-            numbers: r.get(7),
+            prefix: r.get(7),
+            numbers: r.get(8),
         })
         .collect())
 }

@@ -30,6 +30,20 @@ pub struct Source {
     /// The rule's share of the daily quota relative to the project's other rules.
     #[serde(default = "one")]
     pub weight: i32,
+    /// Only numbers whose E.164 digits start with this: an operator's range or number
+    /// block, e.g. `7701` for KZ +7 701 ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// A block prefix as stored: its digits, 1 to 14 of them (`+7 701` → `7701`).
+pub fn normalise_prefix(field: &'static str, text: &str) -> Result<String> {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let only_digits = text.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
+    if !only_digits || digits.is_empty() || digits.len() > 14 {
+        return Err(Error::invalid(field, format!("'{text}' is not a number prefix of 1 to 14 digits, e.g. +7 701")));
+    }
+    Ok(digits)
 }
 
 fn one() -> i32 {
@@ -217,11 +231,21 @@ pub(super) fn validate(input: &ProjectInput) -> Result<String> {
                 ),
             ));
         }
-        if input.sources[..i].iter().any(|s| s.provider_id == source.provider_id && s.geo_id == source.geo_id)
+        if let Some(prefix) = &source.prefix {
+            if normalise_prefix("sources", prefix).ok().as_ref() != Some(prefix) {
+                return Err(Error::invalid(
+                    "sources",
+                    format!("rule {}: prefix '{prefix}' must be 1 to 14 digits, e.g. 7701", i + 1),
+                ));
+            }
+        }
+        if input.sources[..i]
+            .iter()
+            .any(|s| s.provider_id == source.provider_id && s.geo_id == source.geo_id && s.prefix == source.prefix)
         {
             return Err(Error::invalid(
                 "sources",
-                format!("rule {} repeats an earlier provider and geo", i + 1),
+                format!("rule {} repeats an earlier provider, geo and prefix", i + 1),
             ));
         }
     }

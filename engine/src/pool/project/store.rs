@@ -21,7 +21,7 @@ pub(crate) async fn sources_of(
     let mut by_project: std::collections::HashMap<i64, Vec<Source>> = Default::default();
     for s in client
         .query(
-            "SELECT project_id, id, provider_id, geo_id, weight FROM project_sources
+            "SELECT project_id, id, provider_id, geo_id, weight, prefix FROM project_sources
               WHERE tenant_id = $1 AND project_id = ANY($2) ORDER BY id",
             &[&tenant.0, &ids],
         )
@@ -32,6 +32,7 @@ pub(crate) async fn sources_of(
             provider_id: s.get("provider_id"),
             geo_id: s.get("geo_id"),
             weight: s.get("weight"),
+            prefix: s.get("prefix"),
         });
     }
     Ok(by_project)
@@ -211,24 +212,26 @@ async fn write_children(
     let providers: Vec<Option<i64>> = input.sources.iter().map(|s| s.provider_id).collect();
     let geos: Vec<Option<i64>> = input.sources.iter().map(|s| s.geo_id).collect();
     let weights: Vec<i32> = input.sources.iter().map(|s| s.weight).collect();
+    let prefixes: Vec<Option<String>> = input.sources.iter().map(|s| s.prefix.clone()).collect();
     client
         .execute(
             "DELETE FROM project_sources s WHERE s.tenant_id = $1 AND s.project_id = $2
-                AND NOT EXISTS (SELECT FROM unnest($3::bigint[], $4::bigint[]) AS i(provider_id, geo_id)
+                AND NOT EXISTS (SELECT FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS i(provider_id, geo_id, prefix)
                                  WHERE i.provider_id IS NOT DISTINCT FROM s.provider_id
-                                   AND i.geo_id IS NOT DISTINCT FROM s.geo_id)",
-            &[&tenant.0, &id, &providers, &geos],
+                                   AND i.geo_id IS NOT DISTINCT FROM s.geo_id
+                                   AND i.prefix IS NOT DISTINCT FROM s.prefix)",
+            &[&tenant.0, &id, &providers, &geos, &prefixes],
         )
         .await?;
     client
         .execute(
-            "INSERT INTO project_sources (tenant_id, project_id, provider_id, geo_id, weight)
-             SELECT $1, $2, i.provider_id, i.geo_id, i.weight
-               FROM unnest($3::bigint[], $4::bigint[], $5::int[]) WITH ORDINALITY AS i(provider_id, geo_id, weight, n)
+            "INSERT INTO project_sources (tenant_id, project_id, provider_id, geo_id, weight, prefix)
+             SELECT $1, $2, i.provider_id, i.geo_id, i.weight, i.prefix
+               FROM unnest($3::bigint[], $4::bigint[], $5::int[], $6::text[]) WITH ORDINALITY AS i(provider_id, geo_id, weight, prefix, n)
               ORDER BY i.n
-             ON CONFLICT (tenant_id, project_id, COALESCE(provider_id, 0), COALESCE(geo_id, 0))
+             ON CONFLICT (tenant_id, project_id, COALESCE(provider_id, 0), COALESCE(geo_id, 0), COALESCE(prefix, ''))
              DO UPDATE SET weight = excluded.weight",
-            &[&tenant.0, &id, &providers, &geos, &weights],
+            &[&tenant.0, &id, &providers, &geos, &weights, &prefixes],
         )
         .await?;
     let weekdays: Vec<i16> = input.windows.iter().map(|w| w.weekday).collect();

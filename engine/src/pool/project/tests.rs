@@ -11,7 +11,7 @@ fn input() -> ProjectInput {
         exclusive: false,
         allocation_order: "newest".into(),
         on_final: "keep".into(),
-        sources: vec![Source { id: 0, provider_id: Some(1), geo_id: None, weight: 1 }],
+        sources: vec![Source { id: 0, provider_id: Some(1), geo_id: None, weight: 1, prefix: None }],
         windows: vec![
             Window { weekday: 1, start: "09:00".into(), end: "13:00".into() },
             Window { weekday: 1, start: "14:00".into(), end: "24:00".into() },

@@ -22,8 +22,25 @@ CREATE TABLE number_group_rules (
     UNIQUE (tenant_id, name)
 );
 
--- The number's group: the rule's id in the top 16 bits and a hash of the normalised
--- values below, so one column and one index serve every rule and the rule is read back
--- from the key. NULL: in no group (most numbers, and the index skips them).
+-- The number's group: the rule's id (its low 15 bits) in the top bits and a 48-bit hash
+-- of the normalised values below, so one column and one index serve every rule and the
+-- rule is read back from the key (`group_key >> 48`). NULL: in no group (most numbers, and the index skips them).
 ALTER TABLE phone_numbers ADD COLUMN group_key bigint;
 CREATE INDEX phone_numbers_group_idx ON phone_numbers (tenant_id, group_key) WHERE group_key IS NOT NULL;
+
+-- A number's group key under the tenant's rules: the first rule (by id) whose attributes
+-- the number all has with a value; the values trimmed, spaces collapsed and lower-cased,
+-- so "12 Main St " and "12  main st" are one household. IMMUTABLE over its arguments
+-- (the rules come in as arrays), so imports, rebuilds and explain compute the same key.
+CREATE FUNCTION dialpool_group_key(attributes jsonb, rule_ids bigint[], rule_names text[])
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ((r.id & 32767) << 48) | (hashtextextended(array_to_string(ARRAY(
+               SELECT lower(regexp_replace(btrim(attributes ->> a.name), '\s+', ' ', 'g'))
+                 FROM unnest(string_to_array(r.names, chr(31))) WITH ORDINALITY AS a(name, o) ORDER BY a.o), chr(31)), 0)
+            & 281474976710655)
+      FROM unnest(rule_ids, rule_names) WITH ORDINALITY AS r(id, names, o)
+     WHERE NOT EXISTS (SELECT FROM unnest(string_to_array(r.names, chr(31))) AS a(name)
+                        WHERE COALESCE(btrim(attributes ->> a.name), '') = '')
+     ORDER BY r.o
+     LIMIT 1
+$$;

@@ -384,15 +384,23 @@ async fn a_block_prefix_narrows_the_list_the_count_and_a_bulk_action() {
     let admin = api.admin().await;
     let provider = api.provider(&admin, "blocks").await;
     let started = api
-        .upload(&admin, provider, "blocks.csv", b"phone\n+77011110001\n+77011110002\n+77021110003\n+79161110004\n")
+        .upload(
+            &admin,
+            provider,
+            "blocks.csv",
+            b"phone\n+77011110001\n+77011110002\n+77021110003\n+79161110004\n",
+        )
         .await
         .expect(axum::http::StatusCode::ACCEPTED)
         .json();
     api.wait_for_task(&admin, started["task_id"].as_str().unwrap()).await;
-    let page = api.get("/api/v1/numbers?prefix=%2B7%20701", &admin).await.expect(axum::http::StatusCode::OK).json();
-    let phones: Vec<&str> = page["items"].as_array().unwrap().iter().map(|n| n["phone"].as_str().unwrap()).collect();
+    let page =
+        api.get("/api/v1/numbers?prefix=%2B7%20701", &admin).await.expect(axum::http::StatusCode::OK).json();
+    let phones: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|n| n["phone"].as_str().unwrap()).collect();
     assert_eq!(phones, ["+77011110001", "+77011110002"]);
-    let count = api.get("/api/v1/numbers/count?prefix=770", &admin).await.expect(axum::http::StatusCode::OK).json();
+    let count =
+        api.get("/api/v1/numbers/count?prefix=770", &admin).await.expect(axum::http::StatusCode::OK).json();
     assert_eq!(count["count"], 3);
     let bulk = api
         .post(
@@ -404,6 +412,9 @@ async fn a_block_prefix_narrows_the_list_the_count_and_a_bulk_action() {
         .expect(axum::http::StatusCode::OK)
         .json();
     assert_eq!((bulk["matched"].as_i64(), bulk["touched"].as_i64()), (Some(2), Some(2)), "{bulk}");
-    let refused = api.get("/api/v1/numbers?prefix=KZ701", &admin).await.expect(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = api
+        .get("/api/v1/numbers?prefix=KZ701", &admin)
+        .await
+        .expect(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().contains("prefix"), "{}", refused.text());
 }

@@ -110,6 +110,9 @@ pub struct ApplySummary {
     /// Numbers whose status ended their life in the project and that went back to the pool.
     pub released: i64,
     pub dnc_added: i64,
+    /// Other numbers of a succeeding number's group, parked (see `pool::groups`).
+    #[serde(default)]
+    pub group_parked: i64,
     /// The first rejections, with row and reason (all of them go to a rejects file).
     pub rejections: Vec<Rejected>,
 }
@@ -301,6 +304,21 @@ pub async fn apply(
     }
     summary.dnc_added =
         tx.execute(include_str!("outcome.apply.2.sql"), &[&tenant.0, &actor.user_id]).await? as i64;
+    // A success parks the other numbers of its household (or other group) where a rule
+    // says so: the family is reached, nobody else in it is called.
+    let won: Vec<i64> = tx
+        .query(
+            "SELECT DISTINCT o.phone FROM outcome_new o
+               JOIN number_statuses s ON s.tenant_id = $1 AND s.id = o.status_to
+              WHERE s.category = 'success'",
+            &[&tenant.0],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    summary.group_parked =
+        crate::pool::groups::park_after_success(tx, tenant, &won, chrono::Utc::now()).await?;
     Ok(summary)
 }
 

@@ -25,6 +25,8 @@ pub struct Explanation {
     /// Where it rings and when it may be called there today; absent for a number that
     /// is not stored and whose zones its prefix does not tell.
     pub rings_in: Option<RingsIn>,
+    /// Its household or other group, with the group's other numbers.
+    pub group: Option<crate::pool::groups::NumberGroup>,
 }
 
 /// The time zones a number rings in and its calling hours there.
@@ -197,7 +199,11 @@ pub async fn explain(
             }
             Some(n) => {
                 let geo_key = n.geo_id.unwrap_or(0);
-                if !p.sources.iter().any(|s| catalog.source_matches(s, n.provider_id, geo_key, &e164.to_string())) {
+                if !p
+                    .sources
+                    .iter()
+                    .any(|s| catalog.source_matches(s, n.provider_id, geo_key, &e164.to_string()))
+                {
                     say(
                         "no_rule",
                         json!({ "provider": n.provider, "geo": n.geo }),
@@ -264,7 +270,16 @@ pub async fn explain(
         });
     }
     let rings_in = rings_in(client, tenant, e164, region, at).await?;
-    Ok(Explanation { phone: phone::format_e164(e164), number, dnc, history, projects: verdicts, rings_in })
+    let group = crate::pool::groups::of_number(client, tenant, e164).await?;
+    Ok(Explanation {
+        phone: phone::format_e164(e164),
+        number,
+        dnc,
+        history,
+        projects: verdicts,
+        rings_in,
+        group,
+    })
 }
 
 async fn rings_in(

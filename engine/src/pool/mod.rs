@@ -2,6 +2,7 @@
 //! sources, schedules and quotas, and the allocation that hands numbers to projects.
 
 pub mod allocate;
+pub mod groups;
 pub mod number;
 pub mod project;
 pub mod status;

@@ -717,7 +717,11 @@ async fn a_rule_with_a_block_prefix_takes_only_that_operators_range() {
     assert!(held[&block].iter().all(|p| p.to_string().starts_with("7701")), "{:?}", held[&block]);
     assert!(held[&wide].iter().all(|p| p.to_string().starts_with("770")));
     // The block holds 50; the wider rule takes the rest of its quota from +7 702.
-    assert_eq!(allocated(&report, block) + held[&wide].iter().filter(|p| p.to_string().starts_with("7701")).count() as i64, 50);
+    assert_eq!(
+        allocated(&report, block)
+            + held[&wide].iter().filter(|p| p.to_string().starts_with("7701")).count() as i64,
+        50
+    );
     assert_eq!(allocated(&report, wide), 40);
     // A prefix that is not digits is refused, naming the rule.
     let mut bad = input("Bad", 10, vec![(None, None, 1)]);

@@ -7,6 +7,7 @@ mod compliance;
 mod conversion;
 mod exports;
 mod formats;
+mod groups;
 mod migrations;
 mod phones;
 mod pipeline;

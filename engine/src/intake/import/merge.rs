@@ -83,6 +83,8 @@ pub(super) struct MergeParams {
     pub(super) provider_id: i64,
     pub(super) import_id: i64,
     pub(super) tenant_has_dnc: bool,
+    /// The tenant's group rules (ids, attribute names), when it has any.
+    pub(super) groups: Option<(Vec<i64>, Vec<String>)>,
     pub(super) reentry: reentry::ReentryRule,
 }
 
@@ -239,6 +241,17 @@ async fn stage_and_merge<'b>(
             }
             None => counts.updated += row.get::<_, i64>(2),
         }
+    }
+    // The batch's stored rows join their households; only when the tenant groups numbers.
+    if let Some((ids, names)) = &params.groups {
+        tx.execute(
+            "UPDATE phone_numbers n SET group_key = dialpool_group_key(n.attributes, $3, $4)
+               FROM import_staging s
+              WHERE n.tenant_id = $1 AND n.phone = s.phone AND n.last_import_id = $2
+                AND n.group_key IS DISTINCT FROM dialpool_group_key(n.attributes, $3, $4)",
+            &[&params.tenant.0, &params.import_id, ids, names],
+        )
+        .await?;
     }
     Ok(())
 }

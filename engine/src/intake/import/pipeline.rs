@@ -141,6 +141,8 @@ async fn run(
     .await?;
     let reentry = request.reentry.clone().or_else(|| provider.reentry.clone()).unwrap_or_default();
     let statements = Statements::prepare(&tx, request.on_duplicate, &reentry).await?;
+    let groups =
+        Some(crate::pool::groups::rule_arrays(&tx, tenant).await?).filter(|(ids, _)| !ids.is_empty());
     let tenant_has_dnc: bool = tx
         .query_one("SELECT EXISTS (SELECT 1 FROM dnc_numbers WHERE tenant_id = $1)", &[&tenant.0])
         .await?
@@ -167,8 +169,14 @@ async fn run(
     let rejects_path = request.rejects_path.clone().unwrap_or_else(|| default_rejects_path(&request.path));
     let mut rejects = RejectsFile::new(rejects_path, display_name);
     let mut counts = Counts::default();
-    let merge_params =
-        MergeParams { tenant, provider_id: provider.id, import_id, tenant_has_dnc, reentry: reentry.clone() };
+    let merge_params = MergeParams {
+        tenant,
+        provider_id: provider.id,
+        import_id,
+        tenant_has_dnc,
+        groups,
+        reentry: reentry.clone(),
+    };
     // Where the time goes: waiting for the reader means parsing is the bottleneck,
     // merging means the database is.
     let (mut waiting, mut merging) = (std::time::Duration::ZERO, std::time::Duration::ZERO);

@@ -37,7 +37,8 @@ pub async fn forecast(
     let catalog = Catalog::load(client, tenant).await?;
     let projects = load_projects(client, tenant, None, at, only).await?;
     let prefixes = rule_prefixes(&projects);
-    let stats = pool_stats(client, tenant, at, &prefixes).await?;
+    let together = crate::pool::groups::keep_together_ids(client, tenant).await?;
+    let stats = pool_stats(client, tenant, at, &prefixes, &together).await?;
     let planned = plan_run(&projects, &catalog, &stats, &prefixes);
     let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
     let history = client

@@ -19,6 +19,8 @@ pub(super) struct Cell {
     /// The longest rule prefix its numbers start with: 0 for none, else 1 + its index in
     /// the run's prefixes (so a cell stays `Copy`).
     pub(super) prefix: u16,
+    /// The project its numbers' groups are in (0: none), which alone may take them.
+    pub(super) reserved: i64,
 }
 
 /// The prefix a cell's numbers start with, as text.
@@ -40,7 +42,14 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat], pre
     let mut capacity: Vec<i64> = Vec::new();
     for s in stats.iter().filter(|s| s.holder.is_none() && !s.dnc && !s.cooling) {
         let prefix = prefixes.iter().position(|p| *p == s.prefix).map_or(0, |i| i as u16 + 1);
-        cells.push(Cell { provider: s.provider, geo_key: s.geo_key, status: s.status, attempts: s.attempts, prefix });
+        cells.push(Cell {
+            provider: s.provider,
+            geo_key: s.geo_key,
+            status: s.status,
+            attempts: s.attempts,
+            prefix,
+            reserved: s.reserved.unwrap_or(0),
+        });
         capacity.push(s.numbers);
     }
     let mut runs = Vec::with_capacity(projects.len());
@@ -54,7 +63,10 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat], pre
             if !p.sources.iter().any(|src| catalog.source_matches(src, s.provider, s.geo_key, &s.prefix)) {
                 continue;
             }
-            match s.holder {
+            // A free number reserved for this project (its group is here) is like any free
+            // one; reserved for another, it is as good as held there.
+            let holder = s.holder.or(s.reserved.filter(|&r| r != p.id));
+            match holder {
                 Some(holder) if holder == p.id => continue,
                 Some(_) => skipped.held_by_other_project += s.numbers,
                 None if s.dnc => skipped.dnc += s.numbers,
@@ -82,7 +94,13 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat], pre
                     (0..cells.len())
                         .filter(|&c| {
                             let cell = cells[c];
-                            catalog.source_matches(src, cell.provider, cell.geo_key, prefix_of(prefixes, cell))
+                            (cell.reserved == 0 || cell.reserved == p.id)
+                                && catalog.source_matches(
+                                    src,
+                                    cell.provider,
+                                    cell.geo_key,
+                                    prefix_of(prefixes, cell),
+                                )
                                 && catalog.status_bars(cell.status, cell.attempts, p.max_attempts).is_none()
                         })
                         .collect()
@@ -208,6 +226,7 @@ pub(super) async fn pick(
     lock: bool,
     earlier_picks: bool,
     prefixes: &[String],
+    together: &[i64],
 ) -> Result<u64> {
     let mut cell_index: HashMap<Cell, i32> = HashMap::new();
     let mut wants: Vec<(Cell, i64)> = Vec::new();
@@ -225,6 +244,7 @@ pub(super) async fn pick(
     let w_attempts: Vec<i16> = wants.iter().map(|w| w.0.attempts).collect();
     let w_n: Vec<i64> = wants.iter().map(|w| w.1).collect();
     let w_prefix: Vec<&str> = wants.iter().map(|w| prefix_of(prefixes, w.0)).collect();
+    let w_reserved: Vec<i64> = wants.iter().map(|w| w.0.reserved).collect();
     let t_cell: Vec<i32> = takes.iter().map(|t| cell_index[&t.2]).collect();
     let t_project: Vec<i64> = takes.iter().map(|t| t.0).collect();
     let t_source: Vec<i64> = takes.iter().map(|t| t.1).collect();
@@ -242,8 +262,9 @@ pub(super) async fn pick(
     // takes, so no taker gets only the tail of the cell.
     let sql = format!(
         "WITH want AS (
-            SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[], $15::text[])
-                AS w(cell, provider_id, geo_key, status, attempts, n, prefix)
+            SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[], $15::text[],
+                                 $17::bigint[])
+                AS w(cell, provider_id, geo_key, status, attempts, n, prefix, reserved)
              -- The seed is only read by the random order; typing it here keeps one
              -- parameter list for all three.
              WHERE $9::bigint IS NOT NULL
@@ -264,6 +285,7 @@ pub(super) async fn pick(
                    AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $8)
                    AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
                    AND {prefix_key} = w.prefix
+                   AND COALESCE({reserved}, 0) = w.reserved
                    {not_taken}
                  ORDER BY {inner} LIMIT w.n {lock}) p
          )
@@ -271,6 +293,7 @@ pub(super) async fn pick(
          SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status
            FROM picked p JOIN slots s USING (cell, rn)",
         prefix_key = prefix_key_sql(14),
+        reserved = crate::pool::groups::reserved_sql(16),
     );
     Ok(client
         .execute(
@@ -291,6 +314,8 @@ pub(super) async fn pick(
                 &t_n,
                 &prefixes,
                 &w_prefix,
+                &together,
+                &w_reserved,
             ],
         )
         .await?)

@@ -131,7 +131,8 @@ async fn run_in(
             return Err(Error::NotFound { entity: "project", key: missing.to_string() });
         }
         let prefixes = rule_prefixes(&projects);
-        let stats = pool_stats(client, tenant, at, &prefixes).await?;
+        let together = crate::pool::groups::keep_together_ids(client, tenant).await?;
+        let stats = pool_stats(client, tenant, at, &prefixes, &together).await?;
         let planned = plan_run(&projects, &catalog, &stats, &prefixes);
         if round == 0 {
             runs = planned.runs.clone();
@@ -155,7 +156,19 @@ async fn run_in(
                     continue;
                 }
                 let seed = projects[planned.takes[0].0].day.to_epoch_days() as i64;
-                picked += pick(client, tenant, order, &takes, at, seed, !request.dry_run, picked > 0, &prefixes).await?;
+                picked += pick(
+                    client,
+                    tenant,
+                    order,
+                    &takes,
+                    at,
+                    seed,
+                    !request.dry_run,
+                    picked > 0,
+                    &prefixes,
+                    &together,
+                )
+                .await?;
             }
             if !request.dry_run {
                 write_picks(client, tenant, at, actor, picked).await?;

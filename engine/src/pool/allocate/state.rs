@@ -178,7 +178,13 @@ impl Catalog {
     /// `digits` is the number's E.164 digits, or for a cell of the pool the longest rule
     /// prefix its numbers start with: a rule's prefix is a prefix of either exactly when
     /// it is a prefix of the number.
-    pub(crate) fn source_matches(&self, source: &project::Source, provider: i64, geo_key: i64, digits: &str) -> bool {
+    pub(crate) fn source_matches(
+        &self,
+        source: &project::Source,
+        provider: i64,
+        geo_key: i64,
+        digits: &str,
+    ) -> bool {
         source.provider_id.is_none_or(|p| p == provider)
             && self.geo_matches(source.geo_id, geo_key)
             && source.prefix.as_deref().is_none_or(|p| digits.starts_with(p))
@@ -210,6 +216,8 @@ pub(super) struct Stat {
     pub(super) geo_key: i64,
     /// The longest of the run's rule prefixes these numbers start with ("" for none).
     pub(super) prefix: String,
+    /// Free numbers whose group is already in this project, which alone may take them.
+    pub(super) reserved: Option<i64>,
     pub(super) status: i16,
     pub(super) attempts: i16,
     pub(super) holder: Option<i64>,
@@ -243,20 +251,22 @@ pub(super) async fn pool_stats(
     tenant: TenantId,
     at: DateTime<Utc>,
     prefixes: &[String],
+    together: &[i64],
 ) -> Result<Vec<Stat>> {
     Ok(client
         .query(
             &format!(
                 "SELECT n.provider_id, COALESCE(n.geo_id, 0) AS geo_key, n.status, n.attempts, n.project_id,
                         d.phone IS NOT NULL AS dnc, COALESCE(n.next_eligible_at > $2, false) AS cooling,
-                        {prefix} AS prefix_key, count(*) AS numbers
+                        {prefix} AS prefix_key, {reserved} AS reserved, count(*) AS numbers
                    FROM phone_numbers n
                    LEFT JOIN dnc_numbers d ON d.tenant_id = n.tenant_id AND d.phone = n.phone
                   WHERE n.tenant_id = $1
-                  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
-                prefix = prefix_key_sql(3)
+                  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+                prefix = prefix_key_sql(3),
+                reserved = crate::pool::groups::reserved_sql(4),
             ),
-            &[&tenant.0, &at, &prefixes],
+            &[&tenant.0, &at, &prefixes, &together],
         )
         .await?
         .iter()
@@ -269,7 +279,8 @@ pub(super) async fn pool_stats(
             dnc: r.get(5),
             cooling: r.get(6),
             prefix: r.get(7),
-            numbers: r.get(8),
+            reserved: r.get(8),
+            numbers: r.get(9),
         })
         .collect())
 }

@@ -41,7 +41,10 @@ pub fn normalise_prefix(field: &'static str, text: &str) -> Result<String> {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let only_digits = text.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
     if !only_digits || digits.is_empty() || digits.len() > 14 {
-        return Err(Error::invalid(field, format!("'{text}' is not a number prefix of 1 to 14 digits, e.g. +7 701")));
+        return Err(Error::invalid(
+            field,
+            format!("'{text}' is not a number prefix of 1 to 14 digits, e.g. +7 701"),
+        ));
     }
     Ok(digits)
 }
@@ -239,10 +242,9 @@ pub(super) fn validate(input: &ProjectInput) -> Result<String> {
                 ));
             }
         }
-        if input.sources[..i]
-            .iter()
-            .any(|s| s.provider_id == source.provider_id && s.geo_id == source.geo_id && s.prefix == source.prefix)
-        {
+        if input.sources[..i].iter().any(|s| {
+            s.provider_id == source.provider_id && s.geo_id == source.geo_id && s.prefix == source.prefix
+        }) {
             return Err(Error::invalid(
                 "sources",
                 format!("rule {} repeats an earlier provider, geo and prefix", i + 1),

@@ -10,6 +10,7 @@ mod admin;
 pub(crate) mod common;
 mod compliance;
 mod exports;
+mod groups;
 mod jobs;
 mod numbers;
 mod outcomes;
@@ -81,6 +82,9 @@ pub enum Command {
     Forecast(projects::ForecastArgs),
     /// Where a number is, its history, and why each project can or cannot take it.
     Explain(projects::ExplainArgs),
+    /// Households and related numbers: rules that group numbers by shared attributes.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// The job queue: list, run, cancel and retry jobs, or run a worker.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -216,6 +220,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = ready_pool(&config, false).await?;
             let tenant = find_tenant(&pool, &cli.tenant).await?;
             compliance::retention_command(&pool, tenant, command).await
+        }
+        Command::Groups(command) => {
+            let pool = ready_pool(&config, false).await?;
+            let tenant = find_tenant(&pool, &cli.tenant).await?;
+            groups::groups_command(&pool, tenant, command).await
         }
         Command::Compliance(command) => {
             let pool = ready_pool(&config, false).await?;

@@ -144,7 +144,7 @@ impl Modify for Conventions {
 
 fn api_v1() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, calls, compliance, conversion, dashboard, exports, imports, jobs, numbers, projects,
+        audit, calls, compliance, conversion, dashboard, exports, groups, imports, jobs, numbers, projects,
         providers, settings, sftp, tenants, tokens, users, webhooks,
     };
     let upload = OpenApiRouter::new().routes(routes!(imports::upload, imports::list_imports));
@@ -166,6 +166,8 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .routes(routes!(providers::get_return_rules, providers::set_return_rules))
         .routes(routes!(providers::list_returns, providers::create_return))
         .routes(routes!(providers::set_import_price))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(groups::delete_group))
         .routes(routes!(settings::list_geos, settings::create_geo))
         .routes(routes!(settings::get_geo, settings::update_geo, settings::delete_geo))
         .routes(routes!(settings::list_statuses, settings::create_status))

@@ -580,3 +580,52 @@ async fn provider_scorecard_price_and_returns_from_the_command_line() {
     let _ = std::fs::remove_file(&leads);
     let _ = std::fs::remove_file(&xlsx);
 }
+
+#[tokio::test]
+async fn groups_and_block_rules_from_the_command_line() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let added = json(&dialpool(&db, &["groups", "add", "household", "--attribute", "address", "--json"]));
+    assert_eq!(added["rule"]["attributes"], serde_json::json!(["address"]));
+    let leads = temp_path("groups-leads.csv");
+    std::fs::write(
+        &leads,
+        "phone,address\n+77011230001,1 Abay Ave\n+77011230002,1 ABAY AVE\n+77021230003,\n",
+    )
+    .unwrap();
+    succeeded(&dialpool(&db, &["import", &leads.to_string_lossy(), "--provider", "acme", "--json"]));
+    let explained = json(&dialpool(&db, &["explain", "+77011230001", "--json"]));
+    assert_eq!(explained["group"]["size"], 2, "{explained}");
+    let listed = json(&dialpool(&db, &["groups", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let rebuilt = json(&dialpool(&db, &["groups", "rebuild", "--json"]));
+    assert_eq!(rebuilt["regrouped"], 0);
+    // A pool rule for the block +7 701 only.
+    let project = json(&dialpool(
+        &db,
+        &[
+            "project",
+            "create",
+            "--name",
+            "Block",
+            "--time-zone",
+            "Asia/Almaty",
+            "--quota",
+            "10",
+            "--source",
+            "any@+7 701",
+            "--window",
+            "daily=00:00-24:00",
+            "--json",
+        ],
+    ));
+    assert_eq!(project["sources"][0]["prefix"], "7701");
+    let bad = dialpool(
+        &db,
+        &["project", "create", "--name", "Bad", "--time-zone", "UTC", "--quota", "1", "--source", "any@KZ"],
+    );
+    assert_eq!(bad.status.code(), Some(65), "{}", String::from_utf8_lossy(&bad.stderr));
+    let removed = json(&dialpool(&db, &["groups", "remove", &added["rule"]["id"].to_string(), "--json"]));
+    assert_eq!(removed["regrouped"], 2);
+    let _ = std::fs::remove_file(&leads);
+}

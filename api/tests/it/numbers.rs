@@ -418,3 +418,57 @@ async fn a_block_prefix_narrows_the_list_the_count_and_a_bulk_action() {
         .expect(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().contains("prefix"), "{}", refused.text());
 }
+
+#[tokio::test]
+async fn a_household_rule_groups_uploaded_numbers_and_explain_shows_the_group() {
+    use axum::http::{Method, StatusCode};
+    let api = crate::support::Api::new().await;
+    let admin = api.admin().await;
+    let made = api
+        .post(
+            "/api/v1/groups",
+            &admin,
+            serde_json::json!({"name": "household", "attributes": ["contact_id"]}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let rule = made["rule"]["id"].as_i64().unwrap();
+    api.post("/api/v1/groups", &admin, serde_json::json!({"name": "household", "attributes": ["x"]}))
+        .await
+        .expect(StatusCode::CONFLICT);
+    api.post("/api/v1/groups", &admin, serde_json::json!({"name": "none", "attributes": []}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let provider = api.provider(&admin, "families").await;
+    let started = api
+        .upload(
+            &admin,
+            provider,
+            "families.csv",
+            b"phone,contact_id\n+79161230001,C-7\n+79161230002,c-7\n+79161230003,C-8\n",
+        )
+        .await
+        .expect(StatusCode::ACCEPTED)
+        .json();
+    api.wait_for_task(&admin, started["task_id"].as_str().unwrap()).await;
+    let explained =
+        api.get("/api/v1/numbers/%2B79161230001/explain", &admin).await.expect(StatusCode::OK).json();
+    assert_eq!(explained["group"]["size"], 2, "{explained}");
+    assert_eq!(explained["group"]["others"][0]["phone"], "+79161230002");
+    // Managers may not change the rules; another tenant cannot remove this one.
+    let manager = api.manager_of_another_project().await;
+    api.post("/api/v1/groups", &manager, serde_json::json!({"name": "m", "attributes": ["a"]}))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    let other = api.other_tenant_admin(&admin).await;
+    api.request(Method::DELETE, &format!("/api/v1/groups/{rule}"), &other, None)
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    let removed = api
+        .request(Method::DELETE, &format!("/api/v1/groups/{rule}"), &admin, None)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(removed["regrouped"], 3);
+}

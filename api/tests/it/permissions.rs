@@ -158,7 +158,14 @@ async fn every_operation_checks_who_calls_what_they_may_do_and_whose_ids_they_na
         .expect(StatusCode::OK)
         .json();
 
+    let group = api
+        .post("/api/v1/groups", &admin, json!({"name": "household", "attributes": ["address"]}))
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+
     let ids: Vec<(&str, &str, String)> = vec![
+        ("groups", "id", group["rule"]["id"].as_i64().unwrap().to_string()),
         ("calling-hours", "id", id(&hours, "id")),
         ("dispositions", "disposition", "BUSY".into()),
         ("dnc", "phone", "%2B79161000001".into()),

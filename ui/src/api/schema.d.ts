@@ -503,6 +503,47 @@ export interface paths {
         patch: operations["update_geo"];
         trace?: never;
     };
+    "/api/v1/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's group rules, in the order they apply (a number joins the first rule's
+         *     group whose attributes it all has).
+         */
+        get: operations["list_groups"];
+        put?: never;
+        /**
+         * Add a group rule: numbers whose named attributes have the same values (trimmed, spaces
+         *     collapsed, any case) form a group; the tenant's numbers are regrouped at once.
+         */
+        post: operations["create_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a group rule; its numbers leave their groups (or join a later rule's). */
+        delete: operations["delete_group"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports": {
         parameters: {
             query?: never;
@@ -1863,6 +1904,11 @@ export interface components {
             released: number;
             /** Format: int64 */
             dnc_added: number;
+            /**
+             * Format: int64
+             * @description Other numbers of a succeeding number's group, parked (see `pool::groups`).
+             */
+            group_parked?: number;
             /** @description The first rejections, with row and reason (all of them go to a rejects file). */
             rejections: components["schemas"]["Rejected"][];
         };
@@ -2442,6 +2488,7 @@ export interface components {
             history: components["schemas"]["Event"][];
             projects: components["schemas"]["Eligibility"][];
             rings_in?: components["schemas"]["RingsIn"] | null;
+            group?: components["schemas"]["NumberGroup"] | null;
         };
         /** @description Which of the project's numbers to export. */
         ExportFilter: {
@@ -2574,6 +2621,8 @@ export interface components {
             called_from?: string | null;
             /** Format: date-time */
             called_to?: string | null;
+            /** @description Numbers of one block: E.164 digits starting with this (`+7 701` or `7701`). */
+            prefix?: string | null;
         };
         FlaggedCall: {
             call_id: string;
@@ -2634,6 +2683,40 @@ export interface components {
         GeoUpdate: {
             name?: string | null;
             time_zone?: string | null;
+        };
+        GroupMember: {
+            phone: string;
+            /** Format: int64 */
+            project_id?: number | null;
+            /** Format: int32 */
+            status: number;
+        };
+        GroupRule: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** @description The attribute names (file headers) whose values together make the group. */
+            attributes: string[];
+            /** @description Once a number of a group is in a project, the group's other numbers go only there. */
+            keep_together: boolean;
+            /** @description A success on one number parks the group's other numbers. */
+            park_on_success: boolean;
+            /** Format: date-time */
+            created_at: string;
+        };
+        GroupRuleCreated: {
+            rule: components["schemas"]["GroupRule"];
+            /**
+             * Format: int64
+             * @description Numbers whose group changed with the new rule.
+             */
+            regrouped: number;
+        };
+        GroupRuleInput: {
+            name: string;
+            attributes: string[];
+            keep_together?: boolean;
+            park_on_success?: boolean;
         };
         /**
          * @description One cell of the weekday × hour heat map: the calls that started in that hour of that
@@ -3046,6 +3129,20 @@ export interface components {
             attributes: unknown;
             /** Format: date-time */
             created_at: string;
+        };
+        /** @description A number's group as explain shows it: the rule, the values' key, and the other numbers. */
+        NumberGroup: {
+            /** Format: int64 */
+            rule_id: number;
+            rule: string;
+            attributes: string[];
+            /**
+             * Format: int64
+             * @description Numbers in the group, this one included.
+             */
+            size: number;
+            /** @description The other numbers (up to 20), with the project holding each, if any. */
+            others: components["schemas"]["GroupMember"][];
         };
         NumberState: {
             /** Format: int64 */
@@ -3672,6 +3769,10 @@ export interface components {
         };
         /** @enum {string} */
         ReentryScope: "system" | "provider" | "project";
+        Regrouped: {
+            /** Format: int64 */
+            regrouped: number;
+        };
         /** @description An outcome that was not stored, and why. */
         Rejected: {
             /** Format: int64 */
@@ -4221,6 +4322,11 @@ export interface components {
              * @description The rule's share of the daily quota relative to the project's other rules.
              */
             weight?: number;
+            /**
+             * @description Only numbers whose E.164 digits start with this: an operator's range or number
+             *     block, e.g. `7701` for KZ +7 701 ….
+             */
+            prefix?: string | null;
         };
         StartExport: {
             filter?: components["schemas"]["ExportFilter"];
@@ -5664,6 +5770,96 @@ export interface operations {
             };
         };
     };
+    list_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupRule"][];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupRuleInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupRuleCreated"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Regrouped"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_imports: {
         parameters: {
             query?: {
@@ -6127,6 +6323,8 @@ export interface operations {
                 /** @description Last called from this instant on. */
                 called_from?: string;
                 called_to?: string;
+                /** @description Numbers of one block: digits the number starts with, e.g. `+7 701` or `7701`. */
+                prefix?: string;
             };
             header?: never;
             path?: never;
@@ -6233,6 +6431,8 @@ export interface operations {
                 /** @description Last called from this instant on. */
                 called_from?: string;
                 called_to?: string;
+                /** @description Numbers of one block: digits the number starts with, e.g. `+7 701` or `7701`. */
+                prefix?: string;
             };
             header?: never;
             path?: never;

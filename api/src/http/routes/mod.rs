@@ -10,6 +10,7 @@ pub mod compliance;
 pub mod conversion;
 pub mod dashboard;
 pub mod exports;
+pub mod groups;
 pub mod imports;
 pub mod jobs;
 pub mod numbers;

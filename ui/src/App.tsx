@@ -4,7 +4,7 @@ import { useDisclosure } from "@mantine/hooks";
 import { DatesProvider } from "@mantine/dates";
 import "dayjs/locale/ru";
 import {
-  IconActivity, IconApi, IconCoin, IconBan, IconBook, IconScale, IconBuildingStore, IconChartBar, IconCloudUpload,
+  IconActivity, IconApi, IconCoin, IconUsersGroup, IconBan, IconBook, IconScale, IconBuildingStore, IconChartBar, IconCloudUpload,
   IconFileExport, IconFileImport, IconFlag, IconGauge, IconKey, IconListCheck, IconLogout, IconMapPin, IconMoon, IconPhone, IconPlugConnected,
   IconServer, IconShieldLock, IconSun, IconTags, IconUser, IconUsers, IconWebhook, type Icon,
 } from "@tabler/icons-react";
@@ -37,6 +37,7 @@ const ProjectEditor = lazy(() => import("./features/projects").then((m) => ({ de
 const ProjectsPage = lazy(() => import("./features/projects").then((m) => ({ default: m.ProjectsPage })));
 const GeosPage = lazy(() => import("./features/settings").then((m) => ({ default: m.GeosPage })));
 const ProvidersPage = lazy(() => import("./features/settings").then((m) => ({ default: m.ProvidersPage })));
+const GroupsPage = lazy(() => import("./features/settings").then((m) => ({ default: m.GroupsPage })));
 const StatusesPage = lazy(() => import("./features/settings").then((m) => ({ default: m.StatusesPage })));
 const RolesPage = lazy(() => import("./features/users").then((m) => ({ default: m.RolesPage })));
 const TokensPage = lazy(() => import("./features/users").then((m) => ({ default: m.TokensPage })));
@@ -70,6 +71,7 @@ const PAGES: { path: string; label: MessageKey; group: Group; icon: Icon; permis
   { path: "/providers", label: "providers", group: "groupSettings", icon: IconBuildingStore, permission: "numbers.read", element: () => <ProvidersPage /> },
   { path: "/geos", label: "geos", group: "groupSettings", icon: IconMapPin, permission: "numbers.read", element: () => <GeosPage /> },
   { path: "/statuses", label: "statuses", group: "groupSettings", icon: IconTags, permission: "numbers.read", element: () => <StatusesPage /> },
+  { path: "/groups", label: "numberGroups", group: "groupSettings", icon: IconUsersGroup, permission: "numbers.read", element: (me) => <GroupsPage canWrite={allowed(me, "settings.manage")} /> },
   { path: "/dispositions", label: "dispositions", group: "groupSettings", icon: IconListCheck, permission: "settings.manage", element: () => <DispositionsPage /> },
   { path: "/users", label: "users", group: "groupSettings", icon: IconUsers, permission: "users.manage", element: () => <UsersPage /> },
   { path: "/roles", label: "roles", group: "groupSettings", icon: IconShieldLock, permission: "users.manage", element: () => <RolesPage /> },

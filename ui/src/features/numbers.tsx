@@ -120,7 +120,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
       </select>
     </label>
   );
-  const input = (key: string, label: string, type: "number" | "date") => (
+  const input = (key: string, label: string, type: "number" | "date" | "text") => (
     <label key={key}>
       {label}
       <input type={type} min={type === "number" ? 0 : undefined} defaultValue={state.filters[key] ?? ""} onChange={(e) => setParams(withFilter(params, key, e.target.value))} />
@@ -142,6 +142,7 @@ export function NumbersPage({ canWrite, canDnc }: { canWrite: boolean; canDnc: b
         {input("created_to", t("storedTo"), "date")}
         {input("called_from", t("calledFrom"), "date")}
         {input("called_to", t("calledTo"), "date")}
+        {input("prefix", t("block"), "text")}
       </div>
       {canWrite && (
         <section className="toolbar panel" aria-label={t("bulkActions")}>

@@ -224,7 +224,7 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
 
   const body: ProjectInput | null = doc && {
     ...doc,
-    sources: (doc.sources ?? []).map(({ provider_id, geo_id, weight }) => ({ provider_id, geo_id, weight }) as Schemas["Source"]),
+    sources: (doc.sources ?? []).map(({ provider_id, geo_id, weight, prefix }) => ({ provider_id, geo_id, weight, prefix: prefix || null }) as Schemas["Source"]),
     windows: WEEKDAYS.flatMap((d, i) => parseDay(days[i] ?? "", d)) as Window[],
     holidays: parseHolidays(holidays),
   };
@@ -341,6 +341,17 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
               value={s.geo_id == null ? null : String(s.geo_id)}
               onChange={(v) => set({ sources: sources.map((x, j) => (j === i ? { ...x, geo_id: v ? Number(v) : null } : x)) })}
             />
+            <label>
+              {t("block")}
+              <input
+                aria-label={t("block")}
+                placeholder="7701"
+                inputMode="numeric"
+                size={8}
+                value={s.prefix ?? ""}
+                onChange={(e) => set({ sources: sources.map((x, j) => (j === i ? { ...x, prefix: e.target.value.replace(/\D/g, "") || null } : x)) })}
+              />
+            </label>
             <label>
               {t("weight")}
               <input
@@ -596,6 +607,11 @@ function ExplainBox() {
               : t("notImported")}
             {result.dnc && ` · DNC (${result.dnc.source})`}
           </p>
+          {result.group && (
+            <p data-testid="explained-group">
+              {t("groupOf", { rule: result.group.rule, size: result.group.size })} {result.group.others.map((o) => o.phone).join(", ")}
+            </p>
+          )}
           <ul>
             {result.projects.map((p) => (
               <li key={p.project_id}>

@@ -8,6 +8,7 @@ import { useI18n } from "../lib/i18n";
 import { CreatePanel } from "../components/CreatePanel";
 import { useDisclosure } from "@mantine/hooks";
 import { useStatusLabel } from "../lib/catalog";
+import { confirmAction, notifyDone, notifyFailed } from "../components/feedback";
 import { TimeZoneSelect } from "../components/pickers";
 import { readListState, withFilter } from "../lib/listState";
 import { MAPPING_FIELDS, formatMapping, parseMapping, type MappingRow } from "../lib/mapping";
@@ -336,6 +337,102 @@ export function StatusesPage() {
         </tbody>
       </table>
 </div>
+    </>
+  );
+}
+
+/** Households and related numbers: rules that group numbers by shared attributes. */
+export function GroupsPage({ canWrite }: { canWrite: boolean }) {
+  const { t, locale } = useI18n();
+  const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
+  const queryClient = useQueryClient();
+  const [error, setError] = useState<unknown>(null);
+  const list = useQuery({ queryKey: ["groups"], queryFn: async () => unwrap(await api.GET("/api/v1/groups")) });
+  async function create(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const attributes = String(form.get("attributes") ?? "")
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
+    try {
+      const done = unwrap(
+        await api.POST("/api/v1/groups", {
+          body: { name: String(form.get("name")), attributes, keep_together: form.get("keep_together") === "on", park_on_success: form.get("park_on_success") === "on" },
+        }),
+      );
+      setError(null);
+      notifyDone(t("groupRuleAdded", { regrouped: done.regrouped }));
+      await queryClient.invalidateQueries({ queryKey: ["groups"] });
+      closeCreate();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  async function remove(id: number, name: string) {
+    if (!(await confirmAction({ title: t("removeGroupRule"), body: t("confirmRemoveGroupRule", { name }), confirm: t("removeGroupRule"), cancel: t("cancel"), danger: true }))) return;
+    try {
+      const done = unwrap(await api.DELETE("/api/v1/groups/{id}", { params: { path: { id } } }));
+      notifyDone(t("groupRuleRemoved", { regrouped: done.regrouped }));
+      await queryClient.invalidateQueries({ queryKey: ["groups"] });
+    } catch (err) {
+      notifyFailed(err, locale);
+    }
+  }
+  return (
+    <>
+      <h2>{t("numberGroups")}</h2>
+      <p className="muted">{t("numberGroupsHelp")}</p>
+      {canWrite && (
+        <CreatePanel label={t("newGroupRule")} opened={creating} onOpen={openCreate} onClose={closeCreate}>
+          <form className="toolbar" onSubmit={create} aria-label={t("newGroupRule")}>
+            <label>
+              {t("name")}
+              <input name="name" required placeholder="household" />
+            </label>
+            <label>
+              {t("groupAttributes")}
+              <input name="attributes" required placeholder="address" />
+            </label>
+            <label className="inline">
+              <input type="checkbox" name="keep_together" defaultChecked /> {t("keepTogether")}
+            </label>
+            <label className="inline">
+              <input type="checkbox" name="park_on_success" defaultChecked /> {t("parkOnSuccess")}
+            </label>
+            <button className="primary" type="submit">
+              {t("create")}
+            </button>
+            <ErrorText error={error} />
+          </form>
+        </CreatePanel>
+      )}
+      <ErrorText error={list.error} />
+      <DataTable
+        label={t("numberGroups")}
+        rows={list.data}
+        rowKey={(r) => r.id}
+        empty={t("noGroupRules")}
+        columns={[
+          { key: "name", title: t("name"), render: (r) => r.name },
+          { key: "attributes", title: t("groupAttributes"), render: (r) => r.attributes.join(" + ") },
+          { key: "keep", title: t("keepTogether"), render: (r) => (r.keep_together ? t("yes") : t("no")) },
+          { key: "park", title: t("parkOnSuccess"), render: (r) => (r.park_on_success ? t("yes") : t("no")) },
+          ...(canWrite
+            ? [
+                {
+                  key: "remove",
+                  title: "",
+                  render: (r: Schemas["GroupRule"]) => (
+                    <button type="button" className="danger" onClick={() => remove(r.id, r.name)}>
+                      {t("removeGroupRule")}
+                    </button>
+                  ),
+                },
+              ]
+            : []),
+        ]}
+      />
     </>
   );
 }

@@ -11,6 +11,11 @@ describe("filterFromParams", () => {
     expect(Object.values(filter).filter((v) => v !== undefined)).toHaveLength(3);
   });
 
+  it("passes a block prefix as typed and drops an empty one", () => {
+    expect(filterFromParams({ prefix: "+7 701" }).prefix).toBe("+7 701");
+    expect(filterFromParams({ prefix: "  " }).prefix).toBeUndefined();
+  });
+
   it("keeps a zero, which is a real bound", () => {
     expect(filterFromParams({ attempts_max: "0" }).attempts_max).toBe(0);
   });

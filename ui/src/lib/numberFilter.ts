@@ -25,6 +25,8 @@ export function filterFromParams(f: Record<string, string>): NumberFilter {
     created_to: toInstant(f.created_to),
     called_from: toInstant(f.called_from),
     called_to: toInstant(f.called_to),
+    // A block: the digits a number starts with ("+7 701" is sent as typed; the server keeps the digits).
+    prefix: f.prefix?.trim() || undefined,
   };
 }
 

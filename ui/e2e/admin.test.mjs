@@ -633,6 +633,36 @@ test("the provider scorecard shows what a priced batch was worth, and its bad nu
   assert.equal(card.rows[0].returned, 1, JSON.stringify(card.rows[0]));
 }));
 
+test("an administrator groups households, and explain shows a number's household", withPage(async (page) => {
+  await page.getByRole("link", { name: "Number groups" }).click();
+  await page.getByText("No group rules: numbers are not grouped.").waitFor();
+  await page.getByRole("button", { name: "New group rule" }).click();
+  const form = page.getByRole("form", { name: "New group rule" });
+  await form.getByLabel("Name").fill("household");
+  await form.getByLabel("Attributes (column headers, comma-separated)").fill("address");
+  await form.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("table", { name: "Number groups" }).getByRole("row").filter({ hasText: "household" }).waitFor();
+
+  const providers = await (await page.request.get(`${baseUrl}/api/v1/providers`)).json();
+  const provider = providers.items.find((p) => p.code === "e2e-leads") ?? providers.items[0];
+  const csrf = { "x-csrf-token": (await (await page.request.get(`${baseUrl}/api/v1/me`)).json()).csrf_token };
+  const started = await page.request.post(`${baseUrl}/api/v1/imports`, {
+    headers: csrf,
+    multipart: { provider_id: String(provider.id), file: { name: "family.csv", mimeType: "text/csv", buffer: Buffer.from("phone,address\n+79165551001,5 Lenin St\n+79165551002, 5 LENIN  st\n") } },
+  });
+  assert.equal(started.status(), 202, await started.text());
+  const task = (await started.json()).task_id;
+  for (let i = 0; i < 100; i++) {
+    const state = await (await page.request.get(`${baseUrl}/api/v1/imports/tasks/${task}`)).json();
+    if (state.status !== "queued" && state.status !== "running") break;
+    await page.waitForTimeout(200);
+  }
+  await page.getByRole("link", { name: "Projects", exact: true }).click();
+  await page.getByLabel("Phone").fill("+79165551001");
+  await page.getByRole("button", { name: "Explain" }).click();
+  await page.getByTestId("explained-group").filter({ hasText: "Group “household”, 2 numbers: +79165551002" }).waitFor();
+}));
+
 test("every menu entry opens after every other one: no blank page, no page error, no console error", withPage(async (page) => {
   const entries = await walkTheMenu(page);
   assert.ok(entries.length >= 15, JSON.stringify(entries));

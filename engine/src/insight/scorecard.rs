@@ -229,10 +229,10 @@ pub async fn scorecard(
     query: &ScorecardQuery,
 ) -> Result<Scorecard> {
     let by = query.by.as_deref().map(ScorecardBy::parse).transpose()?.unwrap_or_default();
-    if let (Some(from), Some(to)) = (query.from, query.to) {
-        if from > to {
-            return Err(Error::invalid("from", format!("{from} is after {to}")));
-        }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        return Err(Error::invalid("from", format!("{from} is after {to}")));
     }
     let filters: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&tenant.0, &query.from, &query.to, &query.provider_id];

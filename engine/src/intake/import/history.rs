@@ -169,10 +169,10 @@ pub async fn set_price(
     price: Price,
 ) -> Result<ImportRecord> {
     for (field, value) in [("price_per_number", price.price_per_number), ("price_batch", price.price_batch)] {
-        if let Some(v) = value {
-            if !v.is_finite() || !(0.0..1e9).contains(&v) {
-                return Err(Error::invalid(field, format!("{v} is not a price from 0 to 1,000,000,000")));
-            }
+        if let Some(v) = value
+            && (!v.is_finite() || !(0.0..1e9).contains(&v))
+        {
+            return Err(Error::invalid(field, format!("{v} is not a price from 0 to 1,000,000,000")));
         }
     }
     let tx = client.transaction().await?;

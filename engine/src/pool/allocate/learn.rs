@@ -278,12 +278,12 @@ pub fn weights(
         for _ in 0..n {
             let mut excess = 0.0;
             for &i in &free {
-                if let Some(c) = cap[i] {
-                    if share[i] > c + 1e-12 {
-                        excess += share[i] - c;
-                        share[i] = c;
-                        reason[i] = ShareReason::Capped;
-                    }
+                if let Some(c) = cap[i]
+                    && share[i] > c + 1e-12
+                {
+                    excess += share[i] - c;
+                    share[i] = c;
+                    reason[i] = ShareReason::Capped;
                 }
             }
             if excess <= 1e-12 {
@@ -468,8 +468,7 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let mut s = Learning::default();
-        s.floor = 0.7;
+        let mut s = Learning { floor: 0.7, ..Learning::default() };
         assert!(s.validate().is_err());
         s.floor = 0.1;
         s.cells = vec![

@@ -234,13 +234,13 @@ pub(super) fn validate(input: &ProjectInput) -> Result<String> {
                 ),
             ));
         }
-        if let Some(prefix) = &source.prefix {
-            if normalise_prefix("sources", prefix).ok().as_ref() != Some(prefix) {
-                return Err(Error::invalid(
-                    "sources",
-                    format!("rule {}: prefix '{prefix}' must be 1 to 14 digits, e.g. 7701", i + 1),
-                ));
-            }
+        if let Some(prefix) = &source.prefix
+            && normalise_prefix("sources", prefix).ok().as_ref() != Some(prefix)
+        {
+            return Err(Error::invalid(
+                "sources",
+                format!("rule {}: prefix '{prefix}' must be 1 to 14 digits, e.g. 7701", i + 1),
+            ));
         }
         if input.sources[..i].iter().any(|s| {
             s.provider_id == source.provider_id && s.geo_id == source.geo_id && s.prefix == source.prefix

@@ -614,7 +614,7 @@ test("the provider scorecard shows what a priced batch was worth, and its bad nu
   await table.getByRole("row").filter({ hasText: "priced.csv" }).waitFor();
 
   await page.getByRole("tab", { name: "Returns" }).click();
-  await page.getByLabel("Provider").fill("e2e-le");
+  await page.getByRole("combobox", { name: "Provider" }).fill("e2e-le");
   await page.getByRole("option", { name: "e2e-leads — E2E Leads" }).click();
   await page.getByText("This provider takes no returns yet.").waitFor();
   const rules = page.getByRole("form", { name: "Return rules" });

@@ -91,7 +91,12 @@ async fn a_priced_batch_shows_in_the_scorecard_and_bad_numbers_go_back_once() {
     let their_card = api.get("/api/v1/providers/scorecard", &other).await.expect(StatusCode::OK).json();
     assert_eq!(their_card["rows"].as_array().unwrap().len(), 0, "{their_card}");
     assert_eq!(their_card["tenant"]["delivered"], 0);
-    api.request(Method::PUT, &format!("/api/v1/imports/{import}/price"), &other, Some(json!({"price_batch": 1})))
-        .await
-        .expect(StatusCode::NOT_FOUND);
+    api.request(
+        Method::PUT,
+        &format!("/api/v1/imports/{import}/price"),
+        &other,
+        Some(json!({"price_batch": 1})),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
 }

@@ -114,7 +114,8 @@ fn every_day() -> Vec<Window> {
     (1..=7).map(|weekday| Window { weekday, start: "00:00".into(), end: "24:00".into() }).collect()
 }
 
-fn input(name: &str, quota: i32, sources: Vec<(Option<i64>, Option<i64>, i32)>) -> ProjectInput {
+/// A project open every day in UTC, newest numbers first; shared with the groups tests.
+pub(crate) fn input(name: &str, quota: i32, sources: Vec<(Option<i64>, Option<i64>, i32)>) -> ProjectInput {
     ProjectInput {
         name: name.into(),
         status: "active".into(),

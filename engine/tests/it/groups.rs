@@ -9,27 +9,12 @@ use dialpool_engine::platform::access::Scope;
 use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::pool::allocate::{self, Request};
 use dialpool_engine::pool::groups::{self, GroupRuleInput};
-use dialpool_engine::pool::project::{self, ProjectInput, Source, Window};
+use dialpool_engine::pool::project::{self, ProjectInput};
 
+/// One rule taking any number; newest first, and one file's numbers share a creation
+/// time, so the lowest number goes first.
 fn project_input(name: &str, quota: i32) -> ProjectInput {
-    ProjectInput {
-        name: name.into(),
-        status: "active".into(),
-        time_zone: "UTC".into(),
-        daily_quota: quota,
-        max_attempts: 5,
-        priority: 0,
-        exclusive: false,
-        // One file's numbers share a creation time; then the lowest number goes first.
-        allocation_order: "newest".into(),
-        on_final: "keep".into(),
-        sources: vec![Source { id: 0, provider_id: None, geo_id: None, weight: 1, prefix: None }],
-        windows: (1..=7)
-            .map(|weekday| Window { weekday, start: "00:00".into(), end: "24:00".into() })
-            .collect(),
-        holidays: vec![],
-        learning: None,
-    }
+    crate::allocation::input(name, quota, vec![(None, None, 1)])
 }
 
 #[tokio::test]

@@ -71,13 +71,7 @@ pub struct ReturnRulesDocument {
     pub rules: Option<ReturnRules>,
 }
 
-fn check_provider(caller: &Caller, id: i64) -> ApiResult<()> {
-    if caller.scope().allows_provider(id) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("provider '{id}'")))
-    }
-}
+use super::settings::check_provider_scope as check_provider;
 
 /// A provider's return rules: how many days after delivery, and which statuses qualify.
 #[utoipa::path(get, path = "/providers/{id}/returns", tag = "providers", params(("id" = i64, Path)),

@@ -52,7 +52,7 @@ pub async fn create_provider(
     ))
 }
 
-fn check_provider_scope(caller: &Caller, id: i64) -> ApiResult<()> {
+pub(crate) fn check_provider_scope(caller: &Caller, id: i64) -> ApiResult<()> {
     if caller.scope().allows_provider(id) {
         Ok(())
     } else {

@@ -18,9 +18,10 @@ CREATE TABLE provider_returns (
     -- What the provider owes back: each number's per-number price on its import.
     credit      numeric(16, 6) NOT NULL DEFAULT 0,
     format      text NOT NULL CHECK (format IN ('csv', 'xlsx')),
-    -- Under the data directory, or in a partner's outbox.
+    -- Under the data directory, in a partner's outbox, or a remote host's (pushed by a job).
     file_path   text NOT NULL,
     sftp_account_id bigint,
+    sftp_remote_id  bigint,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, provider_id) REFERENCES providers (tenant_id, id)
 );

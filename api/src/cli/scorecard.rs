@@ -71,8 +71,11 @@ pub struct ReturnArgs {
     #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
     pub format: String,
     /// Drop the file in this partner account's SFTP outbox (an account of the provider).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sftp_remote")]
     pub sftp_account: Option<i64>,
+    /// Push the file to this remote SFTP host (one added with --direction push_exports).
+    #[arg(long)]
+    pub sftp_remote: Option<i64>,
     /// Count what would go back; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -209,6 +212,7 @@ pub async fn create_return(
         provider_id: provider.id,
         format: Some(args.format.clone()),
         sftp_account_id: args.sftp_account,
+        sftp_remote_id: args.sftp_remote,
         dry_run: args.dry_run,
     };
     let summary =

@@ -117,6 +117,9 @@ pub struct ReturnRequest {
     /// Drop the file in this partner's SFTP outbox (an account of the same provider).
     #[serde(default)]
     pub sftp_account_id: Option<i64>,
+    /// Or push it to this remote SFTP host (one that pushes exports), by a job.
+    #[serde(default)]
+    pub sftp_remote_id: Option<i64>,
     /// Count what would go back; write nothing.
     #[serde(default)]
     pub dry_run: bool,
@@ -147,6 +150,7 @@ pub struct ProviderReturn {
     pub format: String,
     pub file_path: String,
     pub sftp_account_id: Option<i64>,
+    pub sftp_remote_id: Option<i64>,
 }
 
 pub async fn list(
@@ -156,7 +160,7 @@ pub async fn list(
 ) -> Result<Vec<ProviderReturn>> {
     Ok(client
         .query(
-            "SELECT id, provider_id, created_at, numbers, credit::float8, format, file_path, sftp_account_id
+            "SELECT id, provider_id, created_at, numbers, credit::float8, format, file_path, sftp_account_id, sftp_remote_id
                FROM provider_returns WHERE tenant_id = $1 AND ($2::bigint IS NULL OR provider_id = $2)
               ORDER BY id DESC LIMIT 500",
             &[&tenant.0, &provider_id],
@@ -172,6 +176,7 @@ pub async fn list(
             format: r.get(5),
             file_path: r.get(6),
             sftp_account_id: r.get(7),
+            sftp_remote_id: r.get(8),
         })
         .collect())
 }
@@ -213,8 +218,21 @@ pub async fn create(
             request.provider_id
         ))
     })?;
-    let outbox = match request.sftp_account_id {
-        Some(account) => {
+    let outbox = match (request.sftp_account_id, request.sftp_remote_id) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "sftp_remote_id",
+                "a return goes to a partner's outbox or a remote, not both",
+            ));
+        }
+        (None, Some(remote)) => {
+            use crate::delivery::sftp::remote::{self, Direction};
+            if remote::get(&tx, tenant, remote).await?.direction != Direction::PushExports {
+                return Err(Error::invalid("sftp_remote_id", format!("remote {remote} does not push files")));
+            }
+            Some(remote::local_root(data_dir, remote).join("outbox"))
+        }
+        (Some(account), None) => {
             let found = crate::delivery::sftp::account::get(&tx, tenant, account).await?;
             if found.provider_id != request.provider_id {
                 return Err(Error::invalid(
@@ -227,7 +245,7 @@ pub async fn create(
             }
             Some(crate::delivery::sftp::account::root(data_dir, account).join("outbox"))
         }
-        None => None,
+        (None, None) => None,
     };
     tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('dialpool.returns', $1))", &[&tenant.0])
         .await?;
@@ -265,9 +283,19 @@ pub async fn create(
     }
     let id: i64 = tx
         .query_one(
-            "INSERT INTO provider_returns (tenant_id, provider_id, created_by, numbers, credit, format, file_path, sftp_account_id)
-             VALUES ($1, $2, $3, $4, $5::float8::numeric, $6, '', $7) RETURNING id",
-            &[&tenant.0, &request.provider_id, &actor.user_id, &summary.numbers, &credit, &format, &request.sftp_account_id],
+            "INSERT INTO provider_returns (tenant_id, provider_id, created_by, numbers, credit, format, file_path,
+                                           sftp_account_id, sftp_remote_id)
+             VALUES ($1, $2, $3, $4, $5::float8::numeric, $6, '', $7, $8) RETURNING id",
+            &[
+                &tenant.0,
+                &request.provider_id,
+                &actor.user_id,
+                &summary.numbers,
+                &credit,
+                &format,
+                &request.sftp_account_id,
+                &request.sftp_remote_id,
+            ],
         )
         .await?
         .get(0);
@@ -338,6 +366,10 @@ pub async fn create(
         .await?;
         summary.return_id = Some(id);
         summary.file = Some(shown);
+        // The push goes with the batch: both commit or neither.
+        if let Some(remote) = request.sftp_remote_id {
+            crate::delivery::sftp::remote::enqueue_push(&tx, tenant, remote).await?;
+        }
         audit::record(
             &tx,
             tenant,

@@ -693,6 +693,13 @@ async fn a_pinned_cell_gets_its_share_and_a_quota_shared_with_a_fixed_project_st
     let mut client = pool.db.client().await;
     let err = project::create(&mut **client, pool.tenant, &actor(), &bad).await.unwrap_err().to_string();
     assert!(err.contains("cell 1") && err.contains("between 0 and 1"), "{err}");
+    let mut unknown = input("Unknown", 10, vec![(Some(alpha), None, 1)]);
+    unknown.learning = Some(project::Learning {
+        cells: vec![project::CellSetting { provider_id: 999_999, geo_id: None, pin: None, cap: Some(0.5) }],
+        ..project::Learning::default()
+    });
+    let err = project::create(&mut **client, pool.tenant, &actor(), &unknown).await.unwrap_err().to_string();
+    assert!(err.contains("provider 999999"), "{err}");
 }
 
 #[tokio::test]

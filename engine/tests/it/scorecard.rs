@@ -199,7 +199,13 @@ async fn a_return_credits_writes_and_takes_each_number_once() {
     let actor = Actor::system("test");
     let mut client = s.db.client().await;
     // Without rules the provider takes no returns.
-    let request = ReturnRequest { provider_id: acme, format: None, sftp_account_id: None, dry_run: true };
+    let request = ReturnRequest {
+        provider_id: acme,
+        format: None,
+        sftp_account_id: None,
+        sftp_remote_id: None,
+        dry_run: true,
+    };
     let err =
         returns::create(&mut **client, s.tenant, &actor, &data, &request).await.unwrap_err().to_string();
     assert!(err.contains("takes no returns"), "{err}");
@@ -263,4 +269,52 @@ async fn a_return_credits_writes_and_takes_each_number_once() {
             .contains("not found")
     );
     assert_eq!(returns::list(&**client, s.tenant, Some(acme)).await.unwrap().len(), 1);
+
+    // To a remote host that pushes files: the file waits in its outbox and a push is queued
+    // in the same transaction; a remote that pulls is refused.
+    let remote = |direction: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "INSERT INTO sftp_remotes (tenant_id, name, host, username, direction)
+                     VALUES (1, $1, 'sftp.example.com', 'u', $1) RETURNING id",
+                    &[&direction],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let (push, pull) = (remote("push_exports").await, remote("pull_numbers").await);
+    client.execute("UPDATE phone_numbers SET status = 7 WHERE phone = 79160000004", &[]).await.unwrap();
+    let refused = ReturnRequest { dry_run: false, sftp_remote_id: Some(pull), ..request.clone() };
+    assert!(
+        returns::create(&mut **client, s.tenant, &actor, &data, &refused)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("does not push")
+    );
+    let pushed = returns::create(
+        &mut **client,
+        s.tenant,
+        &actor,
+        &data,
+        &ReturnRequest { dry_run: false, sftp_remote_id: Some(push), ..request.clone() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(pushed.numbers, 1);
+    let name = pushed.file.unwrap().trim_start_matches("outbox/").to_owned();
+    assert!(data.join("remotes").join(push.to_string()).join("outbox").join(&name).exists());
+    let queued: i64 = client
+        .query_one(
+            "SELECT count(*) FROM jobs WHERE kind = 'sftp_push' AND args->>'remote_id' = $1",
+            &[&push.to_string()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 1);
 }

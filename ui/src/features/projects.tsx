@@ -406,6 +406,7 @@ export function ProjectEditor({ canWrite }: { canWrite: boolean }) {
             </label>
           </div>
         )}
+        {doc.learning && <CellSettings learning={doc.learning} onChange={(learning) => set({ learning })} />}
       </fieldset>
       <fieldset>
         <legend>{t("schedule")}</legend>
@@ -458,6 +459,51 @@ function PreviewSummary({ run }: { run: ProjectRun | undefined }) {
         {t("skipped")}: {skippedText(run, t, f.number)}
       </p>
       {run.learned && run.learned.length > 0 && <LearnedWeights run={run} />}
+    </div>
+  );
+}
+
+type Learning = Schemas["Learning"];
+type CellSetting = Schemas["CellSetting"];
+
+/** An administrator's pins (an exact share) and caps (a ceiling) on provider × geo cells. */
+function CellSettings({ learning, onChange }: { learning: Learning; onChange: (l: Learning) => void }) {
+  const { t } = useI18n();
+  const cells = learning.cells ?? [];
+  const update = (i: number, patch: Partial<CellSetting>) => onChange({ ...learning, cells: cells.map((c, j) => (j === i ? { ...c, ...patch } : c)) });
+  return (
+    <div aria-label={t("pinsAndCaps")} role="group">
+      {cells.map((c, i) => {
+        const mode = c.pin != null ? "pin" : "cap";
+        const share = (c.pin ?? c.cap ?? 0) * 100;
+        return (
+          <div className="toolbar" key={i}>
+            <ProviderSelect aria-label={t("provider")} value={String(c.provider_id)} onChange={(v) => v && update(i, { provider_id: Number(v) })} />
+            <GeoSelect aria-label={t("geo")} placeholder={t("noGeo")} value={c.geo_id == null ? null : String(c.geo_id)} onChange={(v) => update(i, { geo_id: v ? Number(v) : null })} />
+            <select aria-label={t("pinOrCap")} value={mode} onChange={(e) => update(i, e.target.value === "pin" ? { pin: share / 100, cap: null } : { cap: share / 100, pin: null })}>
+              <option value="pin">{t("pinShare")}</option>
+              <option value="cap">{t("capShare")}</option>
+            </select>
+            <label>
+              %
+              <input
+                aria-label={t("share")}
+                type="number"
+                min={0}
+                max={100}
+                value={share}
+                onChange={(e) => update(i, mode === "pin" ? { pin: Number(e.target.value) / 100 } : { cap: Number(e.target.value) / 100 })}
+              />
+            </label>
+            <button type="button" onClick={() => onChange({ ...learning, cells: cells.filter((_, j) => j !== i) })}>
+              ×
+            </button>
+          </div>
+        );
+      })}
+      <button type="button" onClick={() => onChange({ ...learning, cells: [...cells, { provider_id: 0, geo_id: null, pin: null, cap: 0.5 }] })}>
+        {t("addPinOrCap")}
+      </button>
     </div>
   );
 }

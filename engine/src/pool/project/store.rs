@@ -198,6 +198,28 @@ async fn check_references(client: &impl GenericClient, tenant: TenantId, input: 
             }
         }
     }
+    // A pin or cap on a provider or geo that is not there would silently never apply.
+    for (i, cell) in input.learning.iter().flat_map(|l| l.cells.iter()).enumerate() {
+        let known: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM providers WHERE tenant_id = $1 AND id = $2)
+                    AND ($3::bigint IS NULL OR EXISTS (SELECT FROM geos WHERE tenant_id = $1 AND id = $3))",
+                &[&tenant.0, &cell.provider_id, &cell.geo_id],
+            )
+            .await?
+            .get(0);
+        if !known {
+            return Err(Error::invalid(
+                "learning",
+                format!(
+                    "cell {}: provider {} or geo {} does not exist",
+                    i + 1,
+                    cell.provider_id,
+                    cell.geo_id.unwrap_or(0)
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 

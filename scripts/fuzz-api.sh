@@ -48,6 +48,9 @@ token=$(curl -sf -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: applicatio
     python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 
 echo "== schemathesis: $EXAMPLES examples per operation against $url" >&2
+# One worker: with two, hypothesis parses its strategies' source in two threads at once,
+# and CPython 3.11 (before 3.11.8, cpython#106905) can then fail the parse with
+# "AST constructor recursion depth mismatch", a crash of the fuzzer, not of the server.
 # Left out: what would lock the fuzzer out of its own session (revoking its token,
 # disabling or re-roling its user, changing its password, signing out); the permission
 # matrix and the API tests cover them.
@@ -56,5 +59,5 @@ PYTHONPATH="$PY" "$PY/bin/st" run "$url/api/openapi.json" \
     --exclude-path /api/v1/tokens/{id} --exclude-path /api/v1/users/{id} --exclude-path /api/v1/me/password \
     --exclude-path /api/v1/auth/logout --exclude-path /api/v1/auth/login \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --max-examples "$EXAMPLES" --workers 2 --seed 1 \
+    --max-examples "$EXAMPLES" --workers 1 --seed 1 \
     --suppress-health-check all --no-color "$@"

@@ -257,8 +257,9 @@ pub async fn scorecard(
                     (COALESCE(i.price_per_number, 0) * i.total + COALESCE(i.price_batch, 0))::float8,
                     COALESCE(r.numbers, 0)::float8, COALESCE(r.credit, 0)::float8
                FROM imports i
-               LEFT JOIN LATERAL (SELECT count(*) AS numbers, sum(credit) AS credit FROM provider_return_numbers rn
-                                   WHERE rn.tenant_id = i.tenant_id AND rn.import_id = i.id) r ON true
+               -- Returns summed once per import, not looked up per import.
+               LEFT JOIN (SELECT import_id, count(*) AS numbers, sum(credit) AS credit FROM provider_return_numbers
+                           WHERE tenant_id = $1 GROUP BY import_id) r ON r.import_id = i.id
               WHERE i.tenant_id = $1 AND i.status = 'succeeded'
                 AND ($2::date IS NULL OR i.started_at >= $2::date) AND ($3::date IS NULL OR i.started_at < $3::date + 1)
                 AND ($4::bigint IS NULL OR i.provider_id = $4)",

@@ -277,8 +277,10 @@ async fn a_return_credits_writes_and_takes_each_number_once() {
         async move {
             client
                 .query_one(
-                    "INSERT INTO sftp_remotes (tenant_id, name, host, username, direction)
-                     VALUES (1, $1, 'sftp.example.com', 'u', $1) RETURNING id",
+                    // Sealed bytes stand in for a password: nothing here connects.
+                    "INSERT INTO sftp_remotes (tenant_id, name, host, username, direction, password_sealed, provider_id)
+                     VALUES (1, $1, 'sftp.example.com', 'u', $1, '\\x00',
+                             CASE WHEN $1 = 'pull_numbers' THEN (SELECT min(id) FROM providers) END) RETURNING id",
                     &[&direction],
                 )
                 .await

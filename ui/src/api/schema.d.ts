@@ -3730,6 +3730,8 @@ export interface components {
             file_path: string;
             /** Format: int64 */
             sftp_account_id?: number | null;
+            /** Format: int64 */
+            sftp_remote_id?: number | null;
         };
         PurgeInput: {
             /** @description The project's name, repeated. */
@@ -3841,6 +3843,11 @@ export interface components {
              * @description Drop the file in this partner's SFTP outbox (an account of the same provider).
              */
             sftp_account_id?: number | null;
+            /**
+             * Format: int64
+             * @description Or push it to this remote SFTP host (one that pushes exports), by a job.
+             */
+            sftp_remote_id?: number | null;
             /** @description Count what would go back; write nothing. */
             dry_run?: boolean;
         };

@@ -175,10 +175,14 @@ pub(crate) async fn keep_together_ids(client: &impl GenericClient, tenant: Tenan
 
 /// The project a free number is reserved for because its group is already there (the
 /// lowest such project's id, so counting and picking agree), under rules that keep
-/// groups together (`$param`: their ids as keys hold them); NULL otherwise.
-pub(crate) fn reserved_sql(param: usize) -> String {
+/// groups together (`$param`: their ids as keys hold them); NULL otherwise, and a
+/// constant when no rule keeps groups together (`active` false).
+pub(crate) fn reserved_sql(param: usize, active: bool) -> String {
+    if !active {
+        return "NULL::bigint".to_owned();
+    }
     format!(
-        "CASE WHEN n.group_key IS NULL OR n.project_id IS NOT NULL OR cardinality(${param}::bigint[]) = 0
+        "CASE WHEN n.group_key IS NULL OR n.project_id IS NOT NULL
                   OR NOT ((n.group_key >> 48) = ANY(${param}::bigint[])) THEN NULL
               ELSE (SELECT min(h.project_id) FROM phone_numbers h
                      WHERE h.tenant_id = n.tenant_id AND h.group_key = n.group_key AND h.project_id IS NOT NULL) END"

@@ -265,9 +265,10 @@ pub(super) async fn pick(
             SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int2[], $6::int2[], $7::bigint[], $15::text[],
                                  $17::bigint[])
                 AS w(cell, provider_id, geo_key, status, attempts, n, prefix, reserved)
-             -- The seed is only read by the random order; typing it here keeps one
-             -- parameter list for all three.
-             WHERE $9::bigint IS NOT NULL
+             -- The seed is only read by the random order, the prefixes and the groups
+             -- only when blocks or households are in play; typing them here keeps one
+             -- parameter list for all.
+             WHERE $9::bigint IS NOT NULL AND $14::text[] IS NOT NULL AND $16::bigint[] IS NOT NULL
          ), takers AS (
             SELECT * FROM unnest($10::int[], $11::bigint[], $12::bigint[], $13::bigint[])
                 AS t(cell, project_id, source_id, n)
@@ -284,16 +285,24 @@ pub(super) async fn pick(
                    AND COALESCE(n.geo_id, 0) = w.geo_key AND n.status = w.status AND n.attempts = w.attempts
                    AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $8)
                    AND NOT EXISTS (SELECT FROM dnc_numbers d WHERE d.tenant_id = $1 AND d.phone = n.phone)
-                   AND {prefix_key} = w.prefix
-                   AND COALESCE({reserved}, 0) = w.reserved
+                   {by_prefix}
+                   {by_reserved}
                    {not_taken}
                  ORDER BY {inner} LIMIT w.n {lock}) p
          )
          INSERT INTO pg_temp.dialpool_picks (phone, project_id, source_id, provider_id, geo_id, status)
          SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status
            FROM picked p JOIN slots s USING (cell, rn)",
-        prefix_key = prefix_key_sql(14),
-        reserved = crate::pool::groups::reserved_sql(16),
+        by_prefix = if prefixes.is_empty() {
+            String::new()
+        } else {
+            format!("AND {} = w.prefix", prefix_key_sql(14, prefixes.len()))
+        },
+        by_reserved = if together.is_empty() {
+            String::new()
+        } else {
+            format!("AND COALESCE({}, 0) = w.reserved", crate::pool::groups::reserved_sql(16, true))
+        },
     );
     Ok(client
         .execute(

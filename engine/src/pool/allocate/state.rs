@@ -226,21 +226,30 @@ pub(super) struct Stat {
     pub(super) numbers: i64,
 }
 
-/// The longest of `$N` (the run's rule prefixes, a text array) that a number's digits start
-/// with, or ''. Counting and picking use the same expression, so a cell is the same set
-/// of numbers for both.
-pub(super) fn prefix_key_sql(param: usize) -> String {
-    format!(
-        "CASE WHEN cardinality(${param}::text[]) = 0 THEN '' ELSE COALESCE(
-            (SELECT p FROM unnest(${param}::text[]) p WHERE starts_with(n.phone::text, p) ORDER BY length(p) DESC LIMIT 1), '') END"
-    )
+/// The longest of the run's rule prefixes (the text array parameter `$param`, `count`
+/// of them, longest first) that a number's digits start with, or ''. Counting and
+/// picking use the same expression, so a cell is the same set of numbers for both. A
+/// chain of `starts_with` costs a fraction of a subquery over the array per row (5M
+/// numbers, two prefixes: 2.4 s against 6.0 s for the whole count), and with no block
+/// rules the column is a constant.
+pub(super) fn prefix_key_sql(param: usize, count: usize) -> String {
+    if count == 0 {
+        return "''::text".to_owned();
+    }
+    let arms: String = (1..=count)
+        .map(|i| {
+            format!("WHEN starts_with(n.phone::text, (${param}::text[])[{i}]) THEN (${param}::text[])[{i}] ")
+        })
+        .collect();
+    format!("CASE {arms}ELSE '' END")
 }
 
-/// The distinct prefixes of these projects' rules.
+/// The distinct prefixes of these projects' rules, longest first (the order
+/// [`prefix_key_sql`] tries them in).
 pub(crate) fn rule_prefixes(projects: &[Live]) -> Vec<String> {
     let mut out: Vec<String> =
         projects.iter().flat_map(|p| p.sources.iter().filter_map(|s| s.prefix.clone())).collect();
-    out.sort();
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     out.dedup();
     out
 }
@@ -256,15 +265,23 @@ pub(super) async fn pool_stats(
     Ok(client
         .query(
             &format!(
+                // Block and household columns are constants (and not grouped by) unless
+                // the run has block rules or the tenant keeps groups together.
                 "SELECT n.provider_id, COALESCE(n.geo_id, 0) AS geo_key, n.status, n.attempts, n.project_id,
                         d.phone IS NOT NULL AS dnc, COALESCE(n.next_eligible_at > $2, false) AS cooling,
                         {prefix} AS prefix_key, {reserved} AS reserved, count(*) AS numbers
                    FROM phone_numbers n
                    LEFT JOIN dnc_numbers d ON d.tenant_id = n.tenant_id AND d.phone = n.phone
-                  WHERE n.tenant_id = $1
-                  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
-                prefix = prefix_key_sql(3),
-                reserved = crate::pool::groups::reserved_sql(4),
+                  WHERE n.tenant_id = $1 AND $3::text[] IS NOT NULL AND $4::bigint[] IS NOT NULL
+                  GROUP BY 1, 2, 3, 4, 5, 6, 7{by_prefix}{by_reserved}",
+                prefix = prefix_key_sql(3, prefixes.len()),
+                // The same per-row expression the pick filters by. Measured on 5M numbers
+                // (none grouped): the count takes 2.5 s instead of 1.3 s once a rule keeps
+                // groups together, as its subquery keeps the scan off parallel workers; a
+                // join to the groups' projects instead was slower still (2.9 s).
+                reserved = crate::pool::groups::reserved_sql(4, !together.is_empty()),
+                by_prefix = if prefixes.is_empty() { "" } else { ", 8" },
+                by_reserved = if together.is_empty() { "" } else { ", 9" },
             ),
             &[&tenant.0, &at, &prefixes, &together],
         )

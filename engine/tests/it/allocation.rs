@@ -738,3 +738,19 @@ async fn a_rule_with_a_block_prefix_takes_only_that_operators_range() {
     let err = project::create(&mut **client, pool.tenant, &actor(), &bad).await.unwrap_err().to_string();
     assert!(err.contains("rule 1"), "{err}");
 }
+
+#[tokio::test]
+async fn learned_weights_keep_every_cell_two_rules_with_blocks_match() {
+    let pool = pool().await;
+    let alpha = pool.providers[0];
+    let kz = pool.geos[2];
+    pool.numbers(77_010_000_000, 30, alpha, Some(kz)).await;
+    pool.numbers(77_020_000_000, 30, alpha, Some(kz)).await;
+    // The block +7 701 first, then the rest of KZ: one provider × geo, two rules.
+    let mut doc = input("Blocks learned", 60, vec![(None, Some(kz), 1), (None, Some(kz), 1)]);
+    doc.sources[0].prefix = Some("7701".into());
+    doc.learning = Some(project::Learning::default());
+    let p = pool.project(doc).await;
+    let report = pool.run(Request { date: day("2026-11-23"), ..Request::default() }).await;
+    assert_eq!(allocated(&report, p), 60, "{report:?}");
+}

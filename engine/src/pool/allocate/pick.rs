@@ -116,14 +116,16 @@ pub(super) fn plan_run(projects: &[Live], catalog: &Catalog, stats: &[Stat], pre
                     (0..p.sources.len()).collect(),
                 ),
                 Some(settings) => {
-                    // One claim per provider × geo, credited to the first rule that
-                    // matches it, weighed by what it has converted to.
+                    // One claim per provider × geo, weighed by what it has converted to,
+                    // holding every cell any rule matches there (rules with different
+                    // blocks may each match part of it); its numbers are credited to the
+                    // first rule that matched it.
                     let mut groups: Vec<((i64, i64), usize, Vec<usize>)> = Vec::new();
                     for (rule, matched) in rule_cells.iter().enumerate() {
                         for &c in matched {
                             let key = (cells[c].provider, cells[c].geo_key);
                             match groups.iter_mut().find(|g| g.0 == key) {
-                                Some(g) if g.1 == rule => g.2.push(c),
+                                Some(g) if !g.2.contains(&c) => g.2.push(c),
                                 Some(_) => {}
                                 None => groups.push((key, rule, vec![c])),
                             }

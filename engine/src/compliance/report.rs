@@ -325,24 +325,13 @@ fn tables(report: &ComplianceReport) -> Vec<(&'static str, Vec<Vec<String>>)> {
 
 /// The report as CSV: one table, its first column naming the block.
 pub fn to_csv(report: &ComplianceReport) -> Result<Vec<u8>> {
-    // Blocks have their own widths.
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    let failed = |e: csv::Error| Error::Worker(format!("writing the report: {e}"));
-    writer
-        .write_record([
-            "section".to_owned(),
-            format!("project {} ({})", escape_formula(&report.project), report.project_id),
-            format!("{} to {}", report.from, report.to),
-        ])
-        .map_err(failed)?;
-    for (section, rows) in tables(report) {
-        for row in rows {
-            let mut record = vec![section.to_owned()];
-            record.extend(row);
-            writer.write_record(&record).map_err(failed)?;
-        }
-    }
-    writer.into_inner().map_err(|e| Error::Worker(e.to_string()))
+    let heading = vec![vec![
+        format!("project {} ({})", escape_formula(&report.project), report.project_id),
+        format!("{} to {}", report.from, report.to),
+    ]];
+    let mut blocks = vec![("section", heading)];
+    blocks.extend(tables(report));
+    crate::platform::cells::tables_to_csv(&blocks)
 }
 
 /// The report as an XLSX workbook, a sheet per block, every cell text or number.

@@ -305,20 +305,24 @@ pub async fn apply(
     summary.dnc_added =
         tx.execute(include_str!("outcome.apply.2.sql"), &[&tenant.0, &actor.user_id]).await? as i64;
     // A success parks the other numbers of its household (or other group) where a rule
-    // says so: the family is reached, nobody else in it is called.
-    let won: Vec<i64> = tx
-        .query(
-            "SELECT DISTINCT o.phone FROM outcome_new o
-               JOIN number_statuses s ON s.tenant_id = $1 AND s.id = o.status_to
-              WHERE s.category = 'success'",
-            &[&tenant.0],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    summary.group_parked =
-        crate::pool::groups::park_after_success(tx, tenant, &won, chrono::Utc::now()).await?;
+    // says so: the family is reached, nobody else in it is called. Most tenants have no
+    // such rule, and then this is one lookup.
+    let parking = crate::pool::groups::parking_rules(tx, tenant).await?;
+    if !parking.is_empty() {
+        let won: Vec<i64> = tx
+            .query(
+                "SELECT DISTINCT o.phone FROM outcome_new o
+                   JOIN number_statuses s ON s.tenant_id = $1 AND s.id = o.status_to
+                  WHERE s.category = 'success'",
+                &[&tenant.0],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        summary.group_parked =
+            crate::pool::groups::park_after_success(tx, tenant, &parking, &won, chrono::Utc::now()).await?;
+    }
     Ok(summary)
 }
 

@@ -213,10 +213,6 @@ pub async fn of_number(
     tenant: TenantId,
     phone: i64,
 ) -> Result<Option<NumberGroup>> {
-    let (ids, _) = rule_arrays(client, tenant).await?;
-    if ids.is_empty() {
-        return Ok(None);
-    }
     let Some(row) = client
         .query_opt(
             "SELECT n.group_key, r.id, r.name, r.attributes
@@ -263,21 +259,10 @@ pub async fn of_number(
     }))
 }
 
-/// After a success on `phones`: the other numbers of their groups under a rule that
-/// parks on success, not leased now and not already final, move to the parked status
-/// (category failure: final, reached through the group, never dialled again), each with an
-/// event naming the number that succeeded. Returns how many were parked.
-pub async fn park_after_success(
-    client: &impl GenericClient,
-    tenant: TenantId,
-    phones: &[i64],
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<i64> {
-    let (ids, _) = rule_arrays(client, tenant).await?;
-    if ids.is_empty() || phones.is_empty() {
-        return Ok(0);
-    }
-    let parking: Vec<i64> = client
+/// The rules whose groups a success parks (usually none: then an outcome needs nothing
+/// more than this one lookup).
+pub async fn parking_rules(client: &impl GenericClient, tenant: TenantId) -> Result<Vec<i64>> {
+    Ok(client
         .query(
             "SELECT id FROM number_group_rules WHERE tenant_id = $1 AND park_on_success ORDER BY id",
             &[&tenant.0],
@@ -285,8 +270,21 @@ pub async fn park_after_success(
         .await?
         .iter()
         .map(|r| r.get(0))
-        .collect();
-    if parking.is_empty() {
+        .collect())
+}
+
+/// After a success on `phones`: the other numbers of their groups under one of the
+/// `parking` rules, not leased now and not already final, move to the parked status
+/// (category failure: final, reached through the group, never dialled again), each with
+/// an event naming the number that succeeded. Returns how many were parked.
+pub async fn park_after_success(
+    client: &impl GenericClient,
+    tenant: TenantId,
+    parking: &[i64],
+    phones: &[i64],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    if parking.is_empty() || phones.is_empty() {
         return Ok(0);
     }
     client

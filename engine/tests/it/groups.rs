@@ -104,17 +104,10 @@ async fn a_household_stays_in_one_project_and_a_success_parks_the_others() {
     assert_eq!(holder, Some(a));
 
     // A sale on one parks the other.
+    let now = chrono::Utc::now().to_rfc3339();
     let input = OutcomeInput {
-        call_id: "sale-1".into(),
-        phone: "+79160000001".into(),
-        project_id: None,
-        disposition: "SALE".into(),
-        started_at: chrono::Utc::now(),
         answered_at: Some(chrono::Utc::now()),
-        ended_at: None,
-        duration_s: Some(60),
-        agent: None,
-        notes: None,
+        ..crate::calls::outcome_input("sale-1", "+79160000001", "SALE", &now)
     };
     outcome::post(&mut **client, s.tenant, &Scope::All, &actor, &input).await.unwrap();
     let parked: String = client

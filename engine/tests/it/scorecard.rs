@@ -14,18 +14,10 @@ use dialpool_engine::platform::audit::Actor;
 
 async fn call(s: &Setup, id: &str, phone: &str, disposition: &str, answered: bool) {
     let mut client = s.db.client().await;
-    let started: chrono::DateTime<chrono::Utc> = "2026-11-23T11:00:00Z".parse().unwrap();
+    let started = "2026-11-23T11:00:00Z";
     let input = OutcomeInput {
-        call_id: id.into(),
-        phone: phone.into(),
-        project_id: None,
-        disposition: disposition.into(),
-        started_at: started,
-        answered_at: answered.then_some(started),
-        ended_at: None,
-        duration_s: Some(30),
-        agent: None,
-        notes: None,
+        answered_at: answered.then(|| started.parse().unwrap()),
+        ..crate::calls::outcome_input(id, phone, disposition, started)
     };
     outcome::post(&mut **client, s.tenant, &Scope::All, &Actor::system("test"), &input).await.unwrap();
 }

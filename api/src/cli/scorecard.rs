@@ -15,9 +15,15 @@ use super::common::print;
 
 #[derive(Debug, Args)]
 pub struct ScorecardArgs {
-    /// Rows per `provider`, or per provider and `month`, `geo` or `batch`.
-    #[arg(long, default_value = "provider", value_parser = ["provider", "month", "geo", "batch"])]
+    /// Rows per `provider`, or per provider and `month`, `geo`, `batch` or number `block`.
+    #[arg(long, default_value = "provider", value_parser = ["provider", "month", "geo", "batch", "block"])]
     pub by: String,
+    /// With `--by block`: blocks by their first 1 to 6 digits (default 4).
+    #[arg(long)]
+    pub digits: Option<u32>,
+    /// With `--by block`: only blocks starting with these digits, e.g. `+7701`.
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Only this provider (its code).
     #[arg(long)]
     pub provider: Option<String>,
@@ -51,13 +57,18 @@ pub struct ReturnRulesArgs {
     /// The provider's code.
     pub provider: String,
     /// Days after delivery a number may be returned; with --statuses sets the rules.
-    #[arg(long, requires = "statuses")]
+    #[arg(long)]
     pub window_days: Option<i32>,
-    /// Status codes that qualify, comma-separated, e.g. `invalid,wrong_number`.
-    #[arg(long, value_delimiter = ',')]
+    /// Status codes that qualify, comma-separated, e.g. `invalid,wrong_number`
+    /// (default `invalid` unless only --refused is given).
+    #[arg(long, value_delimiter = ',', requires = "window_days")]
     pub statuses: Vec<String>,
+    /// Rows the import refused that qualify too: `dnc_at_delivery`, `duplicate` (a number
+    /// this provider sold before), comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "window_days")]
+    pub refused: Vec<String>,
     /// The provider takes no returns any more.
-    #[arg(long, conflicts_with_all = ["window_days", "statuses"])]
+    #[arg(long, conflicts_with_all = ["window_days", "statuses", "refused"])]
     pub clear: bool,
     #[arg(long)]
     pub json: bool,
@@ -105,8 +116,15 @@ pub async fn scorecard(
         Some(code) => Some(provider::find_by_code(&**client, tenant, code).await?.id),
         None => None,
     };
-    let query =
-        ScorecardQuery { by: Some(args.by.clone()), from: args.from, to: args.to, provider_id, format: None };
+    let query = ScorecardQuery {
+        by: Some(args.by.clone()),
+        digits: args.digits,
+        prefix: args.prefix.clone(),
+        from: args.from,
+        to: args.to,
+        provider_id,
+        format: None,
+    };
     let card = scorecard::scorecard(&**client, tenant, &query).await?;
     if let Some(out) = &args.output {
         let bytes = match out.extension().and_then(|e| e.to_str()) {
@@ -121,7 +139,7 @@ pub async fn scorecard(
     }
     print(args.json, &card, || {
         let mut out = format!(
-            "{:<14} {:<12} {:>9} {:>8} {:>6} {:>6} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>7}",
+            "{:<14} {:<12} {:>9} {:>8} {:>6} {:>6} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>7}",
             "PROVIDER",
             "",
             "DELIVERED",
@@ -132,13 +150,15 @@ pub async fn scorecard(
             "ALLOCATED",
             "CONTACT%",
             "SUCCESS%",
+            "MED ATT",
+            "MED H",
             "COST/SUCC",
             "VS AVG",
             "TREND"
         );
         for r in card.rows.iter().chain(std::iter::once(&card.tenant)) {
             out.push_str(&format!(
-                "\n{:<14} {:<12} {:>9} {:>8} {:>6} {:>6} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>7}",
+                "\n{:<14} {:<12} {:>9} {:>8} {:>6} {:>6} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>7}",
                 r.provider,
                 r.label.clone().unwrap_or_default(),
                 num(r.delivered),
@@ -149,6 +169,8 @@ pub async fn scorecard(
                 num(r.allocated),
                 pct(r.contact_rate),
                 pct(r.success_rate),
+                r.median_attempts.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
+                r.median_hours_to_success.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
                 money(r.cost_per_success),
                 r.vs_average.map(|v| format!("{v:.2}×")).unwrap_or_else(|| "—".into()),
                 r.trend.map(|v| format!("{v:+.2}pp")).unwrap_or_else(|| "—".into()),
@@ -185,19 +207,33 @@ pub async fn return_rules(
     let rules = if args.clear {
         returns::set_rules(&mut **client, tenant, &Actor::system("cli"), provider.id, None).await?
     } else if let Some(window_days) = args.window_days {
-        let rules = ReturnRules { window_days, statuses: args.statuses.clone() };
+        let statuses = if args.statuses.is_empty() && args.refused.is_empty() {
+            vec!["invalid".to_owned()]
+        } else {
+            args.statuses.clone()
+        };
+        let rules = ReturnRules { window_days, statuses, refused: args.refused.clone() };
         returns::set_rules(&mut **client, tenant, &Actor::system("cli"), provider.id, Some(rules)).await?
     } else {
         returns::rules_of(&**client, tenant, provider.id).await?
     };
     print(args.json, &rules, || match &rules {
         None => format!("{} takes no returns", provider.code),
-        Some(r) => format!(
-            "{} takes back numbers within {} days of delivery in status {}",
-            provider.code,
-            r.window_days,
-            r.statuses.join(", ")
-        ),
+        Some(r) => {
+            let mut what = Vec::new();
+            if !r.statuses.is_empty() {
+                what.push(format!("in status {}", r.statuses.join(", ")));
+            }
+            if !r.refused.is_empty() {
+                what.push(format!("refused at delivery as {}", r.refused.join(", ")));
+            }
+            format!(
+                "{} takes back numbers within {} days of delivery {}",
+                provider.code,
+                r.window_days,
+                what.join(" or ")
+            )
+        }
     })
 }
 

@@ -151,11 +151,14 @@ async fn erase_batch(
     )
     .await?;
     // A returned number leaves its return batch; the batch keeps its count and credit.
-    tx.execute(
-        "DELETE FROM provider_return_numbers WHERE tenant_id = $1 AND phone = ANY($2)",
-        &[&tenant.0, &phones],
-    )
-    .await?;
+    // A refused row kept for returns goes too.
+    for table in ["provider_return_numbers", "import_refusals"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE tenant_id = $1 AND phone = ANY($2)"),
+            &[&tenant.0, &phones],
+        )
+        .await?;
+    }
     // Events and calls keep what they count (kind, project, provider, geo, statuses,
     // times, durations) and lose who they were about: phone 0 is no number.
     for table in ["number_events", "number_events_archive"] {

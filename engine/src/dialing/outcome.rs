@@ -356,12 +356,14 @@ fn store_calls(mode: StoreCalls) -> String {
          ), stored AS (
             INSERT INTO call_outcomes (tenant_id, call_id, phone, project_id, provider_id, geo_id, disposition,
                                        status_from, status_to, started_at, answered_at, ended_at, duration_s,
-                                       agent, notes, source, actor_user_id, allocated_at)
+                                       agent, notes, source, actor_user_id, allocated_at, import_id, attempt)
             SELECT $1, s.call_id, s.phone, COALESCE(s.project_id, n.project_id), n.provider_id, n.geo_id,
                    s.disposition,
                    COALESCE(lag(m.status_id) OVER (PARTITION BY s.phone ORDER BY s.started_at, s.line), n.status),
                    m.status_id, s.started_at, s.answered_at, s.ended_at, s.duration_s, s.agent, s.notes, $2, $4,
-                   CASE WHEN n.project_id = COALESCE(s.project_id, n.project_id) THEN n.allocated_at END
+                   CASE WHEN n.project_id = COALESCE(s.project_id, n.project_id) THEN n.allocated_at END,
+                   -- The batch and the attempt, so the scorecard reads both off the call.
+                   n.import_id, n.attempts + row_number() OVER (PARTITION BY s.phone ORDER BY s.started_at, s.line)
               FROM converted s
               JOIN phone_numbers n ON n.tenant_id = $1 AND n.phone = s.phone
               JOIN disposition_map m ON m.tenant_id = $1 AND m.disposition = s.disposition

@@ -5,11 +5,14 @@
 //! Nothing reads the numbers themselves, so a scorecard over 50M numbers costs what
 //! a few thousand imports and aggregate cells cost.
 //!
-//! Rows are per provider, or per provider and month, geo or batch (import). The
-//! conversion aggregates are per provider × geo × day, so a batch row has its delivery
-//! and cost figures but no outcomes, and a geo row has outcomes but no delivery figures
-//! (an import is not split by geo): those fields are absent rather than guessed.
+//! Rows are per provider, or per provider and month, geo, batch (import) or number block
+//! (the first digits of the number). Outcomes come from `provider_outcomes`, which the
+//! conversion refresh keeps per day and provider by geo, by batch and by block, with
+//! histograms of the attempts and hours successes took, so medians hold over any
+//! roll-up. Imports are not split by geo or block, so geo and block rows have outcomes
+//! but no delivery figures: those fields are absent rather than guessed.
 
+use crate::insight::conversion::histogram;
 use crate::platform::TenantId;
 use crate::platform::error::{Error, Result};
 use chrono::NaiveDate;
@@ -27,6 +30,7 @@ pub enum ScorecardBy {
     Month,
     Geo,
     Batch,
+    Block,
 }
 
 impl ScorecardBy {
@@ -36,9 +40,11 @@ impl ScorecardBy {
             "month" => Ok(Self::Month),
             "geo" => Ok(Self::Geo),
             "batch" => Ok(Self::Batch),
-            other => {
-                Err(Error::invalid("by", format!("'{other}' is not one of provider, month, geo, batch")))
-            }
+            "block" => Ok(Self::Block),
+            other => Err(Error::invalid(
+                "by",
+                format!("'{other}' is not one of provider, month, geo, batch, block"),
+            )),
         }
     }
 }
@@ -47,8 +53,12 @@ impl ScorecardBy {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScorecardQuery {
-    /// `provider` (default), `month`, `geo` or `batch`.
+    /// `provider` (default), `month`, `geo`, `batch` or `block`.
     pub by: Option<String>,
+    /// Blocks by their first 1 to 6 digits (default 4, or the prefix's length).
+    pub digits: Option<u32>,
+    /// Only blocks starting with these digits (`+7 701` or `7701`); with `by=block`.
+    pub prefix: Option<String>,
     /// First day, inclusive: imports started and calls' days from here.
     pub from: Option<NaiveDate>,
     /// Last day, inclusive.
@@ -63,9 +73,10 @@ pub struct ScorecardQuery {
 pub struct ScorecardRow {
     pub provider_id: Option<i64>,
     pub provider: String,
-    /// The month (`YYYY-MM`), geo id or import id the row is for; absent for a provider row.
+    /// The month (`YYYY-MM`), geo id, import id or block digits the row is for; absent
+    /// for a provider row.
     pub key: Option<String>,
-    /// What to show for the key: the month, the geo's code, the file's name.
+    /// What to show for the key: the month, the geo's code, the file's name, `+7701`.
     pub label: Option<String>,
     /// Rows in the provider's files, and of those: stored (new, updated or refreshed),
     /// duplicates within the file and of numbers stored before, invalid, on the DNC list,
@@ -79,8 +90,7 @@ pub struct ScorecardRow {
     pub erased: Option<i64>,
     /// Numbers sent back to the provider, and the credit for them.
     pub returned: Option<i64>,
-    /// Allocated to projects, calls made, calls that reached a person, successes. Absent
-    /// on batch rows.
+    /// Allocated to projects, calls made, calls that reached a person, successes.
     pub allocated: Option<i64>,
     pub dialed: Option<i64>,
     pub contacted: Option<i64>,
@@ -97,6 +107,12 @@ pub struct ScorecardRow {
     pub attempts_per_success: Option<f64>,
     /// Mean hours from a number's allocation to its success call.
     pub hours_to_success: Option<f64>,
+    /// The median attempt (the number's calls so far) that made a success: exact up
+    /// to 29, 30 meaning 30 or more.
+    pub median_attempts: Option<f64>,
+    /// The median hours from allocation to success: within half an hour on the first
+    /// day, half a day up to 30 days; 720 meaning 30 days or more.
+    pub median_hours_to_success: Option<f64>,
     /// What the delivered numbers cost (price per number × rows delivered + batch
     /// prices), the credit for returns, and the net cost per contact and per success.
     pub cost: Option<f64>,
@@ -234,8 +250,26 @@ pub async fn scorecard(
     {
         return Err(Error::invalid("from", format!("{from} is after {to}")));
     }
+    let (digits, prefix) = block_filter(by, query)?;
+    // Blocks are stored with six digits and rolled up in the query; other keys as they are.
+    let (dimension, divisor): (i16, i64) = match by {
+        ScorecardBy::Batch => (2, 1),
+        ScorecardBy::Block => (3, 10_i64.pow(histogram::BLOCK_DIGITS - digits)),
+        _ => (1, 1),
+    };
     let filters: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&tenant.0, &query.from, &query.to, &query.provider_id];
+    let (prefix, prefix_divisor) = prefix.unzip();
+    let outcome_filters: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        &tenant.0,
+        &query.from,
+        &query.to,
+        &query.provider_id,
+        &dimension,
+        &divisor,
+        &prefix,
+        &prefix_divisor,
+    ];
     let providers: HashMap<i64, String> = client
         .query("SELECT id, code FROM providers WHERE tenant_id = $1", &[&tenant.0])
         .await?
@@ -266,17 +300,43 @@ pub async fn scorecard(
             &filters,
         )
         .await?;
-    // The aggregates rolled up to provider × geo × month in the database: at most a few
+    // The aggregates rolled up to provider × key × month in the database: at most a few
     // thousand rows whatever the number of numbers.
+    let outcome_rows = |unnest: &str| {
+        format!(
+            "FROM provider_outcomes {unnest}
+              WHERE tenant_id = $1 AND dimension = $5 AND ($2::date IS NULL OR day >= $2)
+                AND ($3::date IS NULL OR day <= $3) AND ($4::bigint IS NULL OR provider_id = $4)
+                AND ($7::bigint IS NULL OR key / $8 = $7)"
+        )
+    };
     let cells = client
         .query(
-            "SELECT provider_id, geo_id, to_char(day, 'YYYY-MM'), sum(allocated)::float8, sum(dialed)::float8,
-                    sum(contacted)::float8, sum(success)::float8, sum(success_hours_sum)::float8
-               FROM project_conversions
-              WHERE tenant_id = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
-                AND ($4::bigint IS NULL OR provider_id = $4)
-              GROUP BY 1, 2, 3",
-            &filters,
+            &format!(
+                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), sum(allocated)::float8, sum(dialed)::float8,
+                        sum(contacted)::float8, sum(success)::float8, sum(success_hours_sum)::float8
+                   {}
+                  GROUP BY 1, 2, 3",
+                outcome_rows("")
+            ),
+            &outcome_filters,
+        )
+        .await?;
+    // The histograms summed bucket by bucket: 0 for attempts, 1 for hours.
+    let buckets = client
+        .query(
+            &format!(
+                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 0::int2, h.i::int8 - 1, sum(h.v)::int8
+                   {}
+                  GROUP BY 1, 2, 3, 5
+                 UNION ALL
+                 SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 1::int2, h.i::int8 - 1, sum(h.v)::int8
+                   {}
+                  GROUP BY 1, 2, 3, 5",
+                outcome_rows(", unnest(success_attempts) WITH ORDINALITY AS h(v, i)"),
+                outcome_rows(", unnest(success_hours) WITH ORDINALITY AS h(v, i)")
+            ),
+            &outcome_filters,
         )
         .await?;
 
@@ -287,7 +347,7 @@ pub async fn scorecard(
             ScorecardBy::Provider => Some(provider.to_string()),
             ScorecardBy::Month => Some(format!("{provider}|{}", r.get::<_, String>(3))),
             ScorecardBy::Batch => Some(format!("{provider}|{}", r.get::<_, i64>(1))),
-            ScorecardBy::Geo => None,
+            ScorecardBy::Geo | ScorecardBy::Block => None,
         }
     };
     let outcome_key = |r: &tokio_postgres::Row| -> Option<String> {
@@ -295,9 +355,25 @@ pub async fn scorecard(
         match by {
             ScorecardBy::Provider => Some(provider.to_string()),
             ScorecardBy::Month => Some(format!("{provider}|{}", r.get::<_, String>(2))),
-            ScorecardBy::Geo => Some(format!("{provider}|{}", r.get::<_, i64>(1))),
-            ScorecardBy::Batch => None,
+            ScorecardBy::Geo | ScorecardBy::Batch | ScorecardBy::Block => {
+                Some(format!("{provider}|{}", r.get::<_, i64>(1)))
+            }
         }
+    };
+    // Each row's histograms (attempts, hours), and the tenant's.
+    let mut histograms: HashMap<String, [Vec<i64>; 2]> = HashMap::new();
+    let mut tenant_histograms: [Vec<i64>; 2] = Default::default();
+    for r in &buckets {
+        let (which, bucket, count) =
+            (r.get::<_, i16>(3) as usize, r.get::<_, i64>(4) as usize, r.get::<_, i64>(5));
+        let one = histogram::from_counts([(bucket, count)]);
+        histogram::add(&mut tenant_histograms[which], &one);
+        if let Some(key) = outcome_key(r) {
+            histogram::add(&mut histograms.entry(key).or_default()[which], &one);
+        }
+    }
+    let medians = |h: Option<&[Vec<i64>; 2]>| {
+        h.map_or((None, None), |[a, h]| (histogram::median_attempts(a), histogram::median_hours(h)))
     };
     let columns = |rows: &[tokio_postgres::Row],
                    first: usize,
@@ -336,6 +412,7 @@ pub async fn scorecard(
         Some(tenant_outcomes.get("").cloned().unwrap_or_else(|| vec![0.0; OUTCOMES.len()])).as_ref(),
     );
     tenant_row.provider = "all providers".into();
+    (tenant_row.median_attempts, tenant_row.median_hours_to_success) = medians(Some(&tenant_histograms));
 
     // Months per provider for the chart and the trend.
     let mut months: BTreeMap<(i64, String), (i64, i64)> = BTreeMap::new();
@@ -363,6 +440,7 @@ pub async fn scorecard(
         .into_iter()
         .map(|key| {
             let mut r = row(delivery.get(key), outcomes.get(key));
+            (r.median_attempts, r.median_hours_to_success) = medians(histograms.get(key));
             r.provider_id = provider_of(key);
             r.provider = r.provider_id.and_then(|p| providers.get(&p).cloned()).unwrap_or_default();
             let rest = key.split_once('|').map(|(_, rest)| rest.to_owned());
@@ -372,9 +450,14 @@ pub async fn scorecard(
                     .ok()
                     .and_then(|g| geos.get(&g).cloned())
                     .unwrap_or_else(|| "none".into()),
-                ScorecardBy::Batch => {
-                    rest.parse::<i64>().ok().and_then(|i| files.get(&i).cloned()).unwrap_or_default()
-                }
+                ScorecardBy::Batch => match rest.parse::<i64>() {
+                    Ok(0) | Err(_) => "unknown".into(),
+                    Ok(i) => files.get(&i).cloned().unwrap_or_else(|| format!("import {i}")),
+                },
+                ScorecardBy::Block => match rest {
+                    "0" => "unknown".into(),
+                    digits => format!("+{digits}"),
+                },
                 _ => rest.to_owned(),
             });
             r.key = rest;
@@ -394,6 +477,43 @@ pub async fn scorecard(
         .collect();
     rows.sort_by(|a, b| a.provider.cmp(&b.provider).then_with(|| a.key.cmp(&b.key)));
     Ok(Scorecard { by, from: query.from, to: query.to, rows, tenant: tenant_row, months })
+}
+
+/// The block digits to roll up to and the prefix to keep, checked.
+fn block_filter(by: ScorecardBy, query: &ScorecardQuery) -> Result<(u32, Option<(i64, i64)>)> {
+    let prefix: Option<String> = query
+        .prefix
+        .as_deref()
+        .map(|p| p.chars().filter(|c| !matches!(c, ' ' | '+' | '-')).collect())
+        .filter(|p: &String| !p.is_empty());
+    if by != ScorecardBy::Block && (prefix.is_some() || query.digits.is_some()) {
+        return Err(Error::invalid(
+            if prefix.is_some() { "prefix" } else { "digits" },
+            "blocks are chosen with by=block",
+        ));
+    }
+    if let Some(p) = &prefix
+        && (!p.bytes().all(|b| b.is_ascii_digit()) || p.len() > histogram::BLOCK_DIGITS as usize)
+    {
+        return Err(Error::invalid(
+            "prefix",
+            format!("'{p}' is not 1 to {} digits of a number", histogram::BLOCK_DIGITS),
+        ));
+    }
+    let digits = query.digits.unwrap_or(prefix.as_ref().map_or(4, |p| (p.len() as u32).max(4)));
+    if !(1..=histogram::BLOCK_DIGITS).contains(&digits) {
+        return Err(Error::invalid("digits", format!("{digits} is not 1 to {}", histogram::BLOCK_DIGITS)));
+    }
+    let Some(p) = prefix else { return Ok((digits, None)) };
+    if p.len() as u32 > digits {
+        return Err(Error::invalid(
+            "prefix",
+            format!("'{p}' is longer than the {digits} digits blocks are shown by"),
+        ));
+    }
+    // The query compares the prefix with the stored block divided down to its length.
+    let value = p.parse::<i64>().map_err(|e| Error::invalid("prefix", e.to_string()))?;
+    Ok((digits, Some((value, 10_i64.pow(histogram::BLOCK_DIGITS - p.len() as u32)))))
 }
 
 /// The header and cells of the scorecard as a table, for CSV and XLSX.
@@ -424,6 +544,8 @@ pub fn table(card: &Scorecard) -> Vec<Vec<String>> {
             "conversion",
             "attempts_per_success",
             "hours_to_success",
+            "median_attempts",
+            "median_hours_to_success",
             "cost",
             "credit",
             "cost_per_contact",
@@ -458,6 +580,8 @@ pub fn table(card: &Scorecard) -> Vec<Vec<String>> {
             rate(r.conversion),
             rate(r.attempts_per_success),
             rate(r.hours_to_success),
+            rate(r.median_attempts),
+            rate(r.median_hours_to_success),
             money(r.cost),
             money(r.credit),
             money(r.cost_per_contact),

@@ -5,9 +5,13 @@
 //!
 //! A provider's rules say how many days after delivery a number may still be returned
 //! and which statuses qualify (`invalid` by default: numbers a call found disconnected
-//! or wrong). A number is returned once (the numbers' table of returns is keyed by the
-//! number); one return batch runs at a time per tenant, so two at once cannot both
-//! take the same numbers. A number under a live lease waits for the next batch.
+//! or wrong). Rows the import refused qualify too when the rules name them: a number on
+//! the DNC list at delivery (`dnc_at_delivery`), or one this provider had sold before
+//! (`duplicate`); imports keep such rows (`import_refusals`) only for providers whose
+//! rules ask for them. A number goes back once per delivery (the table of returned
+//! numbers is keyed by import and number); one return batch runs at a time per tenant,
+//! so two at once cannot both take the same numbers. A number under a live lease waits
+//! for the next batch.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +32,14 @@ pub struct ReturnRules {
     /// Status codes that qualify, e.g. `invalid`, `wrong_number`.
     #[serde(default = "invalid")]
     pub statuses: Vec<String>,
+    /// Rows the import refused that qualify: `dnc_at_delivery`, `duplicate` (a number
+    /// this provider had sold before). Imports keep them from when this is set.
+    #[serde(default)]
+    pub refused: Vec<String>,
 }
+
+/// What `refused` may name.
+pub const REFUSALS: [&str; 2] = ["dnc_at_delivery", "duplicate"];
 
 fn invalid() -> Vec<String> {
     vec!["invalid".to_owned()]
@@ -39,8 +50,14 @@ impl ReturnRules {
         if !(1..=365).contains(&self.window_days) {
             return Err(Error::invalid("window_days", format!("{} must be 1 to 365 days", self.window_days)));
         }
-        if self.statuses.is_empty() {
-            return Err(Error::invalid("statuses", "name at least one status that qualifies"));
+        if self.statuses.is_empty() && self.refused.is_empty() {
+            return Err(Error::invalid("statuses", "name at least one status or refusal that qualifies"));
+        }
+        if let Some(other) = self.refused.iter().find(|r| !REFUSALS.contains(&r.as_str())) {
+            return Err(Error::invalid(
+                "refused",
+                format!("'{other}' is not one of {}", REFUSALS.join(", ")),
+            ));
         }
         Ok(())
     }
@@ -249,18 +266,31 @@ pub async fn create(
     };
     tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('dialpool.returns', $1))", &[&tenant.0])
         .await?;
+    // Stored numbers in a qualifying status, then rows the imports refused; the last
+    // column says which (only stored numbers change status).
     let rows = tx
         .query(
-            "SELECT n.phone, n.import_id, s.code, COALESCE(i.price_per_number, 0)::float8, i.file_name, i.started_at
+            "SELECT n.phone, n.import_id, s.code, COALESCE(i.price_per_number, 0)::float8, i.file_name, i.started_at,
+                    true AS stored
                FROM phone_numbers n
                JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
                JOIN imports i ON i.tenant_id = n.tenant_id AND i.id = n.import_id
               WHERE n.tenant_id = $1 AND n.provider_id = $2 AND s.code = ANY($3)
                 AND i.started_at >= now() - make_interval(days => $4)
                 AND (n.leased_until IS NULL OR n.leased_until <= now())
-                AND NOT EXISTS (SELECT FROM provider_return_numbers r WHERE r.tenant_id = n.tenant_id AND r.phone = n.phone)
-              ORDER BY n.phone",
-            &[&tenant.0, &request.provider_id, &rules.statuses, &rules.window_days],
+                AND NOT EXISTS (SELECT FROM provider_return_numbers r
+                                 WHERE r.tenant_id = n.tenant_id AND r.import_id = n.import_id AND r.phone = n.phone)
+             UNION ALL
+             SELECT f.phone, f.import_id, f.reason, COALESCE(i.price_per_number, 0)::float8, i.file_name, i.started_at,
+                    false
+               FROM import_refusals f
+               JOIN imports i ON i.tenant_id = f.tenant_id AND i.id = f.import_id
+              WHERE f.tenant_id = $1 AND i.provider_id = $2 AND f.reason = ANY($5) AND i.status = 'succeeded'
+                AND i.started_at >= now() - make_interval(days => $4)
+                AND NOT EXISTS (SELECT FROM provider_return_numbers r
+                                 WHERE r.tenant_id = f.tenant_id AND r.import_id = f.import_id AND r.phone = f.phone)
+              ORDER BY 1, 2",
+            &[&tenant.0, &request.provider_id, &rules.statuses, &rules.window_days, &rules.refused],
         )
         .await?;
     let mut by_reason: BTreeMap<String, i64> = BTreeMap::new();
@@ -300,6 +330,7 @@ pub async fn create(
         .await?
         .get(0);
     let phones: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let stored_phones: Vec<i64> = rows.iter().filter(|r| r.get::<_, bool>(6)).map(|r| r.get(0)).collect();
     let imports: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
     let reasons: Vec<String> = rows.iter().map(|r| r.get(2)).collect();
     let credits: Vec<f64> = rows.iter().map(|r| r.get(3)).collect();
@@ -321,7 +352,7 @@ pub async fn create(
          INSERT INTO number_events (tenant_id, phone, kind, project_id, provider_id, geo_id, status_to, actor_user_id, data)
          SELECT $1, phone, 'status_changed', project_id, provider_id, geo_id, $3, $4, jsonb_build_object('return', $5::bigint)
            FROM moved",
-        &[&tenant.0, &phones, &status, &actor.user_id, &id],
+        &[&tenant.0, &stored_phones, &status, &actor.user_id, &id],
     )
     .await?;
 

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(24, "learning", include_str!("../../../migrations/0024_learning.sql")),
     Migration::new(25, "provider_economics", include_str!("../../../migrations/0025_provider_economics.sql")),
     Migration::new(26, "number_groups", include_str!("../../../migrations/0026_number_groups.sql")),
+    Migration::new(27, "scorecard_detail", include_str!("../../../migrations/0027_scorecard_detail.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

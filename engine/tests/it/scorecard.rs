@@ -70,8 +70,9 @@ async fn floor() -> (Setup, i64, i64) {
         .batch_execute(
             "INSERT INTO projects (tenant_id, name, time_zone, daily_quota) VALUES (1, 'Sales', 'Europe/Moscow', 100);
              UPDATE phone_numbers SET project_id = (SELECT id FROM projects), allocated_at = '2026-11-23T05:00:00Z';
-             INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id)
-             SELECT 1, '2026-11-23T05:00:00Z', phone, 'allocated', project_id, provider_id, geo_id FROM phone_numbers;",
+             INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id, import_id)
+             SELECT 1, '2026-11-23T05:00:00Z', phone, 'allocated', project_id, provider_id, geo_id, import_id
+               FROM phone_numbers;",
         )
         .await
         .unwrap();
@@ -128,8 +129,8 @@ async fn the_scorecard_adds_up_to_the_files_and_the_calls() {
     assert_eq!((b.delivered, b.success, b.cost), (Some(3), Some(1), Some(5.0)));
     assert!((b.vs_average.unwrap() - (1.0 / 3.0) / 0.25).abs() < 1e-9);
 
-    // By batch: delivery and cost, no outcomes (they are not kept per batch); by geo:
-    // outcomes, no delivery figures.
+    // By batch: delivery, cost and outcomes (each provider sent one file, so its
+    // batch's figures are the provider's); by geo: outcomes, no delivery figures.
     let batches = scorecard::scorecard(
         &**client,
         s.tenant,
@@ -138,8 +139,14 @@ async fn the_scorecard_adds_up_to_the_files_and_the_calls() {
     .await
     .unwrap();
     assert_eq!(batches.rows.len(), 2);
-    assert!(batches.rows.iter().all(|r| r.delivered.is_some() && r.success.is_none()));
     assert_eq!(batches.rows[0].label.as_deref(), Some("acme.csv"));
+    for (batch, provider) in batches.rows.iter().zip([&a, &b]) {
+        assert_eq!(
+            (batch.delivered, batch.allocated, batch.dialed, batch.success, batch.cost),
+            (provider.delivered, provider.allocated, provider.dialed, provider.success, provider.cost),
+            "{batch:?}"
+        );
+    }
     let geos = scorecard::scorecard(
         &**client,
         s.tenant,
@@ -201,9 +208,12 @@ async fn a_return_credits_writes_and_takes_each_number_once() {
     let err =
         returns::create(&mut **client, s.tenant, &actor, &data, &request).await.unwrap_err().to_string();
     assert!(err.contains("takes no returns"), "{err}");
-    let bad = ReturnRules { window_days: 14, statuses: vec!["nonsense".into()] };
+    let bad = ReturnRules { window_days: 14, statuses: vec!["nonsense".into()], refused: vec![] };
     assert!(returns::set_rules(&mut **client, s.tenant, &actor, acme, Some(bad)).await.is_err());
-    let rules = ReturnRules { window_days: 14, statuses: vec!["invalid".into(), "refused".into()] };
+    let bad = ReturnRules { window_days: 14, statuses: vec![], refused: vec!["late".into()] };
+    assert!(returns::set_rules(&mut **client, s.tenant, &actor, acme, Some(bad)).await.is_err());
+    let rules =
+        ReturnRules { window_days: 14, statuses: vec!["invalid".into(), "refused".into()], refused: vec![] };
     returns::set_rules(&mut **client, s.tenant, &actor, acme, Some(rules)).await.unwrap();
     client.execute("UPDATE phone_numbers SET status = 7 WHERE phone = 79160000005", &[]).await.unwrap();
 
@@ -311,4 +321,237 @@ async fn a_return_credits_writes_and_takes_each_number_once() {
         .unwrap()
         .get(0);
     assert_eq!(queued, 1);
+}
+
+/// Successes per attempt and hours, computed from the calls themselves: each call's
+/// attempt is its place among the number's calls.
+async fn plain_medians(client: &tokio_postgres::Client, provider: i64) -> (f64, f64) {
+    let row = client
+        .query_one(
+            "WITH numbered AS (
+                SELECT o.*, row_number() OVER (PARTITION BY o.phone ORDER BY o.started_at, o.call_id) AS nth
+                  FROM call_outcomes o)
+             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY nth),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.started_at - o.allocated_at) / 3600)
+               FROM numbered o JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
+              WHERE s.category = 'success' AND o.provider_id = $1",
+            &[&provider],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get::<_, f64>(1))
+}
+
+#[tokio::test]
+async fn blocks_batches_and_medians_add_up_to_the_calls() {
+    let (s, acme, beta) = floor().await;
+    // A second sale for acme, on the number's second call; refreshed incrementally.
+    call(&s, "a4", "+79160000003", "SALE", true).await;
+    conversion::refresh(&s.db.pool, false).await.unwrap();
+    let client = s.db.client().await;
+    let query = |by: &str, digits: Option<u32>, prefix: Option<&str>| ScorecardQuery {
+        by: Some(by.into()),
+        digits,
+        prefix: prefix.map(str::to_owned),
+        ..Default::default()
+    };
+    let card = scorecard::scorecard(&**client, s.tenant, &query("provider", None, None)).await.unwrap();
+    let a = card.rows.iter().find(|r| r.provider_id == Some(acme)).unwrap();
+    // Successes at attempts 1 and 2, both 6 hours after allocation.
+    let (attempts, hours) = plain_medians(&client, acme).await;
+    assert_eq!((attempts, a.median_attempts), (1.5, Some(1.5)), "{a:?}");
+    assert!((hours - 6.0).abs() < 1e-9);
+    let median_hours = a.median_hours_to_success.unwrap();
+    assert!((median_hours - hours).abs() <= 0.5 + 1e-9, "{median_hours} within half an hour of {hours}");
+    assert_eq!(card.tenant.median_attempts, Some(1.0), "attempts 1, 1, 2");
+
+    // By block: four digits by default, every figure as the calls count it per prefix.
+    let blocks = scorecard::scorecard(&**client, s.tenant, &query("block", None, None)).await.unwrap();
+    let labels: Vec<(Option<i64>, Option<&str>)> =
+        blocks.rows.iter().map(|r| (r.provider_id, r.label.as_deref())).collect();
+    assert_eq!(labels, [(Some(acme), Some("+7916")), (Some(beta), Some("+7917"))]);
+    let per_prefix: Vec<(String, i64, i64)> = client
+        .query(
+            "SELECT left(o.phone::text, 4), count(*), count(*) FILTER (WHERE s.category = 'success')
+               FROM call_outcomes o JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
+              GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    for (row, (prefix, dialed, success)) in blocks.rows.iter().zip(&per_prefix) {
+        assert_eq!(row.key.as_deref(), Some(prefix.as_str()));
+        assert_eq!((row.dialed, row.success), (Some(*dialed), Some(*success)), "{row:?}");
+        assert!(row.delivered.is_none(), "imports are not split by block");
+    }
+    assert_eq!(blocks.rows[0].median_attempts, Some(1.5));
+    // Six digits, a prefix, and what is refused.
+    let six = scorecard::scorecard(&**client, s.tenant, &query("block", Some(6), None)).await.unwrap();
+    assert_eq!(six.rows[0].label.as_deref(), Some("+791600"));
+    let only =
+        scorecard::scorecard(&**client, s.tenant, &query("block", None, Some("+7 917"))).await.unwrap();
+    assert_eq!(only.rows.iter().map(|r| r.provider_id).collect::<Vec<_>>(), [Some(beta)]);
+    for (by, digits, prefix) in [
+        ("provider", None, Some("7916")),
+        ("block", Some(7), None),
+        ("block", None, Some("79a")),
+        ("block", Some(4), Some("79160")),
+    ] {
+        let err = scorecard::scorecard(&**client, s.tenant, &query(by, digits, prefix)).await.unwrap_err();
+        assert!(
+            matches!(err, dialpool_engine::Error::InvalidArgument { .. }),
+            "{by} {digits:?} {prefix:?}: {err}"
+        );
+    }
+    // The batch rows carry the same outcomes as the provider's.
+    let batches = scorecard::scorecard(&**client, s.tenant, &query("batch", None, None)).await.unwrap();
+    let acme_batch = batches.rows.iter().find(|r| r.provider_id == Some(acme)).unwrap();
+    assert_eq!(
+        (acme_batch.dialed, acme_batch.success, acme_batch.median_attempts),
+        (Some(4), Some(2), Some(1.5))
+    );
+
+    // The incremental refresh left exactly what a full one writes.
+    let snapshot = || async {
+        client
+            .query(
+                "SELECT dimension, day, provider_id, key, allocated, dialed, contacted, success, success_attempts,
+                        success_hours FROM provider_outcomes ORDER BY 1, 2, 3, 4",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?}",
+                    (
+                        r.get::<_, i16>(0),
+                        r.get::<_, chrono::NaiveDate>(1),
+                        r.get::<_, i64>(2),
+                        r.get::<_, i64>(3),
+                        (r.get::<_, i64>(4), r.get::<_, i64>(5), r.get::<_, i64>(6), r.get::<_, i64>(7)),
+                        r.get::<_, Vec<i64>>(8),
+                        r.get::<_, Vec<i64>>(9),
+                    )
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let incremental = snapshot().await;
+    conversion::refresh(&s.db.pool, true).await.unwrap();
+    assert_eq!(snapshot().await, incremental);
+    assert_eq!(incremental.len(), 2 * 3, "two providers, one day, three dimensions");
+}
+
+#[tokio::test]
+async fn rows_refused_at_delivery_go_back_once_and_leave_the_stored_number_alone() {
+    let (s, acme, beta) = floor().await;
+    let data = s.dir.path().join("data");
+    let actor = Actor::system("test");
+    let mut client = s.db.client().await;
+    let rules = ReturnRules {
+        window_days: 14,
+        statuses: vec![],
+        refused: vec!["dnc_at_delivery".into(), "duplicate".into()],
+    };
+    returns::set_rules(&mut **client, s.tenant, &actor, acme, Some(rules)).await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO dnc_numbers (tenant_id, phone, source) VALUES (1, 79160000009, 'test'), (1, 79170000009, 'test')",
+        )
+        .await
+        .unwrap();
+    // acme re-sells its own number (a duplicate), one beta sold (stored, but not acme's
+    // to take back), one on the DNC list, and a new one.
+    let file = s.write("acme-2.csv", "phone\n+79160000001\n+79170000002\n+79160000009\n+79160000010\n");
+    let second = s.import(s.request(&file)).await.unwrap();
+    history::set_price(
+        &mut **client,
+        s.tenant,
+        &actor,
+        None,
+        second.import_id,
+        Price { price_per_number: Some(0.25), price_batch: None },
+    )
+    .await
+    .unwrap();
+    // beta takes no refusals: its DNC row is not kept.
+    let beta_file = s.write("beta-2.csv", "phone\n+79170000009\n");
+    let mut request = s.request(&beta_file);
+    request.provider_code = "beta".into();
+    s.import(request).await.unwrap();
+    let kept: Vec<(i64, String)> = client
+        .query("SELECT phone, reason FROM import_refusals ORDER BY phone", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(kept, [(79160000001, "duplicate".into()), (79160000009, "dnc_at_delivery".into())]);
+
+    let status_before: i16 = client
+        .query_one("SELECT status FROM phone_numbers WHERE phone = 79160000001", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let request = ReturnRequest {
+        provider_id: acme,
+        format: Some("xlsx".into()),
+        sftp_account_id: None,
+        sftp_remote_id: None,
+        dry_run: false,
+    };
+    let real = returns::create(&mut **client, s.tenant, &actor, &data, &request).await.unwrap();
+    assert_eq!(real.numbers, 2);
+    assert_eq!(real.by_reason.get("duplicate"), Some(&1));
+    assert_eq!(real.by_reason.get("dnc_at_delivery"), Some(&1));
+    assert!((real.credit - 0.50).abs() < 1e-9, "{real:?}");
+    // The first sale of the duplicate is still a number in work.
+    let status_after: i16 = client
+        .query_one("SELECT status FROM phone_numbers WHERE phone = 79160000001", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status_after, status_before);
+    let again = returns::create(&mut **client, s.tenant, &actor, &data, &request).await.unwrap();
+    assert_eq!(again.numbers, 0, "each refused row goes back once");
+    let card = scorecard::scorecard(&**client, s.tenant, &ScorecardQuery::default()).await.unwrap();
+    let a = card.rows.iter().find(|r| r.provider_id == Some(acme)).unwrap();
+    assert_eq!((a.returned, a.credit), (Some(2), Some(0.5)));
+    assert!(card.rows.iter().find(|r| r.provider_id == Some(beta)).unwrap().returned == Some(0));
+
+    // An erased number's refusal goes with it.
+    let secret = dialpool_engine::platform::secret::SecretKey::from_base64(
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+    )
+    .unwrap();
+    dialpool_engine::compliance::erasure::erase(
+        &s.db.pool,
+        &data,
+        &secret,
+        dialpool_engine::compliance::erasure::ErasureRequest {
+            tenant: s.tenant,
+            phones: vec![79160000009],
+            reason: "at the subject's request".into(),
+            requested_at: None,
+            actor: actor.clone(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let left: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM import_refusals WHERE phone = 79160000009)
+                  + (SELECT count(*) FROM provider_return_numbers WHERE phone = 79160000009)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }

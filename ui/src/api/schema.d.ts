@@ -3860,6 +3860,11 @@ export interface components {
             window_days: number;
             /** @description Status codes that qualify, e.g. `invalid`, `wrong_number`. */
             statuses?: string[];
+            /**
+             * @description Rows the import refused that qualify: `dnc_at_delivery`, `duplicate` (a number
+             *     this provider had sold before). Imports keep them from when this is set.
+             */
+            refused?: string[];
         };
         ReturnRulesDocument: {
             rules?: components["schemas"]["ReturnRules"] | null;
@@ -4001,7 +4006,7 @@ export interface components {
          * @description What the rows are per, besides the provider.
          * @enum {string}
          */
-        ScorecardBy: "provider" | "month" | "geo" | "batch";
+        ScorecardBy: "provider" | "month" | "geo" | "batch" | "block";
         /** @description A provider's month, for the chart. */
         ScorecardMonth: {
             /** Format: int64 */
@@ -4019,9 +4024,12 @@ export interface components {
             /** Format: int64 */
             provider_id?: number | null;
             provider: string;
-            /** @description The month (`YYYY-MM`), geo id or import id the row is for; absent for a provider row. */
+            /**
+             * @description The month (`YYYY-MM`), geo id, import id or block digits the row is for; absent
+             *     for a provider row.
+             */
             key?: string | null;
-            /** @description What to show for the key: the month, the geo's code, the file's name. */
+            /** @description What to show for the key: the month, the geo's code, the file's name, `+7701`. */
             label?: string | null;
             /**
              * Format: int64
@@ -4049,8 +4057,7 @@ export interface components {
             returned?: number | null;
             /**
              * Format: int64
-             * @description Allocated to projects, calls made, calls that reached a person, successes. Absent
-             *     on batch rows.
+             * @description Allocated to projects, calls made, calls that reached a person, successes.
              */
             allocated?: number | null;
             /** Format: int64 */
@@ -4089,6 +4096,18 @@ export interface components {
              * @description Mean hours from a number's allocation to its success call.
              */
             hours_to_success?: number | null;
+            /**
+             * Format: double
+             * @description The median attempt (the number's calls so far) that made a success: exact up
+             *     to 29, 30 meaning 30 or more.
+             */
+            median_attempts?: number | null;
+            /**
+             * Format: double
+             * @description The median hours from allocation to success: within half an hour on the first
+             *     day, half a day up to 30 days; 720 meaning 30 days or more.
+             */
+            median_hours_to_success?: number | null;
             /**
              * Format: double
              * @description What the delivered numbers cost (price per number × rows delivered + batch
@@ -7138,8 +7157,12 @@ export interface operations {
     get_scorecard: {
         parameters: {
             query?: {
-                /** @description `provider` (default), `month`, `geo` or `batch`. */
+                /** @description `provider` (default), `month`, `geo`, `batch` or `block`. */
                 by?: string;
+                /** @description Blocks by their first 1 to 6 digits (default 4, or the prefix's length). */
+                digits?: number;
+                /** @description Only blocks starting with these digits (`+7 701` or `7701`); with `by=block`. */
+                prefix?: string;
                 /** @description First day, inclusive: imports started and calls' days from here. */
                 from?: string;
                 /** @description Last day, inclusive. */

@@ -9,7 +9,12 @@
 //! only the cells the rows stamped since the last watermark touch, each from all of its
 //! rows, so running it twice, or over an overlap, changes nothing, and it equals a full
 //! rebuild. The report ([`report`]) reads the cells, and writes them as CSV or XLSX.
+//!
+//! The same refresh writes `provider_outcomes` for the provider scorecard: per day and
+//! provider, by geo, by batch and by number block, with histograms of the attempts and
+//! hours successes took ([`histogram`]).
 
+pub mod histogram;
 mod refresh;
 mod report;
 

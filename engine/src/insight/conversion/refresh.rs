@@ -1,6 +1,7 @@
 //! Bringing the aggregates up to date: the sources read with `COPY`, aggregated in
 //! Polars, and the cells written back, in one transaction.
 
+use super::histogram;
 use crate::platform::error::{Error, Result};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use futures_util::{StreamExt, pin_mut};
@@ -59,15 +60,17 @@ fn source_query(cells: bool) -> String {
     let exports = window.replace("{at}", "x.started_at");
     format!(
         "SELECT r.tenant_id, r.project_id, r.provider_id, COALESCE(r.geo_id, 0),
-                r.at AT TIME ZONE p.time_zone, r.kind, r.outcome, r.hours
+                r.at AT TIME ZONE p.time_zone, r.kind, r.outcome, r.hours, COALESCE(r.import_id, 0), r.phone,
+                r.attempt
            FROM (
             SELECT ne.tenant_id, ne.project_id, ne.provider_id, ne.geo_id, ne.at,
                    CASE ne.kind WHEN 'allocated' THEN {allocated} ELSE {leased} END::int2 AS kind,
-                   0::int2 AS outcome, NULL::float8 AS hours
+                   0::int2 AS outcome, NULL::float8 AS hours, ne.import_id, ne.phone, NULL::int4 AS attempt
               FROM number_events ne
              WHERE ne.kind IN ('allocated', 'leased') AND ne.project_id IS NOT NULL {events}
             UNION ALL
-            SELECT x.tenant_id, x.project_id, n.provider_id, n.geo_id, x.started_at, {exported}::int2, 0::int2, NULL
+            SELECT x.tenant_id, x.project_id, n.provider_id, n.geo_id, x.started_at, {exported}::int2, 0::int2, NULL,
+                   n.import_id, n.phone, NULL
               FROM exports x
               JOIN export_batches b ON b.tenant_id = x.tenant_id AND b.export_id = x.id
               CROSS JOIN LATERAL unnest(b.phones) AS taken(phone)
@@ -82,7 +85,8 @@ fn source_query(cells: bool) -> String {
                         ELSE {not_reached} END::int2,
                    -- Never negative: outcomes may trail the allocation by a dialer's clock skew
                    -- (calls::outcome allows 5 minutes), and rows stored before that rule held.
-                   CASE WHEN s.category = 'success' THEN greatest(0, extract(epoch FROM o.started_at - o.allocated_at) / 3600) END
+                   CASE WHEN s.category = 'success' THEN greatest(0, extract(epoch FROM o.started_at - o.allocated_at) / 3600) END,
+                   o.import_id, o.phone, CASE WHEN s.category = 'success' THEN o.attempt END
               FROM call_outcomes o
               JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
              WHERE o.project_id IS NOT NULL {calls}
@@ -104,8 +108,19 @@ fn source_query(cells: bool) -> String {
 /// The row's time comes as the project's wall-clock time: the day and the hour are read
 /// from it here, since converting to a zone is most of what the query costs per row
 /// (converting once instead of twice took a 10M-row read from 8.3 to 6.2 s).
-const SOURCE_TYPES: &[Type] =
-    &[Type::INT8, Type::INT8, Type::INT8, Type::INT8, Type::TIMESTAMP, Type::INT2, Type::INT2, Type::FLOAT8];
+const SOURCE_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::TIMESTAMP,
+    Type::INT2,
+    Type::INT2,
+    Type::FLOAT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT4,
+];
 
 /// The source rows as columns, the way Polars takes them.
 #[derive(Default)]
@@ -119,6 +134,12 @@ struct Columns {
     kind: Vec<i16>,
     outcome: Vec<i16>,
     hours: Vec<Option<f64>>,
+    import: Vec<i64>,
+    /// The number's first six digits (see `histogram::block_of`).
+    block: Vec<i64>,
+    /// A success's bucket in the attempts and in the hours histograms, else -1.
+    attempt_bucket: Vec<i16>,
+    hours_bucket: Vec<i16>,
 }
 
 /// The `conversion_refresh` job: the aggregates brought up to date, incrementally unless
@@ -164,6 +185,8 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
             &[&kept_before],
         )
         .await?;
+        tx.execute("DELETE FROM provider_outcomes WHERE $1::date IS NULL OR day >= $1", &[&kept_before])
+            .await?;
         None
     } else {
         Some(touch(&tx, watermark.unwrap_or(started) - OVERLAP).await?)
@@ -177,17 +200,21 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
             let rows_read = columns.tenant.len() as i64;
             let read_s = read.elapsed().as_secs_f64();
             let keep_from = kept_before.filter(|_| cells.is_none());
-            let (days, hours) = tokio::task::spawn_blocking(move || {
-                let (days, hours) = aggregate(columns)?;
+            let (days, hours, providers) = tokio::task::spawn_blocking(move || {
+                let (days, hours, providers) = aggregate(columns)?;
                 match keep_from {
-                    Some(day) => Ok::<_, Error>((from_day(days, day)?, from_day(hours, day)?)),
-                    None => Ok((days, hours)),
+                    Some(day) => Ok::<_, Error>((from_day(days, day)?, from_day(hours, day)?, {
+                        let first = (day - epoch()).num_days() as i32;
+                        providers.into_iter().filter(|p| p.day >= first).collect()
+                    })),
+                    None => Ok((days, hours, providers)),
                 }
             })
             .await
             .map_err(|e| Error::Worker(e.to_string()))??;
             let write = std::time::Instant::now();
             write_hours(&tx, &hours).await?;
+            write_providers(&tx, &providers).await?;
             let written = write_cells(&tx, &days).await?;
             // Where a slow refresh spends its time.
             tracing::info!(
@@ -244,8 +271,15 @@ async fn touch(tx: &Transaction<'_>, since: DateTime<Utc>) -> Result<i64> {
     )
     .await?;
     let cells = tx.query_one("SELECT count(*) FROM touched", &[]).await?.get(0);
+    // provider_outcomes sums a day over every project of the tenant: each touched day is
+    // recomputed for all of them (a project without rows that day costs nothing).
     tx.batch_execute(
-        "ANALYZE touched;
+        "INSERT INTO touched
+         SELECT DISTINCT t.tenant_id, p.id, t.day FROM touched t JOIN projects p ON p.tenant_id = t.tenant_id
+         EXCEPT SELECT tenant_id, project_id, day FROM touched;
+         ANALYZE touched;
+         DELETE FROM provider_outcomes c USING (SELECT DISTINCT tenant_id, day FROM touched) t
+          WHERE c.tenant_id = t.tenant_id AND c.day = t.day;
          DELETE FROM project_conversions c USING touched t
           WHERE c.tenant_id = t.tenant_id AND c.project_id = t.project_id AND c.day = t.day;
          DELETE FROM project_conversion_hours c USING touched t
@@ -280,7 +314,16 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
         c.hour.push(local.hour() as i16);
         c.kind.push(row.get(5));
         c.outcome.push(row.get(6));
-        c.hours.push(row.get(7));
+        let hours: Option<f64> = row.get(7);
+        c.hours.push(hours);
+        c.import.push(row.get(8));
+        c.block.push(histogram::block_of(row.get(9)));
+        let attempt: Option<i32> = row.get(10);
+        c.attempt_bucket.push(attempt.map_or(-1, histogram::attempt_bucket));
+        c.hours_bucket.push(match (attempt, hours) {
+            (Some(_), Some(h)) => histogram::hours_bucket(h),
+            _ => -1,
+        });
     }
     if cells {
         tx.batch_execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL jit TO DEFAULT").await?;
@@ -299,8 +342,118 @@ fn polars_error(error: PolarsError) -> Error {
     Error::Worker(format!("aggregating conversion: {error}"))
 }
 
-/// Sums per cell, and the calls' sums per cell and hour. Returns both frames.
-fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame)> {
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+}
+
+/// One row of `provider_outcomes`.
+struct ProviderRow {
+    tenant: i64,
+    dimension: i16,
+    day: i32,
+    provider: i64,
+    key: i64,
+    sums: [i64; 4],
+    hours_sum: f64,
+    attempts: Vec<i64>,
+    hours: Vec<i64>,
+}
+
+/// The dimensions of `provider_outcomes`, by the column that holds each key.
+const PROVIDER_DIMENSIONS: [(i16, &str); 3] = [(1, "geo"), (2, "import"), (3, "block")];
+
+/// `provider_outcomes`: per tenant, day, provider and one key at a time, the sums and
+/// the successes' histograms.
+fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
+    let call = col("kind").eq(lit(i32::from(kind::CALL)));
+    let reached = col("outcome")
+        .eq(lit(i32::from(outcome::SUCCESS)))
+        .or(col("outcome").eq(lit(i32::from(outcome::FAILURE))))
+        .or(col("outcome").eq(lit(i32::from(outcome::CONTACTED))));
+    let count = |column: &str, value: i16| col(column).eq(lit(i32::from(value))).cast(DataType::Int64).sum();
+    let group = || [col("tenant"), col("day"), col("provider"), col("key")];
+    // Leases and exports do not count here.
+    let counted = frame
+        .clone()
+        .lazy()
+        .filter(col("kind").eq(lit(i32::from(kind::ALLOCATED))).or(call.clone()))
+        .collect()
+        .map_err(polars_error)?;
+    let mut rows = Vec::new();
+    for (dimension, column) in PROVIDER_DIMENSIONS {
+        let keyed = counted.clone().lazy().with_column(col(column).cast(DataType::Int64).alias("key"));
+        let sums = keyed
+            .clone()
+            .group_by(group())
+            .agg([
+                count("kind", kind::ALLOCATED).alias("allocated"),
+                call.clone().cast(DataType::Int64).sum().alias("dialed"),
+                reached.clone().and(call.clone()).cast(DataType::Int64).sum().alias("contacted"),
+                count("outcome", outcome::SUCCESS).alias("success"),
+                col("hours").sum().alias("hours_sum"),
+            ])
+            .collect()
+            .map_err(polars_error)?;
+        let (tenant, day, provider, key) = (
+            int64_column(&sums, "tenant")?,
+            int64_column(&sums, "day")?,
+            int64_column(&sums, "provider")?,
+            int64_column(&sums, "key")?,
+        );
+        let measures: Vec<Vec<i64>> = ["allocated", "dialed", "contacted", "success"]
+            .iter()
+            .map(|name| int64_column(&sums, name))
+            .collect::<Result<_>>()?;
+        let hours_sum = sums
+            .column("hours_sum")
+            .map_err(polars_error)?
+            .cast(&DataType::Float64)
+            .map_err(polars_error)?
+            .f64()
+            .map_err(polars_error)?
+            .iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect::<Vec<_>>();
+        let mut index = std::collections::HashMap::with_capacity(tenant.len());
+        for i in 0..tenant.len() {
+            index.insert((tenant[i], day[i], provider[i], key[i]), rows.len());
+            rows.push(ProviderRow {
+                tenant: tenant[i],
+                dimension,
+                day: day[i] as i32,
+                provider: provider[i],
+                key: key[i],
+                sums: [measures[0][i], measures[1][i], measures[2][i], measures[3][i]],
+                hours_sum: hours_sum[i],
+                attempts: Vec::new(),
+                hours: Vec::new(),
+            });
+        }
+        // Successes only: a few per thousand rows.
+        for bucket in ["attempt_bucket", "hours_bucket"] {
+            let counts = keyed
+                .clone()
+                .filter(col(bucket).gt_eq(lit(0)))
+                .group_by([col("tenant"), col("day"), col("provider"), col("key"), col(bucket)])
+                .agg([len().cast(DataType::Int64).alias("n")])
+                .collect()
+                .map_err(polars_error)?;
+            let [tenant, day, provider, key, at_bucket, n] =
+                ["tenant", "day", "provider", "key", bucket, "n"].map(|name| int64_column(&counts, name));
+            let (tenant, day, provider, key, at_bucket, n) = (tenant?, day?, provider?, key?, at_bucket?, n?);
+            for (i, count) in n.into_iter().enumerate() {
+                let Some(&row) = index.get(&(tenant[i], day[i], provider[i], key[i])) else { continue };
+                let histogram =
+                    if bucket == "attempt_bucket" { &mut rows[row].attempts } else { &mut rows[row].hours };
+                histogram::add(histogram, &histogram::from_counts([(at_bucket[i] as usize, count)]));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Sums per cell, the calls' sums per cell and hour, and `provider_outcomes`' rows.
+fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame, Vec<ProviderRow>)> {
     let height = c.tenant.len();
     let frame = DataFrame::new(
         height,
@@ -315,9 +468,17 @@ fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame)> {
             Column::new("kind".into(), c.kind.into_iter().map(i32::from).collect::<Vec<_>>()),
             Column::new("outcome".into(), c.outcome.into_iter().map(i32::from).collect::<Vec<_>>()),
             Column::new("hours".into(), c.hours),
+            Column::new("import".into(), c.import),
+            Column::new("block".into(), c.block),
+            Column::new(
+                "attempt_bucket".into(),
+                c.attempt_bucket.into_iter().map(i32::from).collect::<Vec<_>>(),
+            ),
+            Column::new("hours_bucket".into(), c.hours_bucket.into_iter().map(i32::from).collect::<Vec<_>>()),
         ],
     )
     .map_err(polars_error)?;
+    let providers = aggregate_providers(&frame)?;
     let count = |column: &str, value: i16| col(column).eq(lit(i32::from(value))).cast(DataType::Int64).sum();
     let reached = col("outcome")
         .eq(lit(i32::from(outcome::SUCCESS)))
@@ -354,7 +515,7 @@ fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame)> {
         .sort(["tenant", "project", "day", "provider", "geo"], SortMultipleOptions::default())
         .collect()
         .map_err(polars_error)?;
-    Ok((days, hours))
+    Ok((days, hours, providers))
 }
 
 fn int64_column(frame: &DataFrame, name: &str) -> Result<Vec<i64>> {
@@ -414,6 +575,43 @@ async fn write_hours(tx: &Transaction<'_>, hours: &DataFrame) -> Result<i64> {
     }
     writer.finish().await?;
     Ok(tenant.len() as i64)
+}
+
+async fn write_providers(tx: &Transaction<'_>, rows: &[ProviderRow]) -> Result<()> {
+    let sink = tx
+        .copy_in(
+            "COPY provider_outcomes (tenant_id, dimension, day, provider_id, key, allocated, dialed, contacted,
+                                     success, success_hours_sum, success_attempts, success_hours)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let mut types = vec![Type::INT8, Type::INT2, Type::DATE, Type::INT8, Type::INT8];
+    types.extend([Type::INT8; 4]);
+    types.extend([Type::FLOAT8, Type::INT8_ARRAY, Type::INT8_ARRAY]);
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    for r in rows {
+        let date = date_of(i64::from(r.day));
+        writer
+            .as_mut()
+            .write(&[
+                &r.tenant,
+                &r.dimension,
+                &date,
+                &r.provider,
+                &r.key,
+                &r.sums[0],
+                &r.sums[1],
+                &r.sums[2],
+                &r.sums[3],
+                &r.hours_sum,
+                &r.attempts,
+                &r.hours,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 async fn write_cells(tx: &Transaction<'_>, cells: &DataFrame) -> Result<i64> {

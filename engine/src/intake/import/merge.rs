@@ -86,6 +86,9 @@ pub(super) struct MergeParams {
     /// The tenant's group rules (ids, attribute names), when it has any.
     pub(super) groups: Option<(Vec<i64>, Vec<String>)>,
     pub(super) reentry: reentry::ReentryRule,
+    /// Which refused rows to keep for the provider's returns: `dnc_at_delivery`,
+    /// `duplicate`; usually none.
+    pub(super) refusals: Vec<String>,
 }
 
 /// The staged rows of `batch` that are erased numbers, by index, with what their
@@ -228,6 +231,7 @@ async fn stage_and_merge<'b>(
             tx.query(&statements.merge, &params).await?
         }
     };
+    let mut refused: (Vec<i64>, Vec<&str>) = (Vec::new(), Vec::new());
     for row in rows {
         match row.get::<_, Option<i32>>(0) {
             Some(ord) => {
@@ -237,10 +241,31 @@ async fn stage_and_merge<'b>(
                 let staged = batch.staged.get(ord as usize).ok_or_else(|| {
                     Error::Worker(format!("merge returned row {ord} of {}", batch.staged.len()))
                 })?;
+                let kept = match reason {
+                    RejectReason::Dnc => Some("dnc_at_delivery"),
+                    RejectReason::DuplicateExisting => Some("duplicate"),
+                    _ => None,
+                };
+                if let Some(kept) = kept.filter(|k| params.refusals.iter().any(|r| r == k)) {
+                    refused.0.push(staged.phone);
+                    refused.1.push(kept);
+                }
                 batch_rejects.push((staged.row, &staged.raw, reason, reason.describe()));
             }
             None => counts.updated += row.get::<_, i64>(2),
         }
+    }
+    // A duplicate qualifies only when this provider had sold the number before.
+    if !refused.0.is_empty() {
+        tx.execute(
+            "INSERT INTO import_refusals (tenant_id, import_id, phone, reason)
+             SELECT $1, $2, u.phone, u.reason FROM unnest($3::bigint[], $4::text[]) AS u(phone, reason)
+              WHERE u.reason = 'dnc_at_delivery'
+                 OR EXISTS (SELECT FROM phone_numbers n WHERE n.tenant_id = $1 AND n.phone = u.phone AND n.provider_id = $5)
+             ON CONFLICT DO NOTHING",
+            &[&params.tenant.0, &params.import_id, &refused.0, &refused.1, &params.provider_id],
+        )
+        .await?;
     }
     // The batch's stored rows join their households; only when the tenant groups numbers.
     if let Some((ids, names)) = &params.groups {

@@ -169,6 +169,11 @@ async fn run(
     let rejects_path = request.rejects_path.clone().unwrap_or_else(|| default_rejects_path(&request.path));
     let mut rejects = RejectsFile::new(rejects_path, display_name);
     let mut counts = Counts::default();
+    // Refused rows are kept only when the provider's return rules can send them back.
+    let refusals = crate::intake::returns::rules_of(&tx, tenant, provider.id)
+        .await?
+        .map(|rules| rules.refused)
+        .unwrap_or_default();
     let merge_params = MergeParams {
         tenant,
         provider_id: provider.id,
@@ -176,6 +181,7 @@ async fn run(
         tenant_has_dnc,
         groups,
         reentry: reentry.clone(),
+        refusals,
     };
     // Where the time goes: waiting for the reader means parsing is the bottleneck,
     // merging means the database is.

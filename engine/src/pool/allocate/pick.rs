@@ -211,7 +211,7 @@ fn order_sql(order: &str) -> (&'static str, &'static str) {
 /// later order of the same round checks so no number is picked twice.
 pub(super) const PICKS_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS dialpool_picks (
         phone bigint PRIMARY KEY, project_id bigint NOT NULL, source_id bigint NOT NULL,
-        provider_id bigint NOT NULL, geo_id bigint, status smallint NOT NULL
+        provider_id bigint NOT NULL, geo_id bigint, status smallint NOT NULL, import_id bigint NOT NULL
     ) ON COMMIT DROP";
 
 /// Picks the planned numbers of one allocation order into `dialpool_picks`. In a real run
@@ -279,10 +279,10 @@ pub(super) async fn pick(
                    row_number() OVER (PARTITION BY t.cell ORDER BY (k - 0.5) / t.n, t.project_id, t.source_id) AS rn
               FROM takers t CROSS JOIN LATERAL generate_series(1, t.n) k
          ), picked AS (
-            SELECT w.cell, w.provider_id, w.geo_key, w.status, p.phone,
+            SELECT w.cell, w.provider_id, w.geo_key, w.status, p.phone, p.import_id,
                    row_number() OVER (PARTITION BY w.cell ORDER BY {outer}) AS rn
               FROM want w CROSS JOIN LATERAL (
-                SELECT n.phone, n.created_at FROM phone_numbers n
+                SELECT n.phone, n.created_at, n.import_id FROM phone_numbers n
                  WHERE n.tenant_id = $1 AND n.project_id IS NULL AND n.provider_id = w.provider_id
                    AND COALESCE(n.geo_id, 0) = w.geo_key AND n.status = w.status AND n.attempts = w.attempts
                    AND (n.next_eligible_at IS NULL OR n.next_eligible_at <= $8)
@@ -292,8 +292,8 @@ pub(super) async fn pick(
                    {not_taken}
                  ORDER BY {inner} LIMIT w.n {lock}) p
          )
-         INSERT INTO pg_temp.dialpool_picks (phone, project_id, source_id, provider_id, geo_id, status)
-         SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status
+         INSERT INTO pg_temp.dialpool_picks (phone, project_id, source_id, provider_id, geo_id, status, import_id)
+         SELECT p.phone, s.project_id, s.source_id, p.provider_id, NULLIF(p.geo_key, 0), p.status, p.import_id
            FROM picked p JOIN slots s USING (cell, rn)",
         by_prefix = if prefixes.is_empty() {
             String::new()
@@ -360,9 +360,9 @@ pub(super) async fn write_picks(
     client
         .execute(
             "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id,
-                                        status_from, status_to, actor_user_id, data)
+                                        status_from, status_to, actor_user_id, data, import_id)
              SELECT $1, $2, phone, 'allocated', project_id, provider_id, geo_id, status, status, $3,
-                    jsonb_build_object('source', source_id)
+                    jsonb_build_object('source', source_id), import_id
                FROM pg_temp.dialpool_picks",
             &[&tenant.0, &at, &actor.user_id],
         )

@@ -585,18 +585,21 @@ test("the provider scorecard shows what a priced batch was worth, and its bad nu
   const providers = await (await page.request.get(`${baseUrl}/api/v1/providers`)).json();
   const provider = providers.items.find((p) => p.code === "e2e-leads") ?? providers.items[0];
   const csrf = { "x-csrf-token": (await (await page.request.get(`${baseUrl}/api/v1/me`)).json()).csrf_token };
-  const started = await page.request.post(`${baseUrl}/api/v1/imports`, {
-    headers: csrf,
-    multipart: { provider_id: String(provider.id), file: { name: "priced.csv", mimeType: "text/csv", buffer: Buffer.from("phone\n+79165550777\n+79165550778\n") } },
-  });
-  assert.equal(started.status(), 202, await started.text());
-  let importId;
-  for (let i = 0; i < 100 && !importId; i++) {
-    const state = await (await page.request.get(`${baseUrl}/api/v1/imports/tasks/${(await started.json()).task_id}`)).json();
-    if (state.status === "failed") throw new Error(JSON.stringify(state));
-    importId = state.import_id;
-    if (!importId) await page.waitForTimeout(200);
-  }
+  const importFile = async (name, text) => {
+    const started = await page.request.post(`${baseUrl}/api/v1/imports`, {
+      headers: csrf,
+      multipart: { provider_id: String(provider.id), file: { name, mimeType: "text/csv", buffer: Buffer.from(text) } },
+    });
+    assert.equal(started.status(), 202, await started.text());
+    for (let i = 0; i < 100; i++) {
+      const state = await (await page.request.get(`${baseUrl}/api/v1/imports/tasks/${(await started.json()).task_id}`)).json();
+      if (state.status === "failed") throw new Error(JSON.stringify(state));
+      if (state.import_id) return state.import_id;
+      await page.waitForTimeout(200);
+    }
+    throw new Error(`${name} did not finish importing`);
+  };
+  const importId = await importFile("priced.csv", "phone\n+79165550777\n+79165550778\n");
   const priced = await page.request.put(`${baseUrl}/api/v1/imports/${importId}/price`, { headers: csrf, data: { price_per_number: 0.4 } });
   assert.equal(priced.status(), 200, await priced.text());
   // A call found one of them invalid.
@@ -612,6 +615,17 @@ test("the provider scorecard shows what a priced batch was worth, and its bad nu
   // Mantine's segmented control hides its radios behind their labels.
   await page.getByRole("radiogroup", { name: "Rows per" }).locator("label").filter({ hasText: /^Batch$/ }).click();
   await table.getByRole("row").filter({ hasText: "priced.csv" }).waitFor();
+  // Number blocks: the called numbers' first four digits, narrowed to one prefix.
+  await page.getByRole("radiogroup", { name: "Rows per" }).locator("label").filter({ hasText: /^Block \(prefix\)$/ }).click();
+  await table.getByRole("columnheader", { name: "Attempt of success (median)" }).waitFor();
+  const blockRow = table.getByRole("row").filter({ hasText: /\+\d{4}\b/ }).first();
+  await blockRow.waitFor();
+  const block = (await blockRow.innerText()).match(/\+(\d{4})\b/)[1];
+  // A prefix no called number has leaves only the tenant's row; the block's own brings it back.
+  await page.getByLabel("Starting with").fill("+1");
+  await table.getByRole("row").filter({ hasText: `+${block}` }).waitFor({ state: "detached" });
+  await page.getByLabel("Starting with").fill(`+${block.slice(0, 3)}`);
+  await table.getByRole("row").filter({ hasText: `+${block}` }).waitFor();
 
   await page.getByRole("tab", { name: "Returns" }).click();
   await page.getByRole("combobox", { name: "Provider" }).fill("e2e-le");
@@ -631,6 +645,13 @@ test("the provider scorecard shows what a priced batch was worth, and its bad nu
   await page.getByTestId("return-preview").filter({ hasText: "0 numbers would go back" }).waitFor();
   const card = await (await page.request.get(`${baseUrl}/api/v1/providers/scorecard?provider_id=${provider.id}`)).json();
   assert.equal(card.rows[0].returned, 1, JSON.stringify(card.rows[0]));
+  // The provider sells one of its numbers again: with the rule ticked, that row goes back too.
+  await rules.getByLabel("Sold before by this provider").check();
+  await rules.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Also rows refused as: Sold before by this provider.").waitFor();
+  await importFile("priced-again.csv", "phone\n+79165550778\n");
+  await page.getByRole("button", { name: "Count what would go back" }).click();
+  await page.getByTestId("return-preview").filter({ hasText: "1 numbers would go back" }).filter({ hasText: "Sold before by this provider: 1" }).waitFor();
 }));
 
 test("an administrator groups households, and explain shows a number's household", withPage(async (page) => {

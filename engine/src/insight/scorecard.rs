@@ -300,45 +300,19 @@ pub async fn scorecard(
             &filters,
         )
         .await?;
-    // The aggregates rolled up to provider × key × month in the database: at most a few
-    // thousand rows whatever the number of numbers.
-    let outcome_rows = |unnest: &str| {
-        format!(
-            "FROM provider_outcomes {unnest}
-              WHERE tenant_id = $1 AND dimension = $5 AND ($2::date IS NULL OR day >= $2)
-                AND ($3::date IS NULL OR day <= $3) AND ($4::bigint IS NULL OR provider_id = $4)
-                AND ($7::bigint IS NULL OR key / $8 = $7)"
-        )
+    let (cells, buckets) = read_outcomes(client, &outcome_filters).await?;
+    // The tenant's row, the average rows are compared with, is every block, not only
+    // the prefix's.
+    let unfiltered = match prefix {
+        Some(_) => {
+            let none: Option<i64> = None;
+            let mut all = outcome_filters;
+            all[6] = &none;
+            Some(read_outcomes(client, &all).await?)
+        }
+        None => None,
     };
-    let cells = client
-        .query(
-            &format!(
-                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), sum(allocated)::float8, sum(dialed)::float8,
-                        sum(contacted)::float8, sum(success)::float8, sum(success_hours_sum)::float8
-                   {}
-                  GROUP BY 1, 2, 3",
-                outcome_rows("")
-            ),
-            &outcome_filters,
-        )
-        .await?;
-    // The histograms summed bucket by bucket: 0 for attempts, 1 for hours.
-    let buckets = client
-        .query(
-            &format!(
-                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 0::int2, h.i::int8 - 1, sum(h.v)::int8
-                   {}
-                  GROUP BY 1, 2, 3, 5
-                 UNION ALL
-                 SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 1::int2, h.i::int8 - 1, sum(h.v)::int8
-                   {}
-                  GROUP BY 1, 2, 3, 5",
-                outcome_rows(", unnest(success_attempts) WITH ORDINALITY AS h(v, i)"),
-                outcome_rows(", unnest(success_hours) WITH ORDINALITY AS h(v, i)")
-            ),
-            &outcome_filters,
-        )
-        .await?;
+    let (tenant_cells, tenant_buckets) = unfiltered.as_ref().map_or((&cells, &buckets), |(c, b)| (c, b));
 
     let provider_of = |key: &str| key.split('|').next().and_then(|p| p.parse::<i64>().ok());
     let delivery_key = |r: &tokio_postgres::Row| -> Option<String> {
@@ -363,14 +337,20 @@ pub async fn scorecard(
     // Each row's histograms (attempts, hours), and the tenant's.
     let mut histograms: HashMap<String, [Vec<i64>; 2]> = HashMap::new();
     let mut tenant_histograms: [Vec<i64>; 2] = Default::default();
-    for r in &buckets {
+    let bucket_of = |r: &tokio_postgres::Row| {
         let (which, bucket, count) =
             (r.get::<_, i16>(3) as usize, r.get::<_, i64>(4) as usize, r.get::<_, i64>(5));
-        let one = histogram::from_counts([(bucket, count)]);
-        histogram::add(&mut tenant_histograms[which], &one);
+        (which, histogram::from_counts([(bucket, count)]))
+    };
+    for r in &buckets {
         if let Some(key) = outcome_key(r) {
+            let (which, one) = bucket_of(r);
             histogram::add(&mut histograms.entry(key).or_default()[which], &one);
         }
+    }
+    for r in tenant_buckets {
+        let (which, one) = bucket_of(r);
+        histogram::add(&mut tenant_histograms[which], &one);
     }
     let medians = |h: Option<&[Vec<i64>; 2]>| {
         h.map_or((None, None), |[a, h]| (histogram::median_attempts(a), histogram::median_hours(h)))
@@ -395,7 +375,7 @@ pub async fn scorecard(
     let (ok, ov) = columns(&cells, 3, OUTCOMES.len(), &outcome_key);
     let all = |_: &tokio_postgres::Row| Some(String::new());
     let (tdk, tdv) = columns(&imports, 4, DELIVERY.len(), &all);
-    let (tok, tov) = columns(&cells, 3, OUTCOMES.len(), &all);
+    let (tok, tov) = columns(tenant_cells, 3, OUTCOMES.len(), &all);
     // Polars plans on its own threads and must not block the async runtime's.
     let (delivery, outcomes, tenant_delivery, tenant_outcomes) = tokio::task::spawn_blocking(move || {
         Ok::<_, Error>((
@@ -477,6 +457,53 @@ pub async fn scorecard(
         .collect();
     rows.sort_by(|a, b| a.provider.cmp(&b.provider).then_with(|| a.key.cmp(&b.key)));
     Ok(Scorecard { by, from: query.from, to: query.to, rows, tenant: tenant_row, months })
+}
+
+/// What the providers' numbers came to, rolled up to provider × key × month in the
+/// database (at most a few thousand rows whatever the number of numbers), and the
+/// successes' histograms summed bucket by bucket (0 for attempts, 1 for hours).
+/// Parameters: tenant, from, to, provider, dimension, key divisor, prefix, its divisor.
+async fn read_outcomes(
+    client: &impl GenericClient,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync); 8],
+) -> Result<(Vec<tokio_postgres::Row>, Vec<tokio_postgres::Row>)> {
+    let rows = |unnest: &str| {
+        format!(
+            "FROM provider_outcomes {unnest}
+              WHERE tenant_id = $1 AND dimension = $5 AND ($2::date IS NULL OR day >= $2)
+                AND ($3::date IS NULL OR day <= $3) AND ($4::bigint IS NULL OR provider_id = $4)
+                AND ($7::bigint IS NULL OR key / $8 = $7)"
+        )
+    };
+    let cells = client
+        .query(
+            &format!(
+                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), sum(allocated)::float8, sum(dialed)::float8,
+                        sum(contacted)::float8, sum(success)::float8, sum(success_hours_sum)::float8
+                   {}
+                  GROUP BY 1, 2, 3",
+                rows("")
+            ),
+            params,
+        )
+        .await?;
+    let buckets = client
+        .query(
+            &format!(
+                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 0::int2, h.i::int8 - 1, sum(h.v)::int8
+                   {}
+                  GROUP BY 1, 2, 3, 5
+                 UNION ALL
+                 SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 1::int2, h.i::int8 - 1, sum(h.v)::int8
+                   {}
+                  GROUP BY 1, 2, 3, 5",
+                rows(", unnest(success_attempts) WITH ORDINALITY AS h(v, i)"),
+                rows(", unnest(success_hours) WITH ORDINALITY AS h(v, i)")
+            ),
+            params,
+        )
+        .await?;
+    Ok((cells, buckets))
 }
 
 /// The block digits to roll up to and the prefix to keep, checked.

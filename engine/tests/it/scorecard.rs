@@ -394,6 +394,8 @@ async fn blocks_batches_and_medians_add_up_to_the_calls() {
     let only =
         scorecard::scorecard(&**client, s.tenant, &query("block", None, Some("+7 917"))).await.unwrap();
     assert_eq!(only.rows.iter().map(|r| r.provider_id).collect::<Vec<_>>(), [Some(beta)]);
+    // The average it is compared with is still every block's.
+    assert_eq!((only.tenant.success, only.tenant.median_attempts), (Some(3), Some(1.0)));
     for (by, digits, prefix) in [
         ("provider", None, Some("7916")),
         ("block", Some(7), None),

@@ -1,10 +1,12 @@
 // Provider scorecards: what each provider's numbers were worth (delivery, duplicates, DNC,
-// contact and success rates, cost per success, against the average, with a trend), as a
-// chart and a table with CSV and XLSX downloads; and returns: a provider's rules, a dry
-// run and the return batch itself.
+// contact and success rates, median attempts and hours to success, cost per success,
+// against the average, with a trend) per provider, month, geo, batch or number block, as
+// a chart and a table with CSV and XLSX downloads; and returns: a provider's rules
+// (statuses and rows refused at delivery), a dry run and the return batch itself.
 import { lazy, Suspense, useMemo, useState, type FormEvent } from "react";
-import { Button, NumberInput, Paper, SegmentedControl, SimpleGrid, Tabs, Text, TextInput } from "@mantine/core";
+import { Button, Checkbox, NumberInput, Paper, SegmentedControl, SimpleGrid, Tabs, Text, TextInput } from "@mantine/core";
 import { DateInput } from "@mantine/dates";
+import { useMediaQuery } from "@mantine/hooks";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { DataTable, ErrorText } from "../components/ui";
@@ -18,7 +20,9 @@ import { useI18n } from "../lib/i18n";
 const Chart = lazy(() => import("../components/Chart"));
 
 type Row = Schemas["ScorecardRow"];
-type By = "provider" | "month" | "geo" | "batch";
+type By = "provider" | "month" | "geo" | "batch" | "block";
+/** Rows an import refused that a provider's rules may take back. */
+const REFUSALS = ["dnc_at_delivery", "duplicate"] as const;
 
 export function ScorecardPage({ canManage }: { canManage: boolean }) {
   const { t } = useI18n();
@@ -48,9 +52,14 @@ function Scorecard() {
   const f = useFormat();
   const { providers } = useCatalog();
   const [by, setBy] = useState<By>("provider");
+  // Five choices do not fit side by side on a phone.
+  const phone = useMediaQuery("(max-width: 48em)");
   const [from, setFrom] = useState<string | null>(null);
   const [to, setTo] = useState<string | null>(null);
-  const query = { by, from: from ?? undefined, to: to ?? undefined };
+  const [digits, setDigits] = useState<number>(4);
+  const [prefix, setPrefix] = useState("");
+  const blocks = by === "block" ? { digits, prefix: prefix.trim() || undefined } : {};
+  const query = { by, from: from ?? undefined, to: to ?? undefined, ...blocks };
   const card = useQuery({
     queryKey: ["scorecard", query],
     queryFn: async () => unwrap(await api.GET("/api/v1/providers/scorecard", { params: { query } })) as Schemas["Scorecard"],
@@ -59,6 +68,8 @@ function Scorecard() {
     const params = new URLSearchParams({ by, format });
     if (from) params.set("from", from);
     if (to) params.set("to", to);
+    if (blocks.digits) params.set("digits", String(blocks.digits));
+    if (blocks.prefix) params.set("prefix", blocks.prefix);
     return `/api/v1/providers/scorecard?${params}`;
   };
   const option = useMemo(
@@ -75,6 +86,8 @@ function Scorecard() {
             <Text size="sm">{t("rowsPer")}</Text>
             <SegmentedControl
               aria-label={t("rowsPer")}
+              orientation={phone ? "vertical" : "horizontal"}
+              fullWidth={phone}
               value={by}
               onChange={(v) => setBy(v as By)}
               data={[
@@ -82,12 +95,19 @@ function Scorecard() {
                 { value: "month", label: t("month") },
                 { value: "geo", label: t("geo") },
                 { value: "batch", label: t("batch") },
+                { value: "block", label: t("block") },
               ]}
             />
           </div>
           <DateInput label={t("fromDay")} valueFormat="ll" clearable value={from} onChange={setFrom} maxDate={to ?? undefined} />
           <DateInput label={t("toDay")} valueFormat="ll" clearable value={to} onChange={setTo} minDate={from ?? undefined} />
         </SimpleGrid>
+        {by === "block" && (
+          <SimpleGrid cols={{ base: 1, sm: 3 }} mt="sm">
+            <NumberInput label={t("blockDigits")} min={1} max={6} value={digits} onChange={(v) => setDigits(Number(v) || 4)} />
+            <TextInput label={t("blockPrefix")} placeholder="+7 701" value={prefix} onChange={(e) => setPrefix(e.currentTarget.value)} />
+          </SimpleGrid>
+        )}
         <Text size="sm" mt="sm">
           <a href={download("csv")}>CSV</a> <a href={download("xlsx")}>XLSX</a>
         </Text>
@@ -120,7 +140,9 @@ function Scorecard() {
               { key: "contact_rate", title: t("contactRate"), numeric: true, render: (r) => f.percent(r.contact_rate) },
               { key: "success_rate", title: t("successRate"), numeric: true, render: (r) => f.percent(r.success_rate) },
               { key: "attempts", title: t("attemptsPerSuccess"), numeric: true, render: (r) => f.decimal(r.attempts_per_success) },
+              { key: "median_attempts", title: t("medianAttempts"), numeric: true, render: (r) => f.decimal(r.median_attempts) },
               { key: "hours", title: t("hoursToSuccess"), numeric: true, render: (r) => f.decimal(r.hours_to_success) },
+              { key: "median_hours", title: t("medianHours"), numeric: true, render: (r) => f.decimal(r.median_hours_to_success) },
               { key: "cost", title: t("cost"), numeric: true, render: (r) => money(r.cost) },
               { key: "cost_per_success", title: t("costPerSuccess"), numeric: true, render: (r) => money(r.cost_per_success) },
               { key: "vs_average", title: t("vsAverage"), numeric: true, render: (r) => (r.vs_average == null ? "–" : `${f.decimal(r.vs_average)}×`) },
@@ -149,6 +171,8 @@ function Returns() {
   const { providers } = useCatalog();
   const statusLabel = useStatusLabel();
   const providerName = (pid: number) => providers.find((p) => p.id === pid)?.code ?? String(pid);
+  const isRefusal = (reason: string): reason is (typeof REFUSALS)[number] => (REFUSALS as readonly string[]).includes(reason);
+  const reasonLabel = (reason: string) => (isRefusal(reason) ? t(`reason.${reason}`) : statusLabel(reason));
   async function saveRules(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
@@ -157,7 +181,8 @@ function Returns() {
       .map((s) => s.trim())
       .filter(Boolean);
     try {
-      const body = { rules: { window_days: Number(form.get("window_days")), statuses } };
+      const refused = form.getAll("refused").map(String);
+      const body = { rules: { window_days: Number(form.get("window_days")), statuses, refused } };
       unwrap(await api.PUT("/api/v1/providers/{id}/returns", { params: { path: { id: id! } }, body }));
       notifyDone(t("saved"));
       await queryClient.invalidateQueries({ queryKey: ["return-rules", id] });
@@ -187,12 +212,18 @@ function Returns() {
         {id !== null && rules.data && (
           <form key={id} onSubmit={saveRules} aria-label={t("returnRules")}>
             <Text size="sm" mt="sm">
-              {current ? t("returnRulesNow", { days: current.window_days, statuses: (current.statuses ?? []).map(statusLabel).join(", ") }) : t("noReturns")}
+              {current ? t("returnRulesNow", { days: current.window_days, statuses: (current.statuses ?? []).map(statusLabel).join(", ") || "–" }) : t("noReturns")}
+              {current?.refused?.length ? ` ${t("returnRefusedNow", { reasons: current.refused.map(reasonLabel).join(", ") })}` : ""}
             </Text>
             <SimpleGrid cols={{ base: 1, sm: 2 }} mt="sm">
               <NumberInput name="window_days" label={t("returnWindowDays")} min={1} max={365} defaultValue={current?.window_days ?? 14} required />
-              <TextInput name="statuses" label={t("returnStatuses")} description={t("returnStatusesHelp")} defaultValue={(current?.statuses ?? ["invalid"]).join(", ")} required />
+              <TextInput name="statuses" label={t("returnStatuses")} description={t("returnStatusesHelp")} defaultValue={(current?.statuses ?? ["invalid"]).join(", ")} />
             </SimpleGrid>
+            <Checkbox.Group label={t("returnRefused")} description={t("returnRefusedHelp")} defaultValue={current?.refused ?? []} mt="sm">
+              {REFUSALS.map((r) => (
+                <Checkbox key={r} name="refused" value={r} label={t(`reason.${r}`)} mt={4} />
+              ))}
+            </Checkbox.Group>
             <Button type="submit" mt="sm" variant="default">
               {t("save")}
             </Button>
@@ -211,7 +242,7 @@ function Returns() {
           <Text size="sm" mt="sm" data-testid="return-preview">
             {t("wouldReturn", { numbers: preview.numbers, credit: f.decimal(preview.credit) })}{" "}
             {Object.entries(preview.by_reason)
-              .map(([reason, n]) => `${statusLabel(reason)}: ${n}`)
+              .map(([reason, n]) => `${reasonLabel(reason)}: ${n}`)
               .join(", ")}
           </Text>
         )}

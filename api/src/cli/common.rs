@@ -3,6 +3,7 @@
 
 use clap::Args;
 use dialpool_engine::intake::import::ImportProgress;
+use dialpool_engine::platform::progress::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -47,6 +48,73 @@ pub(crate) fn print<T: Serialize>(
         println!("{}", human());
     }
     Ok(())
+}
+
+/// A progress bar for work that reports a [`Progress`] (export, outcome files,
+/// allocation, conversion refresh): the stage, and how far it is, of how much when the
+/// work knows. Only on a terminal, never with `--json`: piped or redirected, the command
+/// prints its summary alone.
+pub(crate) struct StageBar {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl StageBar {
+    /// `unit` names what is counted ("rows", "numbers").
+    pub(crate) fn start(progress: &Progress, unit: &'static str, json: bool) -> Self {
+        if json || !std::io::stderr().is_terminal() {
+            return StageBar { stop: None, task: None };
+        }
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let progress = progress.clone();
+        let task = tokio::spawn(async move {
+            let style = |template: String| {
+                ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+            };
+            // Of a known total; counting with no total; a stage that counts nothing (one
+            // long statement), where a count or an ETA would only mislead.
+            let counted = style(format!(
+                "{{spinner}} [{{elapsed_precise}}] {{msg}} {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ETA {{eta}}"
+            ));
+            let open = style(format!("{{spinner}} [{{elapsed_precise}}] {{msg}}: {{human_pos}} {unit}"));
+            let plain = style("{spinner} [{elapsed_precise}] {msg}".to_owned());
+            let bar = ProgressBar::new(0);
+            // What the bar is styled for: none yet, then (a total, counting).
+            let mut styled: Option<(Option<u64>, bool)> = None;
+            loop {
+                let now = progress.snapshot();
+                let shape = (now.total, now.done > 0);
+                if styled != Some(shape) {
+                    bar.set_style(match shape {
+                        (Some(_), _) => counted.clone(),
+                        (None, true) => open.clone(),
+                        (None, false) => plain.clone(),
+                    });
+                    bar.set_length(now.total.unwrap_or(0));
+                    styled = Some(shape);
+                }
+                bar.set_message(now.stage);
+                bar.set_position(now.done);
+                bar.tick();
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+            bar.finish_and_clear();
+        });
+        StageBar { stop: Some(stop), task: Some(task) }
+    }
+
+    /// Clears the bar before the summary (or the error) is printed.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
 }
 
 /// A progress bar on a terminal; a line every few seconds elsewhere (logs, CI).

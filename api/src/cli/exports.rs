@@ -5,8 +5,9 @@ use dialpool_engine::intake::provider::{self};
 use dialpool_engine::platform::audit::Actor;
 use std::path::PathBuf;
 
-use super::common::print;
+use super::common::{StageBar, print};
 use crate::connect::{find_tenant, ready_pool};
+use dialpool_engine::platform::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -132,7 +133,11 @@ pub(super) async fn export(
         expires_at: None,
         actor: Actor::system("cli"),
     };
-    let summary = dialpool_engine::delivery::export::export(&pool, request).await?;
+    let progress = Progress::default();
+    let bar = StageBar::start(&progress, "rows", args.json);
+    let summary = dialpool_engine::delivery::export::export_with_progress(&pool, request, &progress).await;
+    bar.stop().await;
+    let summary = summary?;
     print(args.json, &summary, || {
         format!(
             "export {}: {} numbers, {} bytes to {}",

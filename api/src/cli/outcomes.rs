@@ -6,8 +6,9 @@ use dialpool_engine::intake::phone::Region;
 use dialpool_engine::platform::audit::Actor;
 use std::path::PathBuf;
 
-use super::common::{existing_file, print};
+use super::common::{StageBar, existing_file, print};
 use crate::connect::{find_tenant, ready_pool};
+use dialpool_engine::platform::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct OutcomesImportArgs {
@@ -50,7 +51,11 @@ pub(super) async fn outcomes_import(
         project_id: args.project,
         actor: Actor::system("cli"),
     };
-    let summary = dialing::files::import(&pool, request).await?;
+    let progress = Progress::default();
+    let bar = StageBar::start(&progress, "calls", args.json);
+    let summary = dialing::files::import_with_progress(&pool, request, &progress).await;
+    bar.stop().await;
+    let summary = summary?;
     print(args.json, &summary, || {
         let s = &summary.applied;
         let mut out = format!(

@@ -14,7 +14,8 @@ use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::pool::allocate::{self, Request, forecast};
 use dialpool_engine::pool::project::{self, CellSetting, Learning, ProjectInput, Release, Source, Window};
 
-use super::common::print;
+use super::common::{StageBar, print};
+use dialpool_engine::platform::progress::Progress;
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {
@@ -443,7 +444,12 @@ pub async fn allocate(
         dry_run: args.dry_run,
         ..Request::default()
     };
-    let report = allocate::run(&mut **client, tenant, &Actor::system("cli"), &request).await?;
+    let progress = Progress::default();
+    let bar = StageBar::start(&progress, "numbers", args.json);
+    let report =
+        allocate::run_with_progress(&mut **client, tenant, &Actor::system("cli"), &request, &progress).await;
+    bar.stop().await;
+    let report = report?;
     print(args.json, &report, || {
         let verb = if report.dry_run { "would allocate" } else { "allocated" };
         let mut out = format!("{verb} {} numbers in {} ms", report.allocated, report.elapsed_ms);

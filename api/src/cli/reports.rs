@@ -2,8 +2,9 @@
 
 use clap::Args;
 
-use super::common::print;
+use super::common::{StageBar, print};
 use crate::connect::{find_tenant, ready_pool};
+use dialpool_engine::platform::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct ConversionRefreshArgs {
@@ -40,7 +41,12 @@ pub(super) async fn conversion_refresh(
     args: ConversionRefreshArgs,
 ) -> anyhow::Result<()> {
     let pool = ready_pool(config, false).await?;
-    let summary = dialpool_engine::insight::conversion::refresh(&pool, args.full).await?;
+    let progress = Progress::default();
+    let bar = StageBar::start(&progress, "rows", args.json);
+    let summary =
+        dialpool_engine::insight::conversion::refresh_with_progress(&pool, args.full, &progress).await;
+    bar.stop().await;
+    let summary = summary?;
     print(args.json, &summary, || {
         format!(
             "conversion {}: {} cells recomputed from {} rows, {} written; next from {}",

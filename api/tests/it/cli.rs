@@ -629,3 +629,82 @@ async fn groups_and_block_rules_from_the_command_line() {
     assert_eq!(removed["regrouped"], 2);
     let _ = std::fs::remove_file(&leads);
 }
+
+/// Runs `dialpool` on a pseudo-terminal (util-linux `script`), as a person at a terminal
+/// does; returns what the terminal showed.
+fn on_a_terminal(db: &TestDb, args: &[&str]) -> String {
+    let command =
+        std::iter::once(env!("CARGO_BIN_EXE_dialpool")).chain(args.iter().copied()).collect::<Vec<_>>();
+    let output = Command::new("script")
+        .args(["-qec", &command.join(" "), "/dev/null"])
+        .env("DATABASE_URL", db.url())
+        .env_remove("DIALPOOL_TENANT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "failed: {shown}");
+    shown
+}
+
+#[tokio::test]
+async fn long_commands_draw_a_bar_on_a_terminal_and_nothing_when_piped() {
+    let db = TestDb::new().await;
+    succeeded(&dialpool(&db, &["provider", "add", "acme", "--name", "Acme", "--region", "RU"]));
+    let project = json(&dialpool(
+        &db,
+        &[
+            "project",
+            "create",
+            "--name",
+            "Bar",
+            "--time-zone",
+            "UTC",
+            "--quota",
+            "500000",
+            "--source",
+            "acme",
+            "--window",
+            "daily=00:00-24:00",
+            "--json",
+        ],
+    ));
+    let project = project["id"].as_i64().unwrap().to_string();
+    // Enough numbers and events that each command runs long enough for a bar to be drawn.
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO phone_numbers (tenant_id, phone, provider_id, import_id, last_import_id)
+             SELECT 1, 79000000000 + i, (SELECT id FROM providers), 0, 0 FROM generate_series(1, 200000) i;
+             ANALYZE phone_numbers;",
+        )
+        .await
+        .unwrap();
+
+    // Piped (as in a script or CI), or with --json: the summary alone on stdout, no bar.
+    let piped = dialpool(&db, &["allocate", "--json"]);
+    assert_eq!(json(&piped)["allocated"], 200000);
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("picking"),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let piped = dialpool(&db, &["conversion", "refresh", "--full"]);
+    succeeded(&piped);
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("reading"),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+
+    // On a terminal: the stage and the count, then the summary.
+    let out = temp_path("bar.csv");
+    let shown = on_a_terminal(&db, &["export", "--project", &project, "--out", out.to_str().unwrap()]);
+    assert!(shown.contains("writing rows") && shown.contains("200000 numbers"), "{shown}");
+    let shown = on_a_terminal(&db, &["conversion", "refresh", "--full"]);
+    let stages = ["finding what changed", "reading events and calls", "aggregating", "writing"];
+    assert!(stages.iter().any(|s| shown.contains(s)) && shown.contains("conversion rebuilt"), "{shown}");
+    let shown = on_a_terminal(&db, &["conversion", "refresh", "--full", "--json"]);
+    assert!(!stages.iter().any(|s| shown.contains(s)), "--json stays quiet: {shown}");
+    let _ = std::fs::remove_file(out);
+}

@@ -16,6 +16,7 @@ use crate::platform::TenantId;
 use crate::platform::access::Scope;
 use crate::platform::audit::{self, Actor, Change};
 use crate::platform::error::{Error, Result};
+use crate::platform::progress::Progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -125,7 +126,16 @@ const CHUNK: usize = 20_000;
 const REJECTIONS_SHOWN: usize = 100;
 
 pub async fn import(pool: &Pool, request: OutcomeFileRequest) -> Result<OutcomeFileSummary> {
-    import_for(pool, request, None).await
+    import_for(pool, request, None, &Progress::default()).await
+}
+
+/// [`import`], telling `progress` the rows read, then that they are being applied.
+pub async fn import_with_progress(
+    pool: &Pool,
+    request: OutcomeFileRequest,
+    progress: &Progress,
+) -> Result<OutcomeFileSummary> {
+    import_for(pool, request, None, progress).await
 }
 
 /// [`import`] as the work of a queued job, marked succeeded in the file's transaction.
@@ -134,14 +144,16 @@ pub async fn import_as_job(
     request: OutcomeFileRequest,
     claim: &crate::platform::job::Claim,
 ) -> Result<OutcomeFileSummary> {
-    import_for(pool, request, Some(claim)).await
+    import_for(pool, request, Some(claim), &Progress::default()).await
 }
 
 async fn import_for(
     pool: &Pool,
     request: OutcomeFileRequest,
     job: Option<&crate::platform::job::Claim>,
+    progress: &Progress,
 ) -> Result<OutcomeFileSummary> {
+    progress.stage("reading calls", None);
     let file = request.display_name.clone().unwrap_or_else(|| {
         request
             .path
@@ -165,7 +177,10 @@ async fn import_for(
     let copied = async {
         while let Some(read) = receiver.recv().await {
             match read {
-                Read::Rows(rows) => outcome::stage(&tx, &rows).await?,
+                Read::Rows(rows) => {
+                    outcome::stage(&tx, &rows).await?;
+                    progress.add(rows.len() as u64);
+                }
                 Read::Bad(rejected) => {
                     bad_count += 1;
                     if bad.len() < REJECTIONS_SHOWN {
@@ -182,6 +197,7 @@ async fn import_for(
     copied?;
     // A million rows sort and hash in memory rather than in temporary files.
     tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
+    progress.stage("applying calls", None);
     let mut applied =
         outcome::apply(&tx, request.tenant, &request.scope, &request.actor, &file, &zone).await?;
     applied.received += bad_count;

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod job;
 pub mod page;
+pub mod progress;
 pub mod schedule;
 pub mod secret;
 pub mod tenant;

@@ -5,9 +5,8 @@ use super::*;
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Change};
 use crate::platform::error::{Error, Result};
+pub use crate::platform::progress::Progress;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use tokio_postgres::Transaction;
 use tokio_postgres::types::Type;
 
@@ -61,8 +60,17 @@ pub async fn start(pool: &deadpool_postgres::Pool, request: &ExportRequest) -> R
 
 /// Starts and runs an export, returning when the file is in place.
 pub async fn export(pool: &deadpool_postgres::Pool, request: ExportRequest) -> Result<ExportSummary> {
+    export_with_progress(pool, request, &Progress::default()).await
+}
+
+/// [`export`], counting the rows written in `progress` (of `limit` when one is set).
+pub async fn export_with_progress(
+    pool: &deadpool_postgres::Pool,
+    request: ExportRequest,
+    progress: &Progress,
+) -> Result<ExportSummary> {
     let export_id = start(pool, &request).await?;
-    run(pool, export_id, &request).await
+    run_for(pool, export_id, &request, None, progress).await
 }
 
 /// Runs the export [`start`] recorded. A failure is recorded on the export (and returned);
@@ -72,7 +80,7 @@ pub async fn run(
     export_id: i64,
     request: &ExportRequest,
 ) -> Result<ExportSummary> {
-    run_for(pool, export_id, request, None).await
+    run_for(pool, export_id, request, None, &Progress::default()).await
 }
 
 /// [`run`] as the work of a queued job, marked succeeded in the export's transaction.
@@ -82,7 +90,7 @@ pub async fn run_as_job(
     request: &ExportRequest,
     claim: &crate::platform::job::Claim,
 ) -> Result<ExportSummary> {
-    run_for(pool, export_id, request, Some(claim)).await
+    run_for(pool, export_id, request, Some(claim), &Progress::default()).await
 }
 
 async fn run_for(
@@ -90,11 +98,14 @@ async fn run_for(
     export_id: i64,
     request: &ExportRequest,
     job: Option<&crate::platform::job::Claim>,
+    progress: &Progress,
 ) -> Result<ExportSummary> {
-    let progress = Progress::default();
+    // The total is known only at the end (counting first would read the numbers
+    // twice), unless a limit caps it.
+    progress.stage("writing rows", request.filter.limit.map(|l| l.max(0) as u64));
     let ticker = tokio::spawn(report_progress(pool.clone(), request.tenant, export_id, progress.clone()));
     let partial = partial_path(&request.out);
-    let result = run_in_transaction(pool, export_id, request, &partial, &progress, job).await;
+    let result = run_in_transaction(pool, export_id, request, &partial, progress, job).await;
     ticker.abort();
     match result {
         Ok(summary) => {
@@ -123,13 +134,6 @@ async fn run_for(
     }
 }
 
-/// Rows written so far, shared with the ticker that records them. The total is known
-/// only at the end: counting first would read the numbers twice.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Progress {
-    pub(super) written: Arc<AtomicI64>,
-}
-
 async fn report_progress(
     pool: deadpool_postgres::Pool,
     tenant: TenantId,
@@ -141,7 +145,7 @@ async fn report_progress(
     loop {
         every.tick().await;
         let Ok(client) = pool.get().await else { continue };
-        let written = progress.written.load(Ordering::Relaxed);
+        let written = progress.snapshot().done as i64;
         if let Err(error) = client
             .execute(
                 "UPDATE exports SET rows = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'running'",

@@ -5,7 +5,6 @@ use super::*;
 use crate::platform::error::{Error, Result};
 use futures_util::StreamExt;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use tokio::io::AsyncWriteExt;
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::{BinaryCopyOutRow, BinaryCopyOutStream};
@@ -46,7 +45,7 @@ pub(super) async fn write_csv(
         bytes += message.len() as i64;
         if !std::mem::take(&mut header) {
             phones.push(leading_phone(&message, delimiter.as_bytes()[0])?);
-            progress.written.fetch_add(1, Ordering::Relaxed);
+            progress.add(1);
         }
         file.write_all(&message).await.map_err(write_error(partial))?;
     }
@@ -102,7 +101,7 @@ where
         chunk.extend(row.map(decode));
         if chunk.len() == ROWS_PER_CHUNK || (end && !chunk.is_empty()) {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(ROWS_PER_CHUNK));
-            progress.written.fetch_add(full.len() as i64, Ordering::Relaxed);
+            progress.add(full.len() as u64);
             // A writer that stopped has its error waiting below.
             if send.send(full).await.is_err() {
                 break;

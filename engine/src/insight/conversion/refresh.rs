@@ -3,6 +3,7 @@
 
 use super::histogram;
 use crate::platform::error::{Error, Result};
+use crate::platform::progress::Progress;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use futures_util::{StreamExt, pin_mut};
 use polars::prelude::*;
@@ -158,6 +159,17 @@ impl crate::platform::job::JobArgs for RefreshJob {
 /// Recomputes the aggregates: every cell with `full`, else the cells rows stamped since the
 /// watermark touch. One refresh runs at a time.
 pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<RefreshSummary> {
+    refresh_with_progress(pool, full, &Progress::default()).await
+}
+
+/// [`refresh`], telling `progress` what it is doing: finding what changed, reading the
+/// source rows (counted), aggregating, writing.
+pub async fn refresh_with_progress(
+    pool: &deadpool_postgres::Pool,
+    full: bool,
+    progress: &Progress,
+) -> Result<RefreshSummary> {
+    progress.stage("waiting for another refresh", None);
     let mut pooled = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut pooled;
     let tx = client.transaction().await?;
@@ -177,6 +189,7 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
         )
         .await?
         .get(0);
+    progress.stage("finding what changed", None);
     let cells = if full {
         tx.execute("DELETE FROM project_conversions WHERE $1::date IS NULL OR day >= $1", &[&kept_before])
             .await?;
@@ -196,7 +209,9 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
         Some(0) => (0, 0),
         _ => {
             let read = std::time::Instant::now();
-            let columns = read_sources(&tx, cells.is_some()).await?;
+            progress.stage("reading events and calls", None);
+            let columns = read_sources(&tx, cells.is_some(), progress).await?;
+            progress.stage("aggregating", None);
             let rows_read = columns.tenant.len() as i64;
             let read_s = read.elapsed().as_secs_f64();
             let keep_from = kept_before.filter(|_| cells.is_none());
@@ -213,6 +228,7 @@ pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<Refre
             .await
             .map_err(|e| Error::Worker(e.to_string()))??;
             let write = std::time::Instant::now();
+            progress.stage("writing", None);
             write_hours(&tx, &hours).await?;
             write_providers(&tx, &providers).await?;
             let written = write_cells(&tx, &days).await?;
@@ -289,7 +305,7 @@ async fn touch(tx: &Transaction<'_>, since: DateTime<Utc>) -> Result<i64> {
     Ok(cells)
 }
 
-async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
+async fn read_sources(tx: &Transaction<'_>, cells: bool, progress: &Progress) -> Result<Columns> {
     if cells {
         // The time window comes from the touched cells at run time, so the planner
         // expects a handful of source rows and loops over the cells for each; a window
@@ -305,6 +321,10 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     while let Some(row) = rows.next().await {
         let row = row?;
+        // Per 64k rows: the counter is shared with the thread drawing the bar.
+        if c.tenant.len() % 65_536 == 0 {
+            progress.set_done(c.tenant.len() as u64);
+        }
         let local: NaiveDateTime = row.get(4);
         c.tenant.push(row.get(0));
         c.project.push(row.get(1));
@@ -320,10 +340,8 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool) -> Result<Columns> {
         c.block.push(histogram::block_of(row.get(9)));
         let attempt: Option<i32> = row.get(10);
         c.attempt_bucket.push(attempt.map_or(-1, histogram::attempt_bucket));
-        c.hours_bucket.push(match (attempt, hours) {
-            (Some(_), Some(h)) => histogram::hours_bucket(h),
-            _ => -1,
-        });
+        // Only successes have hours (and an attempt).
+        c.hours_bucket.push(hours.map_or(-1, histogram::hours_bucket));
     }
     if cells {
         tx.batch_execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL jit TO DEFAULT").await?;

@@ -5,6 +5,7 @@ use super::*;
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Actor, Change};
 use crate::platform::error::{Error, Result};
+use crate::platform::progress::Progress;
 use crate::pool::project::{self, ProjectInput};
 use chrono::{NaiveDate, Utc};
 use std::collections::HashMap;
@@ -17,13 +18,25 @@ pub async fn run(
     actor: &Actor,
     request: &Request,
 ) -> Result<Report> {
+    run_with_progress(client, tenant, actor, request, &Progress::default()).await
+}
+
+/// [`run`], telling `progress` what it is doing: counting the pool, then picking (of the
+/// numbers planned), then writing.
+pub async fn run_with_progress(
+    client: &mut impl GenericClient,
+    tenant: TenantId,
+    actor: &Actor,
+    request: &Request,
+    progress: &Progress,
+) -> Result<Report> {
     crate::platform::db::analyze_numbers_if_stale(&*client).await?;
     let tx = client.transaction().await?;
     if request.dry_run {
         // Counting and picking see one snapshot, so the preview adds up.
         tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
     }
-    let report = run_in(&tx, tenant, actor, request).await?;
+    let report = run_in(&tx, tenant, actor, request, progress).await?;
     let action = if request.dry_run { "allocation.dry_run" } else { "allocation.run" };
     if request.dry_run {
         tx.rollback().await?;
@@ -53,7 +66,7 @@ pub async fn run_as_job(
 ) -> Result<Report> {
     crate::platform::db::analyze_numbers_if_stale(&*client).await?;
     let tx = client.transaction().await?;
-    let report = run_in(&tx, tenant, actor, request).await?;
+    let report = run_in(&tx, tenant, actor, request, &Progress::default()).await?;
     audit::record(&tx, tenant, actor, summary_change("allocation.run", request, &report)).await?;
     crate::platform::job::complete_in(&tx, claim, &serde_json::to_value(&report).unwrap_or_default()).await?;
     tx.commit().await?;
@@ -78,7 +91,7 @@ pub async fn preview(
     tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
     let saved = project::save(&tx, tenant, id, input).await?;
     let request = Request { date, dry_run: true, ..Request::default() };
-    let report = run_in(&tx, tenant, &Actor::system("preview"), &request).await?;
+    let report = run_in(&tx, tenant, &Actor::system("preview"), &request, &Progress::default()).await?;
     tx.rollback().await?;
     Ok((report, saved))
 }
@@ -103,6 +116,7 @@ async fn run_in(
     tenant: TenantId,
     actor: &Actor,
     request: &Request,
+    progress: &Progress,
 ) -> Result<Report> {
     let started = std::time::Instant::now();
     let at = request.at.unwrap_or_else(Utc::now);
@@ -131,6 +145,7 @@ async fn run_in(
             return Err(Error::NotFound { entity: "project", key: missing.to_string() });
         }
         let prefixes = rule_prefixes(&projects);
+        progress.stage("counting the pool", None);
         let together = crate::pool::groups::keep_together_ids(client, tenant).await?;
         let stats = pool_stats(client, tenant, at, &prefixes, &together).await?;
         let planned = plan_run(&projects, &catalog, &stats, &prefixes);
@@ -145,6 +160,8 @@ async fn run_in(
         let mut taken: Vec<(i64, i64, i64)> = Vec::new();
         if picks_numbers {
             let mut picked = 0;
+            // One statement per order picks its numbers: the count moves between orders.
+            progress.stage("picking numbers", None);
             for order in project::ORDERS {
                 let takes: Vec<(i64, i64, Cell, i64)> = planned
                     .takes
@@ -169,8 +186,10 @@ async fn run_in(
                     &together,
                 )
                 .await?;
+                progress.set_done(picked);
             }
             if !request.dry_run {
+                progress.stage("writing", None);
                 write_picks(client, tenant, at, actor, picked).await?;
             }
             for row in client

@@ -576,6 +576,36 @@ async fn provider_scorecard_price_and_returns_from_the_command_line() {
     let file = std::fs::read_to_string(data.join(made["file"].as_str().unwrap())).unwrap();
     assert!(file.contains("79161234567,invalid,"), "{file}");
     assert_eq!(count(&db, "SELECT count(*) FROM provider_return_numbers").await, 1);
+
+    // Refused rows: the rule is kept, and acme selling the same number again makes a
+    // row to send back.
+    let rules = json(&dialpool(
+        &db,
+        &["provider", "returns", "acme", "--window-days", "7", "--refused", "duplicate", "--json"],
+    ));
+    assert_eq!(
+        (rules["statuses"].clone(), rules["refused"].clone()),
+        (serde_json::json!([]), serde_json::json!(["duplicate"]))
+    );
+    let again = temp_path("returns-again.csv");
+    std::fs::write(&again, "phone\n+79031112233\n").unwrap();
+    succeeded(&dialpool(
+        &db,
+        &["import", &again.to_string_lossy(), "--provider", "acme", "--data-dir", &data_arg],
+    ));
+    let dry =
+        json(&dialpool(&db, &["provider", "return", "acme", "--dry-run", "--json", "--data-dir", &data_arg]));
+    assert_eq!(dry["by_reason"], serde_json::json!({"duplicate": 1}), "{dry}");
+    let blocks =
+        json(&dialpool(&db, &["provider", "scorecard", "--by", "block", "--prefix", "+7903", "--json"]));
+    assert_eq!(blocks["by"], "block");
+    let bad = dialpool(&db, &["provider", "scorecard", "--prefix", "7903"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("by=block"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let _ = std::fs::remove_file(&again);
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_file(&leads);
     let _ = std::fs::remove_file(&xlsx);

@@ -49,6 +49,15 @@ async fn a_priced_batch_shows_in_the_scorecard_and_bad_numbers_go_back_once() {
     let xlsx = api.get("/api/v1/providers/scorecard?format=xlsx", &admin).await.expect(StatusCode::OK);
     assert!(xlsx.content_type().contains("spreadsheetml"));
     api.get("/api/v1/providers/scorecard?by=colour", &admin).await.expect(StatusCode::UNPROCESSABLE_ENTITY);
+    // Blocks: a prefix needs by=block, and is digits.
+    api.get("/api/v1/providers/scorecard?by=block&digits=5&prefix=%2B7%20903", &admin)
+        .await
+        .expect(StatusCode::OK);
+    for bad in ["by=provider&prefix=7903", "by=block&prefix=79x", "by=block&digits=9"] {
+        api.get(&format!("/api/v1/providers/scorecard?{bad}"), &admin)
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    }
     // Another project's manager does not see the whole tenant's figures.
     let manager = api.manager_of_another_project().await;
     api.get("/api/v1/providers/scorecard", &manager).await.expect(StatusCode::FORBIDDEN);
@@ -60,10 +69,21 @@ async fn a_priced_batch_shows_in_the_scorecard_and_bad_numbers_go_back_once() {
         Method::PUT,
         &uri,
         &admin,
-        Some(json!({"rules": {"window_days": 30, "statuses": ["invalid"]}})),
+        Some(json!({"rules": {"window_days": 30, "statuses": [], "refused": ["late"]}})),
     )
     .await
-    .expect(StatusCode::OK);
+    .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let rules = api
+        .request(
+            Method::PUT,
+            &uri,
+            &admin,
+            Some(json!({"rules": {"window_days": 30, "statuses": ["invalid"], "refused": ["dnc_at_delivery"]}})),
+        )
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(rules["rules"]["refused"], json!(["dnc_at_delivery"]), "{rules}");
     let client = api.db.client().await;
     client.execute("UPDATE phone_numbers SET status = 7 WHERE phone = 79031112233", &[]).await.unwrap();
     let dry = api.post("/api/v1/returns", &admin, json!({"provider_id": provider, "dry_run": true})).await;

@@ -5,7 +5,7 @@ use dialpool_engine::intake::provider::{self};
 use dialpool_engine::platform::audit::Actor;
 use std::path::PathBuf;
 
-use super::common::{StageBar, print};
+use super::common::{print, stage_bar};
 use crate::connect::{find_tenant, ready_pool};
 use dialpool_engine::platform::progress::Progress;
 
@@ -134,7 +134,7 @@ pub(super) async fn export(
         actor: Actor::system("cli"),
     };
     let progress = Progress::default();
-    let bar = StageBar::start(&progress, "rows", args.json);
+    let bar = stage_bar(&progress, "rows", args.json);
     let summary = dialpool_engine::delivery::export::export_with_progress(&pool, request, &progress).await;
     bar.stop().await;
     let summary = summary?;

@@ -10,7 +10,7 @@ use dialpool_engine::intake::provider::{self, NewProvider};
 use dialpool_engine::platform::audit::Actor;
 use std::path::PathBuf;
 
-use super::common::{JsonFlag, ProgressDisplay, SecretArgs, existing_file, print};
+use super::common::{JsonFlag, SecretArgs, existing_file, import_bar, print};
 use crate::connect::{find_tenant, ready_pool};
 use dialpool_engine::platform::secret::SecretKey;
 
@@ -175,7 +175,7 @@ pub(super) async fn import(
     // tombstone; then the import is refused, saying which key to configure).
     request.secret = SecretKey::load_existing(&args.secret.data_dir)?;
     let progress = ImportProgress::default();
-    let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
+    let display = import_bar(&progress, args.options.json || args.options.quiet);
     let result = import::import_file(&pool, request, progress).await;
     display.stop().await;
     let summary = result?;
@@ -226,7 +226,7 @@ pub(super) async fn dnc_import(
         list: args.list,
     };
     let progress = ImportProgress::default();
-    let display = ProgressDisplay::start(&progress, args.options.json || args.options.quiet);
+    let display = import_bar(&progress, args.options.json || args.options.quiet);
     let result = dnc::import_file(&pool, request, progress).await;
     display.stop().await;
     let summary = result?;

@@ -6,7 +6,7 @@ use dialpool_engine::intake::phone::Region;
 use dialpool_engine::platform::audit::Actor;
 use std::path::PathBuf;
 
-use super::common::{StageBar, existing_file, print};
+use super::common::{existing_file, print, stage_bar};
 use crate::connect::{find_tenant, ready_pool};
 use dialpool_engine::platform::progress::Progress;
 
@@ -52,7 +52,7 @@ pub(super) async fn outcomes_import(
         actor: Actor::system("cli"),
     };
     let progress = Progress::default();
-    let bar = StageBar::start(&progress, "calls", args.json);
+    let bar = stage_bar(&progress, "calls", args.json);
     let summary = dialing::files::import_with_progress(&pool, request, &progress).await;
     bar.stop().await;
     let summary = summary?;

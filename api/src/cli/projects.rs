@@ -14,7 +14,7 @@ use dialpool_engine::platform::audit::Actor;
 use dialpool_engine::pool::allocate::{self, Request, forecast};
 use dialpool_engine::pool::project::{self, CellSetting, Learning, ProjectInput, Release, Source, Window};
 
-use super::common::{StageBar, print};
+use super::common::{print, stage_bar};
 use dialpool_engine::platform::progress::Progress;
 
 #[derive(Debug, Subcommand)]
@@ -445,7 +445,7 @@ pub async fn allocate(
         ..Request::default()
     };
     let progress = Progress::default();
-    let bar = StageBar::start(&progress, "numbers", args.json);
+    let bar = stage_bar(&progress, "numbers", args.json);
     let report =
         allocate::run_with_progress(&mut **client, tenant, &Actor::system("cli"), &request, &progress).await;
     bar.stop().await;

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::common::{StageBar, print};
+use super::common::{print, stage_bar};
 use crate::connect::{find_tenant, ready_pool};
 use dialpool_engine::platform::progress::Progress;
 
@@ -42,7 +42,7 @@ pub(super) async fn conversion_refresh(
 ) -> anyhow::Result<()> {
     let pool = ready_pool(config, false).await?;
     let progress = Progress::default();
-    let bar = StageBar::start(&progress, "rows", args.json);
+    let bar = stage_bar(&progress, "rows", args.json);
     let summary =
         dialpool_engine::insight::conversion::refresh_with_progress(&pool, args.full, &progress).await;
     bar.stop().await;

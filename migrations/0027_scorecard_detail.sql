@@ -8,15 +8,15 @@ ALTER TABLE call_outcomes ADD COLUMN import_id bigint;
 -- The number's calls so far, this one included: the attempts its success took.
 ALTER TABLE call_outcomes ADD COLUMN attempt integer;
 
--- What the rows stored before this column knew. A one-time cost proportional to the
--- calls and allocation events kept; erased numbers (phone 0) stay without an import.
-UPDATE call_outcomes o SET import_id = n.import_id
-  FROM phone_numbers n
- WHERE n.tenant_id = o.tenant_id AND n.phone = o.phone;
-UPDATE call_outcomes o SET attempt = r.attempt
-  FROM (SELECT tenant_id, call_id, started_at,
-               row_number() OVER (PARTITION BY tenant_id, phone ORDER BY started_at, call_id) AS attempt
-          FROM call_outcomes WHERE phone <> 0) r
+-- What the rows stored before these columns knew, in one pass over the calls. A
+-- one-time cost proportional to the calls and allocation events kept; erased numbers
+-- (phone 0) stay without an import or an attempt.
+UPDATE call_outcomes o SET import_id = r.import_id, attempt = r.attempt
+  FROM (SELECT c.tenant_id, c.call_id, c.started_at, n.import_id,
+               row_number() OVER (PARTITION BY c.tenant_id, c.phone ORDER BY c.started_at, c.call_id) AS attempt
+          FROM call_outcomes c
+          LEFT JOIN phone_numbers n ON n.tenant_id = c.tenant_id AND n.phone = c.phone
+         WHERE c.phone <> 0) r
  WHERE r.tenant_id = o.tenant_id AND r.call_id = o.call_id AND r.started_at = o.started_at;
 UPDATE number_events e SET import_id = n.import_id
   FROM phone_numbers n

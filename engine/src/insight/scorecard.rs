@@ -338,19 +338,17 @@ pub async fn scorecard(
     let mut histograms: HashMap<String, [Vec<i64>; 2]> = HashMap::new();
     let mut tenant_histograms: [Vec<i64>; 2] = Default::default();
     let bucket_of = |r: &tokio_postgres::Row| {
-        let (which, bucket, count) =
-            (r.get::<_, i16>(3) as usize, r.get::<_, i64>(4) as usize, r.get::<_, i64>(5));
-        (which, histogram::from_counts([(bucket, count)]))
+        (r.get::<_, i16>(3) as usize, r.get::<_, i64>(4) as usize, r.get::<_, i64>(5))
     };
     for r in &buckets {
         if let Some(key) = outcome_key(r) {
-            let (which, one) = bucket_of(r);
-            histogram::add(&mut histograms.entry(key).or_default()[which], &one);
+            let (which, bucket, count) = bucket_of(r);
+            histogram::add_count(&mut histograms.entry(key).or_default()[which], bucket, count);
         }
     }
     for r in tenant_buckets {
-        let (which, one) = bucket_of(r);
-        histogram::add(&mut tenant_histograms[which], &one);
+        let (which, bucket, count) = bucket_of(r);
+        histogram::add_count(&mut tenant_histograms[which], bucket, count);
     }
     let medians = |h: Option<&[Vec<i64>; 2]>| {
         h.map_or((None, None), |[a, h]| (histogram::median_attempts(a), histogram::median_hours(h)))
@@ -467,9 +465,9 @@ async fn read_outcomes(
     client: &impl GenericClient,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync); 8],
 ) -> Result<(Vec<tokio_postgres::Row>, Vec<tokio_postgres::Row>)> {
-    let rows = |unnest: &str| {
+    let rows = |lateral: &str| {
         format!(
-            "FROM provider_outcomes {unnest}
+            "FROM provider_outcomes {lateral}
               WHERE tenant_id = $1 AND dimension = $5 AND ($2::date IS NULL OR day >= $2)
                 AND ($3::date IS NULL OR day <= $3) AND ($4::bigint IS NULL OR provider_id = $4)
                 AND ($7::bigint IS NULL OR key / $8 = $7)"
@@ -490,15 +488,17 @@ async fn read_outcomes(
     let buckets = client
         .query(
             &format!(
-                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 0::int2, h.i::int8 - 1, sum(h.v)::int8
+                "SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), h.which, h.i - 1, sum(h.v)::int8
                    {}
-                  GROUP BY 1, 2, 3, 5
-                 UNION ALL
-                 SELECT provider_id, key / $6, to_char(day, 'YYYY-MM'), 1::int2, h.i::int8 - 1, sum(h.v)::int8
-                   {}
-                  GROUP BY 1, 2, 3, 5",
-                rows(", unnest(success_attempts) WITH ORDINALITY AS h(v, i)"),
-                rows(", unnest(success_hours) WITH ORDINALITY AS h(v, i)")
+                  GROUP BY 1, 2, 3, 4, 5",
+                // Both histograms from one read of each row.
+                rows(
+                    "CROSS JOIN LATERAL (
+                        SELECT 0::int2, i, v FROM unnest(success_attempts) WITH ORDINALITY AS a(v, i)
+                        UNION ALL
+                        SELECT 1::int2, i, v FROM unnest(success_hours) WITH ORDINALITY AS b(v, i)
+                     ) AS h(which, i, v)"
+                )
             ),
             params,
         )

@@ -5,7 +5,7 @@ use super::*;
 use crate::platform::TenantId;
 use crate::platform::audit::{self, Change};
 use crate::platform::error::{Error, Result};
-pub use crate::platform::progress::Progress;
+use crate::platform::progress::Progress;
 use std::path::Path;
 use tokio_postgres::Transaction;
 use tokio_postgres::types::Type;

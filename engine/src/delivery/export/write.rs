@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::platform::error::{Error, Result};
+use crate::platform::progress::Progress;
 use futures_util::StreamExt;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;

@@ -52,14 +52,12 @@ pub fn block_prefix(block: i64, digits: u32) -> i64 {
     if block == 0 { 0 } else { block / 10_i64.pow(BLOCK_DIGITS - digits.clamp(1, BLOCK_DIGITS)) }
 }
 
-/// Adds `other` into `sum`, element by element.
-pub fn add(sum: &mut Vec<i64>, other: &[i64]) {
-    if sum.len() < other.len() {
-        sum.resize(other.len(), 0);
+/// Adds `count` to one bucket, growing the histogram as needed.
+pub fn add_count(histogram: &mut Vec<i64>, bucket: usize, count: i64) {
+    if histogram.len() <= bucket {
+        histogram.resize(bucket + 1, 0);
     }
-    for (s, o) in sum.iter_mut().zip(other) {
-        *s += o;
-    }
+    histogram[bucket] += count;
 }
 
 /// The value at 1-based `rank` of a histogram whose bucket i holds value i + 1.
@@ -107,21 +105,18 @@ pub fn median_hours(histogram: &[i64]) -> Option<f64> {
     None
 }
 
-/// A histogram from (bucket, count) pairs, without trailing zeros.
-pub fn from_counts(counts: impl IntoIterator<Item = (usize, i64)>) -> Vec<i64> {
-    let mut out: Vec<i64> = Vec::new();
-    for (bucket, count) in counts {
-        if out.len() <= bucket {
-            out.resize(bucket + 1, 0);
-        }
-        out[bucket] += count;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A histogram from (bucket, count) pairs, without trailing zeros.
+    fn from_counts(counts: impl IntoIterator<Item = (usize, i64)>) -> Vec<i64> {
+        let mut out: Vec<i64> = Vec::new();
+        for (bucket, count) in counts {
+            add_count(&mut out, bucket, count);
+        }
+        out
+    }
 
     #[test]
     fn attempts_median_is_exact_below_the_last_bucket() {

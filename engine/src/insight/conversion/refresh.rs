@@ -397,9 +397,18 @@ fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
         .filter(col("kind").eq(lit(i32::from(kind::ALLOCATED))).or(call.clone()))
         .collect()
         .map_err(polars_error)?;
+    // Only successes have buckets: a few per thousand rows, filtered once for the six
+    // histogram group-bys below.
+    let successes = counted
+        .clone()
+        .lazy()
+        .filter(col("outcome").eq(lit(i32::from(outcome::SUCCESS))))
+        .collect()
+        .map_err(polars_error)?;
     let mut rows = Vec::new();
     for (dimension, column) in PROVIDER_DIMENSIONS {
-        let keyed = counted.clone().lazy().with_column(col(column).cast(DataType::Int64).alias("key"));
+        let key_column = || col(column).cast(DataType::Int64).alias("key");
+        let keyed = counted.clone().lazy().with_column(key_column());
         let sums = keyed
             .clone()
             .group_by(group())
@@ -447,10 +456,11 @@ fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
                 hours: Vec::new(),
             });
         }
-        // Successes only: a few per thousand rows.
         for bucket in ["attempt_bucket", "hours_bucket"] {
-            let counts = keyed
+            let counts = successes
                 .clone()
+                .lazy()
+                .with_column(key_column())
                 .filter(col(bucket).gt_eq(lit(0)))
                 .group_by([col("tenant"), col("day"), col("provider"), col("key"), col(bucket)])
                 .agg([len().cast(DataType::Int64).alias("n")])
@@ -463,7 +473,7 @@ fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
                 let Some(&row) = index.get(&(tenant[i], day[i], provider[i], key[i])) else { continue };
                 let histogram =
                     if bucket == "attempt_bucket" { &mut rows[row].attempts } else { &mut rows[row].hours };
-                histogram::add(histogram, &histogram::from_counts([(at_bucket[i] as usize, count)]));
+                histogram::add_count(histogram, at_bucket[i] as usize, count);
             }
         }
     }

@@ -1,14 +1,15 @@
 WITH due AS (
    SELECT n.phone FROM phone_numbers n
     WHERE {eligible} AND n.next_eligible_at <= $3
-    ORDER BY n.next_eligible_at LIMIT $4 FOR UPDATE SKIP LOCKED
+    ORDER BY n.next_eligible_at LIMIT {count} FOR UPDATE SKIP LOCKED
 ), fresh AS (
    SELECT n.phone FROM phone_numbers n
     WHERE {eligible} AND n.next_eligible_at IS NULL
-    LIMIT greatest(0, $4 - (SELECT count(*) FROM due)) FOR UPDATE SKIP LOCKED
+    LIMIT {count} FOR UPDATE SKIP LOCKED
 ), leased AS (
    UPDATE phone_numbers n SET leased_until = $14, updated_at = now()
-     FROM (SELECT phone FROM due UNION ALL SELECT phone FROM fresh) p
+     -- Due numbers first; fresh ones are read (and locked) only for what is left.
+     FROM (SELECT phone FROM due UNION ALL SELECT phone FROM fresh LIMIT $4) p
     WHERE n.tenant_id = $1 AND n.phone = p.phone
    RETURNING n.phone, n.provider_id, n.geo_id, n.status, n.attempts, n.attributes
 ), logged AS (

@@ -197,6 +197,65 @@ async fn parallel_leases_never_share_a_number_and_expired_leases_come_back() {
     assert_eq!(again.numbers.len(), 300);
 }
 
+/// Due retries go out first, oldest due first, then fresh numbers fill the lease; numbers
+/// not yet due stay. The count is written into the statement, so each count is its own
+/// prepared statement: several counts on one connection, and in parallel, must agree.
+#[tokio::test]
+async fn due_retries_lease_first_in_due_order_then_fresh_numbers_fill_the_rest() {
+    let desk = std::sync::Arc::new(desk(5).await);
+    let now = at("2026-11-23T09:00:00Z");
+    desk.numbers(79160000000, 40, Some(desk.mow)).await;
+    desk.numbers(79170000000, 45, Some(desk.mow)).await;
+    desk.numbers(79180000000, 2, Some(desk.mow)).await;
+    // 7917…: no answer, due 1 to 45 hours ago, the highest number the longest; 7918…:
+    // due tomorrow.
+    desk.db
+        .client()
+        .await
+        .batch_execute(
+            "UPDATE phone_numbers n SET status = s.id, attempts = 1,
+                    next_eligible_at = '2026-11-23T09:00:00Z'::timestamptz - (1 + n.phone - 79170000000) * interval '1 hour'
+               FROM number_statuses s WHERE s.tenant_id = n.tenant_id AND s.code = 'no_answer'
+                AND n.phone BETWEEN 79170000000 AND 79170000044;
+             UPDATE phone_numbers n SET status = s.id, attempts = 1, next_eligible_at = '2026-11-24T09:00:00Z'
+               FROM number_statuses s WHERE s.tenant_id = n.tenant_id AND s.code = 'no_answer'
+                AND n.phone >= 79180000000;",
+        )
+        .await
+        .unwrap();
+    let mut first = phones(&desk.lease(3, now).await);
+    first.sort();
+    assert_eq!(first, ["+79170000042", "+79170000043", "+79170000044"], "the three longest due");
+    // Forty-two due are left: a lease of 50 takes them all and eight fresh ones.
+    let second = phones(&desk.lease(50, now).await);
+    assert_eq!(second.iter().filter(|p| p.starts_with("+7917")).count(), 42);
+    assert_eq!(second.iter().filter(|p| p.starts_with("+7916")).count(), 8);
+    // The rest in parallel, one and two at a time: 32 fresh numbers, each once.
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let desk = desk.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = desk.lease(1 + task % 2, now).await;
+                if got.numbers.is_empty() {
+                    return mine;
+                }
+                mine.extend(phones(&got));
+            }
+        }));
+    }
+    let mut seen: HashSet<String> = first.into_iter().chain(second).collect();
+    for task in tasks {
+        for phone in task.await.unwrap() {
+            assert!(seen.insert(phone.clone()), "{phone} was leased twice");
+        }
+    }
+    assert_eq!(seen.len(), 85, "every due and fresh number, once");
+    assert!(!seen.iter().any(|p| p.starts_with("+7918")), "numbers due tomorrow wait");
+    assert_eq!(desk.scalar("SELECT count(*) FROM number_events WHERE kind = 'leased'").await, 85);
+}
+
 #[tokio::test]
 async fn calling_hours_are_the_numbers_own_across_zones_and_dst() {
     let desk = desk(5).await;

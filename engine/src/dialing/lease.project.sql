@@ -1,8 +1,11 @@
+-- The expired leases are found by the leased index and given back by key: as
+-- `phone IN (subquery)` the generic plan hash-joined them against a scan of every stored
+-- number (1 s a lease at 2M numbers; benches/scale.sh).
 WITH expired AS (
     UPDATE phone_numbers n SET leased_until = NULL
-     WHERE n.tenant_id = $1 AND n.phone IN (
+     WHERE n.tenant_id = $1 AND n.phone = ANY (ARRAY(
            SELECT phone FROM phone_numbers WHERE tenant_id = $1 AND project_id = $2 AND leased_until <= $3
-              FOR UPDATE SKIP LOCKED)
+              FOR UPDATE SKIP LOCKED))
 )
 SELECT p.status, p.time_zone, p.max_attempts,
        EXISTS (SELECT FROM project_holidays h WHERE h.tenant_id = p.tenant_id AND h.project_id = p.id

@@ -516,7 +516,7 @@ def chart(results):
             right.plot([p[0] for p in points], [p[1]["ours"] / p[1]["raw"] for p in points], marker="o", label=label)
     left.set(xscale="log", yscale="log", xlabel="stored numbers (millions)", ylabel="seconds",
              title="Dialpool's time against stored numbers")
-    right.set(xscale="log", xlabel="stored numbers (millions)", ylabel="ours / raw PostgreSQL",
+    right.set(xscale="log", yscale="log", xlabel="stored numbers (millions)", ylabel="ours / raw PostgreSQL",
               title="Against the raw statement, same run (1 = the limit)")
     right.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     for ax in (left, right):

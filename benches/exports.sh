@@ -38,15 +38,7 @@ SQL
 seconds() { python3 -c "import time; print(f'{time.time() - $1:.2f}')"; }
 
 # The same columns, joins and escaping as the export's file, straight from the table.
-RAW_QUERY="SELECT n.phone, pr.code AS provider, g.code AS geo, s.code AS status, n.attempts, n.allocated_at,
-       CASE WHEN left(n.attributes->>'name', 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || (n.attributes->>'name') ELSE n.attributes->>'name' END AS name,
-       CASE WHEN left(n.attributes::text, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || n.attributes::text ELSE n.attributes::text END AS attributes
-  FROM phone_numbers n
-  JOIN providers pr ON pr.tenant_id = n.tenant_id AND pr.id = n.provider_id
-  JOIN number_statuses s ON s.tenant_id = n.tenant_id AND s.id = n.status
-  LEFT JOIN geos g ON g.tenant_id = n.tenant_id AND g.id = n.geo_id
- WHERE n.tenant_id = 1 AND n.project_id = 1
- ORDER BY n.phone"
+RAW_QUERY=$(grep -v '^--' benches/export_raw.sql | sed 's/{project}/1/')
 psql -q "$URL" -c "CHECKPOINT"
 START=$(date +%s.%N)
 psql -q "$URL" -c "\\copy ($(echo "$RAW_QUERY" | tr '\n' ' ')) TO '$WORK/raw.csv' CSV HEADER"

@@ -157,6 +157,18 @@ pub(crate) fn outcome_input(call_id: &str, phone: &str, disposition: &str, start
     }
 }
 
+/// One dialer leasing `count` at a time until the project has nothing left for it.
+async fn lease_until_empty(desk: std::sync::Arc<Desk>, count: i64, now: DateTime<Utc>) -> Vec<String> {
+    let mut mine = Vec::new();
+    loop {
+        let got = desk.lease(count, now).await;
+        if got.numbers.is_empty() {
+            return mine;
+        }
+        mine.extend(phones(&got));
+    }
+}
+
 fn phones(lease: &Lease) -> Vec<String> {
     lease.numbers.iter().map(|n| n.phone.clone()).collect()
 }
@@ -167,20 +179,7 @@ async fn parallel_leases_never_share_a_number_and_expired_leases_come_back() {
     desk.numbers(79160000000, 300, Some(desk.mow)).await;
     // Monday 12:00 in Moscow.
     let now = at("2026-11-23T09:00:00Z");
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let desk = desk.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = desk.lease(7, now).await;
-                if got.numbers.is_empty() {
-                    return mine;
-                }
-                mine.extend(phones(&got));
-            }
-        }));
-    }
+    let tasks: Vec<_> = (0..16).map(|_| tokio::spawn(lease_until_empty(desk.clone(), 7, now))).collect();
     let mut seen = HashSet::new();
     for task in tasks {
         for phone in task.await.unwrap() {
@@ -231,20 +230,8 @@ async fn due_retries_lease_first_in_due_order_then_fresh_numbers_fill_the_rest()
     assert_eq!(second.iter().filter(|p| p.starts_with("+7917")).count(), 42);
     assert_eq!(second.iter().filter(|p| p.starts_with("+7916")).count(), 8);
     // The rest in parallel, one and two at a time: 32 fresh numbers, each once.
-    let mut tasks = Vec::new();
-    for task in 0..8 {
-        let desk = desk.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = desk.lease(1 + task % 2, now).await;
-                if got.numbers.is_empty() {
-                    return mine;
-                }
-                mine.extend(phones(&got));
-            }
-        }));
-    }
+    let tasks: Vec<_> =
+        (0..8).map(|task| tokio::spawn(lease_until_empty(desk.clone(), 1 + task % 2, now))).collect();
     let mut seen: HashSet<String> = first.into_iter().chain(second).collect();
     for task in tasks {
         for phone in task.await.unwrap() {

@@ -78,7 +78,7 @@ UPDATE phone_numbers SET leased_until = now() + interval '1 hour'
  WHERE tenant_id = 1 AND phone = (SELECT phone FROM phone_numbers
                                    WHERE tenant_id = 1 AND project_id = 1 AND leased_until IS NULL
                                      AND next_eligible_at IS NULL
-                                   LIMIT 1 FOR UPDATE SKIP LOCKED);
+                                   ORDER BY next_eligible_at, phone LIMIT 1 FOR UPDATE SKIP LOCKED);
 SQL
 (cd "$WORK" && pgbench -n -M prepared -h 127.0.0.1 -U postgres -c 16 -j 2 -T 5 -f lease.sql "$DB" >/dev/null 2>&1)
 # Both of pgbench's protocols: simple (parsed and planned each time) and prepared; the

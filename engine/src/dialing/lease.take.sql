@@ -5,7 +5,9 @@ WITH due AS (
 ), fresh AS (
    SELECT n.phone FROM phone_numbers n
     WHERE {eligible} AND n.next_eligible_at IS NULL
-    LIMIT {count} FOR UPDATE SKIP LOCKED
+    -- In the lease index's order: without it a LIMIT over the 16 partitions takes each
+    -- partition's cheapest whole scan, a bitmap of every number the project holds.
+    ORDER BY n.next_eligible_at, n.phone LIMIT {count} FOR UPDATE SKIP LOCKED
 ), leased AS (
    UPDATE phone_numbers n SET leased_until = $14, updated_at = now()
      -- Due numbers first; fresh ones are read (and locked) only for what is left.

@@ -47,7 +47,7 @@ pub(super) fn write(path: &Path, mut rows: Chunks<SheetRow>, sheet_rows: u32) ->
     let mut workbook = Workbook::new();
     // Deflate at level 6 (the zip default) was half the instructions of a 100k-row export
     // (callgrind: 47% in zlib-rs's deflate_medium, 44% writing the sheet's XML). Level 1
-    // takes zlib-rs's quick path; the file is about a third larger (docs/benchmarks.md).
+    // takes zlib-rs's quick path; the file is about 1.6 times as large (docs/exports.md).
     workbook.set_zip_compression_level(COMPRESSION_LEVEL);
     if let Some(dir) = path.parent() {
         // Constant-memory sheets spool to temp files; next to the output they are on

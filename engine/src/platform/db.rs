@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(25, "provider_economics", include_str!("../../../migrations/0025_provider_economics.sql")),
     Migration::new(26, "number_groups", include_str!("../../../migrations/0026_number_groups.sql")),
     Migration::new(27, "scorecard_detail", include_str!("../../../migrations/0027_scorecard_detail.sql")),
+    Migration::new(28, "conversion_deltas", include_str!("../../../migrations/0028_conversion_deltas.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

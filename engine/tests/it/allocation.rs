@@ -574,8 +574,8 @@ async fn history(
         .execute(
             "INSERT INTO project_conversions (tenant_id, project_id, day, provider_id, geo_id, weekday, allocated,
                                               exported, leased, dialed, contacted, success, failure, no_answer,
-                                              success_hours_sum, success_hours_median)
-             SELECT $1, $2, d::date, $3, $4, extract(isodow FROM d)::int2, $6, 0, $6, $6, $7, $7, 0, 0, 0, NULL
+                                              success_hours_sum, success_hours)
+             SELECT $1, $2, d::date, $3, $4, extract(isodow FROM d)::int2, $6, 0, $6, $6, $7, $7, 0, 0, 0, '{}'
                FROM generate_series($5::date - 10, $5::date - 1, interval '1 day') d",
             &[&pool.tenant.0, &project, &provider, &geo, &until, &allocated, &success],
         )

@@ -93,7 +93,7 @@ impl Floor {
                 "SELECT ARRAY[day::text, provider_id::text, geo_id::text, weekday::text, allocated::text,
                               exported::text, leased::text, dialed::text, contacted::text, success::text,
                               failure::text, no_answer::text, success_hours_sum::text,
-                              COALESCE(success_hours_median::text, '')]
+                              success_hours::text]
                    FROM project_conversions ORDER BY project_id, day, provider_id, geo_id",
                 &[],
             )
@@ -223,7 +223,9 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
         "BUSY is a retry nobody answered: counted as no answer"
     );
     assert_eq!(t.conversion_rate, Some(0.25));
-    assert_eq!(t.hours_to_success_median, Some(6.0), "allocated 05:00, sold 11:00");
+    // Allocated 05:00, sold 11:00: the median is read from the hours histogram, within its
+    // hour's bucket.
+    assert_eq!(t.hours_to_success_median, Some(6.5));
     let by_day = conversion::report(
         &**client,
         floor.tenant,
@@ -290,4 +292,122 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
     conversion::refresh(&floor.db.pool, true).await.unwrap();
     assert_eq!(floor.cells().await, after_incremental, "incremental equals full");
     assert_eq!(floor.hour_cells().await.0, hours_incremental, "by hour too");
+}
+
+/// The outcome of one call.
+fn call_input(id: &str, phone: &str, disposition: &str, at: &str) -> OutcomeInput {
+    let started: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+    OutcomeInput {
+        call_id: id.into(),
+        phone: phone.into(),
+        project_id: None,
+        disposition: disposition.into(),
+        started_at: started,
+        answered_at: Some(started),
+        ended_at: None,
+        duration_s: Some(30),
+        agent: None,
+        notes: None,
+    }
+}
+
+impl Floor {
+    /// Every row of the provider scorecard's aggregate.
+    async fn provider_rows(&self) -> Vec<Vec<String>> {
+        let client = self.db.client().await;
+        let rows = client
+            .query(
+                "SELECT ARRAY[dimension::text, day::text, provider_id::text, key::text, allocated::text, dialed::text,
+                              contacted::text, success::text, success_hours_sum::text, success_attempts::text,
+                              success_hours::text]
+                   FROM provider_outcomes ORDER BY dimension, day, provider_id, key",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+}
+
+/// A refresh adds what rows committed since the last one contribute, so every row must
+/// count exactly once whatever order its writer commits in and whatever time it carries:
+/// a writer still open during a refresh (its leases dated a day the cells already hold,
+/// as a dialer's late clock or an allocation dated in the past would write them), a
+/// writer that rolls back, and two refreshes at once.
+#[tokio::test]
+async fn each_row_counts_once_however_and_whenever_its_writer_commits() {
+    let floor = floor().await;
+    let actor = Actor::system("test");
+    floor.call("c1", "+79160000001", "SALE", "2026-11-23T11:00:00Z", true).await;
+    let first = conversion::refresh(&floor.db.pool, false).await.unwrap();
+    assert!(first.full, "the first refresh after the migration is a full one: {first:?}");
+
+    let mut open = floor.db.client().await;
+    let open: &mut tokio_postgres::Client = &mut open;
+    let mut late = open.transaction().await.unwrap();
+    outcome::post(
+        &mut late,
+        floor.tenant,
+        &Scope::All,
+        &actor,
+        &call_input("late-1", "+79160000002", "SALE", "2026-11-23T12:00:00Z"),
+    )
+    .await
+    .unwrap();
+    late.execute(
+        "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id)
+         SELECT 1, '2026-11-23T07:00:00Z', phone, 'leased', project_id, provider_id, geo_id
+           FROM phone_numbers WHERE phone > 79160000004",
+        &[],
+    )
+    .await
+    .unwrap();
+    floor.call("c2", "+79160000003", "NO ANSWER", "2026-11-23T13:00:00Z", false).await;
+    let during = conversion::refresh(&floor.db.pool, false).await.unwrap();
+    assert_eq!(
+        (during.full, during.rows_read),
+        (false, 1),
+        "only the committed call; the open writer's rows wait: {during:?}"
+    );
+
+    let mut undone = floor.db.client().await;
+    let undone: &mut tokio_postgres::Client = &mut undone;
+    let rolled_back = undone.transaction().await.unwrap();
+    rolled_back
+        .execute(
+            "INSERT INTO number_events (tenant_id, at, phone, kind, project_id, provider_id, geo_id)
+             SELECT 1, now(), phone, 'allocated', project_id, provider_id, geo_id FROM phone_numbers",
+            &[],
+        )
+        .await
+        .unwrap();
+    rolled_back.rollback().await.unwrap();
+    late.commit().await.unwrap();
+
+    let (a, b) =
+        tokio::join!(conversion::refresh(&floor.db.pool, false), conversion::refresh(&floor.db.pool, false));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.rows_read + b.rows_read,
+        3,
+        "the late call and its two leases, once, by whichever refresh ran first: {a:?} {b:?}"
+    );
+    let again = conversion::refresh(&floor.db.pool, false).await.unwrap();
+    assert_eq!(again.rows_read, 0, "{again:?}");
+
+    let cells = floor.cells().await;
+    assert_eq!(without_hours(&cells), floor.plain_sql().await, "the sums plain SQL gives");
+    let hours = floor.hour_cells().await;
+    assert_eq!(hours.0, hours.1, "by hour too");
+    let providers = floor.provider_rows().await;
+    conversion::refresh(&floor.db.pool, true).await.unwrap();
+    assert_eq!(floor.cells().await, cells, "incremental equals full, histograms included");
+    assert_eq!(floor.hour_cells().await.0, hours.0);
+    assert_eq!(floor.provider_rows().await, providers, "the scorecard's rows too");
+    let client = floor.db.client().await;
+    let report =
+        conversion::report(&**client, floor.tenant, None, &ConversionQuery::default()).await.unwrap();
+    assert_eq!((report.totals.leased, report.totals.dialed, report.totals.success), (6, 3, 2));
+    // Sales at 6 and 7 hours after allocation: half the mass lies below 7.
+    assert_eq!(report.totals.hours_to_success_median, Some(7.0));
 }

@@ -2134,7 +2134,8 @@ export interface components {
             hours_to_success_mean?: number | null;
             /**
              * Format: double
-             * @description The median of the cells' own medians: exact for one cell, an estimate across cells.
+             * @description The median hours from allocation to a success, read from the group's histogram:
+             *     within half an hour on the first day, within half a day up to 30 days; 720 past that.
              */
             hours_to_success_median?: number | null;
         };

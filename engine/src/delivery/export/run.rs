@@ -236,8 +236,10 @@ async fn run_in_transaction(
     let summary =
         ExportSummary { export_id, rows, bytes, file: file_name(&request.out), status_changed, withheld_dnc };
     tx.execute(
+        // The transaction that made it count: the conversion refresh counts its rows once,
+        // in the first refresh whose snapshot sees this commit.
         "UPDATE exports SET status = 'succeeded', rows = $3, rows_total = $3, bytes = $4, withheld_dnc = $5,
-                            finished_at = now()
+                            finished_at = now(), done_xact_id = pg_current_xact_id()::text::bigint
           WHERE tenant_id = $1 AND id = $2",
         &[&request.tenant.0, &export_id, &rows, &bytes, &withheld_dnc],
     )

@@ -5,10 +5,11 @@
 //!
 //! The refresh ([`refresh`]) reads the source rows (allocation and lease events, the
 //! exports' batches, the calls) with one binary `COPY`, aggregates them in Polars, and
-//! writes the cells back with `COPY`, in one transaction. An incremental refresh recomputes
-//! only the cells the rows stamped since the last watermark touch, each from all of its
-//! rows, so running it twice, or over an overlap, changes nothing, and it equals a full
-//! rebuild. The report ([`report`]) reads the cells, and writes them as CSV or XLSX.
+//! writes the cells back with `COPY`, in one transaction. An incremental refresh reads only
+//! the rows committed since the last refresh (by transaction id against the last
+//! refresh's snapshot, never by clock) and adds them to their cells: its cost is what
+//! changed, and each row counts once. The report ([`report`]) reads the cells, and writes
+//! them as CSV or XLSX.
 //!
 //! The same refresh writes `provider_outcomes` for the provider scorecard: per day and
 //! provider, by geo, by batch and by number block, with histograms of the attempts and

@@ -12,18 +12,15 @@ use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutStream};
 use tokio_postgres::types::Type;
 
-/// Rows stamped this long before the watermark are read again: a writer's own clock
-/// (a lease's time comes from the application server) may trail the database's.
-const OVERLAP: chrono::Duration = chrono::Duration::seconds(30);
-
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RefreshSummary {
     pub full: bool,
-    /// (project, day) cells recomputed.
+    /// (project, day, provider, geo) cells written: every cell after a full refresh, the
+    /// cells new rows added to after an incremental one.
     pub cells: i64,
     pub rows_read: i64,
     pub rows_written: i64,
-    /// Rows stamped from here on are read by the next refresh.
+    /// When this refresh looked: rows committed after it are counted by the next one.
     pub watermark: DateTime<Utc>,
 }
 
@@ -44,32 +41,13 @@ mod outcome {
     pub const CONTACTED: i16 = 4;
 }
 
-/// Every source row, with its cell's keys and its day in the project's zone. `cells`
-/// narrows it to the temp table `touched` (and a time window around it).
-///
-/// The rows get their local time inside a subquery the planner may not flatten
-/// (`OFFSET 0`), and `touched` is joined on all three keys after it. Flattened, the day
-/// (which needs the project's zone) could only be tested after a join on tenant and
-/// project alone: every row met every touched day of its project, 206M pairs for 570k
-/// rows and 603 touched cells (82 s; a full refresh of the same rows took 2 s).
-fn source_query(cells: bool) -> String {
-    let (window, touched) = if cells {
-        (
-            "AND {at} >= (SELECT min(day) FROM touched) - 1 AND {at} < (SELECT max(day) FROM touched) + 2",
-            "JOIN touched t ON t.tenant_id = s.tenant_id AND t.project_id = s.project_id
-                          AND t.day = s.local::date",
-        )
-    } else {
-        ("", "")
-    };
-    let events = window.replace("{at}", "ne.at");
-    let calls = window.replace("{at}", "o.started_at");
-    let exports = window.replace("{at}", "x.started_at");
+/// Every source row, with its cell's keys and its day in the project's zone: those
+/// `window` counts (see [`visible`]).
+fn source_query(window: &Window) -> String {
+    let (events, calls, exports) =
+        (visible("ne.xact_id", window), visible("o.xact_id", window), visible("x.done_xact_id", window));
     format!(
-        "SELECT s.tenant_id, s.project_id, s.provider_id, s.geo_id, s.local, s.kind, s.outcome, s.hours,
-                s.import_id, s.phone, s.attempt
-           FROM (
-         SELECT r.tenant_id, r.project_id, r.provider_id, COALESCE(r.geo_id, 0) AS geo_id,
+        "SELECT r.tenant_id, r.project_id, r.provider_id, COALESCE(r.geo_id, 0) AS geo_id,
                 r.at AT TIME ZONE p.time_zone AS local, r.kind, r.outcome, r.hours,
                 COALESCE(r.import_id, 0) AS import_id, r.phone, r.attempt
            FROM (
@@ -77,7 +55,7 @@ fn source_query(cells: bool) -> String {
                    CASE ne.kind WHEN 'allocated' THEN {allocated} ELSE {leased} END::int2 AS kind,
                    0::int2 AS outcome, NULL::float8 AS hours, ne.import_id, ne.phone, NULL::int4 AS attempt
               FROM number_events ne
-             WHERE ne.kind IN ('allocated', 'leased') AND ne.project_id IS NOT NULL {events}
+             WHERE ne.kind IN ('allocated', 'leased') AND ne.project_id IS NOT NULL AND {events}
             UNION ALL
             SELECT x.tenant_id, x.project_id, n.provider_id, n.geo_id, x.started_at, {exported}::int2, 0::int2, NULL,
                    n.import_id, n.phone, NULL
@@ -85,7 +63,7 @@ fn source_query(cells: bool) -> String {
               JOIN export_batches b ON b.tenant_id = x.tenant_id AND b.export_id = x.id
               CROSS JOIN LATERAL unnest(b.phones) AS taken(phone)
               JOIN phone_numbers n ON n.tenant_id = x.tenant_id AND n.phone = taken.phone
-             WHERE x.status = 'succeeded' {exports}
+             WHERE x.status = 'succeeded' AND {exports}
             UNION ALL
             SELECT o.tenant_id, o.project_id, o.provider_id, o.geo_id, o.started_at, {call}::int2,
                    CASE WHEN s.category = 'success' THEN {success}
@@ -99,11 +77,9 @@ fn source_query(cells: bool) -> String {
                    o.import_id, o.phone, CASE WHEN s.category = 'success' THEN o.attempt END
               FROM call_outcomes o
               JOIN number_statuses s ON s.tenant_id = o.tenant_id AND s.id = o.status_to
-             WHERE o.project_id IS NOT NULL {calls}
+             WHERE o.project_id IS NOT NULL AND {calls}
            ) r
-           JOIN projects p ON p.tenant_id = r.tenant_id AND p.id = r.project_id
-         OFFSET 0) s
-           {touched}",
+           JOIN projects p ON p.tenant_id = r.tenant_id AND p.id = r.project_id",
         allocated = kind::ALLOCATED,
         leased = kind::LEASED,
         exported = kind::EXPORTED,
@@ -114,6 +90,40 @@ fn source_query(cells: bool) -> String {
         contacted = outcome::CONTACTED,
         not_reached = outcome::NOT_REACHED,
     )
+}
+
+/// The rows a refresh counts: those committed in its snapshot (`cur`, in the temp
+/// table `conversion_window`) and, when incremental, not in the last refresh's (`prev`).
+struct Window {
+    /// Transactions below it had ended when `cur` was taken.
+    cur_xmin: i64,
+    /// `prev`'s; None for a full refresh.
+    prev_xmin: Option<i64>,
+}
+
+/// Whether the row written by transaction `xact` (a column) counts in `window`.
+///
+/// Below a snapshot's `xmin` every transaction had ended, so plain bigint comparisons
+/// settle nearly every row; only ids in between ask `pg_visible_in_snapshot`. The
+/// bounds are written as constants (integers read from the database) so that the
+/// planner sees how few rows an incremental read wants and takes the BRIN on the column
+/// to the blocks written since the last refresh. A row without an id was stored before
+/// ids were kept: only a full refresh counts it. Rows of a transaction that rolled back
+/// are not read at all, and rows of one still running at the snapshot are left to the
+/// next refresh.
+fn visible(xact: &str, window: &Window) -> String {
+    let in_current = format!(
+        "({xact} < {cur_xmin} OR pg_visible_in_snapshot({xact}::text::xid8, (SELECT cur FROM conversion_window)))",
+        cur_xmin = window.cur_xmin
+    );
+    match window.prev_xmin {
+        Some(prev_xmin) => format!(
+            "{xact} >= {prev_xmin}
+             AND NOT pg_visible_in_snapshot({xact}::text::xid8, (SELECT prev FROM conversion_window))
+             AND {in_current}"
+        ),
+        None => format!("({xact} IS NULL OR {in_current})"),
+    }
 }
 
 /// The row's time comes as the project's wall-clock time: the day and the hour are read
@@ -166,14 +176,14 @@ impl crate::platform::job::JobArgs for RefreshJob {
     const KIND: crate::platform::job::JobKind = crate::platform::job::JobKind::ConversionRefresh;
 }
 
-/// Recomputes the aggregates: every cell with `full`, else the cells rows stamped since the
-/// watermark touch. One refresh runs at a time.
+/// Brings the aggregates up to date: rebuilds every cell with `full`, else adds what the
+/// rows committed since the last refresh contribute. One refresh runs at a time.
 pub async fn refresh(pool: &deadpool_postgres::Pool, full: bool) -> Result<RefreshSummary> {
     refresh_with_progress(pool, full, &Progress::default()).await
 }
 
-/// [`refresh`], telling `progress` what it is doing: finding what changed, reading the
-/// source rows (counted), aggregating, writing.
+/// [`refresh`], telling `progress` what it is doing: reading the source rows (counted),
+/// aggregating, writing.
 pub async fn refresh_with_progress(
     pool: &deadpool_postgres::Pool,
     full: bool,
@@ -185,9 +195,22 @@ pub async fn refresh_with_progress(
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('dialpool.conversion', 0))", &[]).await?;
     tx.batch_execute("SET LOCAL work_mem = '256MB'").await?;
-    let state = tx.query_one("SELECT watermark, now() FROM conversion_state", &[]).await?;
-    let (watermark, started): (Option<DateTime<Utc>>, DateTime<Utc>) = (state.get(0), state.get(1));
-    let full = full || watermark.is_none();
+    // Read committed: each statement from here on sees the last refresh's commit. The
+    // snapshot this refresh counts by is taken now, after the lock; the statements that
+    // read later see at least what it holds, and count only that.
+    tx.batch_execute(
+        "CREATE TEMP TABLE conversion_window ON COMMIT DROP AS
+         SELECT w.cur, pg_snapshot_xmin(w.cur)::text::bigint AS cur_xmin,
+                s.snapshot AS prev, pg_snapshot_xmin(s.snapshot)::text::bigint AS prev_xmin,
+                s.watermark IS NOT NULL AS counted, now() AS started
+           FROM conversion_state s, (SELECT pg_current_snapshot() AS cur) w",
+    )
+    .await?;
+    let state =
+        tx.query_one("SELECT cur_xmin, prev_xmin, counted, started FROM conversion_window", &[]).await?;
+    let full = full || !state.get::<_, bool>(2) || state.get::<_, Option<i64>>(1).is_none();
+    let window = Window { cur_xmin: state.get(0), prev_xmin: if full { None } else { state.get(1) } };
+    let started: DateTime<Utc> = state.get(3);
     let clock = std::time::Instant::now();
     // Months whose events and calls retention dropped cannot be recomputed: a full
     // refresh keeps their cells (and a day's margin for time zones) as they are.
@@ -199,133 +222,119 @@ pub async fn refresh_with_progress(
         )
         .await?
         .get(0);
-    progress.stage("finding what changed", None);
-    let cells = if full {
-        tx.execute("DELETE FROM project_conversions WHERE $1::date IS NULL OR day >= $1", &[&kept_before])
-            .await?;
-        tx.execute(
-            "DELETE FROM project_conversion_hours WHERE $1::date IS NULL OR day >= $1",
-            &[&kept_before],
-        )
-        .await?;
-        tx.execute("DELETE FROM provider_outcomes WHERE $1::date IS NULL OR day >= $1", &[&kept_before])
-            .await?;
-        None
-    } else {
-        Some(touch(&tx, watermark.unwrap_or(started) - OVERLAP).await?)
-    };
-    let touched_s = clock.elapsed().as_secs_f64();
-    let (rows_read, rows_written) = match cells {
-        Some(0) => (0, 0),
-        _ => {
-            let read = std::time::Instant::now();
-            progress.stage("reading events and calls", None);
-            let columns = read_sources(&tx, cells.is_some(), progress).await?;
-            progress.stage("aggregating", None);
-            let rows_read = columns.tenant.len() as i64;
-            let read_s = read.elapsed().as_secs_f64();
-            let keep_from = kept_before.filter(|_| cells.is_none());
-            let (days, hours, providers) = tokio::task::spawn_blocking(move || {
-                let (days, hours, providers) = aggregate(columns)?;
-                match keep_from {
-                    Some(day) => Ok::<_, Error>((from_day(days, day)?, from_day(hours, day)?, {
-                        let first = (day - epoch()).num_days() as i32;
-                        providers.into_iter().filter(|p| p.day >= first).collect()
-                    })),
-                    None => Ok((days, hours, providers)),
-                }
-            })
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))??;
-            let write = std::time::Instant::now();
-            progress.stage("writing", None);
-            write_hours(&tx, &hours).await?;
-            write_providers(&tx, &providers).await?;
-            let written = write_cells(&tx, &days).await?;
-            // Where a slow refresh spends its time.
-            tracing::info!(
-                touched_s,
-                read_s,
-                aggregate_s = (write - read).as_secs_f64() - read_s,
-                write_s = write.elapsed().as_secs_f64(),
-                rows_read,
-                "conversion refresh steps"
-            );
-            (rows_read, written)
+    if full {
+        progress.stage("clearing the aggregates", None);
+        for table in ["project_conversions", "project_conversion_hours", "provider_outcomes"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE $1::date IS NULL OR day >= $1"), &[&kept_before])
+                .await?;
         }
+    } else {
+        // An incremental read is a few recent blocks: JIT would compile a plan that
+        // mostly reads.
+        tx.batch_execute("SET LOCAL jit = off").await?;
+    }
+    let read = std::time::Instant::now();
+    progress.stage("reading events and calls", None);
+    let columns = read_sources(&tx, &window, progress).await?;
+    let rows_read = columns.tenant.len() as i64;
+    let read_s = read.elapsed().as_secs_f64();
+    let (cells, rows_written) = if rows_read == 0 {
+        (0, 0)
+    } else {
+        progress.stage("aggregating", None);
+        let keep_from = kept_before.filter(|_| full);
+        let aggregates = tokio::task::spawn_blocking(move || {
+            let aggregates = aggregate(columns)?;
+            match keep_from {
+                Some(day) => aggregates.keep_from(day),
+                None => Ok(aggregates),
+            }
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))??;
+        let write = std::time::Instant::now();
+        progress.stage("writing", None);
+        // A full refresh writes into the emptied tables; an incremental one into temp
+        // tables of the same shape, then adds them to the cells (see `merge`).
+        let target =
+            |table: &'static str| if full { table.to_owned() } else { format!("pg_temp.delta_{table}") };
+        if !full {
+            for table in ["project_conversions", "project_conversion_hours", "provider_outcomes"] {
+                tx.batch_execute(&format!(
+                    "CREATE TEMP TABLE delta_{table} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+                ))
+                .await?;
+            }
+        }
+        write_hours(&tx, &target("project_conversion_hours"), &aggregates.hours).await?;
+        write_providers(&tx, &target("provider_outcomes"), &aggregates.providers).await?;
+        let written = write_cells(&tx, &target("project_conversions"), &aggregates).await?;
+        if !full {
+            merge(&tx).await?;
+        }
+        // Where a slow refresh spends its time.
+        tracing::info!(
+            full,
+            read_s,
+            aggregate_s = (write - read).as_secs_f64() - read_s,
+            write_s = write.elapsed().as_secs_f64(),
+            rows_read,
+            "conversion refresh steps"
+        );
+        (written, written)
     };
-    // A transaction still running started before its rows' stamps; the next refresh must
-    // read from there.
-    let next: DateTime<Utc> = tx
-        .query_one(
-            "SELECT least($1::timestamptz, (SELECT min(xact_start) FROM pg_stat_activity
-                                          WHERE pid <> pg_backend_pid() AND backend_xid IS NOT NULL))",
-            &[&started],
-        )
-        .await?
-        .get(0);
     tx.execute(
-        "UPDATE conversion_state SET watermark = $1, refreshed_at = now(),
-                full_at = CASE WHEN $2 THEN now() ELSE full_at END",
-        &[&next, &full],
+        "UPDATE conversion_state SET watermark = $1, snapshot = (SELECT cur FROM conversion_window),
+                refreshed_at = now(), full_at = CASE WHEN $2 THEN now() ELSE full_at END",
+        &[&started, &full],
     )
     .await?;
     tx.commit().await?;
-    let cells = match cells {
-        Some(cells) => cells,
-        None => rows_written,
+    tracing::debug!(elapsed_s = clock.elapsed().as_secs_f64(), "conversion refresh");
+    Ok(RefreshSummary { full, cells, rows_read, rows_written, watermark: started })
+}
+
+/// Adds the temp tables `delta_*` to the aggregates: sums add, histograms add bucket by
+/// bucket, and a cell not there yet is inserted as it is.
+async fn merge(tx: &Transaction<'_>) -> Result<()> {
+    let add = |column: &str| format!("{column} = c.{column} + EXCLUDED.{column}");
+    let histogram = |column: &str| {
+        format!(
+            "{column} = ARRAY(SELECT COALESCE(a, 0) + COALESCE(b, 0)
+                                FROM unnest(c.{column}, EXCLUDED.{column}) WITH ORDINALITY AS h(a, b, i) ORDER BY i)"
+        )
     };
-    Ok(RefreshSummary { full, cells, rows_read, rows_written, watermark: next })
+    let sums = |columns: &[&str]| columns.iter().map(|c| add(c)).collect::<Vec<_>>().join(", ");
+    tx.batch_execute(&format!(
+        "INSERT INTO project_conversions AS c SELECT * FROM pg_temp.delta_project_conversions
+             ON CONFLICT (tenant_id, project_id, day, provider_id, geo_id) DO UPDATE SET {cells}, {cells_hours};
+         INSERT INTO project_conversion_hours AS c SELECT * FROM pg_temp.delta_project_conversion_hours
+             ON CONFLICT (tenant_id, project_id, day, provider_id, geo_id, hour) DO UPDATE SET {hours};
+         INSERT INTO provider_outcomes AS c SELECT * FROM pg_temp.delta_provider_outcomes
+             ON CONFLICT (tenant_id, dimension, day, provider_id, key) DO UPDATE SET {providers}, {attempts}, {provider_hours}",
+        cells = sums(&[
+            "allocated",
+            "exported",
+            "leased",
+            "dialed",
+            "contacted",
+            "success",
+            "failure",
+            "no_answer",
+            "success_hours_sum"
+        ]),
+        cells_hours = histogram("success_hours"),
+        hours = sums(&["dialed", "contacted", "success"]),
+        providers = sums(&["allocated", "dialed", "contacted", "success", "success_hours_sum"]),
+        attempts = histogram("success_attempts"),
+        provider_hours = histogram("success_hours"),
+    ))
+    .await?;
+    Ok(())
 }
 
-/// Lists in the temp table `touched` the (project, day) cells of rows stamped from `since`
-/// and deletes their aggregates; returns how many.
-async fn touch(tx: &Transaction<'_>, since: DateTime<Utc>) -> Result<i64> {
-    tx.execute(
-        "CREATE TEMP TABLE touched ON COMMIT DROP AS
-         SELECT DISTINCT t.tenant_id, t.project_id, (t.at AT TIME ZONE p.time_zone)::date AS day
-           FROM (SELECT tenant_id, project_id, at FROM number_events
-                  WHERE at >= $1 AND kind IN ('allocated', 'leased') AND project_id IS NOT NULL
-                 UNION ALL
-                 SELECT tenant_id, project_id, started_at FROM call_outcomes
-                  WHERE received_at >= $1 AND project_id IS NOT NULL
-                 UNION ALL
-                 SELECT tenant_id, project_id, started_at FROM exports
-                  WHERE finished_at >= $1 AND status = 'succeeded') t
-           JOIN projects p ON p.tenant_id = t.tenant_id AND p.id = t.project_id",
-        &[&since],
-    )
-    .await?;
-    let cells = tx.query_one("SELECT count(*) FROM touched", &[]).await?.get(0);
-    // provider_outcomes sums a day over every project of the tenant: each touched day is
-    // recomputed for all of them (a project without rows that day costs nothing).
-    tx.batch_execute(
-        "INSERT INTO touched
-         SELECT DISTINCT t.tenant_id, p.id, t.day FROM touched t JOIN projects p ON p.tenant_id = t.tenant_id
-         EXCEPT SELECT tenant_id, project_id, day FROM touched;
-         CREATE INDEX ON touched (tenant_id, project_id, day);
-         ANALYZE touched;
-         DELETE FROM provider_outcomes c USING (SELECT DISTINCT tenant_id, day FROM touched) t
-          WHERE c.tenant_id = t.tenant_id AND c.day = t.day;
-         DELETE FROM project_conversions c USING touched t
-          WHERE c.tenant_id = t.tenant_id AND c.project_id = t.project_id AND c.day = t.day;
-         DELETE FROM project_conversion_hours c USING touched t
-          WHERE c.tenant_id = t.tenant_id AND c.project_id = t.project_id AND c.day = t.day",
-    )
-    .await?;
-    Ok(cells)
-}
-
-async fn read_sources(tx: &Transaction<'_>, cells: bool, progress: &Progress) -> Result<Columns> {
-    if cells {
-        // The time window comes from the touched cells at run time, so the planner
-        // expects a handful of rows; the join to `touched` is on all its keys (see
-        // `source_query`) and by its index, so a misestimate stays linear. Nested loops
-        // stay allowed: an export's numbers are found by key, not by hashing the whole
-        // store (a 50M-row scan). JIT would compile a plan that mostly reads: off.
-        tx.batch_execute("SET LOCAL jit = off").await?;
-    }
-    let stream = tx.copy_out(&format!("COPY ({}) TO STDOUT (FORMAT binary)", source_query(cells))).await?;
+async fn read_sources(tx: &Transaction<'_>, window: &Window, progress: &Progress) -> Result<Columns> {
+    let stream = tx.copy_out(&format!("COPY ({}) TO STDOUT (FORMAT binary)", source_query(window))).await?;
     let rows = BinaryCopyOutStream::new(stream, SOURCE_TYPES);
     pin_mut!(rows);
     let mut c = Columns::default();
@@ -354,17 +363,39 @@ async fn read_sources(tx: &Transaction<'_>, cells: bool, progress: &Progress) ->
         // Only successes have hours (and an attempt).
         c.hours_bucket.push(hours.map_or(-1, histogram::hours_bucket));
     }
-    if cells {
-        tx.batch_execute("SET LOCAL jit TO DEFAULT").await?;
-    }
     Ok(c)
 }
 
-/// The cells of `frame` from `day` on.
-fn from_day(frame: DataFrame, day: NaiveDate) -> Result<DataFrame> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    let first = (day - epoch).num_days();
-    frame.lazy().filter(col("day").cast(DataType::Int64).gt_eq(lit(first))).collect().map_err(polars_error)
+/// What a refresh writes: the cells (with each cell's hours histogram, by the cell's
+/// row in `days`), the calls by hour, and `provider_outcomes`' rows.
+struct Aggregates {
+    days: DataFrame,
+    day_hours: Vec<Vec<i64>>,
+    hours: DataFrame,
+    providers: Vec<ProviderRow>,
+}
+
+impl Aggregates {
+    /// Only the cells from `day` on.
+    fn keep_from(self, day: NaiveDate) -> Result<Aggregates> {
+        let first = (day - epoch()).num_days();
+        let keep = |frame: DataFrame| {
+            frame
+                .lazy()
+                .filter(col("day").cast(DataType::Int64).gt_eq(lit(first)))
+                .collect()
+                .map_err(polars_error)
+        };
+        let days = int64_column(&self.days, "day")?;
+        let day_hours =
+            self.day_hours.into_iter().zip(days).filter(|(_, d)| *d >= first).map(|(h, _)| h).collect();
+        Ok(Aggregates {
+            days: keep(self.days)?,
+            day_hours,
+            hours: keep(self.hours)?,
+            providers: self.providers.into_iter().filter(|p| i64::from(p.day) >= first).collect(),
+        })
+    }
 }
 
 fn polars_error(error: PolarsError) -> Error {
@@ -492,7 +523,7 @@ fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
 }
 
 /// Sums per cell, the calls' sums per cell and hour, and `provider_outcomes`' rows.
-fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame, Vec<ProviderRow>)> {
+fn aggregate(c: Columns) -> Result<Aggregates> {
     let height = c.tenant.len();
     let frame = DataFrame::new(
         height,
@@ -536,6 +567,13 @@ fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame, Vec<ProviderRow>)> {
         ])
         .collect()
         .map_err(polars_error)?;
+    // Only successes have an hours bucket: a few per thousand rows.
+    let frame_successes = frame
+        .clone()
+        .lazy()
+        .filter(col("outcome").eq(lit(i32::from(outcome::SUCCESS))))
+        .collect()
+        .map_err(polars_error)?;
     let days = frame
         .lazy()
         .group_by([col("tenant"), col("project"), col("day"), col("provider"), col("geo")])
@@ -549,12 +587,49 @@ fn aggregate(c: Columns) -> Result<(DataFrame, DataFrame, Vec<ProviderRow>)> {
             count("outcome", outcome::FAILURE).alias("failure"),
             count("outcome", outcome::NO_ANSWER).alias("no_answer"),
             col("hours").sum().alias("hours_sum"),
-            col("hours").median().alias("hours_median"),
         ])
         .sort(["tenant", "project", "day", "provider", "geo"], SortMultipleOptions::default())
         .collect()
         .map_err(polars_error)?;
-    Ok((days, hours, providers))
+    let day_hours = cell_histograms(&frame_successes, &days)?;
+    Ok(Aggregates { days, day_hours, hours, providers })
+}
+
+/// Each cell's successes by hours bucket, in the order of `days`' rows.
+fn cell_histograms(successes: &DataFrame, days: &DataFrame) -> Result<Vec<Vec<i64>>> {
+    let keys = ["tenant", "project", "day", "provider", "geo"];
+    let cell = |frame: &DataFrame| -> Result<Vec<Vec<i64>>> {
+        keys.iter().map(|k| int64_column(frame, k)).collect()
+    };
+    let counts = successes
+        .clone()
+        .lazy()
+        .filter(col("hours_bucket").gt_eq(lit(0)))
+        .group_by([
+            col("tenant"),
+            col("project"),
+            col("day"),
+            col("provider"),
+            col("geo"),
+            col("hours_bucket"),
+        ])
+        .agg([len().cast(DataType::Int64).alias("n")])
+        .collect()
+        .map_err(polars_error)?;
+    let day_keys = cell(days)?;
+    let index: std::collections::HashMap<[i64; 5], usize> = (0..days.height())
+        .map(|i| ([day_keys[0][i], day_keys[1][i], day_keys[2][i], day_keys[3][i], day_keys[4][i]], i))
+        .collect();
+    let mut histograms = vec![Vec::new(); days.height()];
+    let count_keys = cell(&counts)?;
+    let (bucket, n) = (int64_column(&counts, "hours_bucket")?, int64_column(&counts, "n")?);
+    for i in 0..counts.height() {
+        let key = [count_keys[0][i], count_keys[1][i], count_keys[2][i], count_keys[3][i], count_keys[4][i]];
+        if let Some(&row) = index.get(&key) {
+            histogram::add_count(&mut histograms[row], bucket[i] as usize, n[i]);
+        }
+    }
+    Ok(histograms)
 }
 
 fn int64_column(frame: &DataFrame, name: &str) -> Result<Vec<i64>> {
@@ -566,7 +641,7 @@ fn date_of(epoch_day: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(epoch_day)
 }
 
-async fn write_hours(tx: &Transaction<'_>, hours: &DataFrame) -> Result<i64> {
+async fn write_hours(tx: &Transaction<'_>, target: &str, hours: &DataFrame) -> Result<i64> {
     let i64s = |name: &str| int64_column(hours, name);
     let (tenant, project, day, provider, geo) =
         (i64s("tenant")?, i64s("project")?, i64s("day")?, i64s("provider")?, i64s("geo")?);
@@ -574,8 +649,10 @@ async fn write_hours(tx: &Transaction<'_>, hours: &DataFrame) -> Result<i64> {
         (i64s("hour")?, i64s("dialed")?, i64s("contacted")?, i64s("success")?);
     let sink = tx
         .copy_in(
-            "COPY project_conversion_hours (tenant_id, project_id, day, provider_id, geo_id, hour, weekday, dialed,
-                                            contacted, success) FROM STDIN (FORMAT binary)",
+            &format!(
+                "COPY {target} (tenant_id, project_id, day, provider_id, geo_id, hour, weekday, dialed, contacted,
+                                success) FROM STDIN (FORMAT binary)"
+            ),
         )
         .await?;
     let types = [
@@ -616,12 +693,13 @@ async fn write_hours(tx: &Transaction<'_>, hours: &DataFrame) -> Result<i64> {
     Ok(tenant.len() as i64)
 }
 
-async fn write_providers(tx: &Transaction<'_>, rows: &[ProviderRow]) -> Result<()> {
+async fn write_providers(tx: &Transaction<'_>, target: &str, rows: &[ProviderRow]) -> Result<()> {
     let sink = tx
         .copy_in(
-            "COPY provider_outcomes (tenant_id, dimension, day, provider_id, key, allocated, dialed, contacted,
-                                     success, success_hours_sum, success_attempts, success_hours)
-             FROM STDIN (FORMAT binary)",
+            &format!(
+                "COPY {target} (tenant_id, dimension, day, provider_id, key, allocated, dialed, contacted, success,
+                                success_hours_sum, success_attempts, success_hours) FROM STDIN (FORMAT binary)"
+            ),
         )
         .await?;
     let mut types = vec![Type::INT8, Type::INT2, Type::DATE, Type::INT8, Type::INT8];
@@ -653,13 +731,9 @@ async fn write_providers(tx: &Transaction<'_>, rows: &[ProviderRow]) -> Result<(
     Ok(())
 }
 
-async fn write_cells(tx: &Transaction<'_>, cells: &DataFrame) -> Result<i64> {
+async fn write_cells(tx: &Transaction<'_>, target: &str, aggregates: &Aggregates) -> Result<i64> {
+    let cells = &aggregates.days;
     let i64s = |name: &str| int64_column(cells, name);
-    let f64s = |name: &str| -> Result<Vec<Option<f64>>> {
-        let column =
-            cells.column(name).map_err(polars_error)?.cast(&DataType::Float64).map_err(polars_error)?;
-        Ok(column.f64().map_err(polars_error)?.iter().collect())
-    };
     let (tenant, project, day, provider, geo) =
         (i64s("tenant")?, i64s("project")?, i64s("day")?, i64s("provider")?, i64s("geo")?);
     let measures: Vec<Vec<i64>> =
@@ -667,29 +741,37 @@ async fn write_cells(tx: &Transaction<'_>, cells: &DataFrame) -> Result<i64> {
             .iter()
             .map(|name| i64s(name))
             .collect::<Result<_>>()?;
-    let (hours_sum, hours_median) = (f64s("hours_sum")?, f64s("hours_median")?);
+    let hours_sum: Vec<f64> = cells
+        .column("hours_sum")
+        .map_err(polars_error)?
+        .cast(&DataType::Float64)
+        .map_err(polars_error)?
+        .f64()
+        .map_err(polars_error)?
+        .iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect();
 
     let sink = tx
-        .copy_in(
-            "COPY project_conversions (tenant_id, project_id, day, provider_id, geo_id, weekday, allocated, exported,
-                                       leased, dialed, contacted, success, failure, no_answer, success_hours_sum,
-                                       success_hours_median) FROM STDIN (FORMAT binary)",
-        )
+        .copy_in(&format!(
+            "COPY {target} (tenant_id, project_id, day, provider_id, geo_id, weekday, allocated, exported, leased,
+                            dialed, contacted, success, failure, no_answer, success_hours_sum, success_hours)
+             FROM STDIN (FORMAT binary)"
+        ))
         .await?;
     let mut types = vec![Type::INT8, Type::INT8, Type::DATE, Type::INT8, Type::INT8, Type::INT2];
     types.extend([Type::INT8; 8]);
-    types.extend([Type::FLOAT8, Type::FLOAT8]);
+    types.extend([Type::FLOAT8, Type::INT8_ARRAY]);
     let writer = BinaryCopyInWriter::new(sink, &types);
     pin_mut!(writer);
     for i in 0..tenant.len() {
         let date = date_of(day[i]);
         let weekday = date.weekday().number_from_monday() as i16;
-        let sum = hours_sum[i].unwrap_or(0.0);
         let mut row: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             vec![&tenant[i], &project[i], &date, &provider[i], &geo[i], &weekday];
         row.extend(measures.iter().map(|m| &m[i] as &(dyn tokio_postgres::types::ToSql + Sync)));
-        row.push(&sum);
-        row.push(&hours_median[i]);
+        row.push(&hours_sum[i]);
+        row.push(&aggregates.day_hours[i]);
         writer.as_mut().write(&row).await?;
     }
     writer.finish().await?;

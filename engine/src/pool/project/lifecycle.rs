@@ -156,7 +156,13 @@ pub async fn purge(
     counts.events_archived = tx
         .query_one(
             "WITH moved AS (DELETE FROM number_events WHERE tenant_id = $1 AND project_id = $2 RETURNING *)
-             , archived AS (INSERT INTO number_events_archive SELECT moved.*, now() FROM moved RETURNING 1)
+             , archived AS (
+                 INSERT INTO number_events_archive (tenant_id, id, at, phone, kind, project_id, provider_id, geo_id,
+                                                    status_from, status_to, import_id, call_id, disposition,
+                                                    duration_s, actor_user_id, data, archived_at)
+                 SELECT tenant_id, id, at, phone, kind, project_id, provider_id, geo_id, status_from, status_to,
+                        import_id, call_id, disposition, duration_s, actor_user_id, data, now()
+                   FROM moved RETURNING 1)
              SELECT count(*) FROM archived",
             &[&tenant.0, &id],
         )

@@ -312,17 +312,7 @@ async fn merge(tx: &Transaction<'_>) -> Result<()> {
              ON CONFLICT (tenant_id, project_id, day, provider_id, geo_id, hour) DO UPDATE SET {hours};
          INSERT INTO provider_outcomes AS c SELECT * FROM pg_temp.delta_provider_outcomes
              ON CONFLICT (tenant_id, dimension, day, provider_id, key) DO UPDATE SET {providers}, {attempts}, {provider_hours}",
-        cells = sums(&[
-            "allocated",
-            "exported",
-            "leased",
-            "dialed",
-            "contacted",
-            "success",
-            "failure",
-            "no_answer",
-            "success_hours_sum"
-        ]),
+        cells = sums(&[CELL_COUNTS.as_slice(), &["success_hours_sum"]].concat()),
         cells_hours = histogram("success_hours"),
         hours = sums(&["dialed", "contacted", "success"]),
         providers = sums(&["allocated", "dialed", "contacted", "success", "success_hours_sum"]),
@@ -473,16 +463,7 @@ fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
             .iter()
             .map(|name| int64_column(&sums, name))
             .collect::<Result<_>>()?;
-        let hours_sum = sums
-            .column("hours_sum")
-            .map_err(polars_error)?
-            .cast(&DataType::Float64)
-            .map_err(polars_error)?
-            .f64()
-            .map_err(polars_error)?
-            .iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect::<Vec<_>>();
+        let hours_sum = float64_column(&sums, "hours_sum")?;
         let mut index = std::collections::HashMap::with_capacity(tenant.len());
         for i in 0..tenant.len() {
             index.insert((tenant[i], day[i], provider[i], key[i]), rows.len());
@@ -632,6 +613,15 @@ fn cell_histograms(successes: &DataFrame, days: &DataFrame) -> Result<Vec<Vec<i6
     Ok(histograms)
 }
 
+/// The counts of a `project_conversions` cell, in the table's column order.
+const CELL_COUNTS: [&str; 8] =
+    ["allocated", "exported", "leased", "dialed", "contacted", "success", "failure", "no_answer"];
+
+fn float64_column(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let column = frame.column(name).map_err(polars_error)?.cast(&DataType::Float64).map_err(polars_error)?;
+    Ok(column.f64().map_err(polars_error)?.iter().map(|v| v.unwrap_or(0.0)).collect())
+}
+
 fn int64_column(frame: &DataFrame, name: &str) -> Result<Vec<i64>> {
     let column = frame.column(name).map_err(polars_error)?.cast(&DataType::Int64).map_err(polars_error)?;
     Ok(column.i64().map_err(polars_error)?.iter().map(|v| v.unwrap_or(0)).collect())
@@ -736,21 +726,8 @@ async fn write_cells(tx: &Transaction<'_>, target: &str, aggregates: &Aggregates
     let i64s = |name: &str| int64_column(cells, name);
     let (tenant, project, day, provider, geo) =
         (i64s("tenant")?, i64s("project")?, i64s("day")?, i64s("provider")?, i64s("geo")?);
-    let measures: Vec<Vec<i64>> =
-        ["allocated", "exported", "leased", "dialed", "contacted", "success", "failure", "no_answer"]
-            .iter()
-            .map(|name| i64s(name))
-            .collect::<Result<_>>()?;
-    let hours_sum: Vec<f64> = cells
-        .column("hours_sum")
-        .map_err(polars_error)?
-        .cast(&DataType::Float64)
-        .map_err(polars_error)?
-        .f64()
-        .map_err(polars_error)?
-        .iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect();
+    let measures: Vec<Vec<i64>> = CELL_COUNTS.iter().map(|name| i64s(name)).collect::<Result<_>>()?;
+    let hours_sum = float64_column(cells, "hours_sum")?;
 
     let sink = tx
         .copy_in(&format!(

@@ -237,6 +237,9 @@ async fn the_refresh_matches_plain_sql_and_incremental_equals_full() {
     let days: Vec<(String, i64)> =
         by_day.rows.iter().filter(|r| r.dialed > 0).map(|r| (r.keys[0].clone(), r.dialed)).collect();
     assert_eq!(days, [("2026-11-23".to_owned(), 3), ("2026-11-24".to_owned(), 1)], "the project's own days");
+    let medians: Vec<Option<f64>> = by_day.rows.iter().map(|r| r.hours_to_success_median).collect();
+    assert!(medians.contains(&Some(6.5)), "each group reads its own histogram: {medians:?}");
+    assert_eq!(medians.iter().filter(|m| m.is_some()).count(), 1, "only the day with the sale has a median");
     let export_days: Vec<_> = by_day.rows.iter().filter(|r| r.exported > 0).collect();
     assert_eq!(export_days.len(), 1, "the export counts on the day it ran");
     assert_eq!(export_days[0].exported, 2);

@@ -413,8 +413,9 @@ struct ProviderRow {
 const PROVIDER_DIMENSIONS: [(i16, &str); 3] = [(1, "geo"), (2, "import"), (3, "block")];
 
 /// `provider_outcomes`: per tenant, day, provider and one key at a time, the sums and
-/// the successes' histograms.
-fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
+/// the successes' histograms (`successes`: `frame`'s successful calls, filtered once by
+/// [`aggregate`]).
+fn aggregate_providers(frame: &DataFrame, successes: &DataFrame) -> Result<Vec<ProviderRow>> {
     let call = col("kind").eq(lit(i32::from(kind::CALL)));
     let reached = col("outcome")
         .eq(lit(i32::from(outcome::SUCCESS)))
@@ -427,14 +428,6 @@ fn aggregate_providers(frame: &DataFrame) -> Result<Vec<ProviderRow>> {
         .clone()
         .lazy()
         .filter(col("kind").eq(lit(i32::from(kind::ALLOCATED))).or(call.clone()))
-        .collect()
-        .map_err(polars_error)?;
-    // Only successes have buckets: a few per thousand rows, filtered once for the six
-    // histogram group-bys below.
-    let successes = counted
-        .clone()
-        .lazy()
-        .filter(col("outcome").eq(lit(i32::from(outcome::SUCCESS))))
         .collect()
         .map_err(polars_error)?;
     let mut rows = Vec::new();
@@ -529,7 +522,15 @@ fn aggregate(c: Columns) -> Result<Aggregates> {
         ],
     )
     .map_err(polars_error)?;
-    let providers = aggregate_providers(&frame)?;
+    // Only successes have buckets: a few per thousand rows, filtered once for the cells'
+    // hours histograms and the provider rows' six histogram group-bys.
+    let successes = frame
+        .clone()
+        .lazy()
+        .filter(col("outcome").eq(lit(i32::from(outcome::SUCCESS))))
+        .collect()
+        .map_err(polars_error)?;
+    let providers = aggregate_providers(&frame, &successes)?;
     let count = |column: &str, value: i16| col(column).eq(lit(i32::from(value))).cast(DataType::Int64).sum();
     let reached = col("outcome")
         .eq(lit(i32::from(outcome::SUCCESS)))
@@ -546,13 +547,6 @@ fn aggregate(c: Columns) -> Result<Aggregates> {
             reached.clone().cast(DataType::Int64).sum().alias("contacted"),
             count("outcome", outcome::SUCCESS).alias("success"),
         ])
-        .collect()
-        .map_err(polars_error)?;
-    // Only successes have an hours bucket: a few per thousand rows.
-    let frame_successes = frame
-        .clone()
-        .lazy()
-        .filter(col("outcome").eq(lit(i32::from(outcome::SUCCESS))))
         .collect()
         .map_err(polars_error)?;
     let days = frame
@@ -572,7 +566,7 @@ fn aggregate(c: Columns) -> Result<Aggregates> {
         .sort(["tenant", "project", "day", "provider", "geo"], SortMultipleOptions::default())
         .collect()
         .map_err(polars_error)?;
-    let day_hours = cell_histograms(&frame_successes, &days)?;
+    let day_hours = cell_histograms(&successes, &days)?;
     Ok(Aggregates { days, day_hours, hours, providers })
 }
 

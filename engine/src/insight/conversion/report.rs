@@ -151,14 +151,10 @@ pub async fn report(
     // The grouping columns come from a fixed list; every value is a parameter.
     let keys: Vec<String> = by.iter().map(|d| d.sql().0.to_owned()).collect();
     let labels: Vec<String> = by.iter().map(|d| d.sql().1.to_owned()).collect();
+    let array = |items: &[String]| {
+        if items.is_empty() { "ARRAY[]::text[]".to_owned() } else { format!("ARRAY[{}]", items.join(", ")) }
+    };
     let statement = |keys: &[String], labels: &[String]| {
-        let array = |items: &[String]| {
-            if items.is_empty() {
-                "ARRAY[]::text[]".to_owned()
-            } else {
-                format!("ARRAY[{}]", items.join(", "))
-            }
-        };
         let grouped = if keys.is_empty() {
             String::new()
         } else {
@@ -183,17 +179,13 @@ pub async fn report(
     // add up, their medians would not.
     let histograms = |keys: &[String]| {
         let grouped = if keys.is_empty() { String::new() } else { format!("{}, ", keys.join(", ")) };
-        let array = if keys.is_empty() {
-            "ARRAY[]::text[]".to_owned()
-        } else {
-            format!("ARRAY[{}]", keys.join(", "))
-        };
         format!(
-            "SELECT {array}, h.i::int4, sum(h.n)::bigint
+            "SELECT {keys}, h.i::int4, sum(h.n)::bigint
                FROM project_conversions c
               CROSS JOIN LATERAL unnest(c.success_hours) WITH ORDINALITY AS h(n, i)
               WHERE {CELL_FILTER} AND c.success > 0
-              GROUP BY {grouped}h.i"
+              GROUP BY {grouped}h.i",
+            keys = array(keys),
         )
     };
     let params = filter.params();
